@@ -1,0 +1,834 @@
+"""The service: settings, listener, lifecycle, and ``dispatch()``, where everything happens.
+
+Threads (see ``docs/architecture.md``): the network thread (:mod:`remoteviz.transport`) posts
+events to the service's inbox; ``dispatch()``, on the application's thread, takes them, runs every
+listener callback, renders, and hands frames to encoder threads, whose results come back through
+the inbox to be sent. All service state is touched by the dispatch thread alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import secrets
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from . import protocol
+from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
+from .encoders import DEFAULT_FALLBACK_CHAIN, Encoder, FrameEncoder, open_encoder
+from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
+from .http import HttpRequest, HttpResponse, HttpServer
+from .metrics import Monitoring
+from .protocol import (
+    Accept,
+    Ack,
+    AppMessage,
+    CloseCode,
+    ContainerResize,
+    Disconnect,
+    DisconnectReason,
+    FrameFlags,
+    Hello,
+    Input,
+    KeyFrameRequest,
+    Pong,
+    ProtocolError,
+    Resize,
+    SizeRequest,
+)
+from .render_area import RenderArea, RenderAreaListener
+from .transport import Link, Transport, TransportLimits
+
+log = logging.getLogger("remoteviz")
+
+
+class RunMode(enum.Enum):
+    """Who renders the frames."""
+
+    INVENTOR_SERVICE = "inventor"  # the library renders each render area's scene_manager
+    INDEPENDENT_SERVICE = "independent"  # the application returns frames from on_requested_frame
+
+
+@dataclass
+class ServiceSettings:
+    """How the service listens, renders and protects itself."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 picks a free port; read it back from Service.port
+    run_mode: RunMode = RunMode.INVENTOR_SERVICE
+    certificate_path: str | None = None
+    private_key_path: str | None = None
+    allowed_origins: list[str] | None = None  # Origin headers accepted; None accepts any
+    default_width: int = 640  # used when a connection asks for no size
+    default_height: int = 480
+    max_width: int = 3840
+    max_height: int = 2160
+    max_render_areas: int = 64
+    max_connections: int = 256
+    max_message_size: int = 1 << 20
+    max_pending_events: int = 256
+    hello_timeout: float = 10.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float | None = 20.0
+    still_delay: float = 0.05  # seconds without input before a still frame is sent
+    frame_window: int = 2  # unacknowledged frames allowed in flight per connection
+    encoder_threads: int = 2
+    max_refused_encoder_rounds: int = 8
+    static_dir: str | None = None  # the application's static files, served over plain HTTP
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
+        """Serve wss:// (and https://) with this certificate and private key (PEM files)."""
+        self.certificate_path = certificate_path
+        self.private_key_path = private_key_path
+
+    @property
+    def is_secure(self) -> bool:
+        """True when TLS is enabled."""
+        return self.certificate_path is not None
+
+
+class ServiceListener:
+    """Subclass and override what you need; every method has a sensible default.
+
+    A typical order: on_connected_client, on_pending_create_render_area (or
+    on_pending_share_render_area), on_instantiated_render_area, on_initialized_client, ...,
+    on_disposing_render_area, on_disposed_render_area, on_disconnected_client. With several
+    listeners, boolean answers are OR-ed. Every method runs on the dispatch thread.
+    """
+
+    def on_connected_client(self, client_id: str, network_performance: NetworkPerformance) -> None:
+        """A new client connected; calibration can be configured on ``network_performance``."""
+
+    def on_pending_create_render_area(self, render_area_id: str, width: int, height: int, client: Client,
+                                      parameters: ConnectionParameters) -> bool | tuple[int, int] | None:
+        """A connection asks for a render area that does not exist.
+
+        Return False to refuse (the browser sees REFUSED), ``(width, height)`` to accept at another
+        size, or True/None to accept at the requested size. ``parameters`` are the URL's query
+        fields: the place to check an authentication token.
+        """
+        return True
+
+    def on_pending_share_render_area(self, render_area: RenderArea, client: Client,
+                                     parameters: ConnectionParameters) -> bool:
+        """A connection asks to share an existing render area; return False to refuse."""
+        return True
+
+    def on_instantiated_render_area(self, render_area: RenderArea) -> None:
+        """A render area was created: build its scene, attach a RenderAreaListener."""
+
+    def on_disposing_render_area(self, render_area: RenderArea) -> None:
+        """A render area is about to be disposed."""
+
+    def on_disposed_render_area(self, render_area_id: str) -> None:
+        """A render area was disposed."""
+
+    def on_initialized_client(self, client: Client, network_performance: NetworkPerformance) -> None:
+        """A client finished network calibration; the default copies the bandwidth into its settings."""
+        client.settings.bandwidth = network_performance.bandwidth
+
+    def on_disconnected_client(self, client_id: str) -> None:
+        """A client's last connection closed."""
+
+    def on_requested_private_key_passphrase(self) -> str:
+        """The passphrase of an encrypted TLS private key."""
+        return ""
+
+    def on_http_request(self, request: HttpRequest) -> HttpResponse | None:
+        """A plain HTTP request the service does not serve itself; None answers 404."""
+        return None
+
+
+_DEFAULT_SERVICE_LISTENER = ServiceListener()
+_FAILED = object()  # what a listener that raised answered
+
+
+class _Frame:
+    """One render of a render area, on its way through the encoders."""
+
+    __slots__ = ("image", "interactive", "input_seq", "width", "height")
+
+    def __init__(self, image: np.ndarray, interactive: bool, input_seq: int, area: RenderArea) -> None:
+        self.image = image
+        self.interactive = interactive
+        self.input_seq = input_seq
+        self.width = area.width
+        self.height = area.height
+
+
+class Service:
+    """The rendering service: one per process through :meth:`instance`.
+
+    ``open(settings)``, then ``dispatch()`` in a loop, then ``close()``; or ``run(settings)``; or
+    ``await serve(settings)`` inside an asyncio application.
+    """
+
+    _instance: Service | None = None
+    _instance_lock = threading.Lock()
+
+    @classmethod
+    def instance(cls) -> Service:
+        """The process-wide service."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def __init__(self) -> None:
+        self.settings = ServiceSettings()
+        self._listeners: list[ServiceListener] = []
+        self._monitoring = Monitoring()
+        self._clients: dict[str, Client] = {}
+        self._render_areas: dict[str, RenderArea] = {}
+        self._connections: dict[Link, Connection] = {}
+        self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
+        self._wakeup = threading.Condition()
+        self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._transport: Transport | None = None
+        self._http: HttpServer | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._encoding: dict[str, int] = {}  # render area id -> encode jobs in flight
+        self._encoders: dict[tuple[str, Encoder], FrameEncoder] = {}  # per render area and encoder
+        self._still_pending: set[str] = set()  # areas whose last frame was interactive
+        self._stop = threading.Event()
+        self._is_open = False
+
+    # ------------------------------------------------------------------ listeners, queries
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Receive the service's notifications."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: ServiceListener) -> None:
+        """Stop receiving the service's notifications."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def get_monitoring(self) -> Monitoring:
+        """Where measurements are delivered."""
+        return self._monitoring
+
+    @property
+    def is_open(self) -> bool:
+        """True between a successful open() and close()."""
+        return self._is_open
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with ``ServiceSettings.port = 0``)."""
+        return self._transport.port if self._transport else 0
+
+    @property
+    def num_clients(self) -> int:
+        """Connected clients."""
+        return len(self._clients)
+
+    @property
+    def clients(self) -> list[Client]:
+        """Connected clients."""
+        return list(self._clients.values())
+
+    def get_client(self, client_id: str) -> Client | None:
+        """The client with ``client_id``, or None."""
+        return self._clients.get(client_id)
+
+    @property
+    def render_areas(self) -> list[RenderArea]:
+        """Existing render areas."""
+        return list(self._render_areas.values())
+
+    def get_render_area(self, render_area_id: str) -> RenderArea | None:
+        """The render area with ``render_area_id``, or None."""
+        return self._render_areas.get(render_area_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, settings: ServiceSettings | None = None) -> bool:
+        """Start listening; False (with the reason logged) if the service cannot start."""
+        if self._is_open:
+            raise RuntimeError("the service is already open")
+        self.settings = settings or ServiceSettings()
+        self._stop.clear()
+        try:
+            ssl_context = self._ssl_context()
+            self._http = HttpServer(self)
+            self._transport = Transport(
+                events=self, http_handler=self._http.handle,
+                limits=TransportLimits(
+                    max_message_size=self.settings.max_message_size,
+                    max_pending_events=self.settings.max_pending_events,
+                    hello_timeout=self.settings.hello_timeout,
+                    keepalive_interval=self.settings.keepalive_interval,
+                    keepalive_timeout=self.settings.keepalive_timeout),
+                ssl_context=ssl_context, origins=self.settings.allowed_origins)
+            self._transport.start(self.settings.host, self.settings.port)
+        except (OSError, ssl.SSLError, ValueError) as error:
+            log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
+            self._transport = None
+            return False
+        self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
+        self._is_open = True
+        log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
+                 self.settings.host, self.port)
+        return True
+
+    def close(self) -> None:
+        """Dispose every render area, close every connection, stop listening."""
+        if not self._is_open:
+            return
+        for area in self.render_areas:
+            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+        assert self._transport is not None and self._pool is not None
+        self._transport.stop()
+        self._pool.shutdown(wait=True)
+        for encoder in self._encoders.values():
+            encoder.close()
+        self._encoders.clear()
+        self._encoding.clear()
+        self._still_pending.clear()
+        self._inbox.clear()
+        self._connections.clear()
+        self._clients.clear()
+        self._transport = self._pool = None
+        self._is_open = False
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """A TLS context from the settings' certificate and key, or None for plain ws://."""
+        if not self.settings.is_secure:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+        def passphrase() -> str:
+            answers = self._call_service("on_requested_private_key_passphrase")
+            return next((a for a in answers if isinstance(a, str) and a), "")
+
+        context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
+                                password=passphrase)
+        return context
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` or :meth:`serve` to return (safe from any thread or a signal handler)."""
+        self._stop.set()
+        self._wake()
+
+    def run(self, settings: ServiceSettings | None = None) -> None:
+        """Open, dispatch until :meth:`stop` or Ctrl-C, then close."""
+        if not self.open(settings):
+            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        try:
+            while not self._stop.is_set():
+                self.dispatch(timeout=1.0)
+        except KeyboardInterrupt:
+            log.info("interrupted; closing the service")
+        finally:
+            self.close()
+
+    async def serve(self, settings: ServiceSettings | None = None) -> None:
+        """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
+        if not self.open(settings):
+            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        waker = (loop, event)
+        self._async_wakers.append(waker)
+        try:
+            while not self._stop.is_set():
+                event.clear()
+                self.dispatch()
+                timeout = self._next_deadline()
+                try:
+                    await asyncio.wait_for(event.wait(), timeout)
+                except TimeoutError:
+                    pass
+        finally:
+            self._async_wakers.remove(waker)
+            self.close()
+
+    def create_render_area(self, render_area_id: str, width: int, height: int) -> RenderArea:
+        """Create a render area up front (kept after its last connection); an existing id is returned as is."""
+        area = self._render_areas.get(render_area_id)
+        if area is not None:
+            return area
+        area = self._new_render_area(render_area_id, width, height)
+        area.keep_alive = True
+        return area
+
+    # ------------------------------------------------------------------ dispatch
+
+    def dispatch(self, timeout: float = 0.0) -> None:
+        """Process what is pending: connections, input, messages, rendering, sending.
+
+        Waits up to ``timeout`` seconds for something to do when nothing is pending. Every listener
+        callback runs inside this call, on the calling thread.
+        """
+        if not self._is_open:
+            raise RuntimeError("the service is not open")
+        with self._wakeup:
+            if not self._inbox and timeout > 0 and not self._has_render_work():
+                self._wakeup.wait(min(timeout, self._next_deadline()))
+        # Take only what is there now: work posted meanwhile waits for the next call, so one
+        # flood cannot keep dispatch() from returning.
+        for _ in range(len(self._inbox)):
+            handler, args = self._inbox.popleft()
+            handler(*args)
+        self._render_ready_areas()
+
+    def _post(self, handler: Callable[..., None], *args: Any) -> None:
+        self._inbox.append((handler, args))
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._wakeup:
+            self._wakeup.notify_all()
+        for loop, event in list(self._async_wakers):
+            loop.call_soon_threadsafe(event.set)
+
+    def _next_deadline(self) -> float:
+        """Seconds until a still frame falls due (at most 1)."""
+        wait = 1.0
+        now = time.monotonic()
+        for area_id in self._still_pending:
+            area = self._render_areas.get(area_id)
+            if area is not None:
+                wait = min(wait, max(0.0, area._last_input_time + self.settings.still_delay - now))
+        return wait
+
+    # ------------------------------------------------------------------ transport events (network thread)
+
+    def link_opened(self, link: Link, render_area_id: str, parameters: dict[str, str], hello: Hello) -> None:
+        """Network thread: a client said hello."""
+        self._post(self._open_connection, link, render_area_id, ConnectionParameters(parameters), hello)
+
+    def link_message(self, link: Link, message: protocol.ClientMessage) -> None:
+        """Network thread: a message arrived."""
+        self._post(self._handle_message, link, message)
+
+    def link_closed(self, link: Link, aborted: bool) -> None:
+        """Network thread: the link closed."""
+        self._post(self._link_closed, link, aborted)
+
+    # ------------------------------------------------------------------ listener calls
+
+    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any) -> list[Any]:
+        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED."""
+        results = []
+        for listener in listeners:
+            try:
+                results.append(getattr(listener, method)(*args))
+            except Exception:
+                log.exception("%s.%s raised", type(listener).__name__, method)
+                results.append(_FAILED)
+        return results
+
+    def _service_listeners(self) -> list[ServiceListener]:
+        return list(self._listeners) or [_DEFAULT_SERVICE_LISTENER]
+
+    def _call_service(self, method: str, *args: Any) -> list[Any]:
+        return self._call_all(self._service_listeners(), method, *args)
+
+    # ------------------------------------------------------------------ connecting
+
+    def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
+        if link.closing:
+            return
+        if len(self._connections) >= self.settings.max_connections:
+            self._refuse(link, "the service has reached its connection limit")
+            return
+        client = self._clients.get(hello.client_id) if hello.client_id else None
+        new_client = client is None
+        if client is None:
+            client = Client(self, hello.client_id or secrets.token_hex(8), hello)
+            self._clients[client.id] = client
+            self._monitoring.report("on_changed_num_clients", len(self._clients))
+            self._call_service("on_connected_client", client.id, client.network_performance)
+
+        area = self._render_areas.get(area_id)
+        refusal = None
+        if area is not None:
+            answers = self._call_service("on_pending_share_render_area", area, client, parameters)
+            if not any(a is not False and a is not _FAILED for a in answers):
+                refusal = "the application refused to share this render area"
+        else:
+            width, height = self._requested_size(parameters, hello)
+            answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
+                                         parameters)
+            accepted = [a for a in answers if a is not False and a is not _FAILED]
+            if not accepted:
+                refusal = "the application refused to create this render area"
+            elif len(self._render_areas) >= self.settings.max_render_areas:
+                refusal = "the service has reached its render area limit"
+            else:
+                sizes = [a for a in accepted if isinstance(a, tuple)]
+                if sizes:
+                    width, height = sizes[0]
+                area = self._new_render_area(area_id, *self._clamp_size(width, height))
+        if refusal is not None or area is None:
+            self._refuse(link, refusal or "refused")
+            if new_client:
+                self._drop_client(client)
+            return
+
+        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link)
+        self._connections[link] = connection
+        client._connections[connection.id] = connection
+        area._connections[connection.id] = connection
+        self._monitoring.report("on_changed_num_connections", len(self._connections))
+        area._call("on_opened_connection", area, connection, connection.frame_encoders)
+        if not self._negotiate_encoders(area, connection):
+            self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
+            return
+        if new_client:
+            self._call_service("on_initialized_client", client, client.network_performance)
+        if connection.id not in area._connections:  # a listener closed it meanwhile
+            return
+        area._call("on_initialized_connection", area, connection, connection.frame_encoders)
+        if connection.id not in area._connections:
+            return
+        encoders = connection.frame_encoders
+        link.send(protocol.serialize(Accept(connection.id, client.id, area.id, area.width, area.height,
+                                            encoders.still_encoder.value, encoders.interactive_encoder.value)))
+        connection.is_open = True
+        area._dirty = True
+
+    def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
+        width = parameters.get_int("width") or hello.width or self.settings.default_width
+        height = parameters.get_int("height") or hello.height or self.settings.default_height
+        return width, height
+
+    def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
+        return (max(1, min(int(width), self.settings.max_width)),
+                max(1, min(int(height), self.settings.max_height)))
+
+    def _negotiate_encoders(self, area: RenderArea, connection: Connection) -> bool:
+        """Validate the chosen encoders; ask on_refused_encoder while invalid, then walk the default chain."""
+        encoders = connection.frame_encoders
+        for _ in range(self.settings.max_refused_encoder_rounds):
+            if encoders.validate():
+                return True
+            area._call("on_refused_encoder", area, connection, encoders)
+            if connection.id not in area._connections:
+                return False
+        if encoders.validate():
+            return True
+        return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
+
+    def _refuse(self, link: Link, detail: str) -> None:
+        link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
+        link.close(CloseCode.REFUSED, "refused")
+
+    def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
+        area = RenderArea(self, area_id, *self._clamp_size(width, height))
+        self._render_areas[area_id] = area
+        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
+        self._call_service("on_instantiated_render_area", area)
+        return area
+
+    # ------------------------------------------------------------------ closing
+
+    def _link_closed(self, link: Link, aborted: bool) -> None:
+        connection = self._connections.get(link)
+        if connection is not None:
+            self._remove_connection(connection, aborted)
+
+    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
+        """Tell the browser why, close its socket, and forget the connection now."""
+        if connection._closing:
+            return
+        connection._closing = True
+        link: Link = connection._link  # type: ignore[assignment]
+        link.send(protocol.serialize(Disconnect(reason, detail)))
+        link.close(CloseCode[reason.value], reason.value.lower())
+        self._remove_connection(connection, aborted=False)
+
+    def _remove_connection(self, connection: Connection, aborted: bool) -> None:
+        link: Link = connection._link  # type: ignore[assignment]
+        if self._connections.pop(link, None) is None:
+            return
+        connection.is_open = False
+        connection._closing = True
+        area, client = connection.render_area, connection.client
+        area._connections.pop(connection.id, None)
+        client._connections.pop(connection.id, None)
+        self._monitoring.report("on_changed_num_connections", len(self._connections))
+        area._call("on_closed_connection", area, connection.id, aborted)
+        if not area._connections and not area.keep_alive and not area.is_disposed:
+            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+        if not client._connections:
+            self._drop_client(client)
+
+    def _drop_client(self, client: Client) -> None:
+        if self._clients.pop(client.id, None) is not None:
+            self._monitoring.report("on_changed_num_clients", len(self._clients))
+            self._call_service("on_disconnected_client", client.id)
+
+    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+        if area.is_disposed:
+            return
+        area.is_disposed = True
+        self._call_service("on_disposing_render_area", area)
+        for connection in area.connections:
+            self._close_connection(connection, reason, "the render area was disposed")
+        for key in [k for k in self._encoders if k[0] == area.id]:
+            self._encoders.pop(key).close()
+        if area._scene_manager is not None:
+            try:
+                area._scene_manager.dispose()
+            except Exception:
+                log.exception("disposing the scene of %r failed", area)
+        self._render_areas.pop(area.id, None)
+        self._still_pending.discard(area.id)
+        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
+        self._call_service("on_disposed_render_area", area.id)
+
+    # ------------------------------------------------------------------ messages from browsers
+
+    def _handle_message(self, link: Link, message: protocol.ClientMessage) -> None:
+        link.taken()
+        connection = self._connections.get(link)
+        if connection is None or connection._closing:
+            return
+        try:
+            self._route(connection, message)
+        except ProtocolError as error:
+            link.send(protocol.serialize(protocol.Error(str(error))))
+            link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
+            self._remove_connection(connection, aborted=False)
+
+    def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
+        area = connection.render_area
+        match message:
+            case Ack(frame_id=frame_id, decode_ms=decode_ms):
+                connection.pacer.ack(frame_id, decode_ms)
+                self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
+                self._send_slot(connection)
+            case Input(event=event, seq=seq):
+                self._handle_input(area, connection, event, seq)
+            case AppMessage(data=data):
+                area._call("on_received_message", area, connection, data)
+            case SizeRequest(width=width, height=height):
+                answers = area._call("on_requested_size", area, connection, width, height)
+                if all(a is not False and a is not _FAILED for a in answers):
+                    area.resize(width, height)
+            case ContainerResize(width=width, height=height):
+                connection.container_width, connection.container_height = width, height
+            case KeyFrameRequest():
+                area._dirty = True
+            case Pong():
+                pass
+            case _:
+                raise ProtocolError(f"{type(message).__name__} is not expected here")
+
+    def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
+        answers = area._call(*_listener_call(area, connection, event))
+        area._last_input_time = time.monotonic()
+        area.last_input_seq = max(area.last_input_seq, seq)
+        self._still_pending.add(area.id)
+        if not all(a is not False for a in answers):
+            return
+        if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
+            try:
+                area.scene_manager.process_event(event, area.width, area.height)
+            except Exception:
+                log.exception("the scene of %r failed to process %r", area, event)
+
+    # ------------------------------------------------------------------ resizing
+
+    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
+        width, height = self._clamp_size(width, height)
+        if (width, height) == (area.width, area.height):
+            return
+        area._width, area._height = width, height
+        area._call("on_resize", area, width, height)
+        message = protocol.serialize(Resize(width, height))
+        for connection in area.connections:
+            if connection.is_open:
+                connection._link.send(message)  # type: ignore[attr-defined]
+        area._dirty = True
+        self._wake()
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
+        if not connection._closing:
+            connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ the frame path
+
+    def _has_render_work(self) -> bool:
+        return any(self._ready_connections(area) for area in self._render_areas.values()
+                   if area._dirty and not self._encoding.get(area.id))
+
+    def _ready_connections(self, area: RenderArea) -> list[Connection]:
+        return [c for c in area._connections.values()
+                if c.is_open and not c._closing and c.pacer.has_room and c._slot is None]
+
+    def _render_ready_areas(self) -> None:
+        now = time.monotonic()
+        for area_id in list(self._still_pending):
+            area = self._render_areas.get(area_id)
+            if area is not None and now - area._last_input_time >= self.settings.still_delay:
+                if area._last_frame_interactive:
+                    area._dirty = True
+                else:
+                    self._still_pending.discard(area_id)
+        for area in list(self._render_areas.values()):
+            if area._dirty and not self._encoding.get(area.id):
+                ready = self._ready_connections(area)
+                if ready:
+                    self._render(area, ready)
+
+    def _render(self, area: RenderArea, ready: list[Connection]) -> None:
+        started = time.perf_counter()
+        area._dirty = False
+        interactive = area.is_interacting
+        if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
+            answers = area._call("on_requested_frame", area, ready[0])
+            answer = next((a for a in answers if a is not None and a is not _FAILED), None)
+            if answer is None:
+                return
+            image, interactive = _checked_frame(answer, area)
+            if image is None:
+                return
+        else:
+            if not all(a is not False and a is not _FAILED for a in area._call("on_pre_render", area)):
+                return
+            try:
+                image = area.scene_manager.render(area.width, area.height)
+            except Exception:
+                log.exception("rendering %r failed", area)
+                return
+            area._call("on_post_render", area)
+        self._monitoring.report("on_measured_rendering_time", (time.perf_counter() - started) * 1000.0, area)
+        area._last_frame_interactive = bool(interactive)
+        if not interactive:
+            self._still_pending.discard(area.id)
+        frame = _Frame(image, bool(interactive), area.last_input_seq, area)
+        groups: dict[tuple[Encoder, float], list[tuple[Connection, bytes]]] = {}
+        for connection in area.connections:
+            if not connection.is_open or connection._closing:
+                continue
+            encoders = connection.frame_encoders
+            encoder = encoders.interactive_encoder if frame.interactive else encoders.still_encoder
+            quality = connection.settings.quality if frame.interactive else 1.0
+            texts = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
+            groups.setdefault((encoder, quality), []).append((connection, "\n".join(texts).encode()))
+        assert self._pool is not None
+        for (encoder, quality), members in groups.items():
+            self._encoding[area.id] = self._encoding.get(area.id, 0) + 1
+            coder = self._encoder_for(area, encoder)
+            future = self._pool.submit(_encode, coder, frame, quality)
+            future.add_done_callback(
+                lambda f, a=area, m=members, c=coder: self._post(self._encoded, a, frame, c, m, f))
+
+    def _encoder_for(self, area: RenderArea, encoder: Encoder) -> FrameEncoder:
+        key = (area.id, encoder)
+        coder = self._encoders.get(key)
+        if coder is None:
+            coder = self._encoders[key] = open_encoder(encoder, area.width, area.height)
+        return coder
+
+    def _encoded(self, area: RenderArea, frame: _Frame, coder: FrameEncoder,
+                 members: list[tuple[Connection, bytes]], future: Any) -> None:
+        self._encoding[area.id] -= 1
+        try:
+            payload, is_key, encode_ms = future.result()
+        except Exception:
+            log.exception("encoding a frame of %r failed", area)
+            return
+        flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
+            FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
+        height, width = frame.image.shape[:2]
+        for connection, text in members:
+            if connection.is_open and not connection._closing:
+                self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
+                connection._slot = (coder.codec, flags, width, height, frame.width, frame.height,
+                                    frame.input_seq, text, payload)
+                self._send_slot(connection)
+
+    def _send_slot(self, connection: Connection) -> None:
+        """Send the connection's waiting frame if its window has room."""
+        slot = connection._slot
+        if slot is None or not connection.pacer.has_room:
+            return
+        connection._slot = None
+        codec, flags, width, height, area_width, area_height, input_seq, text, payload = slot
+        frame_id = connection.pacer.next_frame(len(payload))
+        header = protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
+                                              input_seq, text)
+        connection.last_encoded_frame = payload
+        connection._link.send(header + payload)  # type: ignore[attr-defined]
+
+
+def _encode(coder: FrameEncoder, frame: _Frame, quality: float) -> tuple[bytes, bool, float]:
+    started = time.perf_counter()
+    payload, is_key = coder.encode(frame.image, key=False, quality=quality)
+    return payload, is_key, (time.perf_counter() - started) * 1000.0
+
+
+def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:
+    """Validate what on_requested_frame returned; log and drop anything unusable."""
+    try:
+        image, interactive = answer
+    except (TypeError, ValueError):
+        log.error("on_requested_frame for %r must return (image, is_interactive), got %r", area, type(answer))
+        return None, False
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
+        log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
+                  "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
+        return None, False
+    if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
+        log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
+        return None, False
+    return image, bool(interactive)
+
+
+def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:
+    """The RenderAreaListener method and arguments an input event is delivered with."""
+    match event:
+        case MouseEvent(action=MouseAction.DOWN):
+            return ("on_mouse_down", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.UP):
+            return ("on_mouse_up", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.MOVE):
+            return ("on_mouse_move", area, connection, event.x, event.y)
+        case MouseEvent(action=MouseAction.DOUBLE_CLICK):
+            return ("on_mouse_double_click", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.ENTER):
+            return ("on_mouse_enter", area, connection, event.x, event.y)
+        case MouseEvent(action=MouseAction.LEAVE):
+            return ("on_mouse_leave", area, connection, event.x, event.y)
+        case WheelEvent():
+            return ("on_mouse_wheel", area, connection, event.x, event.y, event.delta)
+        case KeyEvent(action=KeyAction.DOWN):
+            return ("on_key_down", area, connection, event.x, event.y, event.key)
+        case KeyEvent(action=KeyAction.UP):
+            return ("on_key_up", area, connection, event.x, event.y, event.key)
+        case TouchEvent(action=TouchAction.START):
+            return ("on_touch_start", area, connection, event.touch_id, event.x, event.y)
+        case TouchEvent(action=TouchAction.MOVE):
+            return ("on_touch_move", area, connection, event.touch_id, event.x, event.y)
+        case TouchEvent():
+            return ("on_touch_end", area, connection, event.touch_id, event.x, event.y)
+    raise TypeError(f"not an input event: {event!r}")
+
+
+
