@@ -1,0 +1,161 @@
+"""A real service on a loopback port, dispatched on its own thread, for the integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterator
+
+import numpy as np
+
+import remoteviz as rv
+
+
+class ServiceThread:
+    """Runs ``dispatch()`` in a loop on a thread of its own, as an application's main loop would."""
+
+    def __init__(self, service: rv.Service) -> None:
+        self.service = service
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="test-dispatch", daemon=True)
+        self.errors: list[BaseException] = []
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.service.dispatch(timeout=0.02)
+        except BaseException as error:  # surfaced by the fixture, never swallowed
+            self.errors.append(error)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.service._wake()
+        self._thread.join(timeout=10)
+
+    def url(self, render_area_id: str, query: str = "") -> str:
+        return f"ws://127.0.0.1:{self.service.port}/{render_area_id}" + (f"?{query}" if query else "")
+
+
+@contextlib.contextmanager
+def running_service(*listeners: rv.ServiceListener, **settings: object) -> Iterator[ServiceThread]:
+    """Open a fresh service on a free loopback port with ``listeners``; close it afterwards."""
+    service = rv.Service()
+    for listener in listeners:
+        service.add_listener(listener)
+    options = {"host": "127.0.0.1", "port": 0, "run_mode": rv.RunMode.INDEPENDENT_SERVICE, **settings}
+    assert service.open(rv.ServiceSettings(**options))
+    runner = ServiceThread(service)
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        service.close()
+    assert not runner.errors, runner.errors
+
+
+def pattern(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """A deterministic picture with smooth and sharp parts, different for each seed."""
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.empty((height, width, 3), np.uint8)
+    image[..., 0] = (x * 255 // max(1, width - 1) + seed * 37) % 256
+    image[..., 1] = (y * 255 // max(1, height - 1)) % 256
+    image[..., 2] = ((x // 8 + y // 8 + seed) % 2) * 200
+    return image
+
+
+class FrameSource(rv.RenderAreaListener):
+    """Serves numbered patterns in INDEPENDENT_SERVICE mode and records what happens."""
+
+    def __init__(self, log: list | None = None, keep_rendering: bool = False) -> None:
+        self.log = log if log is not None else []
+        self.frames_made = 0
+        self.keep_rendering = keep_rendering
+
+    def on_requested_frame(self, render_area, connection):
+        self.frames_made += 1
+        if self.keep_rendering:
+            render_area.request_redraw()
+        return pattern(render_area.width, render_area.height, self.frames_made), render_area.is_interacting
+
+    def on_opened_connection(self, render_area, connection, frame_encoders):
+        self.log.append(("on_opened_connection", render_area.id))
+
+    def on_initialized_connection(self, render_area, connection, frame_encoders):
+        self.log.append(("on_initialized_connection", render_area.id))
+
+    def on_closed_connection(self, render_area, connection_id, aborted):
+        self.log.append(("on_closed_connection", render_area.id, aborted))
+
+    def on_received_message(self, render_area, connection, message):
+        self.log.append(("on_received_message", message))
+        if message == "redraw":
+            render_area.request_redraw()
+
+
+class Recorder(rv.ServiceListener):
+    """Records every service callback in order and attaches a FrameSource to new render areas."""
+
+    def __init__(self, keep_rendering: bool = False) -> None:
+        self.log: list[tuple] = []
+        self.sources: dict[str, FrameSource] = {}
+        self.keep_rendering = keep_rendering
+        self.refuse = False
+
+    def on_connected_client(self, client_id, network_performance):
+        self.log.append(("on_connected_client",))
+
+    def on_pending_create_render_area(self, render_area_id, width, height, client, parameters):
+        self.log.append(("on_pending_create_render_area", render_area_id, width, height))
+        return not self.refuse
+
+    def on_pending_share_render_area(self, render_area, client, parameters):
+        self.log.append(("on_pending_share_render_area", render_area.id))
+        return not self.refuse
+
+    def on_instantiated_render_area(self, render_area):
+        self.log.append(("on_instantiated_render_area", render_area.id))
+        source = FrameSource(self.log, self.keep_rendering)
+        self.sources[render_area.id] = source
+        render_area.add_listener(source)
+
+    def on_initialized_client(self, client, network_performance):
+        self.log.append(("on_initialized_client",))
+
+    def on_disposing_render_area(self, render_area):
+        self.log.append(("on_disposing_render_area", render_area.id))
+
+    def on_disposed_render_area(self, render_area_id):
+        self.log.append(("on_disposed_render_area", render_area_id))
+
+    def on_disconnected_client(self, client_id):
+        self.log.append(("on_disconnected_client",))
+
+    def names(self) -> list[str]:
+        return [entry[0] for entry in self.log]
+
+
+def wait_until(predicate, timeout: float = 5.0) -> None:
+    """Poll ``predicate`` (state changed by the dispatch thread) until true or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.005)
+
+
+async def async_wait_until(predicate, timeout: float = 5.0) -> None:
+    """Like wait_until, without blocking the event loop."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
