@@ -32,10 +32,28 @@ from .service import RunMode, Service, ServiceListener, ServiceSettings
 
 __version__ = "0.1.0"
 
+_RENDERING_NAMES = frozenset({
+    "BoundingBox", "Camera", "Cone", "Cube", "Cylinder", "DirectionalLight", "EventCallback",
+    "GestureEvent", "GestureType", "GradientBackground", "Group", "InteractionMode", "Material", "Mesh",
+    "Node", "OrthographicCamera", "PerspectiveCamera", "PickedPoint", "RenderingUnavailableError",
+    "Rotation", "SceneExaminer", "SceneManager", "Separator", "Sphere", "TouchManager", "Transform",
+    "Viewport",
+})
+
+
+def __getattr__(name: str) -> object:
+    # The scene graph is loaded on first use, so INDEPENDENT_SERVICE applications never load OpenGL.
+    if name in _RENDERING_NAMES:
+        from . import rendering
+
+        return getattr(rendering, name)
+    raise AttributeError(f"module 'remoteviz' has no attribute {name!r}")
+
 __all__ = [
     "Client", "ClientSettings", "Codec", "Connection", "ConnectionParameters", "ConnectionSettings",
     "DisconnectReason", "Encoder", "EncoderStatus", "EncodingPolicy", "FrameEncoders", "HttpRequest",
     "HttpResponse", "KeyAction", "KeyEvent", "Metrics", "MetricsListener", "Modifiers", "Monitoring",
     "MouseAction", "MouseButton", "MouseEvent", "NetworkPerformance", "RenderArea", "RenderAreaListener",
     "RunMode", "Service", "ServiceListener", "ServiceSettings", "TouchAction", "TouchEvent", "WheelEvent",
+    *sorted(_RENDERING_NAMES),
 ]

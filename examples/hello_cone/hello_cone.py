@@ -1,0 +1,86 @@
+"""HelloCone: the RemoteViz getting-started example, in Python.
+
+    python examples/hello_cone/hello_cone.py [--host 127.0.0.1] [--port 8080] [--encoder jpeg]
+
+then open http://127.0.0.1:8080/ . Every page opened on it shares the render area "TheCone".
+A page may pick its encoder with a connection parameter: http://127.0.0.1:8080/?encoder=h264 .
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import remoteviz as rv
+
+ENCODER_PAIRS = {
+    "jpeg": (rv.Encoder.JPEG, rv.Encoder.JPEG),
+    "png": (rv.Encoder.PNG, rv.Encoder.JPEG),
+    "h264": (rv.Encoder.H264, rv.Encoder.H264),
+    "h264_nvenc": (rv.Encoder.H264_NVENC, rv.Encoder.H264_NVENC),
+    "vp9": (rv.Encoder.VP9_VPX, rv.Encoder.VP9_VPX),
+    "av1": (rv.Encoder.AV1, rv.Encoder.AV1),
+}
+"""The ``encoder`` choices: the still and interactive encoders each one stands for."""
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+class HelloConeRenderAreaListener(rv.RenderAreaListener):
+    """Chooses each connection's encoders: the page's ``encoder`` parameter, else the default."""
+
+    def __init__(self, default_encoder: str) -> None:
+        self.default_encoder = default_encoder
+
+    def on_opened_connection(self, render_area: rv.RenderArea, connection: rv.Connection,
+                             frame_encoders: rv.FrameEncoders) -> None:
+        name = connection.parameters.get_value("encoder", self.default_encoder).lower()
+        still, interactive = ENCODER_PAIRS.get(name, ENCODER_PAIRS[self.default_encoder])
+        frame_encoders.set_still_encoder(still)
+        frame_encoders.set_interactive_encoder(interactive)
+
+
+class HelloConeServiceListener(rv.ServiceListener):
+    """Builds the scene of every new render area: an examiner, a gradient background, a cone."""
+
+    def __init__(self, default_encoder: str = "png") -> None:
+        self.default_encoder = default_encoder
+
+    def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
+        examiner = rv.SceneExaminer()
+        examiner.add_child(rv.GradientBackground())
+        examiner.add_child(rv.Cone())
+        render_area.scene_manager.scene_graph = examiner
+        examiner.view_all(render_area.viewport)
+        render_area.touch_manager.add_default_recognizers()
+        render_area.add_listener(HelloConeRenderAreaListener(self.default_encoder))
+
+
+def settings_from(args: argparse.Namespace) -> rv.ServiceSettings:
+    """The service settings for the command line ``args``."""
+    return rv.ServiceSettings(host=args.host, port=args.port, static_dir=str(STATIC_DIR))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    parser.add_argument("--encoder", default="png", choices=sorted(ENCODER_PAIRS),
+                        help="encoders when the page names none (default png: PNG still, JPEG interactive)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the HelloCone service until Ctrl-C."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    service = rv.Service.instance()
+    service.add_listener(HelloConeServiceListener(args.encoder))
+    print(f"HelloCone rendering service is running: open http://{args.host}:{args.port}/")
+    service.run(settings_from(args))
+
+
+if __name__ == "__main__":
+    main()
