@@ -202,6 +202,7 @@ class Connection:
         self.last_encoded_frame: bytes | None = None
         # The newest encoded frame waiting for room in the window; a newer one replaces it.
         self._slot: tuple | None = None
+        self._needs_key = True  # a video stream must start with a key frame for this connection
         self.is_open = False  # becomes True once initialized and accepted
         self._closing = False
 

@@ -24,7 +24,8 @@ import numpy as np
 
 from . import protocol
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
-from .encoders import DEFAULT_FALLBACK_CHAIN, Encoder, FrameEncoder, open_encoder
+from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
+from .encoders.streams import AreaEncoders, Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
 from .http import HttpRequest, HttpResponse, HttpServer
 from .metrics import Monitoring
@@ -198,7 +199,7 @@ class Service:
         self._http: HttpServer | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._encoding: dict[str, int] = {}  # render area id -> encode jobs in flight
-        self._encoders: dict[tuple[str, Encoder], FrameEncoder] = {}  # per render area and encoder
+        self._area_encoders: dict[str, AreaEncoders] = {}  # per render area id
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
         self._is_open = False
@@ -292,9 +293,11 @@ class Service:
         assert self._transport is not None and self._pool is not None
         self._transport.stop()
         self._pool.shutdown(wait=True)
-        for encoder in self._encoders.values():
-            encoder.close()
-        self._encoders.clear()
+        # Encodes that finished meanwhile: let them close the encoders they were holding open.
+        for handler, args in list(self._inbox):
+            if handler == self._encoded:
+                handler(*args)
+        self._area_encoders.clear()
         self._encoding.clear()
         self._still_pending.clear()
         self._inbox.clear()
@@ -586,8 +589,10 @@ class Service:
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
             self._close_connection(connection, reason, "the render area was disposed")
-        for key in [k for k in self._encoders if k[0] == area.id]:
-            self._encoders.pop(key).close()
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            encoders.reset()
+            self._close_retired(area, encoders)
         if area._scene_manager is not None:
             try:
                 area._scene_manager.dispose()
@@ -630,7 +635,7 @@ class Service:
             case ContainerResize(width=width, height=height):
                 connection.container_width, connection.container_height = width, height
             case KeyFrameRequest():
-                area._dirty = True
+                self._needs_key_frame(connection)
             case Pong():
                 pass
             case _:
@@ -656,6 +661,10 @@ class Service:
         if (width, height) == (area.width, area.height):
             return
         area._width, area._height = width, height
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            encoders.reset()  # every video stream restarts at the new size with a key frame
+            self._close_retired(area, encoders)
         area._call("on_resize", area, width, height)
         message = protocol.serialize(Resize(width, height))
         for connection in area.connections:
@@ -721,33 +730,60 @@ class Service:
         if not interactive:
             self._still_pending.discard(area.id)
         frame = _Frame(image, bool(interactive), area.last_input_seq, area)
-        groups: dict[tuple[Encoder, float], list[tuple[Connection, bytes]]] = {}
-        for connection in area.connections:
-            if not connection.is_open or connection._closing:
-                continue
+        connections = {c.id: c for c in area.connections if c.is_open and not c._closing}
+        members = []
+        for connection in connections.values():
             encoders = connection.frame_encoders
-            encoder = encoders.interactive_encoder if frame.interactive else encoders.still_encoder
-            quality = connection.settings.quality if frame.interactive else 1.0
-            texts = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
-            groups.setdefault((encoder, quality), []).append((connection, "\n".join(texts).encode()))
+            members.append(Member(
+                connection.id,
+                encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
+                connection.settings.quality if frame.interactive else 1.0,
+                connection._needs_key))
+        area_encoders = self._area_encoders.get(area.id)
+        if area_encoders is None:
+            area_encoders = self._area_encoders[area.id] = AreaEncoders(open_encoder)
+        height, width = image.shape[:2]
+        try:
+            jobs = area_encoders.plan(members, width, height, still=not frame.interactive)
+        except Exception:
+            log.exception("opening an encoder for %r failed", area)
+            return
+        self._close_retired(area, area_encoders)  # nothing of this area is being encoded now
         assert self._pool is not None
-        for (encoder, quality), members in groups.items():
+        for job in jobs:
+            texts = {}
+            for connection_id in job.members:
+                connection = connections[connection_id]
+                connection._needs_key = False
+                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
+                texts[connection_id] = "\n".join(said).encode()
             self._encoding[area.id] = self._encoding.get(area.id, 0) + 1
-            coder = self._encoder_for(area, encoder)
-            future = self._pool.submit(_encode, coder, frame, quality)
+            future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(
-                lambda f, a=area, m=members, c=coder: self._post(self._encoded, a, frame, c, m, f))
+                lambda f, a=area, j=job, t=texts: self._post(self._encoded, a, frame, j, t, f))
 
-    def _encoder_for(self, area: RenderArea, encoder: Encoder) -> FrameEncoder:
-        key = (area.id, encoder)
-        coder = self._encoders.get(key)
-        if coder is None:
-            coder = self._encoders[key] = open_encoder(encoder, area.width, area.height)
-        return coder
+    def _close_retired(self, area: RenderArea, encoders: AreaEncoders) -> None:
+        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
+        if not self._encoding.get(area.id):
+            for coder in encoders.take_retired():
+                coder.close()
+            if area.is_disposed:
+                self._area_encoders.pop(area.id, None)
+                self._encoding.pop(area.id, None)
 
-    def _encoded(self, area: RenderArea, frame: _Frame, coder: FrameEncoder,
-                 members: list[tuple[Connection, bytes]], future: Any) -> None:
+    def _needs_key_frame(self, connection: Connection) -> None:
+        """The connection cannot decode what follows until it receives a key frame."""
+        connection._needs_key = True
+        encoders = self._area_encoders.get(connection.render_area.id)
+        if encoders is not None:
+            encoders.forget(connection.id)
+        connection.render_area.request_redraw()
+
+    def _encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes], future: Any) -> None:
         self._encoding[area.id] -= 1
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            self._close_retired(area, encoders)
         try:
             payload, is_key, encode_ms = future.result()
         except Exception:
@@ -756,12 +792,40 @@ class Service:
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
         height, width = frame.image.shape[:2]
-        for connection, text in members:
-            if connection.is_open and not connection._closing:
-                self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-                connection._slot = (coder.codec, flags, width, height, frame.width, frame.height,
-                                    frame.input_seq, text, payload)
-                self._send_slot(connection)
+        stream = job.stream
+        config = b""
+        for connection_id in job.members:
+            connection = area._connections.get(connection_id)
+            if connection is None or not connection.is_open or connection._closing:
+                continue
+            if stream is not None and connection._needs_key and not is_key:
+                continue  # it missed a frame of this stream since the plan: wait for a key frame
+            self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
+            prefix = b""
+            if connection_id in job.joined and stream is not None:
+                config = config or protocol.serialize(protocol.StreamConfig(
+                    job.encoder.codec, stream.codec_string, stream.width, stream.height)).encode()
+                prefix = config
+            header = (job.encoder.codec, flags, width, height, frame.width, frame.height, frame.input_seq,
+                      texts.get(connection_id, b""))
+            self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
+
+    def _offer(self, connection: Connection, header: tuple, prefix: bytes, payload: bytes, *, is_video: bool,
+               is_key: bool) -> None:
+        """Put a frame in the connection's slot and send it if the window has room.
+
+        An image in the slot is simply replaced by a newer one. A video frame depends on the one
+        before, so a newer delta frame cannot replace it: it is dropped, and the connection waits
+        for a key frame; a newer key frame replaces it (keeping a stream configuration to send).
+        """
+        slot = connection._slot
+        if slot is not None and is_video:
+            if not is_key:
+                self._needs_key_frame(connection)
+                return
+            prefix = prefix or slot[1]
+        connection._slot = (header, prefix, payload)
+        self._send_slot(connection)
 
     def _send_slot(self, connection: Connection) -> None:
         """Send the connection's waiting frame if its window has room."""
@@ -769,17 +833,22 @@ class Service:
         if slot is None or not connection.pacer.has_room:
             return
         connection._slot = None
-        codec, flags, width, height, area_width, area_height, input_seq, text, payload = slot
+        header, prefix, payload = slot
+        codec, flags, width, height, area_width, area_height, input_seq, text = header
         frame_id = connection.pacer.next_frame(len(payload))
-        header = protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
-                                              input_seq, text)
+        link: Link = connection._link  # type: ignore[assignment]
+        if prefix:
+            link.send(prefix.decode())
+        link.send(protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
+                                               input_seq, text) + payload)
         connection.last_encoded_frame = payload
-        connection._link.send(header + payload)  # type: ignore[attr-defined]
 
 
-def _encode(coder: FrameEncoder, frame: _Frame, quality: float) -> tuple[bytes, bool, float]:
+def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float]:
     started = time.perf_counter()
-    payload, is_key = coder.encode(frame.image, key=False, quality=quality)
+    if job.stream is not None and image.shape[2] != 3:
+        image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
+    payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
     return payload, is_key, (time.perf_counter() - started) * 1000.0
 
 

@@ -8,7 +8,7 @@ the camera, the background); rendering, picking and bounding boxes all start fro
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -125,6 +125,18 @@ class ShapeInstance:
         """The shape's bounding box in world coordinates, or None when it is empty."""
         box = self.shape.bounding_box
         return None if box is None else box.transformed(self.model)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Everything one frame draws: the shapes, the camera with its placement, the background, and
+    lights that shine on every shape (e.g. a default headlight)."""
+
+    shapes: Sequence[ShapeInstance]
+    camera: Camera
+    camera_model: Matrix
+    background: GradientBackground | None = None
+    global_lights: tuple[LightInstance, ...] = ()
 
 
 class GatherAction(Action):

@@ -26,6 +26,8 @@ class Framebuffer:
         self.samples = min(samples, int(GL.glGetIntegerv(GL.GL_MAX_SAMPLES)))
         self._draw_fbo, self._resolve_fbo = GL.glGenFramebuffers(2)
         self._color, self._depth, self._resolved = GL.glGenRenderbuffers(3)
+        for renderbuffer in (self._color, self._depth, self._resolved):
+            GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, renderbuffer)  # a name becomes an object when bound
         self._attach(self._draw_fbo, GL.GL_COLOR_ATTACHMENT0, self._color)
         self._attach(self._draw_fbo, GL.GL_DEPTH_ATTACHMENT, self._depth)
         self._attach(self._resolve_fbo, GL.GL_COLOR_ATTACHMENT0, self._resolved)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from remoteviz.rendering.fields import Field
+from remoteviz.rendering.fields import Field, as_float
 from remoteviz.rendering.shapes import Geometry, Shape
 
 
@@ -49,17 +50,43 @@ def _as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
     return np.clip(rgba, 0.0, 1.0)
 
 
-def vertex_normals(vertices: npt.NDArray[np.float32], indices: npt.NDArray[np.uint32]) -> npt.NDArray[np.float32]:
-    """Smooth normals: each vertex gets the area-weighted mean of its triangles' normals."""
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    lengths = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(lengths == 0.0, 1.0, lengths)
+
+
+def _smooth_normals(
+    vertices: npt.NDArray[np.float32], indices: npt.NDArray[np.uint32], crease_angle: float, colors: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Normals for a mesh that has none: ``(vertices, normals, indices, colors)``.
+
+    Each vertex gets the area-weighted mean of its triangles' normals. A triangle corner whose
+    own face turns away from that mean by more than ``crease_angle`` gets a copy of the vertex
+    with the face's normal instead, so hard edges (a box's) stay sharp while curved surfaces shade
+    smoothly.
+    """
     corners = vertices[indices]
     # The cross product's length is twice the triangle's area, which gives the weighting.
-    face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    area_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     sums = np.stack(
-        [np.bincount(indices.ravel(), np.repeat(face_normals[:, k], 3), len(vertices)) for k in range(3)],
+        [np.bincount(indices.ravel(), np.repeat(area_normals[:, k], 3), len(vertices)) for k in range(3)],
         axis=-1,
     )
-    lengths = np.linalg.norm(sums, axis=-1, keepdims=True)
-    return (sums / np.where(lengths == 0.0, 1.0, lengths)).astype(np.float32)
+    normals = _unit_rows(sums)
+    face_normals = _unit_rows(area_normals)
+    agreement = np.einsum("fk,fck->fc", face_normals, normals[indices])
+    faces, slots = np.nonzero(agreement < np.cos(crease_angle))
+    if len(faces) == 0:
+        return vertices, normals.astype(np.float32), indices, colors
+    copied = indices[faces, slots]
+    split = indices.copy()
+    split[faces, slots] = np.arange(len(vertices), len(vertices) + len(faces), dtype=np.uint32)
+    return (
+        np.concatenate([vertices, vertices[copied]]),
+        np.concatenate([normals, face_normals[faces]]).astype(np.float32),
+        split,
+        None if colors is None else np.concatenate([colors, colors[copied]]),
+    )
 
 
 class Mesh(Shape):
@@ -68,7 +95,8 @@ class Mesh(Shape):
     ``vertices`` is ``(N, 3)``; ``indices`` ``(M, 3)`` picks three vertices per triangle (None: each
     three consecutive vertices make one); ``normals`` ``(N, 3)`` (None: smooth normals are computed);
     ``colors`` ``(N, 3)`` or ``(N, 4)``, floats 0..1 or integers 0..255, replace the material's
-    diffuse colour. Assign a new array to change a field; after editing one in place, call
+    diffuse colour. Computed normals shade smoothly except across edges sharper than
+    ``crease_angle``. Assign a new array to change a field; after editing one in place, call
     :meth:`touch`.
     """
 
@@ -76,6 +104,9 @@ class Mesh(Shape):
     indices = Field(None, _as_indices, "Vertex indices, three per triangle, or None.")
     normals = Field(None, _as_optional_points, "Vertex normals, (N, 3), or None to compute them.")
     colors = Field(None, _as_colors, "Vertex colours as (N, 4) RGBA floats, or None.")
+    crease_angle = Field(
+        math.radians(40.0), as_float, "Computed normals: edges sharper than this (radians) stay hard."
+    )
 
     def __init__(
         self,
@@ -102,13 +133,8 @@ class Mesh(Shape):
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
         colors = loaded.visual.vertex_colors if loaded.visual.kind in ("vertex", "face") else None
-        return cls(
-            loaded.vertices,
-            loaded.faces,
-            loaded.vertex_normals,
-            colors,
-            name=os.path.basename(os.fspath(path)),
-        )
+        # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
+        return cls(loaded.vertices, loaded.faces, colors=colors, name=os.path.basename(os.fspath(path)))
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices
@@ -123,5 +149,6 @@ class Mesh(Shape):
         for label, array in (("normals", self.normals), ("colors", self.colors)):
             if array is not None and len(array) != count:
                 raise ValueError(f"{label} has {len(array)} rows for {count} vertices")
-        normals = vertex_normals(vertices, indices) if self.normals is None else self.normals
-        return Geometry(vertices, normals, indices, self.colors)
+        if self.normals is not None:
+            return Geometry(vertices, self.normals, indices, self.colors)
+        return Geometry(*_smooth_normals(vertices, indices, self.crease_angle, self.colors))

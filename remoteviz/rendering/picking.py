@@ -89,7 +89,8 @@ def _intersect(
         q = np.cross(s, edge1)
         v = (q @ d) * inv_det
         t = np.einsum("ij,ij->i", edge2, q) * inv_det
-    hits = (np.abs(det) > 1e-12) & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (t >= t_min)
+        # Degenerate triangles (det 0) give NaN or inf above; the first test drops them.
+        hits = (np.abs(det) > 1e-12) & (u >= 0.0) & (v >= 0.0) & (u + v <= 1.0) & (t >= t_min)
     if not hits.any():
         return None
     candidates = np.flatnonzero(hits)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import collections
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 from OpenGL import GL
 
-from remoteviz.rendering.actions import LightInstance, ShapeInstance
-from remoteviz.rendering.camera import Camera, OrthographicCamera, Viewport
+from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
+from remoteviz.rendering.camera import OrthographicCamera, Viewport
 from remoteviz.rendering.context import GLContext, create_context
 from remoteviz.rendering.framebuffer import Framebuffer
 from remoteviz.rendering.math3d import Matrix, transform_points
@@ -77,18 +76,6 @@ class _CacheEntry:
 
     version: int
     gpu: _GpuGeometry
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """Everything one frame draws: the shapes, the camera with its placement, the background, and
-    lights that shine on every shape (e.g. a default headlight)."""
-
-    shapes: Sequence[ShapeInstance]
-    camera: Camera
-    camera_model: Matrix
-    background: GradientBackground | None = None
-    global_lights: tuple[LightInstance, ...] = ()
 
 
 class Renderer:
