@@ -210,7 +210,10 @@ class RemoteView:
         import av
 
         pictures = self._video.decode(av.Packet(bytes(frame.payload)))  # type: ignore[attr-defined]
-        return pictures[-1].to_ndarray(format="rgb24") if pictures else None
+        if not pictures:
+            return None
+        # H.264 pads odd sizes to even ones: crop back to the picture's real size.
+        return pictures[-1].to_ndarray(format="rgb24")[:frame.height, :frame.width]
 
     async def next_frame(self, timeout: float = 10.0) -> ReceivedFrame:
         """The next frame received (waits up to ``timeout`` seconds)."""
@@ -312,14 +315,15 @@ class RemoteView:
 
 
 def _open_video_decoder(codec: Codec) -> object:
+    """A PyAV decoder that gives each picture at once, as a browser's WebCodecs decoder does."""
     import av
 
-    name = {Codec.H264: "h264", Codec.VP9: "vp9", Codec.AV1: "av1"}[codec]
-    if codec is Codec.AV1:
-        for candidate in ("libdav1d", "av1"):
-            with contextlib.suppress(Exception):
-                return av.CodecContext.create(candidate, "r")
-    return av.CodecContext.create(name, "r")
+    name = {Codec.H264: "h264", Codec.VP9: "vp9", Codec.AV1: "libdav1d"}[codec]
+    context = av.CodecContext.create(name, "r")
+    context.thread_count = 1  # frame threads would hold pictures back
+    if name == "libdav1d":
+        context.options = {"max_frame_delay": "1"}
+    return context
 
 
 @contextlib.asynccontextmanager

@@ -15,14 +15,14 @@ import numpy.typing as npt
 from OpenGL import GL
 from OpenGL.error import GLError
 
-#: Samples per pixel of the multisampled buffer (clamped to what the driver offers).
-SAMPLES = 4
-
-
 class Framebuffer:
-    """A render target of a given size: a multisampled colour + depth buffer and a resolve buffer."""
+    """A render target of a given size: a multisampled colour + depth buffer and a resolve buffer.
 
-    def __init__(self, width: int, height: int, samples: int = SAMPLES) -> None:
+    ``samples`` per pixel is clamped to the driver's maximum; 0 gives single-sampled buffers.
+    """
+
+    def __init__(self, width: int, height: int, samples: int) -> None:
+        self.requested_samples = samples
         self.samples = min(samples, int(GL.glGetIntegerv(GL.GL_MAX_SAMPLES)))
         self._draw_fbo, self._resolve_fbo = GL.glGenFramebuffers(2)
         self._color, self._depth, self._resolved = GL.glGenRenderbuffers(3)

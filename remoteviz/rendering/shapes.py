@@ -56,19 +56,23 @@ class Geometry:
 class Shape(Node):
     """A node that draws triangles with the current material, transform and lights."""
 
-    _cache: tuple[int, Geometry] | None = None
+    _cache: tuple[int, Geometry, BoundingBox | None] | None = None
 
     @property
     def geometry(self) -> Geometry:
         """The triangles, rebuilt only after the shape changes."""
-        if self._cache is None or self._cache[0] != self.version:
-            self._cache = (self.version, self._build_geometry())
-        return self._cache[1]
+        return self._cached()[1]
 
     @property
     def bounding_box(self) -> BoundingBox | None:
-        """The shape's bounding box in its own coordinates."""
-        return self.geometry.bounding_box
+        """The shape's bounding box in its own coordinates, or None when it has no triangles."""
+        return self._cached()[2]
+
+    def _cached(self) -> tuple[int, Geometry, BoundingBox | None]:
+        if self._cache is None or self._cache[0] != self.version:
+            geometry = self._build_geometry()
+            self._cache = (self.version, geometry, geometry.bounding_box)
+        return self._cache
 
     def _build_geometry(self) -> Geometry:
         raise NotImplementedError

@@ -81,6 +81,10 @@ class FrameSource(rv.RenderAreaListener):
             render_area.request_redraw()
         return pattern(render_area.width, render_area.height, self.frames_made), render_area.is_interacting
 
+    def on_mouse_move(self, render_area, connection, x, y):
+        render_area.request_redraw()  # as an application that moves its camera would
+        return True
+
     def on_opened_connection(self, render_area, connection, frame_encoders):
         self.log.append(("on_opened_connection", render_area.id))
 
