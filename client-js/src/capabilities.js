@@ -50,7 +50,7 @@ function withTimeout(promise, ms) {
  * The codecs this page decodes, for `hello`: the image codecs, plus each video codec that
  * `VideoDecoder.isConfigSupported` confirms within `timeoutMs` (a probe can hang while a
  * hardware decoder starts; waiting longer would delay `hello`).
- * @param {{isConfigSupported(config: object): Promise<{supported: boolean}>}|undefined} videoDecoder
+ * @param {{isConfigSupported(config: object): Promise<{supported?: boolean}>}|undefined} videoDecoder
  *   the `VideoDecoder` class, or undefined without WebCodecs
  * @param {number} [timeoutMs]
  * @returns {Promise<string[]>}

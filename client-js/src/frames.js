@@ -189,6 +189,8 @@ export class VideoStream {
    */
   push(frame) {
     if (this._closed) return;
+    // A key frame answers any key frame request: should it fail too, the next failure asks again.
+    if (frame.key) this._keyRequested = false;
     const decoder = this._accepts(frame) ? this._decoder ?? this._start() : null;
     if (!decoder) {
       this._done(frame, DROPPED);
@@ -196,7 +198,6 @@ export class VideoStream {
     }
     this._pending.push({ frame, start: this._now() });
     this._needKey = false;
-    this._keyRequested = false;
     try {
       decoder.decode(frame);
     } catch (error) {

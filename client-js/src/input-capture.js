@@ -79,7 +79,8 @@ export class InputCapture {
 
   _pointerDown(event) {
     this._lastPointerType = event.pointerType;
-    this._view.focus({ preventScroll: true });
+    // Focus as a native click gives it (mousedown's default is off): no scrolling, no keyboard focus ring.
+    this._view.focus({ preventScroll: true, focusVisible: false });
     const point = this._point(event);
     // The bars around a fitted picture are not the scene: nothing starts there.
     if (!point.inside) return;

@@ -64,12 +64,12 @@ export class RateMeter {
  * @returns {string}
  */
 export function formatStats(stats) {
-  const ms = (value) => (value === null ? "–" : `${value.toFixed(0)} ms`);
+  const ms = (value, digits) => (value === null ? "–" : `${value.toFixed(digits)} ms`);
   const megabits = (stats.bandwidth * 8) / 1e6;
   return [
     `${stats.fps.toFixed(1)} fps ${stats.codec ?? ""}`.trim(),
-    `input ${ms(stats.inputLatencyMs)}`,
-    `decode ${ms(stats.decodeMs)}`,
+    `input ${ms(stats.inputLatencyMs, 0)}`,
+    `decode ${ms(stats.decodeMs, 1)}`,
     `${megabits.toFixed(2)} Mbit/s`,
     `dropped ${stats.framesDropped}`,
   ].join(" · ");
