@@ -46,6 +46,8 @@ from .protocol import (
     Hello,
     Input,
     Notify,
+    Ping,
+    Pong,
     Resize,
     StreamConfig,
 )
@@ -156,7 +158,11 @@ class RemoteView:
         try:
             async for data in self._ws:
                 if isinstance(data, str):
-                    self._on_text(protocol.parse_service_text(data))
+                    message = protocol.parse_service_text(data)
+                    if isinstance(message, Ping):  # probes of latency and calibration
+                        await self._ws.send(protocol.serialize(Pong(message.t)))
+                    else:
+                        self._on_text(message)
                 else:
                     message = protocol.parse_service_binary(data)
                     if isinstance(message, AppMessage):

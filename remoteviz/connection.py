@@ -144,6 +144,8 @@ class Client:
         self.environment = hello.user_agent
         self._decoders = hello.decoders
         self._connections: dict[str, Connection] = {}
+        self._calibrating: list[Connection] | None = None  # connections waiting for calibration
+        self._last_ping = 0.0
 
     def __repr__(self) -> str:
         return f"<Client {self.id} connections={len(self._connections)}>"

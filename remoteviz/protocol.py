@@ -148,9 +148,13 @@ class ContainerResize:
 
 @dataclass(frozen=True, slots=True)
 class Ping:
-    """Keep-alive and round-trip probe; answered with :class:`Pong` carrying the same ``t``."""
+    """Keep-alive and round-trip probe; answered with :class:`Pong` carrying the same ``t``.
+
+    ``pad`` adds that many filler characters, so that network calibration can time a burst.
+    """
 
     t: float
+    pad: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,8 +485,10 @@ def serialize(message: ClientMessage | ServiceMessage) -> str | bytes:
             return _dump({"type": "size", "width": w, "height": h})
         case ContainerResize(width=w, height=h):
             return _dump({"type": "container", "width": w, "height": h})
-        case Ping(t=t):
+        case Ping(t=t, pad=0):
             return _dump({"type": "ping", "t": t})
+        case Ping(t=t, pad=pad):
+            return _dump({"type": "ping", "t": t, "pad": "x" * pad})
         case Pong(t=t):
             return _dump({"type": "pong", "t": t})
         case KeyFrameRequest():

@@ -41,13 +41,15 @@ from .protocol import (
     Hello,
     Input,
     KeyFrameRequest,
+    Notify,
+    Ping,
     Pong,
     ProtocolError,
     Resize,
     SizeRequest,
 )
 from .render_area import RenderArea, RenderAreaListener
-from .transport import Link, Transport, TransportLimits
+from .transport import Calibration, Link, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
 
@@ -149,6 +151,9 @@ class ServiceListener:
         """A plain HTTP request the service does not serve itself; None answers 404."""
         return None
 
+
+LATENCY_PROBE_INTERVAL = 1.0
+"""Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
 _FAILED = object()  # what a listener that raised answered
@@ -392,7 +397,26 @@ class Service:
         for _ in range(len(self._inbox)):
             handler, args = self._inbox.popleft()
             handler(*args)
+        self._probe_latency()
         self._render_ready_areas()
+
+    def _probe_latency(self) -> None:
+        """Once a second per client, a ping whose pong measures the round trip."""
+        now = time.monotonic()
+        for client in self._clients.values():
+            if client._calibrating is None and now - client._last_ping >= LATENCY_PROBE_INTERVAL:
+                connection = next((c for c in client._connections.values() if c.is_open), None)
+                if connection is not None:
+                    client._last_ping = now
+                    self._send(connection, Ping(now))
+
+    def _measured_latency(self, client: Client, milliseconds: float) -> None:
+        if not 0.0 <= milliseconds < 600_000.0:
+            return  # not a pong to any ping of ours: ignore rather than skew the figure
+        performance = client.network_performance
+        performance.latency_ms = milliseconds if not performance.latency_ms else (
+            0.8 * performance.latency_ms + 0.2 * milliseconds)
+        self._monitoring.report("on_measured_network_latency", milliseconds, client)
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))
@@ -498,16 +522,48 @@ class Service:
         if not self._negotiate_encoders(area, connection):
             self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
             return
-        if new_client:
-            self._call_service("on_initialized_client", client, client.network_performance)
-        if connection.id not in area._connections:  # a listener closed it meanwhile
+        performance = client.network_performance
+        if new_client and performance.calibration_enabled:
+            client._calibrating = [connection]
+            self._send(connection, Notify("startNetworkCalibration"))
+            link.calibrate(performance.max_calibration_duration_ms / 1000.0,
+                           lambda result, c=client: self._post(self._calibrated, c, result))
             return
+        if client._calibrating is not None:  # another view of this page is being calibrated
+            client._calibrating.append(connection)
+            self._send(connection, Notify("pendingNetworkCalibration"))
+            return
+        if new_client:
+            self._call_service("on_initialized_client", client, performance)
+        self._initialize_connection(connection)
+
+    def _calibrated(self, client: Client, result: Calibration) -> None:
+        """Network thread's calibration finished: tell the page, then let its connections start."""
+        waiting, client._calibrating = client._calibrating or [], None
+        if self._clients.get(client.id) is not client:
+            return
+        performance = client.network_performance
+        performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
+        performance.measured = result.measured
+        client._last_ping = time.monotonic()
+        waiting = [c for c in waiting if c.render_area._connections.get(c.id) is c]
+        figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
+        for connection in waiting:
+            self._send(connection, Notify("finishedNetworkCalibration", figures))
+        self._call_service("on_initialized_client", client, performance)
+        for connection in waiting:
+            if connection.render_area._connections.get(connection.id) is connection:
+                self._initialize_connection(connection)
+
+    def _initialize_connection(self, connection: Connection) -> None:
+        """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
+        area = connection.render_area
         area._call("on_initialized_connection", area, connection, connection.frame_encoders)
-        if connection.id not in area._connections:
+        if area._connections.get(connection.id) is not connection:  # a listener closed it
             return
         encoders = connection.frame_encoders
-        link.send(protocol.serialize(Accept(connection.id, client.id, area.id, area.width, area.height,
-                                            encoders.still_encoder.value, encoders.interactive_encoder.value)))
+        self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
+                                      encoders.still_encoder.value, encoders.interactive_encoder.value))
         connection.is_open = True
         area._dirty = True
 
@@ -636,8 +692,8 @@ class Service:
                 connection.container_width, connection.container_height = width, height
             case KeyFrameRequest():
                 self._needs_key_frame(connection)
-            case Pong():
-                pass
+            case Pong(t=t):
+                self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
             case _:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 

@@ -38,6 +38,22 @@ class TransportLimits:
     keepalive_timeout: float | None = 20.0
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What network calibration measured on one link."""
+
+    latency_ms: float  # median round trip of small probes
+    bandwidth: float  # bytes per second, from the largest burst timed; 0 if none was
+    measured: bool  # False when the peer did not answer in time
+
+
+CALIBRATION_CHUNK = 64 * 1024
+"""Filler characters per calibration ping: big enough to time, small enough to stay one frame."""
+
+CALIBRATION_MAX_BURST = 8 * 1024 * 1024
+"""The largest burst calibration sends; a link faster than this fills in 50 ms is "fast enough"."""
+
+
 class TransportEvents(Protocol):
     """What the transport tells the service; called on the network thread, must not block."""
 
@@ -66,6 +82,8 @@ class Link:
         self._pending_lock = threading.Lock()
         self.closing = False
         self.remote_address = websocket.remote_address
+        self._pong_waiters: dict[float, asyncio.Future[None]] = {}
+        self._calibration: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Link {self.remote_address}>"
@@ -78,6 +96,10 @@ class Link:
     def close(self, code: CloseCode, reason: str = "") -> None:
         """Close after the messages already queued have gone."""
         self._transport.call_soon(self._enqueue, (int(code), reason[:120]))
+
+    def calibrate(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        """Measure this link's latency and bandwidth; ``done`` gets the result on the network thread."""
+        self._transport.call_soon(self._start_calibration, max_seconds, done)
 
     def taken(self) -> None:
         """The service took one event of this link off its inbox."""
@@ -110,6 +132,64 @@ class Link:
             return
         self._outbox.put_nowait(item)
 
+    def _start_calibration(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        self._calibration = asyncio.ensure_future(self._calibrate(max_seconds, done))
+        self._transport._tasks.add(self._calibration)
+        self._calibration.add_done_callback(self._transport._tasks.discard)
+
+    async def _calibrate(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        latencies: list[float] = []
+        bandwidth = 0.0
+        try:
+            for _ in range(5):
+                latencies.append(await self._round_trip(1, 0, deadline))
+            latency = sorted(latencies)[len(latencies) // 2]
+            # Bursts of growing size, until one takes long enough to time well (50 ms beyond
+            # the latency) or the time or size budget runs out.
+            size = CALIBRATION_CHUNK
+            while True:
+                started = loop.time()
+                await self._round_trip(max(1, size // CALIBRATION_CHUNK), CALIBRATION_CHUNK, deadline)
+                transfer = max(loop.time() - started - latency, 1e-4)
+                bandwidth = size / transfer
+                if transfer >= 0.05 or size >= CALIBRATION_MAX_BURST:
+                    break
+                size = min(size * 4, CALIBRATION_MAX_BURST)
+                if loop.time() + transfer * 4 + latency > deadline:
+                    break  # the next burst would not finish in time
+            done(Calibration(latency * 1000.0, bandwidth, True))
+        except (TimeoutError, ConnectionClosed, asyncio.CancelledError):
+            median = sorted(latencies)[len(latencies) // 2] * 1000.0 if latencies else 0.0
+            done(Calibration(median, bandwidth, bool(latencies)))
+        finally:
+            for waiter in self._pong_waiters.values():
+                waiter.cancel()
+            self._pong_waiters.clear()
+
+    async def _round_trip(self, count: int, pad: int, deadline: float) -> float:
+        """Send ``count`` pings of ``pad`` filler each; seconds until the last one's pong."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiter: asyncio.Future[None] | None = None
+        for index in range(count):
+            t = started + index * 1e-9  # distinct keys: every ping's pong is recognised
+            waiter = self._pong_waiters[t] = loop.create_future()
+            self._enqueue(protocol.serialize(Ping(t, pad)))
+        assert waiter is not None
+        await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+        return loop.time() - started
+
+    def _pong(self, message: Pong) -> bool:
+        """True if ``message`` answers a calibration ping (then it is not the service's)."""
+        waiter = self._pong_waiters.pop(message.t, None)
+        if waiter is None:
+            return False
+        if not waiter.done():
+            waiter.set_result(None)
+        return True
+
     async def _send_loop(self) -> None:
         try:
             while True:
@@ -140,6 +220,7 @@ class Transport:
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._links: set[Link] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # background work to end before the loop stops
         self.port = 0
 
     def start(self, host: str, port: int) -> None:
@@ -197,6 +278,9 @@ class Transport:
             if self._server is not None:
                 self._server.close(close_connections=True)
                 await self._server.wait_closed()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
         if loop.is_running():
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
@@ -228,6 +312,8 @@ class Transport:
                            else protocol.parse_client_binary(data))
                 if isinstance(message, Ping):  # answered here so the round trip excludes dispatch
                     link.send(protocol.serialize(Pong(message.t)))
+                elif isinstance(message, Pong) and link._pong(message):
+                    pass
                 elif isinstance(message, Hello):
                     raise ProtocolError("hello was already received")
                 elif link._admit(message):
@@ -243,6 +329,8 @@ class Transport:
         finally:
             aborted = not link.closing and not _closed_cleanly(websocket)
             self._links.discard(link)
+            for waiter in link._pong_waiters.values():
+                waiter.cancel()  # a calibration in progress ends now, with what it measured
             self._events.link_closed(link, aborted)
         # Let the sender flush what is queued (an error, a disconnect) and close; a no-op close
         # item ends it when nothing else will.

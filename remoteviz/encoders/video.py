@@ -73,7 +73,7 @@ _NO_PERIODIC_KEY_FRAMES = 1 << 30
 # AVColorSpace (not swscale's Colorspace enum, which PyAV also exposes) for BT.709 coefficients.
 _AVCOL_SPC_BT709 = 1
 
-_PROBE_SIZE = 256  # NVENC refuses pictures narrower than about 145 pixels; 64 would be too small
+_PROBE_SIZE = 256  # NVENC's H.264 encoder refuses pictures under 145x145: 64 would be too small
 
 
 def _threads() -> int:
@@ -125,9 +125,9 @@ def _openh264_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
 
 
 def _vpx_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
-    # Q mode with the worst constant quantizer, under a max quantizer that libvpxenc re-reads
-    # before every frame (see _retune_vpx): the max quantizer is then the quantizer, and can
-    # change from one frame to the next. Q mode has no bit rate ceiling.
+    # Q mode with the worst constant quantizer (crf 63), under a max quantizer that libvpxenc
+    # re-reads before every frame (see _retune_vpx): the max quantizer is then the quantizer, and
+    # can change from one frame to the next. Q mode has no bit rate ceiling.
     return {
         "deadline": "realtime",
         "cpu-used": "8",
@@ -135,7 +135,8 @@ def _vpx_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
         "auto-alt-ref": "0",  # alt-ref frames are hidden frames shown later: a frame held back
         "row-mt": "1",
         "threads": str(_threads()),  # libvpx uses one thread unless told
-        # libvpx places key frames by itself anywhere between these two distances.
+        # libvpx may place key frames of its own anywhere from keyint_min to gop_size frames
+        # apart: with both at the maximum, it places none.
         "keyint_min": str(_NO_PERIODIC_KEY_FRAMES),
         "crf": "63",
         "qmin": "0",
@@ -144,6 +145,8 @@ def _vpx_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
 
 
 def _retune_vpx(context: VideoCodecContext, quantizer: int) -> None:
+    # libvpxenc compares qmax with the encoder's max quantizer before each frame and reconfigures
+    # the encoder when they differ, without a key frame.
     context.qmax = quantizer
 
 
@@ -188,18 +191,18 @@ class _Backend:
     retune: Callable[[VideoCodecContext, int], None] | None = None  # changes the quantizer live
 
 
-_H264 = {"codec": Codec.H264, "quantizers": (44, 10), "caps_bitrate": True, "even_size": True,
-         "global_header": True}
-_AV1 = {"codec": Codec.AV1, "caps_bitrate": False, "global_header": True}
-
 _SPECS: dict[str, _Backend] = {
-    "h264_nvenc": _Backend(options=_nvenc_options, **_H264),
-    "libx264": _Backend(options=_x264_options, **_H264),
-    "libopenh264": _Backend(options=_openh264_options, **_H264),
+    "h264_nvenc": _Backend(Codec.H264, (44, 10), _nvenc_options, caps_bitrate=True, even_size=True,
+                           global_header=True),
+    "libx264": _Backend(Codec.H264, (44, 10), _x264_options, caps_bitrate=True, even_size=True,
+                        global_header=True),
+    "libopenh264": _Backend(Codec.H264, (44, 10), _openh264_options, caps_bitrate=True, even_size=True,
+                            global_header=True),
     "libvpx-vp9": _Backend(Codec.VP9, (56, 8), _vpx_options, caps_bitrate=False, retune=_retune_vpx),
-    "libsvtav1": _Backend(quantizers=(56, 8), options=_svtav1_options, **_AV1),
-    "librav1e": _Backend(quantizers=(224, 32), options=_rav1e_options, **_AV1),  # qindex, 0..255
-    "libaom-av1": _Backend(quantizers=(56, 8), options=_aom_options, **_AV1),
+    "libsvtav1": _Backend(Codec.AV1, (56, 8), _svtav1_options, caps_bitrate=False, global_header=True),
+    # rav1e's quantizer is AV1's qindex, 0..255, about four times the others' scale
+    "librav1e": _Backend(Codec.AV1, (224, 32), _rav1e_options, caps_bitrate=False, global_header=True),
+    "libaom-av1": _Backend(Codec.AV1, (56, 8), _aom_options, caps_bitrate=False, global_header=True),
 }
 
 
@@ -265,10 +268,10 @@ class VideoEncoder:
     """Encodes RGB frames into a low-latency H.264, VP9 or AV1 stream, one payload per frame.
 
     ``backend`` names the FFmpeg encoder (see :data:`BACKENDS`); None picks the first that works
-    (:func:`probe`). ``fps`` is the expected frame rate, which rate control and the stream's level
-    assume. ``bitrate`` (bits per second) caps the stream's rate where the backend can cap a
-    constant-quality stream (the H.264 backends, see :attr:`caps_bitrate`); elsewhere it is
-    ignored and ``quality`` alone sets the size.
+    (:func:`probe`) and opens at this size. ``fps`` is the expected frame rate, which rate control
+    and the stream's level assume. ``bitrate`` (bits per second) caps the stream's rate where the
+    backend can cap a constant-quality stream (the H.264 backends, see :attr:`caps_bitrate`);
+    elsewhere it is ignored and ``quality`` alone sets the size.
 
     H.264 in 4:2:0 needs an even width and height: frames of odd size are padded by repeating
     their last column or row, so the decoded picture is :attr:`coded_width` x :attr:`coded_height`
@@ -276,7 +279,8 @@ class VideoEncoder:
     code odd sizes as they are.
 
     Use an encoder from one thread at a time. Raises :class:`VideoEncoderUnavailable` if the
-    backend does not work here or does not make ``codec``.
+    backend does not make ``codec``, does not work here or does not open at this size (or, without
+    ``backend``, if none does).
     """
 
     codec: Codec
@@ -291,6 +295,7 @@ class VideoEncoder:
     """True if ``quality`` can change between frames without forcing a key frame."""
     caps_bitrate: bool
     """True if the backend enforces ``bitrate``."""
+    _context: VideoCodecContext | None  # None once closed
 
     def __init__(
         self,
@@ -308,21 +313,21 @@ class VideoEncoder:
             raise ValueError(f"bad picture size {width}x{height}")
         if not fps > 0:
             raise ValueError(f"bad frame rate {fps}")
-        self.backend = _choose_backend(codec, backend)
-        self._spec = _SPECS[self.backend]
         self.codec = codec
         self.width, self.height = width, height
-        self.coded_width = width + width % 2 if self._spec.even_size else width
-        self.coded_height = height + height % 2 if self._spec.even_size else height
-        self.live_quality = self._spec.retune is not None
-        self.caps_bitrate = self._spec.caps_bitrate
         self._rate = fractions.Fraction(fps).limit_denominator(1001)
         self._bitrate = bitrate
-        self._quantizer = self._quantizer_for(0.7)
-        self._context: VideoCodecContext | None = self._open()
-        self._first = True  # the next frame starts a stream, and must be a key frame
         self._pts = 0
-        self.codec_string = self._describe()
+        failures = []
+        for candidate in _candidates(codec, backend):
+            try:
+                self._start(candidate)
+                break
+            except (av.FFmpegError, ValueError) as error:  # e.g. NVENC refuses pictures under 145x145
+                failures.append(f"{candidate}: {error}")
+        else:
+            raise VideoEncoderUnavailable(f"no {codec.name} encoder opens at {width}x{height}: "
+                                          + "; ".join(failures))
 
     def encode(self, frame: np.ndarray, *, key: bool = False, quality: float = 0.7) -> tuple[bytes, bool]:
         """Encode one ``(height, width, 3)`` uint8 RGB frame, rows top-down.
@@ -363,9 +368,9 @@ class VideoEncoder:
 
     def close(self) -> None:
         """Release the encoder; further :meth:`encode` calls raise ValueError. Idempotent."""
-        if self._context is not None:
-            _flush(self._context)
-            self._context = None
+        context, self._context = self._context, None
+        if context is not None:
+            _flush(context)
 
     def __enter__(self) -> VideoEncoder:
         return self
@@ -379,6 +384,18 @@ class VideoEncoder:
         return f"<VideoEncoder {self.backend} {self.width}x{self.height} {self.codec_string}>"
 
     # ------------------------------------------------------------------ internals
+
+    def _start(self, backend: str) -> None:
+        spec = self._spec = _SPECS[backend]
+        self.backend = backend
+        self.coded_width = self.width + self.width % 2 if spec.even_size else self.width
+        self.coded_height = self.height + self.height % 2 if spec.even_size else self.height
+        self.live_quality = spec.retune is not None
+        self.caps_bitrate = spec.caps_bitrate
+        self._quantizer = self._quantizer_for(0.7)
+        self._context = self._open()
+        self._first = True  # the next frame starts a stream, and must be a key frame
+        self.codec_string = self._describe()
 
     def _open(self) -> VideoCodecContext:
         return _open_context(self._spec, self.backend, self.coded_width, self.coded_height, self._rate,
@@ -417,18 +434,20 @@ class VideoEncoder:
         return _av1_codec_string(self._context.extradata or b"")
 
 
-def _choose_backend(codec: Codec, backend: str | None) -> str:
-    if backend is not None:
-        spec = _SPECS.get(backend)
-        if spec is None or spec.codec is not codec:
-            raise VideoEncoderUnavailable(f"{backend!r} is not a {codec.name} encoder this library drives")
-        if not probe(backend):
-            raise VideoEncoderUnavailable(f"the {backend} encoder does not work here")
-        return backend
-    for candidate in BACKENDS[codec]:
-        if probe(candidate):
-            return candidate
-    raise VideoEncoderUnavailable(f"no {codec.name} encoder works here (tried {', '.join(BACKENDS[codec])})")
+def _candidates(codec: Codec, backend: str | None) -> list[str]:
+    """The backends to try, best first: ``backend`` alone if given, else every one that works."""
+    if backend is None:
+        working = [candidate for candidate in BACKENDS[codec] if probe(candidate)]
+        if not working:
+            tried = ", ".join(BACKENDS[codec])
+            raise VideoEncoderUnavailable(f"no {codec.name} encoder works here (tried {tried})")
+        return working
+    spec = _SPECS.get(backend)
+    if spec is None or spec.codec is not codec:
+        raise VideoEncoderUnavailable(f"{backend!r} is not a {codec.name} encoder this library drives")
+    if not probe(backend):
+        raise VideoEncoderUnavailable(f"the {backend} encoder does not work here")
+    return [backend]
 
 
 # ---------------------------------------------------------------------- bitstream inspection

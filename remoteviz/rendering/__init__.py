@@ -70,6 +70,7 @@ __all__ = [
     "PinchRecognizer",
     "RenderingUnavailableError",
     "RotateRecognizer",
+    "Rotation",
     "SceneExaminer",
     "SceneManager",
     "Separator",

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from remoteviz.rendering.math3d import BoundingBox, Matrix
-from remoteviz.rendering.nodes import DEFAULT_MATERIAL, DirectionalLight, EventCallback, GradientBackground, Material, Node
+from remoteviz.rendering.nodes import (
+    DEFAULT_MATERIAL,
+    DirectionalLight,
+    EventCallback,
+    GradientBackground,
+    Material,
+    Node,
+)
 
 if TYPE_CHECKING:
     from remoteviz.events import InputEvent
@@ -157,7 +164,9 @@ class GatherAction(Action):
 
     def visit_shape(self, shape: Shape) -> None:
         """Record the shape with the current state."""
-        self.shapes.append(ShapeInstance(shape, self.state.model, self.state.material, self.state.lights, self.path))
+        self.shapes.append(
+            ShapeInstance(shape, self.state.model, self.state.material, self.state.lights, self.path)
+        )
 
     def visit_background(self, background: GradientBackground) -> None:
         """Keep the first background."""

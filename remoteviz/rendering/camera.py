@@ -276,4 +276,3 @@ class OrthographicCamera(Camera):
         half = max(extent_y, extent_x / aspect) if aspect >= 1.0 else max(extent_x, extent_y * aspect)
         self.height = 2.0 * max(half, 1e-6)
         return float(np.linalg.norm(local, axis=1).max()) * 2.0
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from remoteviz.rendering.gl_platform import (
@@ -37,6 +38,10 @@ class GLContext(ABC):
     @abstractmethod
     def make_current(self) -> None:
         """Make the context current on this thread (cheap when it already is)."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Unbind the context from this thread, so that another thread may make it current."""
 
 
 class EGLContext(GLContext):
@@ -76,13 +81,21 @@ class EGLContext(GLContext):
         if _address(egl.eglGetCurrentContext()) == _address(self._context):
             return
         if not egl.eglMakeCurrent(self._display, egl.EGL_NO_SURFACE, egl.EGL_NO_SURFACE, self._context):
-            raise RenderingUnavailableError("eglMakeCurrent failed: is the context current on another thread?")
+            raise RenderingUnavailableError(
+                "eglMakeCurrent failed: is the context current on another thread?"
+            )
+
+    def release(self) -> None:
+        """Unbind the context from this thread."""
+        egl = self._egl
+        egl.eglMakeCurrent(self._display, egl.EGL_NO_SURFACE, egl.EGL_NO_SURFACE, egl.EGL_NO_CONTEXT)
 
 
 def _egl_display_candidates(egl: Any) -> Iterator[tuple[str, Callable[[], Any]]]:
     """EGL displays worth trying, best first, each as a label and a function that opens it."""
     from OpenGL.EGL.EXT.device_base import egl_get_devices, eglQueryDeviceStringEXT
     from OpenGL.EGL.EXT.platform_base import eglGetPlatformDisplayEXT
+    from OpenGL.EGL.EXT.platform_device import EGL_PLATFORM_DEVICE_EXT
     from OpenGL.error import Error as GLLibraryError
 
     try:
@@ -96,14 +109,14 @@ def _egl_display_candidates(egl: Any) -> Iterator[tuple[str, Callable[[], Any]]]
                 continue  # llvmpipe: the surfaceless platform below reaches it
             yield (
                 f"device {index}",
-                lambda device=device: eglGetPlatformDisplayEXT(egl.EGL_PLATFORM_DEVICE_EXT, device, None),
+                partial(eglGetPlatformDisplayEXT, EGL_PLATFORM_DEVICE_EXT, device, None),
             )
     if b"EGL_MESA_platform_surfaceless" in client_extensions:
         yield (
             "surfaceless",
-            lambda: eglGetPlatformDisplayEXT(_EGL_PLATFORM_SURFACELESS_MESA, egl.EGL_DEFAULT_DISPLAY, None),
+            partial(eglGetPlatformDisplayEXT, _EGL_PLATFORM_SURFACELESS_MESA, egl.EGL_DEFAULT_DISPLAY, None),
         )
-    yield "default display", lambda: egl.eglGetDisplay(egl.EGL_DEFAULT_DISPLAY)
+    yield "default display", partial(egl.eglGetDisplay, egl.EGL_DEFAULT_DISPLAY)
 
 
 def _egl_create_context(egl: Any, display: Any) -> tuple[Any, Any]:
@@ -113,7 +126,11 @@ def _egl_create_context(egl: Any, display: Any) -> tuple[Any, Any]:
     try:
         egl.eglBindAPI(egl.EGL_OPENGL_API)
         attributes = (egl.EGLint * 5)(
-            egl.EGL_SURFACE_TYPE, egl.EGL_PBUFFER_BIT, egl.EGL_RENDERABLE_TYPE, egl.EGL_OPENGL_BIT, egl.EGL_NONE
+            egl.EGL_SURFACE_TYPE,
+            egl.EGL_PBUFFER_BIT,
+            egl.EGL_RENDERABLE_TYPE,
+            egl.EGL_OPENGL_BIT,
+            egl.EGL_NONE,
         )
         config, count = egl.EGLConfig(), egl.EGLint()
         egl.eglChooseConfig(display, attributes, ctypes.pointer(config), 1, ctypes.pointer(count))
@@ -172,6 +189,10 @@ class GLFWContext(GLContext):
         """Make the hidden window's context current."""
         if _address(self._glfw.get_current_context()) != _address(self._window):
             self._glfw.make_context_current(self._window)
+
+    def release(self) -> None:
+        """Unbind the context from this thread."""
+        self._glfw.make_context_current(None)
 
 
 def create_context() -> GLContext:

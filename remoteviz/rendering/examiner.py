@@ -46,7 +46,9 @@ class SceneExaminer(Group):
     back. The headlight shines along the camera's view direction.
     """
 
-    def __init__(self, children: Iterable[Node] = (), *, camera: Camera | None = None, name: str = "") -> None:
+    def __init__(
+        self, children: Iterable[Node] = (), *, camera: Camera | None = None, name: str = ""
+    ) -> None:
         super().__init__(children, name=name)
         self._camera = camera if camera is not None else PerspectiveCamera()
         self._camera._add_parent(self)
@@ -118,7 +120,9 @@ class SceneExaminer(Group):
         if isinstance(event, KeyEvent):
             if event.action is KeyAction.DOWN and event.key == TOGGLE_MODE_KEY:
                 self.interaction_mode = (
-                    InteractionMode.SELECTION if self._mode is InteractionMode.NAVIGATION else InteractionMode.NAVIGATION
+                    InteractionMode.SELECTION
+                    if self._mode is InteractionMode.NAVIGATION
+                    else InteractionMode.NAVIGATION
                 )
                 return True
             return False

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from OpenGL import GL
 from OpenGL.error import GLError
 
+
 class Framebuffer:
     """A render target of a given size: a multisampled colour + depth buffer and a resolve buffer.
 

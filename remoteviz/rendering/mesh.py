@@ -56,7 +56,10 @@ def _unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def _smooth_normals(
-    vertices: npt.NDArray[np.float32], indices: npt.NDArray[np.uint32], crease_angle: float, colors: np.ndarray | None
+    vertices: npt.NDArray[np.float32],
+    indices: npt.NDArray[np.uint32],
+    crease_angle: float,
+    colors: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Normals for a mesh that has none: ``(vertices, normals, indices, colors)``.
 

@@ -20,7 +20,6 @@ from remoteviz.rendering.fields import (
     Field,
     as_bool,
     as_color,
-    as_float,
     as_unit_float,
 )
 from remoteviz.rendering.math3d import (

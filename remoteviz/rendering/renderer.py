@@ -9,9 +9,10 @@ is garbage-collected.
 from __future__ import annotations
 
 import collections
+import contextlib
 import weakref
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import numpy as np
 from OpenGL import GL
@@ -47,7 +48,9 @@ class _GpuGeometry:
         self.buffers = list(GL.glGenBuffers(len(arrays) + 1))
         for (location, data), buffer in zip(arrays, self.buffers, strict=False):
             GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buffer)
-            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, np.ascontiguousarray(data, np.float32), GL.GL_STATIC_DRAW)
+            GL.glBufferData(
+                GL.GL_ARRAY_BUFFER, data.nbytes, np.ascontiguousarray(data, np.float32), GL.GL_STATIC_DRAW
+            )
             GL.glEnableVertexAttribArray(location)
             GL.glVertexAttribPointer(location, data.shape[1], GL.GL_FLOAT, GL.GL_FALSE, 0, None)
         indices = np.ascontiguousarray(geometry.indices, np.uint32)
@@ -99,11 +102,22 @@ class Renderer:
             cls._shared = cls(create_context())
         return cls._shared
 
-    def make_current(self) -> None:
-        """Make the context current on this thread and free buffers of collected shapes."""
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """The context current on this thread for the block, then released.
+
+        Released after every use, because the service's dispatch thread may change (a service
+        closed and opened again, an asyncio loop on another thread) and a context still bound to a
+        thread that has gone cannot be made current elsewhere. Buffers of shapes that were
+        garbage-collected are freed here, where the context is current.
+        """
         self.context.make_current()
-        while self._released:
-            self._released.popleft().gpu.delete()
+        try:
+            while self._released:
+                self._released.popleft().gpu.delete()
+            yield
+        finally:
+            self.context.release()
 
     def draw(self, frame: Frame, framebuffer: Framebuffer) -> None:
         """Draw ``frame`` into ``framebuffer``; the context must be current."""
@@ -159,7 +173,9 @@ class Renderer:
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
 
-    def _draw_shape(self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...]) -> None:
+    def _draw_shape(
+        self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...]
+    ) -> None:
         program, material = self._surface, instance.material
         model_view = view @ instance.model
         program.set_matrix("u_model_view", model_view)
@@ -174,7 +190,9 @@ class Renderer:
         if lights:
             directions = [view[:3, :3] @ light.world_direction for light in lights]
             program.set_vec3("u_light_directions", [d / np.linalg.norm(d) for d in directions])
-            program.set_vec3("u_light_colors", [np.asarray(li.light.color) * li.light.intensity for li in lights])
+            program.set_vec3(
+                "u_light_colors", [np.asarray(li.light.color) * li.light.intensity for li in lights]
+            )
         gpu = self._gpu_geometry(instance.shape)
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.

@@ -35,7 +35,8 @@ def _shared_renderer() -> Renderer:
     except (ImportError, OSError, AttributeError) as error:
         # PyOpenGL reports a missing libEGL/libGL as an AttributeError on its platform object.
         raise RenderingUnavailableError(
-            f"OpenGL could not be loaded ({error}). On Debian or Ubuntu install: apt-get install {HEADLESS_PACKAGES}"
+            f"OpenGL could not be loaded ({error}). "
+            f"On Debian or Ubuntu install: apt-get install {HEADLESS_PACKAGES}"
         ) from error
     return Renderer.shared()
 
@@ -106,18 +107,10 @@ class SceneManager:
         self._check_alive()
         viewport = Viewport(width, height)
         renderer = _shared_renderer()
-        renderer.make_current()
-        if self._framebuffer is not None and self._framebuffer.requested_samples != self._antialiasing:
-            self._framebuffer.delete()
-            self._framebuffer = None
-        if self._framebuffer is None:
-            from remoteviz.rendering.framebuffer import Framebuffer  # imports OpenGL; see _shared_renderer
-
-            self._framebuffer = Framebuffer(width, height, self._antialiasing)
-        else:
-            self._framebuffer.resize(width, height)
-        renderer.draw(self._frame(viewport), self._framebuffer)
-        return self._framebuffer.read_pixels()
+        with renderer.bound():
+            framebuffer = self._target(width, height)
+            renderer.draw(self._frame(viewport), framebuffer)
+            return framebuffer.read_pixels()
 
     def process_event(self, event: InputEvent, width: int, height: int) -> bool:
         """Send an input event to the scene: the examiner, touch gestures, event callbacks.
@@ -149,14 +142,29 @@ class SceneManager:
         if self._scene_graph is not None:
             self._scene_graph.remove_observer(self._changed)
         if self._framebuffer is not None:
-            _shared_renderer().make_current()
-            self._framebuffer.delete()
+            with _shared_renderer().bound():
+                self._framebuffer.delete()
             self._framebuffer = None
+
+    def _target(self, width: int, height: int) -> Framebuffer:
+        """This render area's framebuffer at the size and sample count asked for."""
+        from remoteviz.rendering.framebuffer import Framebuffer  # OpenGL is loaded: see _shared_renderer
+
+        current = self._framebuffer
+        if current is not None and current.requested_samples == self._antialiasing:
+            current.resize(width, height)
+            return current
+        if current is not None:
+            current.delete()
+        self._framebuffer = Framebuffer(width, height, self._antialiasing)
+        return self._framebuffer
 
     def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport) -> bool:
         if self._scene_graph is None:
             return False
-        action = HandleEventAction(event, viewport, lambda x, y: self.pick(x, y, viewport.width, viewport.height))
+        action = HandleEventAction(
+            event, viewport, lambda x, y: self.pick(x, y, viewport.width, viewport.height)
+        )
         action.apply(self._scene_graph)
         return action.handled
 
@@ -171,7 +179,7 @@ class SceneManager:
 
     def _frame(self, viewport: Viewport) -> Frame:
         gathered, camera, camera_model = self._view(viewport)
-        headlights = ()
+        headlights: tuple[LightInstance, ...] = ()
         if camera is self._default_camera:
             headlights = (LightInstance(self._default_headlight, camera.matrix),)
         return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights)

@@ -107,7 +107,10 @@ class ShaderProgram:
     """A linked vertex + fragment program with typed uniform setters."""
 
     def __init__(self, vertex_source: str, fragment_source: str) -> None:
-        shaders = [_compile(GL.GL_VERTEX_SHADER, vertex_source), _compile(GL.GL_FRAGMENT_SHADER, fragment_source)]
+        shaders = [
+            _compile(GL.GL_VERTEX_SHADER, vertex_source),
+            _compile(GL.GL_FRAGMENT_SHADER, fragment_source),
+        ]
         self.handle = GL.glCreateProgram()
         for shader in shaders:
             GL.glAttachShader(self.handle, shader)

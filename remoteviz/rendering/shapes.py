@@ -128,7 +128,9 @@ def _disk(radius: float, y: float, facing_up: bool) -> Geometry:
     second = first + 1
     centre = np.zeros_like(first)
     order = (centre, first, second) if facing_up else (centre, second, first)
-    return Geometry(positions.astype(np.float32), normals.astype(np.float32), np.stack(order, axis=-1).astype(np.uint32))
+    return Geometry(
+        positions.astype(np.float32), normals.astype(np.float32), np.stack(order, axis=-1).astype(np.uint32)
+    )
 
 
 class Cone(Shape):
@@ -190,7 +192,9 @@ class Cube(Shape):
 
     def _build_geometry(self) -> Geometry:
         half = np.array([self.width, self.height, self.depth]) / 2.0
-        positions, normals, indices = [], [], []
+        positions: list[np.ndarray] = []
+        normals: list[np.ndarray] = []
+        indices: list[tuple[int, int, int]] = []
         for axis in range(3):
             for sign in (1.0, -1.0):
                 n = np.zeros(3)

@@ -110,9 +110,7 @@ class _ContinuousRecognizer(GestureRecognizer):
     def update(self, event: TouchEvent, before: Touches, after: Touches, now: float) -> list[GestureEvent]:
         """Report the gesture while exactly ``fingers`` fingers move; end it when that changes."""
         moving = (
-            event.action is TouchAction.MOVE
-            and len(after) == self.fingers
-            and before.keys() == after.keys()
+            event.action is TouchAction.MOVE and len(after) == self.fingers and before.keys() == after.keys()
         )
         if moving:
             ids = sorted(after)
@@ -131,7 +129,9 @@ class _ContinuousRecognizer(GestureRecognizer):
         return GestureState.UPDATE if active else GestureState.BEGIN
 
     @abstractmethod
-    def _measure(self, before: list[TouchPoint], after: list[TouchPoint], active: bool) -> GestureEvent | None:
+    def _measure(
+        self, before: list[TouchPoint], after: list[TouchPoint], active: bool
+    ) -> GestureEvent | None:
         """The gesture event for one move, or None when it has not started."""
 
 
@@ -144,7 +144,9 @@ class OrbitRecognizer(_ContinuousRecognizer):
 
     type = GestureType.ORBIT
 
-    def _measure(self, before: list[TouchPoint], after: list[TouchPoint], active: bool) -> GestureEvent | None:
+    def _measure(
+        self, before: list[TouchPoint], after: list[TouchPoint], active: bool
+    ) -> GestureEvent | None:
         finger, previous = after[0], before[0]
         if not active and finger.travel <= TOUCH_SLOP:
             return None
@@ -159,7 +161,9 @@ class PinchRecognizer(_ContinuousRecognizer):
     type = GestureType.PINCH
     fingers = 2
 
-    def _measure(self, before: list[TouchPoint], after: list[TouchPoint], active: bool) -> GestureEvent | None:
+    def _measure(
+        self, before: list[TouchPoint], after: list[TouchPoint], active: bool
+    ) -> GestureEvent | None:
         spread_before = math.hypot(before[1].x - before[0].x, before[1].y - before[0].y)
         spread_after = math.hypot(after[1].x - after[0].x, after[1].y - after[0].y)
         scale = spread_after / spread_before if spread_before > 0.0 and spread_after > 0.0 else 1.0
@@ -172,7 +176,9 @@ class PanRecognizer(_ContinuousRecognizer):
     type = GestureType.PAN
     fingers = 2
 
-    def _measure(self, before: list[TouchPoint], after: list[TouchPoint], active: bool) -> GestureEvent | None:
+    def _measure(
+        self, before: list[TouchPoint], after: list[TouchPoint], active: bool
+    ) -> GestureEvent | None:
         (x0, y0), (x1, y1) = _midpoint(before), _midpoint(after)
         return GestureEvent(self.type, self._state(active), x1, y1, x1 - x0, y1 - y0)
 
@@ -183,7 +189,9 @@ class RotateRecognizer(_ContinuousRecognizer):
     type = GestureType.ROTATE
     fingers = 2
 
-    def _measure(self, before: list[TouchPoint], after: list[TouchPoint], active: bool) -> GestureEvent | None:
+    def _measure(
+        self, before: list[TouchPoint], after: list[TouchPoint], active: bool
+    ) -> GestureEvent | None:
         # With y pointing down, a growing atan2 angle turns clockwise on screen.
         heading_before = math.atan2(before[1].y - before[0].y, before[1].x - before[0].x)
         heading_after = math.atan2(after[1].y - after[0].y, after[1].x - after[0].x)
@@ -319,7 +327,9 @@ class TouchManager:
             return []  # a finger we never saw come down (it started before we listened)
         elif event.action is TouchAction.MOVE:
             old = self._touches[event.touch_id]
-            self._touches[event.touch_id] = TouchPoint(event.x, event.y, old.start_x, old.start_y, old.start_time)
+            self._touches[event.touch_id] = TouchPoint(
+                event.x, event.y, old.start_x, old.start_y, old.start_time
+            )
         else:
             del self._touches[event.touch_id]
         after = dict(self._touches)

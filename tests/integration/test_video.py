@@ -79,7 +79,7 @@ def test_a_joining_connection_starts_with_a_key_frame_and_the_first_is_not_distu
                 after_first, after_second = await first.next_frame(), await second.next_frame()
                 return joined, during, after_first, after_second
 
-    with running_service(service) as runner:
+    with running_service(service, still_delay=5.0) as runner:  # all frames interactive here
         joined, during, after_first, after_second = asyncio.run(scenario(runner))
     assert joined.frame.is_key
     assert not during.frame.is_key
