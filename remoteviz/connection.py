@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from .encoders import FrameEncoders
 from .protocol import AppMessage, DisconnectReason, Hello
-from .streaming import Pacer
+from .streaming import Pacer, RateController, Targets
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
@@ -105,6 +105,7 @@ class ConnectionSettings:
     fps: int = 30
     quality: float = 0.7
     min_quality: float = 0.3
+    interactive_downscale: bool = False  # allow interactive images at down to half size on slow links
     _connection: Connection | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -201,6 +202,7 @@ class Connection:
         self.settings = ConnectionSettings(_connection=self)
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
         self.pacer = Pacer(service.settings.frame_window)
+        self._rate = RateController(self._targets(), self.pacer.window)
         self.last_encoded_frame: bytes | None = None
         # The newest encoded frame waiting for room in the window; a newer one replaces it.
         self._slot: tuple | None = None
@@ -210,6 +212,23 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
+
+    def _targets(self) -> Targets:
+        """What the rate controller aims at, from the settings and this connection's bandwidth share."""
+        settings, client = self.settings, self.client
+        share = client.settings.bandwidth / max(1, client.num_connections)
+        return Targets(settings.policy is EncodingPolicy.KEEP_FRAMES_PER_SECOND, settings.fps, settings.quality,
+                       settings.min_quality, settings.max_sending_fps, settings.interactive_downscale, share)
+
+    @property
+    def interactive_quality(self) -> float:
+        """The quality interactive frames are encoded at now (adapted to the link)."""
+        return self._rate.quality
+
+    @property
+    def interactive_scale(self) -> float:
+        """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
+        return self._rate.scale
 
     def send_message(self, message: str | bytes) -> None:
         """Send an application message (text or bytes) to this view's page."""

@@ -73,6 +73,9 @@ class HttpServer:
         raw_path = parts.path
         if raw_path in ("/health", "/healthz"):
             return _response(HTTPStatus.OK, b"ok\n")
+        if raw_path == "/metrics":
+            text = self._service.get_monitoring().prometheus_text()
+            return _response(HTTPStatus.OK, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
         if raw_path.startswith(CLIENT_URL_PREFIX):
             return _file_response(CLIENT_DIR, raw_path[len(CLIENT_URL_PREFIX):])
         hooked = await self._ask_application(request, parts.query)

@@ -63,12 +63,55 @@ _FLAGS = {
 }
 
 
+_SUMMARIES = {
+    "on_measured_network_latency": ("remoteviz_network_latency_ms", "Round trip to clients, milliseconds"),
+    "on_measured_decoding_time": ("remoteviz_decoding_time_ms", "Browser decode and paint time, milliseconds"),
+    "on_measured_rendering_time": ("remoteviz_rendering_time_ms", "Render and read back time, milliseconds"),
+    "on_measured_encoding_time": ("remoteviz_encoding_time_ms", "Encode time per frame, milliseconds"),
+}
+_GAUGES = {
+    "on_changed_num_clients": ("remoteviz_clients", "Connected clients"),
+    "on_changed_num_connections": ("remoteviz_connections", "Open connections"),
+    "on_changed_num_render_areas": ("remoteviz_render_areas", "Existing render areas"),
+}
+_COUNTERS = {
+    "frames_sent": ("remoteviz_frames_sent_total", "Frames sent to connections"),
+    "frame_bytes_sent": ("remoteviz_frame_bytes_sent_total", "Bytes of frame payloads sent"),
+    "frames_dropped": ("remoteviz_frames_dropped_total", "Encoded frames replaced before they could be sent"),
+}
+
+
 class Monitoring:
-    """The service's measurements; ``service.get_monitoring()`` returns it."""
+    """The service's measurements; ``service.get_monitoring()`` returns it.
+
+    Besides delivering measurements to listeners, it keeps running totals that
+    :meth:`prometheus_text` renders (served at ``/metrics``).
+    """
 
     def __init__(self) -> None:
         self._listeners: list[MetricsListener] = []
         self._enabled = Metrics.ALL
+        # Every key exists from the start: the network thread reads these while dispatch writes.
+        self._sums = {name: [0.0, 0] for name in _SUMMARIES}
+        self._gauges = {name: 0 for name in _GAUGES}
+        self._counters = {name: 0 for name in _COUNTERS}
+
+    def count(self, counter: str, amount: int = 1) -> None:
+        """Add ``amount`` to a running total (``frames_sent``, ``frame_bytes_sent``, ``frames_dropped``)."""
+        self._counters[counter] += amount
+
+    def prometheus_text(self) -> str:
+        """The totals in the Prometheus text exposition format (version 0.0.4)."""
+        lines = []
+        for method, (name, help_text) in _SUMMARIES.items():
+            total, count = self._sums[method]
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} summary",
+                      f"{name}_sum {total:.6g}", f"{name}_count {count}"]
+        for method, (name, help_text) in _GAUGES.items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {self._gauges[method]}"]
+        for counter, (name, help_text) in _COUNTERS.items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {self._counters[counter]}"]
+        return "\n".join(lines) + "\n"
 
     def add_listener(self, listener: MetricsListener) -> None:
         """Receive measurements."""
@@ -90,7 +133,16 @@ class Monitoring:
         return self._enabled
 
     def report(self, method: str, *args: Any) -> None:
-        """Deliver one measurement to every listener, if enabled; a listener that raises is logged."""
+        """Record one measurement and deliver it to every listener, if enabled.
+
+        A listener that raises is logged; the others still receive the measurement.
+        """
+        if method in self._sums:
+            entry = self._sums[method]
+            entry[0] += args[0]
+            entry[1] += 1
+        else:
+            self._gauges[method] = args[0]
         if not self._listeners or not self._enabled & _FLAGS[method]:
             return
         for listener in list(self._listeners):

@@ -12,6 +12,7 @@ import asyncio
 import collections
 import enum
 import logging
+import math
 import secrets
 import ssl
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
+from PIL import Image
 
 from . import protocol
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
@@ -151,6 +153,9 @@ class ServiceListener:
         """A plain HTTP request the service does not serve itself; None answers 404."""
         return None
 
+
+MAX_FRAME_WINDOW = 4
+"""The most frames a connection may have in flight, however long its round trip."""
 
 LATENCY_PROBE_INTERVAL = 1.0
 """Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
@@ -429,9 +434,14 @@ class Service:
             loop.call_soon_threadsafe(event.set)
 
     def _next_deadline(self) -> float:
-        """Seconds until a still frame falls due (at most 1)."""
+        """Seconds until a still frame falls due or a rate cap lets a frame go (at most 1)."""
         wait = 1.0
         now = time.monotonic()
+        for connection in self._connections.values():
+            pacer = connection.pacer
+            if (connection._slot is not None or connection.render_area._dirty) and \
+                    pacer.in_flight < pacer.window and pacer.ready_at > now:
+                wait = min(wait, pacer.ready_at - now)
         for area_id in self._still_pending:
             area = self._render_areas.get(area_id)
             if area is not None:
@@ -677,8 +687,11 @@ class Service:
         area = connection.render_area
         match message:
             case Ack(frame_id=frame_id, decode_ms=decode_ms):
-                connection.pacer.ack(frame_id, decode_ms)
-                self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
+                info = connection.pacer.ack(frame_id, decode_ms)
+                connection._rate.on_ack(info, info.interactive)
+                connection.pacer.window = connection._rate.window = self._window_for(connection)
+                if decode_ms > 0:  # 0: the browser dropped the frame undecoded
+                    self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
                 self._send_slot(connection)
             case Input(event=event, seq=seq):
                 self._handle_input(area, connection, event, seq)
@@ -711,6 +724,12 @@ class Service:
                 log.exception("the scene of %r failed to process %r", area, event)
 
     # ------------------------------------------------------------------ resizing
+
+    def _window_for(self, connection: Connection) -> int:
+        """The window from the bandwidth-delay product: enough frames to cover one round trip."""
+        latency_s = connection.client.network_performance.latency_ms / 1000.0
+        wanted = math.ceil(latency_s * connection.settings.fps) + 1
+        return max(self.settings.frame_window, min(MAX_FRAME_WINDOW, wanted))
 
     def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
         width, height = self._clamp_size(width, height)
@@ -746,6 +765,9 @@ class Service:
                 if c.is_open and not c._closing and c.pacer.has_room and c._slot is None]
 
     def _render_ready_areas(self) -> None:
+        for connection in self._connections.values():
+            if connection._slot is not None:
+                self._send_slot(connection)  # its rate cap may have let it go since
         now = time.monotonic()
         for area_id in list(self._still_pending):
             area = self._render_areas.get(area_id)
@@ -790,11 +812,15 @@ class Service:
         members = []
         for connection in connections.values():
             encoders = connection.frame_encoders
+            rate = connection._rate
+            rate.retarget(connection._targets())
+            connection.pacer.min_interval = rate.min_interval()
             members.append(Member(
                 connection.id,
                 encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
-                connection.settings.quality if frame.interactive else 1.0,
-                connection._needs_key))
+                rate.quality if frame.interactive else 1.0,
+                connection._needs_key,
+                rate.scale if frame.interactive else 1.0))
         area_encoders = self._area_encoders.get(area.id)
         if area_encoders is None:
             area_encoders = self._area_encoders[area.id] = AreaEncoders(open_encoder)
@@ -841,13 +867,12 @@ class Service:
         if encoders is not None:
             self._close_retired(area, encoders)
         try:
-            payload, is_key, encode_ms = future.result()
+            payload, is_key, encode_ms, (width, height) = future.result()
         except Exception:
             log.exception("encoding a frame of %r failed", area)
             return
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
-        height, width = frame.image.shape[:2]
         stream = job.stream
         config = b""
         for connection_id in job.members:
@@ -875,11 +900,15 @@ class Service:
         for a key frame; a newer key frame replaces it (keeping a stream configuration to send).
         """
         slot = connection._slot
-        if slot is not None and is_video:
-            if not is_key:
-                self._needs_key_frame(connection)
-                return
-            prefix = prefix or slot[1]
+        if slot is not None or not connection.pacer.has_room:
+            connection._rate.congested()
+        if slot is not None:
+            self._monitoring.count("frames_dropped")
+            if is_video:
+                if not is_key:
+                    self._needs_key_frame(connection)
+                    return
+                prefix = prefix or slot[1]
         connection._slot = (header, prefix, payload)
         self._send_slot(connection)
 
@@ -891,21 +920,28 @@ class Service:
         connection._slot = None
         header, prefix, payload = slot
         codec, flags, width, height, area_width, area_height, input_seq, text = header
-        frame_id = connection.pacer.next_frame(len(payload))
+        frame_id = connection.pacer.next_frame(len(payload), interactive=not flags & FrameFlags.STILL)
         link: Link = connection._link  # type: ignore[assignment]
         if prefix:
             link.send(prefix.decode())
         link.send(protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
                                                input_seq, text) + payload)
         connection.last_encoded_frame = payload
+        self._monitoring.count("frames_sent")
+        self._monitoring.count("frame_bytes_sent", len(payload))
 
 
-def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float]:
+def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
+    """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
     started = time.perf_counter()
     if job.stream is not None and image.shape[2] != 3:
         image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
+    if job.scale < 1.0:
+        height, width = image.shape[:2]
+        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
     payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
-    return payload, is_key, (time.perf_counter() - started) * 1000.0
+    return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
 
 
 def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:

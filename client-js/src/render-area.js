@@ -609,7 +609,8 @@ export class RemoteVizRenderArea {
   _paint(picture, frame) {
     this._setAreaSize(frame.areaWidth, frame.areaHeight);
     // A picture smaller than the render area (the service downscaled it) is scaled up to it.
-    this._context.drawImage(picture, 0, 0, this._canvas.width, this._canvas.height);
+    // Only the header's width x height is the picture: H.264 pads odd sizes to even ones.
+    this._context.drawImage(picture, 0, 0, frame.width, frame.height, 0, 0, this._canvas.width, this._canvas.height);
   }
 
   _frameDone(connection, frame, outcome) {

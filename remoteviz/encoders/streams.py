@@ -47,6 +47,7 @@ class Job:
     members: list[str]
     joined: list[str]  # members that start following a stream with this frame (send stream config)
     stream: Stream | None  # None for images
+    scale: float = 1.0  # images only: encode the frame at this fraction of its size
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Member:
     encoder: Encoder
     quality: float
     needs_key: bool
+    scale: float = 1.0  # honoured for images; a video stream keeps the render area's size
 
 
 class AreaEncoders:
@@ -86,8 +88,8 @@ class AreaEncoders:
                 coder = self._images.get(encoder)
                 if coder is None:
                     coder = self._images[encoder] = self._open(encoder, width, height)
-                job = jobs.setdefault((encoder, member.quality),
-                                      Job(coder, encoder, member.quality, True, [], [], None))
+                job = jobs.setdefault((encoder, member.quality, member.scale),
+                                      Job(coder, encoder, member.quality, True, [], [], None, member.scale))
                 job.members.append(member.connection_id)
                 continue
             main = self._main_stream(encoder, width, height)
