@@ -779,6 +779,9 @@ class Service:
         for area in list(self._render_areas.values()):
             if area._dirty and not self._encoding.get(area.id):
                 ready = self._ready_connections(area)
+                for connection in area._connections.values():
+                    if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
+                        connection._rate.congested()  # a frame is wanted and its window is full
                 if ready:
                     self._render(area, ready)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from urllib.parse import urlencode
 
 import numpy as np
 from PIL import Image
@@ -38,6 +39,11 @@ INSTRUMENT = r"""
 })();
 """
 """Added to every test page with ``BrowserContext.add_init_script``: fills ``window.__rv``."""
+
+def view_url(runner, **query: object) -> str:
+    """The URL of ``pages/view.html`` on ``runner``'s service (a ServiceThread) with ``query`` (see the page)."""
+    return f"http://127.0.0.1:{runner.service.port}/view.html?{urlencode(query)}"
+
 
 VIEW = ".remoteviz-view"
 CANVAS = ".remoteviz-view canvas"
@@ -90,6 +96,10 @@ def view_box(page: Page) -> dict:
     box = page.locator(VIEW).bounding_box()
     assert box is not None, "the view is not shown"
     return box
+
+
+VERTICAL_DRAG = [(320, 160), (320, 220), (320, 280), (320, 340)]
+"""A vertical drag through the middle of the HelloCone page's 640 x 480 view: it tilts the cone."""
 
 
 def drag(page: Page, points: list[tuple[float, float]], steps: int = 6) -> None:
