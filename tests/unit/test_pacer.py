@@ -77,8 +77,8 @@ def test_keep_fps_lowers_quality_to_its_floor_then_the_scale_and_recovers_in_rev
     assert controller.quality == 0.3
     feed(controller, clock, round_trip_ms=400, congested=True, acks=30)
     assert controller.scale == 0.5
-    feed(controller, clock, round_trip_ms=5, congested=False)  # 400 fps possible
-    assert controller.scale == 1.0 and controller.quality > 0.3
+    feed(controller, clock, round_trip_ms=5, congested=False, acks=30)  # 400 fps possible
+    assert controller.scale == 1.0 and controller.quality > 0.3  # scale comes back first
     feed(controller, clock, round_trip_ms=5, congested=False, acks=30)
     assert controller.quality == 0.7  # back to the target, never above it
 
