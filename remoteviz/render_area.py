@@ -155,6 +155,7 @@ class RenderArea:
         self._last_input_time = -1e9
         self.last_input_seq = 0
         self._last_frame_interactive = False
+        self._pending_frame: object | None = None  # rendered, waiting for the previous encode
 
     def __repr__(self) -> str:
         return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"

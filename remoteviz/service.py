@@ -758,7 +758,7 @@ class Service:
 
     def _has_render_work(self) -> bool:
         return any(self._ready_connections(area) for area in self._render_areas.values()
-                   if area._dirty and not self._encoding.get(area.id))
+                   if area._dirty and area._pending_frame is None)
 
     def _ready_connections(self, area: RenderArea) -> list[Connection]:
         return [c for c in area._connections.values()
@@ -777,15 +777,25 @@ class Service:
                 else:
                     self._still_pending.discard(area_id)
         for area in list(self._render_areas.values()):
-            if area._dirty and not self._encoding.get(area.id):
+            # One frame may wait while the previous one is encoded: rendering the next frame
+            # overlaps its encoding, and the wait is bounded to that one frame.
+            if area._dirty and area._pending_frame is None:
                 ready = self._ready_connections(area)
                 for connection in area._connections.values():
                     if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
                         connection._rate.congested()  # a frame is wanted and its window is full
-                if ready:
-                    self._render(area, ready)
+                if not ready:
+                    continue
+                frame = self._render(area, ready)
+                if frame is None:
+                    continue
+                if self._encoding.get(area.id):
+                    area._pending_frame = frame  # encoded as soon as the previous frame is
+                else:
+                    self._submit(area, frame)
 
-    def _render(self, area: RenderArea, ready: list[Connection]) -> None:
+    def _render(self, area: RenderArea, ready: list[Connection]) -> _Frame | None:
+        """Render (or ask the application for) one frame of ``area``; None if there is none."""
         started = time.perf_counter()
         area._dirty = False
         interactive = area.is_interacting
@@ -793,24 +803,28 @@ class Service:
             answers = area._call("on_requested_frame", area, ready[0])
             answer = next((a for a in answers if a is not None and a is not _FAILED), None)
             if answer is None:
-                return
+                return None
             image, interactive = _checked_frame(answer, area)
             if image is None:
-                return
+                return None
         else:
             if not all(a is not False and a is not _FAILED for a in area._call("on_pre_render", area)):
-                return
+                return None
             try:
-                image = area.scene_manager.render(area.width, area.height)
+                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
             except Exception:
                 log.exception("rendering %r failed", area)
-                return
+                return None
             area._call("on_post_render", area)
         self._monitoring.report("on_measured_rendering_time", (time.perf_counter() - started) * 1000.0, area)
         area._last_frame_interactive = bool(interactive)
         if not interactive:
             self._still_pending.discard(area.id)
-        frame = _Frame(image, bool(interactive), area.last_input_seq, area)
+        return _Frame(image, bool(interactive), area.last_input_seq, area)
+
+    def _submit(self, area: RenderArea, frame: _Frame) -> None:
+        """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
+        image = frame.image
         connections = {c.id: c for c in area.connections if c.is_open and not c._closing}
         members = []
         for connection in connections.values():
@@ -869,6 +883,13 @@ class Service:
         encoders = self._area_encoders.get(area.id)
         if encoders is not None:
             self._close_retired(area, encoders)
+        self._send_encoded(area, frame, job, texts, future)
+        if not self._encoding.get(area.id) and area._pending_frame is not None and not area.is_disposed:
+            pending, area._pending_frame = area._pending_frame, None
+            self._submit(area, pending)
+
+    def _send_encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes],
+                      future: Any) -> None:
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
         except Exception:

@@ -56,8 +56,9 @@ class SceneManager:
         self._on_change = on_change
         self._scene_graph: Node | None = None
         self._touch_manager = TouchManager()
-        self._framebuffer: Framebuffer | None = None
+        self._framebuffers: dict[int, Framebuffer] = {}  # by sample count: still and interactive
         self._antialiasing = 4
+        self._interactive_antialiasing = 0
         self._default_camera = PerspectiveCamera(name="default camera")
         self._default_headlight = DirectionalLight(name="default headlight")
         self._disposed = False
@@ -95,20 +96,37 @@ class SceneManager:
         self._changed()
 
     @property
+    def interactive_antialiasing(self) -> int:
+        """Samples per pixel for interactive frames (default 0: while the view moves, speed first).
+
+        Still frames use :attr:`antialiasing`, so the picture at rest is smooth.
+        """
+        return self._interactive_antialiasing
+
+    @interactive_antialiasing.setter
+    def interactive_antialiasing(self, samples: int) -> None:
+        if not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"expected a sample count of 0 or more, got {samples!r}")
+        self._interactive_antialiasing = samples
+
+    @property
     def touch_manager(self) -> TouchManager:
         """The gesture recognizers for touch input on this render area."""
         return self._touch_manager
 
-    def render(self, width: int, height: int) -> npt.NDArray[np.uint8]:
+    def render(self, width: int, height: int, interactive: bool = False) -> npt.NDArray[np.uint8]:
         """Draw the scene at ``width`` x ``height``; returns ``(height, width, 3)`` RGB, top row first.
 
-        Raises :class:`RenderingUnavailableError` when no OpenGL context can be made.
+        An ``interactive`` frame uses :attr:`interactive_antialiasing` instead of
+        :attr:`antialiasing`. Raises :class:`RenderingUnavailableError` when no OpenGL context can
+        be made.
         """
         self._check_alive()
         viewport = Viewport(width, height)
         renderer = _shared_renderer()
+        samples = self._interactive_antialiasing if interactive else self._antialiasing
         with renderer.bound():
-            framebuffer = self._target(width, height)
+            framebuffer = self._target(width, height, samples)
             renderer.draw(self._frame(viewport), framebuffer)
             return framebuffer.read_pixels()
 
@@ -141,23 +159,23 @@ class SceneManager:
         self._disposed = True
         if self._scene_graph is not None:
             self._scene_graph.remove_observer(self._changed)
-        if self._framebuffer is not None:
+        if self._framebuffers:
             with _shared_renderer().bound():
-                self._framebuffer.delete()
-            self._framebuffer = None
+                for framebuffer in self._framebuffers.values():
+                    framebuffer.delete()
+            self._framebuffers.clear()
 
-    def _target(self, width: int, height: int) -> Framebuffer:
-        """This render area's framebuffer at the size and sample count asked for."""
+    def _target(self, width: int, height: int, samples: int) -> Framebuffer:
+        """This render area's framebuffer for ``samples``, at the size asked for."""
         from remoteviz.rendering.framebuffer import Framebuffer  # OpenGL is loaded: see _shared_renderer
 
-        current = self._framebuffer
-        if current is not None and current.requested_samples == self._antialiasing:
-            current.resize(width, height)
-            return current
-        if current is not None:
-            current.delete()
-        self._framebuffer = Framebuffer(width, height, self._antialiasing)
-        return self._framebuffer
+        for stale in [n for n in self._framebuffers if n not in (self._antialiasing, self._interactive_antialiasing)]:
+            self._framebuffers.pop(stale).delete()  # a sample count no longer in use
+        framebuffer = self._framebuffers.get(samples)
+        if framebuffer is None:
+            framebuffer = self._framebuffers[samples] = Framebuffer(width, height, samples)
+        framebuffer.resize(width, height)
+        return framebuffer
 
     def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport) -> bool:
         if self._scene_graph is None:

@@ -1,0 +1,265 @@
+"""Streaming benchmark: HelloCone under a continuous orbit, end to end, as a viewer sees it.
+
+Starts the HelloCone service in a subprocess (so its CPU time is its own), drives a continuous
+orbit from Python clients for a fixed time, and prints a table (and writes JSON) of delivered
+frames per second, p50/p95 input-to-picture latency, bytes per frame, server CPU milliseconds per
+frame, and how long the sharp still takes after the last input, for:
+
+- each encoder (JPEG, PNG still with JPEG interactive, H.264, VP9, AV1) at 1280x720 and 1920x1080;
+- 1, 4 and 16 viewers sharing one render area;
+- 1, 2 and 4 independent render areas;
+- one viewer whose link is throttled to 2 MB/s (also: the oldest picture shown, server memory).
+
+    python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from remoteviz import client
+from remoteviz.events import MouseAction, MouseButton
+from remoteviz.throttle import ThrottledProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO_CONE = ROOT / "examples" / "hello_cone" / "hello_cone.py"
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "streaming.json"
+INPUT_INTERVAL = 0.004  # seconds between two mouse moves of the orbit: faster than any frame rate
+DECODERS = {"jpeg", "png", "h264", "vp9", "av1"}
+
+
+@dataclass
+class Result:
+    """One scenario's figures (per viewer figures are over all viewers)."""
+
+    scenario: str
+    encoder: str
+    size: str
+    viewers: int
+    areas: int
+    fps: float  # frames shown per second, per viewer
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_max_ms: float
+    bytes_per_frame: float
+    server_cpu_ms_per_frame: float  # server CPU time / frames rendered (not frames sent)
+    frames_rendered: int
+    still_ms: float  # last input -> the still frame shown, on the first viewer
+    server_rss_mb: list[float] = field(default_factory=list)
+
+
+class ServiceProcess:
+    """HelloCone in a subprocess on a free port."""
+
+    def __init__(self, encoder: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._process = subprocess.Popen(
+            [sys.executable, str(HELLO_CONE), "--port", str(self.port), "--encoder", encoder],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.info = psutil.Process(self._process.pid)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    raise RuntimeError("the HelloCone service did not start") from None
+                time.sleep(0.05)
+
+    def cpu_seconds(self) -> float:
+        times = self.info.cpu_times()
+        return times.user + times.system
+
+    def rss_mb(self) -> float:
+        return self.info.memory_info().rss / 1e6
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+async def orbit(view: client.RemoteView, seconds: float, centre: tuple[int, int], radius: int) -> None:
+    """Drag in circles around ``centre``: a continuous orbit of the camera."""
+    cx, cy = centre
+    await view.mouse(MouseAction.DOWN, cx + radius, cy, MouseButton.LEFT, 1)
+    started = time.monotonic()
+    angle = 0.0
+    while time.monotonic() - started < seconds:
+        angle += 0.05
+        await view.mouse(MouseAction.MOVE, round(cx + radius * math.cos(angle)),
+                         round(cy + radius * math.sin(angle)), MouseButton.LEFT, 1)
+        await asyncio.sleep(INPUT_INTERVAL)
+    await view.mouse(MouseAction.UP, round(cx + radius * math.cos(angle)), round(cy + radius * math.sin(angle)))
+
+
+async def count_frames(view: client.RemoteView, stop: asyncio.Event, sizes: list[int]) -> int:
+    shown = 0
+    while not stop.is_set():
+        try:
+            frame = await view.next_frame(timeout=0.1)
+        except TimeoutError:
+            continue
+        shown += 1
+        sizes.append(len(frame.frame.payload))
+    return shown
+
+
+async def measure(url_of, encoder: str, width: int, height: int, viewers: int, areas: int, seconds: float,
+                  service: ServiceProcess, scenario: str) -> Result:
+    """Connect the viewers, orbit on each area for ``seconds``, gather the figures."""
+    views = []
+    async with _connected(url_of, viewers, areas, width, height) as views:
+        for view in views:  # settle: first frames, calibration, stills
+            await view.latest_frame(settle=0.3)
+            view.input_latencies_ms.clear()
+        rss = [service.rss_mb()]
+        sizes: list[int] = []
+        stop = asyncio.Event()
+        counters = [asyncio.ensure_future(count_frames(view, stop, sizes)) for view in views]
+        drivers = [views[index] for index in range(0, len(views), viewers)]  # one per area
+        cpu_before, rendered_before = service.cpu_seconds(), await _rendered(service.port)
+        started = time.monotonic()
+        tasks = [asyncio.ensure_future(orbit(v, seconds, (width // 2, height // 2), height // 4)) for v in drivers]
+        while not all(t.done() for t in tasks):
+            await asyncio.sleep(0.5)
+            rss.append(service.rss_mb())
+        elapsed = time.monotonic() - started
+        cpu = service.cpu_seconds() - cpu_before
+        rendered = await _rendered(service.port) - rendered_before
+        last_input = time.monotonic()
+        stop.set()
+        shown = sum(await asyncio.gather(*counters))
+        still = await drivers[0].frame_where(lambda f: f.is_still, timeout=5)
+        still_ms = (still.received_at - last_input) * 1000.0
+        latencies = sorted(ms for view in views for ms in view.input_latencies_ms)
+    quantile = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else (
+        lambda q: float("nan"))
+    return Result(scenario, encoder, f"{width}x{height}", viewers, areas, shown / len(views) / elapsed,
+                  quantile(0.5), quantile(0.95), latencies[-1] if latencies else float("nan"),
+                  statistics.fmean(sizes) if sizes else 0.0, cpu * 1000.0 / max(1, rendered), rendered,
+                  max(0.0, still_ms), rss)
+
+
+class _connected:
+    """Open ``viewers`` views on each of ``areas`` render areas, closed on exit."""
+
+    def __init__(self, url_of, viewers: int, areas: int, width: int, height: int) -> None:
+        self._urls = [url_of(f"Area{a}", width, height) for a in range(areas) for _ in range(viewers)]
+        self._stack: list = []
+
+    async def __aenter__(self) -> list[client.RemoteView]:
+        views = []
+        for url in self._urls:
+            context = client.connect(url, decoders=DECODERS)
+            views.append(await context.__aenter__())
+            self._stack.append(context)
+        return views
+
+    async def __aexit__(self, *exc: object) -> None:
+        for context in reversed(self._stack):
+            await context.__aexit__(None, None, None)
+
+
+async def _rendered(port: int) -> int:
+    """Frames rendered so far, from the service's Prometheus endpoint."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    text = (await reader.read()).decode()
+    writer.close()
+    for line in text.splitlines():
+        if line.startswith("remoteviz_rendering_time_ms_count "):
+            return int(float(line.split()[1]))
+    return 0
+
+
+def _direct(port: int):
+    return lambda area, w, h: f"ws://127.0.0.1:{port}/{area}?width={w}&height={h}"
+
+
+async def run_scenario(scenario: str, encoder: str, width: int, height: int, viewers: int, areas: int,
+                       seconds: float, throttle: float | None = None) -> Result:
+    service = ServiceProcess(encoder)
+    try:
+        if throttle is None:
+            return await measure(_direct(service.port), encoder, width, height, viewers, areas, seconds, service,
+                                 scenario)
+        async with ThrottledProxy("127.0.0.1", service.port, throttle) as proxy:
+            return await measure(_direct(proxy.port), encoder, width, height, viewers, areas, seconds, service,
+                                 scenario)
+    finally:
+        service.stop()
+
+
+def scenarios(only: set[str]) -> list[tuple]:
+    plan = []
+    if "codecs" in only:
+        for width, height in ((1280, 720), (1920, 1080)):
+            for encoder in ("jpeg", "png", "h264", "vp9", "av1"):
+                plan.append(("codec", encoder, width, height, 1, 1, None))
+    if "viewers" in only:
+        for viewers in (1, 4, 16):
+            plan.append(("viewers", "jpeg", 1280, 720, viewers, 1, None))
+    if "areas" in only:
+        for areas in (1, 2, 4):
+            plan.append(("areas", "jpeg", 1280, 720, 1, areas, None))
+    if "throttled" in only:
+        plan.append(("throttled 2MB/s", "jpeg", 1280, 720, 1, 1, 2_000_000))
+    return plan
+
+
+def print_table(results: list[Result]) -> None:
+    header = (f"{'scenario':16} {'encoder':7} {'size':9} {'view':>4} {'area':>4} {'fps':>6} {'p50 ms':>7} "
+              f"{'p95 ms':>7} {'max ms':>7} {'KB/frame':>8} {'cpu ms/f':>8} {'still ms':>8} {'rss MB':>12}")
+    print(header)
+    for r in results:
+        rss = f"{min(r.server_rss_mb):.0f}-{max(r.server_rss_mb):.0f}" if r.server_rss_mb else ""
+        print(f"{r.scenario:16} {r.encoder:7} {r.size:9} {r.viewers:4d} {r.areas:4d} {r.fps:6.1f} "
+              f"{r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f} {r.latency_max_ms:7.1f} "
+              f"{r.bytes_per_frame / 1024:8.1f} {r.server_cpu_ms_per_frame:8.1f} {r.still_ms:8.1f} {rss:>12}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the scenarios asked for and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="orbit time per scenario (default 4)")
+    parser.add_argument("--only", default="codecs,viewers,areas,throttled",
+                        help="comma-separated groups: codecs, viewers, areas, throttled")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    results = []
+    for scenario in scenarios(set(args.only.split(","))):
+        result = asyncio.run(run_scenario(*scenario[:6], args.seconds, scenario[6]))
+        results.append(result)
+        print(f"  done: {result.scenario} {result.encoder} {result.size} x{result.viewers}/{result.areas}",
+              file=sys.stderr)
+    print_table(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "when": datetime.now(timezone.utc).isoformat(), "machine": platform.platform(),
+        "cpus": psutil.cpu_count(), "seconds": args.seconds, "results": [asdict(r) for r in results]},
+        indent=2))
+    print(f"results written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
