@@ -133,10 +133,32 @@ class ConnectionSettings:
         return probe.validate()
 
 
-class Client:
+class ConnectionGroup:
+    """Something connections belong to: a client (its page's views) or a render area (its viewers)."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, Connection] = {}
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The open connections."""
+        return list(self._connections.values())
+
+    @property
+    def num_connections(self) -> int:
+        """How many connections are open."""
+        return len(self._connections)
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        """The connection with ``connection_id``, or None."""
+        return self._connections.get(connection_id)
+
+
+class Client(ConnectionGroup):
     """One web page (or other client) with its connections, usually one per render area shown."""
 
     def __init__(self, service: Service, client_id: str, hello: Hello) -> None:
+        super().__init__()
         self._service = service
         self.id = client_id
         self.settings = ClientSettings()
@@ -144,26 +166,11 @@ class Client:
         self.application_name = hello.application
         self.environment = hello.user_agent
         self._decoders = hello.decoders
-        self._connections: dict[str, Connection] = {}
         self._calibrating: list[Connection] | None = None  # connections waiting for calibration
         self._last_ping = 0.0
 
     def __repr__(self) -> str:
         return f"<Client {self.id} connections={len(self._connections)}>"
-
-    @property
-    def connections(self) -> list[Connection]:
-        """The client's open connections."""
-        return list(self._connections.values())
-
-    @property
-    def num_connections(self) -> int:
-        """How many connections the client has open."""
-        return len(self._connections)
-
-    def get_connection(self, connection_id: str) -> Connection | None:
-        """The connection with ``connection_id``, or None."""
-        return self._connections.get(connection_id)
 
     def is_image_streaming_supported(self) -> bool:
         """True when the client decodes JPEG and PNG."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from .connection import ConnectionGroup
 from .protocol import DisconnectReason
 
 if TYPE_CHECKING:
@@ -137,16 +138,16 @@ class RenderAreaListener:
         """An application message arrived from the browser."""
 
 
-class RenderArea:
+class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
     def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
+        super().__init__()
         self._service = service
         self.id = render_area_id
         self._width = width
         self._height = height
         self._listeners: list[RenderAreaListener] = []
-        self._connections: dict[str, Connection] = {}
         self._scene_manager: SceneManager | None = None
         self.keep_alive = False
         """When True, the render area outlives its last connection (set for ``create_render_area``)."""
@@ -183,20 +184,6 @@ class RenderArea:
         self._service._resize_render_area(self, width, height)
 
     # ---- connections
-    @property
-    def connections(self) -> list[Connection]:
-        """The open connections showing this area."""
-        return list(self._connections.values())
-
-    @property
-    def num_connections(self) -> int:
-        """How many connections show this area."""
-        return len(self._connections)
-
-    def get_connection(self, connection_id: str) -> Connection | None:
-        """The connection with ``connection_id``, or None."""
-        return self._connections.get(connection_id)
-
     def close_connections_and_dispose(self) -> None:
         """Close every connection (the browsers see DISPOSED) and dispose the area."""
         self._service._dispose_render_area(self, DisconnectReason.DISPOSED)

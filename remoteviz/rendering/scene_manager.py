@@ -90,9 +90,7 @@ class SceneManager:
 
     @antialiasing.setter
     def antialiasing(self, samples: int) -> None:
-        if not isinstance(samples, int) or samples < 0:
-            raise ValueError(f"expected a sample count of 0 or more, got {samples!r}")
-        self._antialiasing = samples
+        self._antialiasing = _sample_count(samples)
         self._changed()
 
     @property
@@ -105,9 +103,7 @@ class SceneManager:
 
     @interactive_antialiasing.setter
     def interactive_antialiasing(self, samples: int) -> None:
-        if not isinstance(samples, int) or samples < 0:
-            raise ValueError(f"expected a sample count of 0 or more, got {samples!r}")
-        self._interactive_antialiasing = samples
+        self._interactive_antialiasing = _sample_count(samples)
 
     @property
     def touch_manager(self) -> TouchManager:
@@ -209,3 +205,9 @@ class SceneManager:
     def _check_alive(self) -> None:
         if self._disposed:
             raise RuntimeError("this SceneManager has been disposed")
+
+
+def _sample_count(samples: int) -> int:
+    if not isinstance(samples, int) or samples < 0:
+        raise ValueError(f"expected a sample count of 0 or more, got {samples!r}")
+    return samples

@@ -43,5 +43,7 @@ def test_hello_cone_serves_its_page_and_stops_cleanly_on_ctrl_c() -> None:
             process.wait()
     assert process.returncode == 0, output
     assert "Traceback" not in output
-    with socket.socket() as probe:  # the port is free again
+    with socket.socket() as probe:  # nothing listens on the port any more
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # closed connections may linger
         probe.bind(("127.0.0.1", port))
+        probe.listen()
