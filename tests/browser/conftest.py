@@ -4,8 +4,8 @@
   (package scope: it is closed before the other test folders run in the same pytest process).
 - ``new_page``: a fresh browser context and page per call, instrumented (``helpers.INSTRUMENT``);
   at teardown, uncaught page errors and the client's own warnings fail the test.
-- ``cone``: the HelloCone example's service (OpenGL) in a child process (``cone_server.py``),
-  started once; ``cone_page`` opens its page once the previous test's render area is gone.
+- ``cone``: the HelloCone example's service (OpenGL), started once and dispatched on one thread
+  for the whole suite; ``cone_page`` opens its page once the previous test's render area is gone.
 - ``independent_service``: INDEPENDENT_SERVICE services (numpy frames, no OpenGL) on loopback,
   dispatched on a thread each, serving ``pages/``.
 """
@@ -13,25 +13,24 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import selectors
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from ..integration.harness import ServiceThread, running_service
-from .cone_server import RENDER_AREAS_PATH
+import remoteviz as rv
+
+from ..integration.harness import ServiceThread, running_service, wait_until
 from .helpers import INSTRUMENT, wait_first_frame
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
+
+sys.path.insert(0, str(HERE.parents[1] / "examples" / "hello_cone"))
+import hello_cone  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -82,76 +81,48 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 # ------------------------------------------------------------------ the HelloCone service
 
+CONE_AREA = "TheCone"
+"""The render area every HelloCone page shows."""
+
+
 class ConeService:
-    """The HelloCone service running in a child process."""
+    """The HelloCone example's service, dispatched on a thread of its own."""
 
-    def __init__(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
-        self.process = process
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
+    def __init__(self, runner: ServiceThread) -> None:
+        self.runner = runner
+        self.service = runner.service
+        self.base = f"http://127.0.0.1:{self.service.port}"
 
-    def render_areas(self) -> list[str]:
-        """The ids of the render areas that exist now."""
-        with urllib.request.urlopen(self.base + RENDER_AREAS_PATH, timeout=5) as answer:
-            return json.loads(answer.read())
-
-    def wait_no_render_areas(self, timeout: float = 10.0) -> None:
-        """Wait until every render area is disposed (their last page closed)."""
-        deadline = time.monotonic() + timeout
-        while (areas := self.render_areas()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"render areas still open: {areas}")
-            time.sleep(0.02)
-
-    def log_tail(self) -> str:
-        """The end of the service's log (its stderr)."""
-        return self.log_path.read_text(errors="replace")[-4000:]
+    def wait_cone_disposed(self, timeout: float = 10.0) -> None:
+        """Wait until the render area of the HelloCone pages is disposed (its last page closed)."""
+        wait_until(lambda: self.service.get_render_area(CONE_AREA) is None, timeout)
 
 
 @pytest.fixture(scope="package")
-def cone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConeService]:
-    """The HelloCone example's service in a child process, for the whole browser suite."""
-    log_path = tmp_path_factory.mktemp("cone") / "cone_server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, str(HERE / "cone_server.py")], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=log)
+def cone() -> Iterator[ConeService]:
+    """The HelloCone example's service (OpenGL), on one dispatch thread for the whole browser suite."""
+    service = rv.Service()
+    service.add_listener(hello_cone.HelloConeServiceListener())
+    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0, static_dir=str(hello_cone.STATIC_DIR)))
+    runner = ServiceThread(service)
+    runner.start()
     try:
-        line = _read_line(process, timeout=30.0)
-        if not line:
-            raise AssertionError(f"the HelloCone service did not start:\n{log_path.read_text(errors='replace')}")
-        service = ConeService(process, json.loads(line)["port"], log_path)
-        yield service
+        yield ConeService(runner)
     finally:
-        assert process.stdin is not None
-        process.stdin.close()  # the service closes when its stdin does
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, f"the HelloCone service failed ({process.returncode}):\n" + \
-        log_path.read_text(errors="replace")[-4000:]
-
-
-def _read_line(process: subprocess.Popen, timeout: float) -> bytes:
-    """The first line the process prints, or b"" if it prints none in time or exits."""
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            return b""
-    return process.stdout.readline()
+        runner.stop()
+        service.close()
+    assert not runner.errors, runner.errors
 
 
 @pytest.fixture
 def cone_page(cone: ConeService, new_page: Callable[..., Page]) -> Iterator[Callable[..., Page]]:
-    """``cone_page(query="")``: the HelloCone page (``/`` + ``query``), once it has painted a frame.
+    """``cone_page(query="", **context_options)``: the HelloCone page (``/`` + ``query``), once it
+    has painted a frame.
 
     Every HelloCone page shows the render area ``TheCone``; the fixture first waits until the
     previous test's one is disposed, so that each test starts from a fresh camera.
     """
-    cone.wait_no_render_areas()
+    cone.wait_cone_disposed()
 
     def open_page(query: str = "", **options) -> Page:
         page = new_page(f"{cone.base}/{query}", **options)
@@ -159,8 +130,7 @@ def cone_page(cone: ConeService, new_page: Callable[..., Page]) -> Iterator[Call
         return page
 
     yield open_page
-    if cone.process.poll() is not None:
-        pytest.fail(f"the HelloCone service died ({cone.process.returncode}):\n{cone.log_tail()}")
+    assert not cone.runner.errors, cone.runner.errors
 
 
 # ------------------------------------------------------------------ INDEPENDENT_SERVICE services

@@ -8,7 +8,7 @@ from ..integration.harness import wait_until
 from .helpers import RecordingApp, record, view_url, wait_first_frame
 
 
-@pytest.mark.parametrize("kind", ["text", "bytes"])
+@pytest.mark.parametrize("kind", ["text", "unicode", "bytes"])
 def test_a_message_reaches_the_service_and_its_reply_reaches_the_page(independent_service, new_page,
                                                                        kind: str) -> None:
     app = RecordingApp()
@@ -18,6 +18,10 @@ def test_a_message_reaches_the_service_and_its_reply_reaches_the_page(independen
     if kind == "text":
         sent = page.evaluate("theRenderArea.sendMessage('hi')")
         expected, reply = "hi", "echo:hi"
+    elif kind == "unicode":
+        sent = page.evaluate(r"theRenderArea.sendMessage('h\u00e9 \u2713 \ud834\udd1e')")  # JS escapes
+        expected = "h\u00e9 \u2713 \U0001d11e"
+        reply = "echo:" + expected
     else:
         sent = page.evaluate("theRenderArea.sendMessage(new Uint8Array([104, 105, 0, 255]))")
         expected, reply = b"hi\x00\xff", {"bytes": list(b"echo:hi\x00\xff")}
