@@ -112,16 +112,17 @@ async def orbit(view: client.RemoteView, seconds: float, centre: tuple[int, int]
     await view.mouse(MouseAction.UP, round(cx + radius * math.cos(angle)), round(cy + radius * math.sin(angle)))
 
 
-async def count_frames(view: client.RemoteView, stop: asyncio.Event, sizes: list[int]) -> int:
-    shown = 0
+async def collect_frames(view: client.RemoteView, stop: asyncio.Event) -> list[client.ReceivedFrame]:
+    """Every frame the view shows until ``stop`` (the pictures are not kept)."""
+    frames = []
     while not stop.is_set():
         try:
-            frame = await view.next_frame(timeout=0.1)
+            frame = await view.next_frame(timeout=0.05)
         except TimeoutError:
             continue
-        shown += 1
-        sizes.append(len(frame.frame.payload))
-    return shown
+        frame.image = None
+        frames.append(frame)
+    return frames
 
 
 async def measure(url_of, encoder: str, width: int, height: int, viewers: int, areas: int, seconds: float,
@@ -133,9 +134,8 @@ async def measure(url_of, encoder: str, width: int, height: int, viewers: int, a
             await view.latest_frame(settle=0.3)
             view.input_latencies_ms.clear()
         rss = [service.rss_mb()]
-        sizes: list[int] = []
         stop = asyncio.Event()
-        counters = [asyncio.ensure_future(count_frames(view, stop, sizes)) for view in views]
+        collectors = [asyncio.ensure_future(collect_frames(view, stop)) for view in views]
         drivers = [views[index] for index in range(0, len(views), viewers)]  # one per area
         cpu_before, rendered_before = service.cpu_seconds(), await _rendered(service.port)
         started = time.monotonic()
@@ -143,21 +143,25 @@ async def measure(url_of, encoder: str, width: int, height: int, viewers: int, a
         while not all(t.done() for t in tasks):
             await asyncio.sleep(0.5)
             rss.append(service.rss_mb())
-        elapsed = time.monotonic() - started
+        last_input = time.monotonic()
+        elapsed = last_input - started
         cpu = service.cpu_seconds() - cpu_before
         rendered = await _rendered(service.port) - rendered_before
-        last_input = time.monotonic()
+        await asyncio.sleep(0.5)  # the still arrives within this (or it is late, and shows as such)
         stop.set()
-        shown = sum(await asyncio.gather(*counters))
-        still = await drivers[0].frame_where(lambda f: f.is_still, timeout=5)
-        still_ms = (still.received_at - last_input) * 1000.0
+        received = await asyncio.gather(*collectors)
+        during = [f for frames in received for f in frames if f.received_at <= last_input]
+        sizes = [len(f.frame.payload) for f in during]
+        after = [f for f in received[0] if f.received_at > last_input and f.is_still]
+        still_ms = (after[0].received_at - last_input) * 1000.0 if after else float("nan")
+        shown = len(during)
         latencies = sorted(ms for view in views for ms in view.input_latencies_ms)
     quantile = (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]) if latencies else (
         lambda q: float("nan"))
     return Result(scenario, encoder, f"{width}x{height}", viewers, areas, shown / len(views) / elapsed,
                   quantile(0.5), quantile(0.95), latencies[-1] if latencies else float("nan"),
                   statistics.fmean(sizes) if sizes else 0.0, cpu * 1000.0 / max(1, rendered), rendered,
-                  max(0.0, still_ms), rss)
+                  still_ms, rss)
 
 
 class _connected:

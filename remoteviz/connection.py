@@ -214,6 +214,7 @@ class Connection:
         # The newest encoded frame waiting for room in the window; a newer one replaces it.
         self._slot: tuple | None = None
         self._needs_key = True  # a video stream must start with a key frame for this connection
+        self._encoding = 0  # frames of this connection in the encoder threads
         self.is_open = False  # becomes True once initialized and accepted
         self._closing = False
 

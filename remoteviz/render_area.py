@@ -157,6 +157,9 @@ class RenderArea(ConnectionGroup):
         self.last_input_seq = 0
         self._last_frame_interactive = False
         self._pending_frame: object | None = None  # rendered, waiting for the previous encode
+        # Seconds to render and to encode a frame, smoothed: how early to start the next one.
+        self._render_cost = 0.0
+        self._encode_cost = 0.0
 
     def __repr__(self) -> str:
         return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"
@@ -238,6 +241,10 @@ class RenderArea(ConnectionGroup):
     def listeners(self) -> list[RenderAreaListener]:
         """The attached listeners (a default one acts when there are none)."""
         return list(self._listeners) or [_DEFAULT_LISTENER]
+
+    @property
+    def _frame_cost(self) -> float:
+        return self._render_cost + self._encode_cost
 
     def _call(self, method: str, *args: Any) -> list[Any]:
         return self._service._call_all(self.listeners, method, *args)

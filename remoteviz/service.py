@@ -439,9 +439,13 @@ class Service:
         now = time.monotonic()
         for connection in self._connections.values():
             pacer = connection.pacer
-            if (connection._slot is not None or connection.render_area._dirty) and \
-                    pacer.in_flight < pacer.window and pacer.ready_at > now:
-                wait = min(wait, pacer.ready_at - now)
+            if connection._slot is not None and pacer.in_flight < pacer.window:
+                wait = min(wait, max(0.0, pacer.ready_at - now))
+            area = connection.render_area
+            if area._dirty and area._pending_frame is None:
+                ready_at = self._ready_time(connection, now)
+                if ready_at is not None:
+                    wait = min(wait, max(0.0, ready_at - now))
         for area_id in self._still_pending:
             area = self._render_areas.get(area_id)
             if area is not None:
@@ -761,8 +765,28 @@ class Service:
                    if area._dirty and area._pending_frame is None)
 
     def _ready_connections(self, area: RenderArea) -> list[Connection]:
-        return [c for c in area._connections.values()
-                if c.is_open and not c._closing and c.pacer.has_room and c._slot is None]
+        """Connections that can take a frame of ``area`` by the time it is rendered and encoded."""
+        now = time.monotonic()
+        return [c for c in area._connections.values() if (t := self._ready_time(c, now)) is not None and t <= now]
+
+    @staticmethod
+    def _ready_time(connection: Connection, now: float) -> float | None:
+        """When a frame for ``connection`` should start rendering; None while it waits for events.
+
+        The rate cap is looked at one frame's render and encode time ahead: waiting for it before
+        rendering would add that time to every capped frame's interval. Frames already rendered
+        for it and not yet sent count against its window.
+        """
+        if not connection.is_open or connection._closing:
+            return None
+        pacer = connection.pacer
+        waiting = (connection._slot is not None) + connection._encoding  # rendered, not yet sent
+        if waiting and connection.frame_encoders.is_video:
+            return None  # a newer video frame cannot replace a waiting one: never render ahead
+        if pacer.in_flight + waiting >= pacer.window:
+            return None  # an ack (or a finished encode) comes first
+        next_send = max(pacer.ready_at, now) + pacer.min_interval * waiting
+        return next_send - connection.render_area._frame_cost
 
     def _render_ready_areas(self) -> None:
         for connection in self._connections.values():
@@ -816,7 +840,9 @@ class Service:
                 log.exception("rendering %r failed", area)
                 return None
             area._call("on_post_render", area)
-        self._monitoring.report("on_measured_rendering_time", (time.perf_counter() - started) * 1000.0, area)
+        rendering_ms = (time.perf_counter() - started) * 1000.0
+        area._render_cost = 0.8 * area._render_cost + 0.2 * rendering_ms / 1000.0
+        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
         area._last_frame_interactive = bool(interactive)
         if not interactive:
             self._still_pending.discard(area.id)
@@ -854,6 +880,7 @@ class Service:
             for connection_id in job.members:
                 connection = connections[connection_id]
                 connection._needs_key = False
+                connection._encoding += 1
                 said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
                 texts[connection_id] = "\n".join(said).encode()
             self._encoding[area.id] = self._encoding.get(area.id, 0) + 1
@@ -890,6 +917,10 @@ class Service:
 
     def _send_encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes],
                       future: Any) -> None:
+        for connection_id in job.members:
+            connection = area._connections.get(connection_id)
+            if connection is not None:
+                connection._encoding -= 1
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
         except Exception:
@@ -906,6 +937,7 @@ class Service:
             if stream is not None and connection._needs_key and not is_key:
                 continue  # it missed a frame of this stream since the plan: wait for a key frame
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
+            area._encode_cost = 0.8 * area._encode_cost + 0.2 * encode_ms / 1000.0
             prefix = b""
             if connection_id in job.joined and stream is not None:
                 config = config or protocol.serialize(protocol.StreamConfig(

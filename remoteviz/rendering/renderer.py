@@ -131,6 +131,7 @@ class Renderer:
             self._draw_shapes(frame, Viewport(framebuffer.width, framebuffer.height))
         GL.glBindVertexArray(0)
         GL.glUseProgram(0)
+        GL.glDisable(GL.GL_CULL_FACE)
 
     def _draw_background(self, background: GradientBackground) -> None:
         GL.glDisable(GL.GL_DEPTH_TEST)
@@ -193,6 +194,12 @@ class Renderer:
             program.set_vec3(
                 "u_light_colors", [np.asarray(li.light.color) * li.light.intensity for li in lights]
             )
+        if instance.shape.closed and material.transparency == 0.0:
+            GL.glEnable(GL.GL_CULL_FACE)
+            # A mirroring transform turns the winding around, and with it which faces are front.
+            GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+        else:
+            GL.glDisable(GL.GL_CULL_FACE)
         gpu = self._gpu_geometry(instance.shape)
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.

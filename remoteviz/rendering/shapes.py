@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import ClassVar, TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +57,9 @@ class Shape(Node):
     """A node that draws triangles with the current material, transform and lights."""
 
     _cache: tuple[int, Geometry, BoundingBox | None] | None = None
+    closed: ClassVar[bool] = False
+    """True for solids wound counter-clockwise outside: their back faces are never seen, so the
+    renderer culls them (half the shading work on software OpenGL)."""
 
     @property
     def geometry(self) -> Geometry:
@@ -136,6 +139,8 @@ def _disk(radius: float, y: float, facing_up: bool) -> Geometry:
 class Cone(Shape):
     """A cone along y, apex up, with its base; centred on the origin."""
 
+    closed = True
+
     bottom_radius = Field(1.0, as_positive_float, "Radius of the base.")
     height = Field(2.0, as_positive_float, "Distance from base to apex.")
 
@@ -150,6 +155,8 @@ class Cone(Shape):
 
 class Cylinder(Shape):
     """A capped cylinder along y, centred on the origin."""
+
+    closed = True
 
     radius = Field(1.0, as_positive_float, "Radius of the cylinder.")
     height = Field(2.0, as_positive_float, "Distance between the caps.")
@@ -168,6 +175,8 @@ class Cylinder(Shape):
 class Sphere(Shape):
     """A sphere centred on the origin."""
 
+    closed = True
+
     radius = Field(1.0, as_positive_float, "Radius of the sphere.")
 
     def _build_geometry(self) -> Geometry:
@@ -185,6 +194,8 @@ class Sphere(Shape):
 
 class Cube(Shape):
     """A box centred on the origin."""
+
+    closed = True
 
     width = Field(2.0, as_positive_float, "Size along x.")
     height = Field(2.0, as_positive_float, "Size along y.")
