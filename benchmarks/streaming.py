@@ -10,7 +10,8 @@ frame, and how long the sharp still takes after the last input, for:
 - 1, 2 and 4 independent render areas;
 - one viewer whose link is throttled to 2 MB/s (also: the oldest picture shown, server memory).
 
-    python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--output FILE]
+    python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--max-fps N]
+                                   [--output FILE]
 """
 
 from __future__ import annotations
@@ -196,8 +197,12 @@ async def _rendered(port: int) -> int:
     return 0
 
 
+MAX_FPS: int | None = None  # --max-fps: the HelloCone page's max_fps parameter, None for its default
+
+
 def _direct(port: int):
-    return lambda area, w, h: f"ws://127.0.0.1:{port}/{area}?width={w}&height={h}"
+    cap = f"&max_fps={MAX_FPS}" if MAX_FPS else ""
+    return lambda area, w, h: f"ws://127.0.0.1:{port}/{area}?width={w}&height={h}{cap}"
 
 
 async def run_scenario(scenario: str, encoder: str, width: int, height: int, viewers: int, areas: int,
@@ -248,8 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="orbit time per scenario (default 4)")
     parser.add_argument("--only", default="codecs,viewers,areas,throttled",
                         help="comma-separated groups: codecs, viewers, areas, throttled")
+    parser.add_argument("--max-fps", type=int, default=None,
+                        help="ask HelloCone for this frame rate cap (default: its own, 60)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
+    global MAX_FPS
+    MAX_FPS = args.max_fps
     results = []
     for scenario in scenarios(set(args.only.split(","))):
         result = asyncio.run(run_scenario(*scenario[:6], args.seconds, scenario[6]))
@@ -260,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "when": datetime.now(timezone.utc).isoformat(), "machine": platform.platform(),
-        "cpus": psutil.cpu_count(), "seconds": args.seconds, "results": [asdict(r) for r in results]},
+        "cpus": psutil.cpu_count(), "seconds": args.seconds, "max_fps": args.max_fps, "results": [asdict(r) for r in results]},
         indent=2))
     print(f"results written to {args.output}")
 

@@ -112,8 +112,10 @@ class ConnectionSettings:
         self._check()
 
     def _check(self) -> None:
-        if not 1 <= self.fps <= 60 or not 1 <= self.max_sending_fps <= 60:
+        if not 1 <= self.fps <= 60:
             raise ValueError("fps must be within 1..60")
+        if not 1 <= self.max_sending_fps <= 240:
+            raise ValueError("max_sending_fps must be within 1..240")
         if not 0.0 <= self.min_quality <= self.quality <= 1.0:
             raise ValueError("qualities must satisfy 0 <= min_quality <= quality <= 1")
 

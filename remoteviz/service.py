@@ -781,12 +781,16 @@ class Service:
             return None
         pacer = connection.pacer
         waiting = (connection._slot is not None) + connection._encoding  # rendered, not yet sent
+        area = connection.render_area
         if waiting and connection.frame_encoders.is_video:
-            return None  # a newer video frame cannot replace a waiting one: never render ahead
+            # A newer video frame cannot replace a waiting one, and rendering ahead adds a frame of
+            # latency: only worth it when one frame after the other cannot hold the target rate.
+            if connection._slot is not None or area._frame_cost < 0.8 / connection.settings.fps:
+                return None
         if pacer.in_flight + waiting >= pacer.window:
             return None  # an ack (or a finished encode) comes first
         next_send = max(pacer.ready_at, now) + pacer.min_interval * waiting
-        return next_send - connection.render_area._frame_cost
+        return next_send - area._frame_cost
 
     def _render_ready_areas(self) -> None:
         for connection in self._connections.values():

@@ -66,8 +66,11 @@ class Pacer:
         if not self.has_room:
             raise RuntimeError("the window is full; check has_room before sending")
         self._last_id += 1
-        self._last_sent = self._clock()
-        self._in_flight[self._last_id] = (self._last_sent, size, interactive)
+        now = self._clock()
+        # Keep to the rate cap's grid: a frame a little late does not push every later one back.
+        on_grid = now - self.ready_at <= self.min_interval / 2
+        self._last_sent = self.ready_at if on_grid else now
+        self._in_flight[self._last_id] = (now, size, interactive)
         self.frames_sent += 1
         self.bytes_sent += size
         return self._last_id

@@ -3,7 +3,8 @@
     python examples/hello_cone/hello_cone.py [--host 127.0.0.1] [--port 8080] [--encoder jpeg]
 
 then open http://127.0.0.1:8080/ . Every page opened on it shares the render area "TheCone".
-A page may pick its encoder with a connection parameter: http://127.0.0.1:8080/?encoder=h264 .
+A page may pick its encoder with a connection parameter: http://127.0.0.1:8080/?encoder=h264 ,
+and its frame rate cap with another: ?max_fps=30 (default 60).
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class HelloConeRenderAreaListener(rv.RenderAreaListener):
         still, interactive = ENCODER_PAIRS.get(name, ENCODER_PAIRS[self.default_encoder])
         frame_encoders.set_still_encoder(still)
         frame_encoders.set_interactive_encoder(interactive)
+        # A page may also cap (or lift the cap on) its frame rate: ?max_fps=30
+        max_fps = connection.parameters.get_int("max_fps")
+        if max_fps is not None and 1 <= max_fps <= 240:
+            connection.settings.max_sending_fps = max_fps
 
 
 class HelloConeServiceListener(rv.ServiceListener):
