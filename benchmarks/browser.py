@@ -40,7 +40,7 @@ RECORD = r"""
     get() { return area; },
     set(value) {
       area = value;
-      value.addDecodedFrameListener((f) => record.decoded.push({ t: performance.now(), still: f.still,
+      value.addDecodedFrameListener((f) => record.decoded.push({ t: performance.now(), still: f.still, decode: f.decodeMs,
                                                                    latency: f.inputLatencyMs }));
       value.addReceivedFrameListener((f) => record.received.push(f.byteLength));
     },
@@ -60,6 +60,7 @@ class BrowserResult:
     latency_p95_ms: float
     bytes_per_frame: float
     still_ms: float
+    decode_ms: float  # the page's decode and paint time, mean
 
 
 def run(encoder: str, width: int, height: int, seconds: float) -> BrowserResult:
@@ -107,7 +108,8 @@ def run(encoder: str, width: int, height: int, seconds: float) -> BrowserResult:
         lambda q: float("nan"))
     return BrowserResult(encoder, f"{width}x{height}", len(during) / elapsed, quantile(0.5), quantile(0.95),
                          statistics.fmean(sizes) if sizes else 0.0,
-                         stills[0] - released if stills else float("nan"))
+                         stills[0] - released if stills else float("nan"),
+                         statistics.fmean(d["decode"] for d in during) if during else float("nan"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,14 +121,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     results = []
-    print(f"{'encoder':8} {'size':10} {'fps':>6} {'p50 ms':>7} {'p95 ms':>7} {'KB/frame':>8} {'still ms':>8}")
+    print(f"{'encoder':8} {'size':10} {'fps':>6} {'p50 ms':>7} {'p95 ms':>7} {'KB/frame':>8} {'still ms':>8} "
+          f"{'decode ms':>9}")
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         for encoder in args.encoders.split(","):
             r = run(encoder, width, height, args.seconds)
             results.append(r)
             print(f"{r.encoder:8} {r.size:10} {r.fps:6.1f} {r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f} "
-                  f"{r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f}", flush=True)
+                  f"{r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f} {r.decode_ms:9.1f}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(r) for r in results], indent=2))
     print(f"results written to {args.output}")

@@ -11,6 +11,10 @@ import { modifierMask, mouseAction, wheelLines } from "./input.js";
 
 const MAX_BUTTON = 4;
 
+// Chromium aligns pointermove to animation frames, holding a move back up to 16 ms;
+// pointerrawupdate comes as soon as the mouse or pen moves. Touch moves are not held back.
+const RAW_UPDATES = typeof globalThis.onpointerrawupdate !== "undefined";
+
 // Keys whose browser meaning wins even though the service hears them: Tab moves focus out of the
 // view, and Ctrl/Meta combinations are the browser's shortcuts (reload, new tab, copy...).
 const keepsBrowserMeaning = (event) => event.key === "Tab" || event.ctrlKey || event.metaKey;
@@ -46,7 +50,9 @@ export class InputCapture {
     this._heldKeys = new Map();
     this._handlers = {
       pointerdown: (e) => this._pointerDown(e),
-      pointermove: (e) => this._pointerMove(e),
+      pointermove: (e) => {
+        if (!(RAW_UPDATES && e.pointerType !== "touch")) this._pointerMove(e);
+      },
       pointerup: (e) => this._pointerUp(e),
       pointercancel: (e) => this._pointerCancel(e),
       lostpointercapture: (e) => this._pointerCancel(e),
@@ -60,6 +66,11 @@ export class InputCapture {
       keyup: (e) => this._key("up", e),
       blur: (e) => this._releaseKeys(e),
     };
+    if (RAW_UPDATES) {
+      this._handlers.pointerrawupdate = (e) => {
+        if (e.pointerType !== "touch") this._pointerMove(e);
+      };
+    }
     for (const [type, handler] of Object.entries(this._handlers)) {
       // Not passive, so that wheel and key events can stop the page from scrolling.
       view.addEventListener(type, handler, { passive: false });
