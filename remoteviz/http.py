@@ -27,8 +27,11 @@ log = logging.getLogger("remoteviz.http")
 CLIENT_URL_PREFIX = "/remoteviz/"
 """Where the browser client's modules are served (``/remoteviz/remoteviz.js``)."""
 
-CLIENT_DIR = Path(__file__).resolve().parent.parent / "client-js" / "src"
-"""The browser client's sources, served as they are: the client needs no build step."""
+CLIENT_DIR = Path(__file__).resolve().parent / "client_js"
+"""The browser client's sources, served as they are: the client needs no build step.
+
+In the repository ``remoteviz/client_js`` is a link to ``client-js/src``; a wheel carries a copy.
+"""
 
 HOOK_TIMEOUT = 10.0
 """Seconds the application's ``on_http_request`` may take before the request gets a 504."""
