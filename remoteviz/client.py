@@ -171,6 +171,9 @@ class RemoteView:
                         await self._on_frame(message)
         except ConnectionClosed:
             pass
+        except protocol.ProtocolError as error:
+            self.error = f"the service broke the protocol: {error}"
+            await self._ws.close()
         finally:
             self._closed.set()
 
@@ -212,7 +215,7 @@ class RemoteView:
         if not frame.codec.is_video:
             return decode_image(frame.codec, frame.payload)
         if self._video is None:
-            self._video = _open_video_decoder(frame.codec)
+            raise protocol.ProtocolError("a video frame came before the stream message that configures it")
         import av
 
         pictures = self._video.decode(av.Packet(bytes(frame.payload)))  # type: ignore[attr-defined]

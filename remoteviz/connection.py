@@ -217,6 +217,7 @@ class Connection:
         self._slot: tuple | None = None
         self._needs_key = True  # a video stream must start with a key frame for this connection
         self._encoding = 0  # frames of this connection in the encoder threads
+        self._last_input_seq = 0  # the browser's number of its last input taken
         self.is_open = False  # becomes True once initialized and accepted
         self._closing = False
 

@@ -97,6 +97,8 @@ class HttpServer:
                                    {k.lower(): v for k, v in request.headers.raw_items()})
 
         def ask() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # the request timed out before dispatch() got to it
             answers = self._service._call_service("on_http_request", http_request)
             future.set_result(next((a for a in answers if isinstance(a, HttpResponse)), None))
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from .connection import ConnectionGroup
+from .encoders import open_encoder
+from .encoders.streams import AreaEncoders
 from .protocol import DisconnectReason
 
 if TYPE_CHECKING:
@@ -154,9 +156,10 @@ class RenderArea(ConnectionGroup):
         self.is_disposed = False
         self._dirty = True
         self._last_input_time = -1e9
-        self.last_input_seq = 0
         self._last_frame_interactive = False
         self._pending_frame: object | None = None  # rendered, waiting for the previous encode
+        self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
+        self._encodes_in_flight = 0
         # Seconds to render and to encode a frame, smoothed: how early to start the next one.
         self._render_cost = 0.0
         self._encode_cost = 0.0

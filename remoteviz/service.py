@@ -27,7 +27,7 @@ from PIL import Image
 from . import protocol
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
-from .encoders.streams import AreaEncoders, Job, Member
+from .encoders.streams import Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
 from .http import HttpRequest, HttpResponse, HttpServer
 from .metrics import Monitoring
@@ -167,12 +167,13 @@ _FAILED = object()  # what a listener that raised answered
 class _Frame:
     """One render of a render area, on its way through the encoders."""
 
-    __slots__ = ("image", "interactive", "input_seq", "width", "height")
+    __slots__ = ("image", "interactive", "input_seqs", "width", "height")
 
-    def __init__(self, image: np.ndarray, interactive: bool, input_seq: int, area: RenderArea) -> None:
+    def __init__(self, image: np.ndarray, interactive: bool, area: RenderArea) -> None:
         self.image = image
         self.interactive = interactive
-        self.input_seq = input_seq
+        # The last input of each connection that this picture shows (its frames carry it back).
+        self.input_seqs = {c.id: c._last_input_seq for c in area._connections.values()}
         self.width = area.width
         self.height = area.height
 
@@ -208,8 +209,6 @@ class Service:
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._encoding: dict[str, int] = {}  # render area id -> encode jobs in flight
-        self._area_encoders: dict[str, AreaEncoders] = {}  # per render area id
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
         self._is_open = False
@@ -307,8 +306,6 @@ class Service:
         for handler, args in list(self._inbox):
             if handler == self._encoded:
                 handler(*args)
-        self._area_encoders.clear()
-        self._encoding.clear()
         self._still_pending.clear()
         self._inbox.clear()
         self._connections.clear()
@@ -448,8 +445,9 @@ class Service:
                     wait = min(wait, max(0.0, ready_at - now))
         for area_id in self._still_pending:
             area = self._render_areas.get(area_id)
-            if area is not None:
-                wait = min(wait, max(0.0, area._last_input_time + self.settings.still_delay - now))
+            due = area._last_input_time + self.settings.still_delay if area is not None else now
+            if due > now:  # once due, the area is dirty and waits like any other
+                wait = min(wait, due - now)
         return wait
 
     # ------------------------------------------------------------------ transport events (network thread)
@@ -517,9 +515,10 @@ class Service:
             elif len(self._render_areas) >= self.settings.max_render_areas:
                 refusal = "the service has reached its render area limit"
             else:
-                sizes = [a for a in accepted if isinstance(a, tuple)]
-                if sizes:
-                    width, height = sizes[0]
+                for answer in accepted:
+                    if isinstance(answer, tuple):
+                        width, height = _size_answer(answer, width, height)
+                        break
                 area = self._new_render_area(area_id, *self._clamp_size(width, height))
         if refusal is not None or area is None:
             self._refuse(link, refusal or "refused")
@@ -659,10 +658,8 @@ class Service:
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
             self._close_connection(connection, reason, "the render area was disposed")
-        encoders = self._area_encoders.get(area.id)
-        if encoders is not None:
-            encoders.reset()
-            self._close_retired(area, encoders)
+        area._encoders.reset()
+        self._close_retired(area)
         if area._scene_manager is not None:
             try:
                 area._scene_manager.dispose()
@@ -717,7 +714,7 @@ class Service:
     def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
         answers = area._call(*_listener_call(area, connection, event))
         area._last_input_time = time.monotonic()
-        area.last_input_seq = max(area.last_input_seq, seq)
+        connection._last_input_seq = seq
         self._still_pending.add(area.id)
         if not all(a is not False for a in answers):
             return
@@ -740,10 +737,8 @@ class Service:
         if (width, height) == (area.width, area.height):
             return
         area._width, area._height = width, height
-        encoders = self._area_encoders.get(area.id)
-        if encoders is not None:
-            encoders.reset()  # every video stream restarts at the new size with a key frame
-            self._close_retired(area, encoders)
+        area._encoders.reset()  # every video stream restarts at the new size with a key frame
+        self._close_retired(area)
         area._call("on_resize", area, width, height)
         message = protocol.serialize(Resize(width, height))
         for connection in area.connections:
@@ -817,7 +812,7 @@ class Service:
                 frame = self._render(area, ready)
                 if frame is None:
                     continue
-                if self._encoding.get(area.id):
+                if area._encodes_in_flight:
                     area._pending_frame = frame  # encoded as soon as the previous frame is
                 else:
                     self._submit(area, frame)
@@ -850,15 +845,21 @@ class Service:
         area._last_frame_interactive = bool(interactive)
         if not interactive:
             self._still_pending.discard(area.id)
-        return _Frame(image, bool(interactive), area.last_input_seq, area)
+        return _Frame(image, bool(interactive), area)
 
     def _submit(self, area: RenderArea, frame: _Frame) -> None:
         """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
         image = frame.image
         connections = {c.id: c for c in area.connections if c.is_open and not c._closing}
         members = []
-        for connection in connections.values():
+        for connection in list(connections.values()):
             encoders = connection.frame_encoders
+            if connection._slot is not None and encoders.is_video:
+                # It has not taken the last frame yet: encoding more for it would only be dropped.
+                # It rejoins with a key frame once its slot is sent.
+                del connections[connection.id]
+                connection._needs_key = True
+                continue
             rate = connection._rate
             rate.retarget(connection._targets())
             connection.pacer.min_interval = rate.min_interval()
@@ -868,16 +869,13 @@ class Service:
                 rate.quality if frame.interactive else 1.0,
                 connection._needs_key,
                 rate.scale if frame.interactive else 1.0))
-        area_encoders = self._area_encoders.get(area.id)
-        if area_encoders is None:
-            area_encoders = self._area_encoders[area.id] = AreaEncoders(open_encoder)
         height, width = image.shape[:2]
         try:
-            jobs = area_encoders.plan(members, width, height, still=not frame.interactive)
+            jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
         except Exception:
             log.exception("opening an encoder for %r failed", area)
             return
-        self._close_retired(area, area_encoders)  # nothing of this area is being encoded now
+        self._close_retired(area)  # nothing of this area is being encoded now
         assert self._pool is not None
         for job in jobs:
             texts = {}
@@ -887,35 +885,29 @@ class Service:
                 connection._encoding += 1
                 said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
                 texts[connection_id] = "\n".join(said).encode()
-            self._encoding[area.id] = self._encoding.get(area.id, 0) + 1
+            area._encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(
                 lambda f, a=area, j=job, t=texts: self._post(self._encoded, a, frame, j, t, f))
 
-    def _close_retired(self, area: RenderArea, encoders: AreaEncoders) -> None:
+    @staticmethod
+    def _close_retired(area: RenderArea) -> None:
         """Close the encoders an area no longer uses, once none of its encodes is in flight."""
-        if not self._encoding.get(area.id):
-            for coder in encoders.take_retired():
+        if not area._encodes_in_flight:
+            for coder in area._encoders.take_retired():
                 coder.close()
-            if area.is_disposed:
-                self._area_encoders.pop(area.id, None)
-                self._encoding.pop(area.id, None)
 
     def _needs_key_frame(self, connection: Connection) -> None:
         """The connection cannot decode what follows until it receives a key frame."""
         connection._needs_key = True
-        encoders = self._area_encoders.get(connection.render_area.id)
-        if encoders is not None:
-            encoders.forget(connection.id)
+        connection.render_area._encoders.forget(connection.id)
         connection.render_area.request_redraw()
 
     def _encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes], future: Any) -> None:
-        self._encoding[area.id] -= 1
-        encoders = self._area_encoders.get(area.id)
-        if encoders is not None:
-            self._close_retired(area, encoders)
+        area._encodes_in_flight -= 1
+        self._close_retired(area)
         self._send_encoded(area, frame, job, texts, future)
-        if not self._encoding.get(area.id) and area._pending_frame is not None and not area.is_disposed:
+        if not area._encodes_in_flight and area._pending_frame is not None and not area.is_disposed:
             pending, area._pending_frame = area._pending_frame, None
             self._submit(area, pending)
 
@@ -947,7 +939,8 @@ class Service:
                 config = config or protocol.serialize(protocol.StreamConfig(
                     job.encoder.codec, stream.codec_string, stream.width, stream.height)).encode()
                 prefix = config
-            header = (job.encoder.codec, flags, width, height, frame.width, frame.height, frame.input_seq,
+            header = (job.encoder.codec, flags, width, height, frame.width, frame.height,
+                      frame.input_seqs.get(connection_id, 0),
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
 
@@ -1008,10 +1001,10 @@ def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bo
     """Validate what on_requested_frame returned; log and drop anything unusable."""
     try:
         image, interactive = answer
-    except (TypeError, ValueError):
-        log.error("on_requested_frame for %r must return (image, is_interactive), got %r", area, type(answer))
+        image, interactive = np.asarray(image), bool(interactive)
+    except (TypeError, ValueError) as error:
+        log.error("on_requested_frame for %r must return (image, is_interactive): %s", area, error)
         return None, False
-    image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
         log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
                   "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
@@ -1019,7 +1012,18 @@ def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bo
     if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
         log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
         return None, False
-    return image, bool(interactive)
+    return image, interactive
+
+
+def _size_answer(answer: tuple, width: int, height: int) -> tuple[int, int]:
+    """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
+    try:
+        new_width, new_height = (int(v) for v in answer)
+    except (TypeError, ValueError):
+        log.error("on_pending_create_render_area returned %r, not (width, height); keeping %dx%d",
+                  answer, width, height)
+        return width, height
+    return new_width, new_height
 
 
 def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:

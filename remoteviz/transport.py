@@ -83,6 +83,7 @@ class Link:
         self.closing = False
         self.remote_address = websocket.remote_address
         self._pong_waiters: dict[float, asyncio.Future[None]] = {}
+        self._probes = 0  # calibration pings sent; their t is minus this count
         self._calibration: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -173,8 +174,10 @@ class Link:
         loop = asyncio.get_running_loop()
         started = loop.time()
         waiter: asyncio.Future[None] | None = None
-        for index in range(count):
-            t = started + index * 1e-9  # distinct keys: every ping's pong is recognised
+        for _ in range(count):
+            # Negative whole numbers: exact in JSON, distinct, and never a time of the service's.
+            self._probes += 1
+            t = -float(self._probes)
             waiter = self._pong_waiters[t] = loop.create_future()
             self._enqueue(protocol.serialize(Ping(t, pad)))
         assert waiter is not None
@@ -183,12 +186,12 @@ class Link:
 
     def _pong(self, message: Pong) -> bool:
         """True if ``message`` answers a calibration ping (then it is not the service's)."""
-        waiter = self._pong_waiters.pop(message.t, None)
-        if waiter is None:
+        if message.t >= 0:
             return False
-        if not waiter.done():
+        waiter = self._pong_waiters.pop(message.t, None)
+        if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return True
+        return True  # late answers to a calibration that ended are dropped too
 
     async def _send_loop(self) -> None:
         try:

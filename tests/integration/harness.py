@@ -19,11 +19,13 @@ class ServiceThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="test-dispatch", daemon=True)
         self.errors: list[BaseException] = []
+        self.iterations = 0  # dispatch() calls: an idle service makes few
 
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
                 self.service.dispatch(timeout=0.02)
+                self.iterations += 1
         except BaseException as error:  # surfaced by the fixture, never swallowed
             self.errors.append(error)
 

@@ -1,0 +1,693 @@
+/**
+ * The browser side of a remoteviz render area: a view in the page that shows the frames a
+ * remoteviz service streams over a WebSocket, and sends the user's input back.
+ * @module render-area
+ */
+
+import {
+  DisconnectReason,
+  IMAGE_MIME_TYPES,
+  VIDEO_CODECS,
+  ackMessage,
+  binaryMessage,
+  containerMessage,
+  disconnectReason,
+  helloMessage,
+  keyFrameMessage,
+  parseServiceBinary,
+  parseServiceText,
+  pongMessage,
+  sizeMessage,
+  streamingMode,
+  textMessage,
+  webSocketUrl,
+} from "./protocol.js";
+import { DisplayMode, areaSizeFor, checkDisplayMode, computeLayout, containerToArea } from "./layout.js";
+import { InputCapture } from "./input-capture.js";
+import { InputLatency } from "./latency.js";
+import { ImageFrameQueue, VideoStream, createWebCodecsDecoder } from "./frames.js";
+import { RateMeter, formatStats } from "./stats.js";
+import { reconnectDelay } from "./reconnect.js";
+import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders } from "./capabilities.js";
+
+/**
+ * Options of a render area, the constructor's fifth argument.
+ * @typedef {object} RenderAreaOptions
+ * @property {boolean} [autoResize] make the view fill the container element and follow its size,
+ *   asking the service for a matching render area size (default false)
+ * @property {boolean|import("./reconnect.js").ReconnectOptions} [reconnect] reconnect with backoff
+ *   after a network failure (default false)
+ * @property {number} [pixelRatio] device pixels per CSS pixel for the requested render area size;
+ *   default `devicePixelRatio` (1 halves a HiDPI screen's rendering and bandwidth, for a blurrier picture)
+ * @property {string} [application] the application name the service is told (default `document.title`)
+ * @property {number} [resizeDelayMs] how long the container must stay still before the service
+ *   hears of a new size (default 150)
+ */
+
+/**
+ * A service notification, as service listeners get it: the event name, then its details.
+ * - `["connected", {connectionId, clientId, renderAreaId, width, height, stillEncoder, interactiveEncoder}]`
+ * - `["disconnected", reason, detail]`, reason one of DISPOSED, REFUSED, KICKED, NETWORKFAILURE
+ * - `["reconnecting", attempt, delayMs]`
+ * - `["startNetworkCalibration", fields]`, `["pendingNetworkCalibration", fields]`,
+ *   `["finishedNetworkCalibration", {bandwidth, latency_ms}]` (the `notify` message's other fields)
+ * - `["error", detail]` the service says the page broke the protocol
+ * @typedef {[string, ...any[]]} ServiceEvent
+ */
+
+/**
+ * A frame as received, before decoding.
+ * @typedef {object} ReceivedFrame
+ * @property {number} id
+ * @property {number} width of the encoded picture
+ * @property {number} height
+ * @property {string} codec "jpeg", "png", "h264", "vp9" or "av1"
+ * @property {boolean} still a still (best quality) frame
+ * @property {boolean} key decodable on its own
+ * @property {string} text what the application attached to the frame
+ * @property {number} byteLength
+ */
+
+/**
+ * A frame as painted.
+ * @typedef {object} DecodedFrame
+ * @property {number} id
+ * @property {string} codec
+ * @property {boolean} lossless true for PNG frames
+ * @property {boolean} still
+ * @property {string} text
+ * @property {number} decodeMs decode and paint time
+ * @property {number|null} inputLatencyMs time from sending the input this frame first shows to painting it
+ */
+
+const DEFAULT_RESIZE_DELAY_MS = 150;
+
+/**
+ * A render area shown in a page element and streamed from a remoteviz service.
+ *
+ * It fills its view with a canvas of the render area's size in pixels, laid out per the display
+ * mode; captures mouse, pen, touch, wheel and keyboard input and sends it in render-area pixels;
+ * decodes and paints the frames (images with `createImageBitmap`, video with WebCodecs) and
+ * acknowledges each one.
+ */
+export class RemoteVizRenderArea {
+  /** The display modes, for pages that load this class from a classic script. */
+  static DisplayMode = DisplayMode;
+
+  /**
+   * @param {HTMLElement|string} container the element to show the render area in, or its id
+   * @param {number} width the view's width in CSS pixels (ignored with `autoResize`)
+   * @param {number} height the view's height in CSS pixels (ignored with `autoResize`)
+   * @param {string} [displayMode] a {@link DisplayMode}: FIT (default), CROP or STRETCH
+   * @param {RenderAreaOptions} [options]
+   */
+  constructor(container, width, height, displayMode = DisplayMode.FIT, options = {}) {
+    const element = typeof container === "string" ? document.getElementById(container) : container;
+    if (!element) throw new Error(`RemoteVizRenderArea: no element with id "${container}"`);
+    this._displayMode = checkDisplayMode(displayMode);
+    this._options = { autoResize: false, reconnect: false, resizeDelayMs: DEFAULT_RESIZE_DELAY_MS, ...options };
+    this._listeners = {
+      service: new Set(),
+      resize: new Set(),
+      receivedFrame: new Set(),
+      decodedFrame: new Set(),
+      receivedMessage: new Set(),
+      // Named as the input messages' types, which pick the set to ask.
+      mouse: new Set(),
+      touch: new Set(),
+      key: new Set(),
+      wheel: new Set(),
+    };
+
+    this._view = document.createElement("div");
+    this._view.className = "remoteviz-view";
+    // tabIndex makes the view focusable, so it gets the keyboard once clicked or tabbed to;
+    // touch-action none keeps the browser's panning and zooming off the scene's gestures.
+    this._view.tabIndex = 0;
+    // "application" tells screen readers to hand keys to the view rather than read the page with them.
+    this._view.setAttribute("role", "application");
+    Object.assign(this._view.style, { position: "relative", overflow: "hidden", background: "#000", touchAction: "none", userSelect: "none", webkitUserSelect: "none" });
+    this._canvas = document.createElement("canvas");
+    Object.assign(this._canvas.style, { position: "absolute", display: "block" });
+    this._context = this._canvas.getContext("2d", { alpha: false });
+    this._view.append(this._canvas);
+    element.append(this._view);
+
+    if (this._options.autoResize) {
+      Object.assign(this._view.style, { width: "100%", height: "100%" });
+      this._containerWidth = this._view.clientWidth;
+      this._containerHeight = this._view.clientHeight;
+      this._resizeObserver = new ResizeObserver(([entry]) => this._containerResized(entry.contentRect.width, entry.contentRect.height));
+      this._resizeObserver.observe(this._view);
+    } else {
+      Object.assign(this._view.style, { width: `${width}px`, height: `${height}px` });
+      this._containerWidth = width;
+      this._containerHeight = height;
+      this._resizeObserver = null;
+    }
+    /** The render area size to ask for in `hello`. */
+    this._requested = areaSizeFor(this._containerWidth, this._containerHeight, this._pixelRatio());
+    this._areaWidth = 0;
+    this._areaHeight = 0;
+    this._setAreaSize(this._requested.width, this._requested.height);
+    // _setAreaSize lays the canvas out only for a real size; an empty container has none yet.
+    this._relayout();
+
+    this._input = new InputCapture(this._view, { locate: (event) => this._locate(event), emit: (message, event) => this._emitInput(message, event) });
+
+    this._url = null;
+    /** The live connection's state, null while disconnected. */
+    this._connection = null;
+    this._accepted = null;
+    this._attempt = 0;
+    this._reconnectTimer = null;
+    this._resizeTimer = null;
+    this._stats = { frames: new RateMeter(), bytes: new RateMeter(), inputLatencyMs: null, decodeMs: null, codec: null, framesReceived: 0, framesPainted: 0, framesDropped: 0 };
+    this._overlay = null;
+    this._overlayTimer = null;
+  }
+
+  // ----------------------------------------------------------------------- connection
+
+  /**
+   * Connects to a service. The URL's path names the render area; its query carries parameters
+   * for the application (`ws://host:8080/TheCone?token=...&width=800&height=600`). A relative
+   * URL or an http(s) one connects to the page's own server on the matching WebSocket scheme.
+   * An open connection is closed first.
+   * @param {string} url
+   */
+  connectTo(url) {
+    this.disconnect();
+    this._url = webSocketUrl(url, globalThis.location?.href);
+    this._attempt = 0;
+    this._open();
+  }
+
+  /** Closes the connection (service listeners hear `disconnected`, DISPOSED) and stops reconnecting. */
+  disconnect() {
+    clearTimeout(this._reconnectTimer);
+    this._reconnectTimer = null;
+    const connection = this._connection;
+    if (!connection) return;
+    this._drop(connection);
+    connection.ws.close(1000);
+    this._notify(this._listeners.service, ["disconnected", DisconnectReason.DISPOSED, "disconnect() was called"]);
+  }
+
+  /**
+   * Whether the service accepted the connection and it is open.
+   * @returns {boolean}
+   */
+  isConnected() {
+    return Boolean(this._connection?.accepted) && this._connection.ws.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Sends an application message: a string as text, bytes as a binary message.
+   * @param {string|Uint8Array|ArrayBuffer} message
+   * @returns {boolean} false when not connected
+   */
+  sendMessage(message) {
+    if (!this.isConnected()) return false;
+    return this._send(this._connection, typeof message === "string" ? textMessage(message) : binaryMessage(message));
+  }
+
+  /**
+   * Asks the service for a new render area size; resize listeners hear when it changes. Before
+   * connecting, sets the size `hello` asks for.
+   * @param {number} width pixels
+   * @param {number} height pixels
+   * @returns {boolean} whether the request was sent now
+   */
+  requestRenderAreaSize(width, height) {
+    this._requested = { width, height };
+    return this.isConnected() && this._send(this._connection, sizeMessage(width, height));
+  }
+
+  /**
+   * Resizes the view (the render area's container) in CSS pixels and tells the service. With
+   * `autoResize`, a new render area size follows.
+   * @param {number} width
+   * @param {number} height
+   */
+  resizeRenderAreaContainer(width, height) {
+    Object.assign(this._view.style, { width: `${width}px`, height: `${height}px` });
+    // With autoResize the observer sees the change; without it, nothing else would.
+    if (!this._resizeObserver) this._containerResized(width, height);
+  }
+
+  // ----------------------------------------------------------------------- state
+
+  /** @returns {number} the render area's width in pixels */
+  getRenderAreaWidth() {
+    return this._areaWidth;
+  }
+
+  /** @returns {number} the render area's height in pixels */
+  getRenderAreaHeight() {
+    return this._areaHeight;
+  }
+
+  /** @returns {number} the view's width in CSS pixels */
+  getContainerWidth() {
+    return this._containerWidth;
+  }
+
+  /** @returns {number} the view's height in CSS pixels */
+  getContainerHeight() {
+    return this._containerHeight;
+  }
+
+  /** @returns {string} the display mode */
+  getDisplayMode() {
+    return this._displayMode;
+  }
+
+  /**
+   * Changes how the picture is laid out in the view.
+   * @param {string} displayMode a {@link DisplayMode}
+   */
+  setDisplayMode(displayMode) {
+    this._displayMode = checkDisplayMode(displayMode);
+    this._relayout();
+  }
+
+  /** @returns {boolean} whether this browser decodes image frames */
+  isImageStreamingSupported() {
+    return isImageStreamingSupported();
+  }
+
+  /** @returns {boolean} whether this browser decodes video frames (WebCodecs `VideoDecoder` is there) */
+  isVideoStreamingSupported() {
+    return isVideoStreamingSupported();
+  }
+
+  /** @returns {"image"|"video"|null} what the connection streams, from its encoders; null before it is accepted */
+  getStreamingMode() {
+    return this._accepted?.streamingMode ?? null;
+  }
+
+  /** @returns {string|null} the connection's id, as the service named it; null before it is accepted */
+  getConnectionId() {
+    return this._accepted?.connectionId ?? null;
+  }
+
+  /** @returns {string} the page's client id, shared by all its render areas */
+  getClientId() {
+    return this._accepted?.clientId || pageClientId();
+  }
+
+  /** @returns {HTMLElement} the view: the focusable element that holds the canvas (style it, focus it) */
+  getElement() {
+    return this._view;
+  }
+
+  /** @returns {import("./stats.js").Stats} the streaming statistics */
+  getStats() {
+    const now = performance.now();
+    const { frames, bytes, ...counts } = this._stats;
+    return { fps: frames.rate(now), bandwidth: bytes.rate(now), ...counts };
+  }
+
+  /**
+   * Shows or hides an overlay of frames per second, input latency, decode time and bandwidth.
+   * @param {boolean} [show]
+   */
+  showStats(show = true) {
+    if (show && !this._overlay) {
+      this._overlay = document.createElement("div");
+      this._overlay.className = "remoteviz-stats";
+      Object.assign(this._overlay.style, { position: "absolute", left: "0", top: "0", padding: "2px 6px", font: "11px monospace", color: "#fff", background: "rgba(0,0,0,0.6)", pointerEvents: "none", whiteSpace: "pre" });
+      this._view.append(this._overlay);
+      const update = () => {
+        this._overlay.textContent = formatStats(this.getStats());
+      };
+      update();
+      // A timer rather than updates on each frame, so the figures fall to zero when frames stop.
+      this._overlayTimer = setInterval(update, 500);
+    } else if (!show && this._overlay) {
+      clearInterval(this._overlayTimer);
+      this._overlay.remove();
+      this._overlay = null;
+    }
+  }
+
+  /** Disconnects, stops listening and removes the view from the page. */
+  dispose() {
+    this.disconnect();
+    this.showStats(false);
+    this._input.detach();
+    this._resizeObserver?.disconnect();
+    clearTimeout(this._resizeTimer);
+    this._view.remove();
+  }
+
+  // ----------------------------------------------------------------------- listeners
+
+  /** @param {(event: ServiceEvent) => void} listener told of connection and calibration events */
+  addServiceListener(listener) {
+    this._listeners.service.add(listener);
+  }
+
+  /** @param {(event: ServiceEvent) => void} listener */
+  removeServiceListener(listener) {
+    this._listeners.service.delete(listener);
+  }
+
+  /** @param {(width: number, height: number) => void} listener told of each new render area size */
+  addResizeListener(listener) {
+    this._listeners.resize.add(listener);
+  }
+
+  /** @param {(width: number, height: number) => void} listener */
+  removeResizeListener(listener) {
+    this._listeners.resize.delete(listener);
+  }
+
+  /** @param {(frame: ReceivedFrame) => void} listener told of each frame as it arrives */
+  addReceivedFrameListener(listener) {
+    this._listeners.receivedFrame.add(listener);
+  }
+
+  /** @param {(frame: ReceivedFrame) => void} listener */
+  removeReceivedFrameListener(listener) {
+    this._listeners.receivedFrame.delete(listener);
+  }
+
+  /** @param {(frame: DecodedFrame) => void} listener told of each frame once painted */
+  addDecodedFrameListener(listener) {
+    this._listeners.decodedFrame.add(listener);
+  }
+
+  /** @param {(frame: DecodedFrame) => void} listener */
+  removeDecodedFrameListener(listener) {
+    this._listeners.decodedFrame.delete(listener);
+  }
+
+  /** @param {(message: string|Uint8Array) => void} listener told of each application message from the service */
+  addReceivedMessageListener(listener) {
+    this._listeners.receivedMessage.add(listener);
+  }
+
+  /** @param {(message: string|Uint8Array) => void} listener */
+  removeReceivedMessageListener(listener) {
+    this._listeners.receivedMessage.delete(listener);
+  }
+
+  /** @param {(message: object, event: PointerEvent|MouseEvent) => boolean|void} listener returns false to keep the event from the service */
+  addMouseListener(listener) {
+    this._listeners.mouse.add(listener);
+  }
+
+  /** @param {(message: object, event: PointerEvent|MouseEvent) => boolean|void} listener */
+  removeMouseListener(listener) {
+    this._listeners.mouse.delete(listener);
+  }
+
+  /** @param {(message: object, event: PointerEvent) => boolean|void} listener returns false to keep the event from the service */
+  addTouchListener(listener) {
+    this._listeners.touch.add(listener);
+  }
+
+  /** @param {(message: object, event: PointerEvent) => boolean|void} listener */
+  removeTouchListener(listener) {
+    this._listeners.touch.delete(listener);
+  }
+
+  /** @param {(message: object, event: KeyboardEvent|FocusEvent) => boolean|void} listener returns false to keep the event from the service */
+  addKeyListener(listener) {
+    this._listeners.key.add(listener);
+  }
+
+  /** @param {(message: object, event: KeyboardEvent|FocusEvent) => boolean|void} listener */
+  removeKeyListener(listener) {
+    this._listeners.key.delete(listener);
+  }
+
+  /** @param {(message: object, event: WheelEvent) => boolean|void} listener returns false to keep the event from the service */
+  addWheelListener(listener) {
+    this._listeners.wheel.add(listener);
+  }
+
+  /** @param {(message: object, event: WheelEvent) => boolean|void} listener */
+  removeWheelListener(listener) {
+    this._listeners.wheel.delete(listener);
+  }
+
+  // ----------------------------------------------------------------------- internals
+
+  _pixelRatio() {
+    return this._options.pixelRatio ?? globalThis.devicePixelRatio ?? 1;
+  }
+
+  // Calls each listener, so that one that throws does not stop the others or the stream; false
+  // when one of them returned false.
+  _notify(listeners, ...args) {
+    let allowed = true;
+    for (const listener of [...listeners]) {
+      try {
+        if (listener(...args) === false) allowed = false;
+      } catch (error) {
+        console.error("remoteviz: a listener failed", error);
+      }
+    }
+    return allowed;
+  }
+
+  _open() {
+    const ws = new WebSocket(this._url);
+    ws.binaryType = "arraybuffer";
+    const connection = {
+      ws,
+      accepted: false,
+      disconnect: null,
+      errorDetail: "",
+      latency: new InputLatency(),
+      images: null,
+      video: null,
+    };
+    const done = (frame, outcome) => this._frameDone(connection, frame, outcome);
+    const paint = (picture, frame) => this._paint(picture, frame);
+    connection.images = new ImageFrameQueue({
+      decode: (frame) => createImageBitmap(new Blob([frame.payload], { type: IMAGE_MIME_TYPES[frame.codec] })),
+      paint,
+      done,
+    });
+    connection.video = new VideoStream({
+      createDecoder: createWebCodecsDecoder,
+      paint,
+      done,
+      requestKeyFrame: () => this._send(connection, keyFrameMessage()),
+      onError: (error) => console.warn("remoteviz: video decoder failed", error),
+    });
+    this._connection = connection;
+    this._accepted = null;
+    // The codec probe runs while the socket opens; hello waits for both.
+    const decoders = pageDecoders();
+    ws.onopen = async () => {
+      const list = await decoders;
+      if (this._connection !== connection) return;
+      this._send(connection, helloMessage({
+        clientId: pageClientId(),
+        width: this._requested.width,
+        height: this._requested.height,
+        containerWidth: this._containerWidth,
+        containerHeight: this._containerHeight,
+        decoders: list,
+        application: this._options.application ?? globalThis.document?.title ?? "",
+        userAgent: globalThis.navigator?.userAgent ?? "",
+      }));
+    };
+    ws.onmessage = (event) => {
+      if (this._connection === connection) this._receive(connection, event.data);
+    };
+    ws.onclose = (event) => {
+      if (this._connection === connection) this._closed(connection, event.code, event.reason);
+    };
+  }
+
+  // Forgets a connection: its frames in flight are not painted, nor acknowledged.
+  _drop(connection) {
+    connection.images.close();
+    connection.video.close();
+    this._connection = null;
+    this._accepted = null;
+  }
+
+  _closed(connection, code, closeReason) {
+    this._drop(connection);
+    const { reason, detail } = disconnectReason(code, connection.disconnect, connection.errorDetail, closeReason);
+    this._notify(this._listeners.service, ["disconnected", reason, detail]);
+    if (!this._options.reconnect) return;
+    const delay = reconnectDelay(reason, this._attempt, this._options.reconnect === true ? {} : this._options.reconnect);
+    if (delay === null) return;
+    this._attempt += 1;
+    this._notify(this._listeners.service, ["reconnecting", this._attempt, delay]);
+    this._reconnectTimer = setTimeout(() => {
+      this._reconnectTimer = null;
+      this._open();
+    }, delay);
+  }
+
+  _send(connection, message) {
+    if (connection.ws.readyState !== WebSocket.OPEN) return false;
+    connection.ws.send(message instanceof Uint8Array ? message : JSON.stringify(message));
+    return true;
+  }
+
+  _receive(connection, data) {
+    const now = performance.now();
+    this._stats.bytes.add(now, typeof data === "string" ? data.length : data.byteLength);
+    try {
+      if (typeof data === "string") this._receiveText(connection, parseServiceText(data));
+      else this._receiveBinary(connection, parseServiceBinary(data));
+    } catch (error) {
+      // A message this page cannot read is the service's bug; the page can only report it and go on.
+      console.warn("remoteviz: ignored a malformed message from the service:", error.message);
+    }
+  }
+
+  _receiveBinary(connection, message) {
+    if (message.type === "message") {
+      this._notify(this._listeners.receivedMessage, message.data);
+      return;
+    }
+    this._stats.framesReceived += 1;
+    const { id, width, height, codec, still, key, text, byteLength } = message;
+    this._notify(this._listeners.receivedFrame, { id, width, height, codec, still, key, text, byteLength });
+    if (VIDEO_CODECS.includes(message.codec)) connection.video.push(message);
+    else connection.images.push(message);
+  }
+
+  _receiveText(connection, message) {
+    switch (message.type) {
+      case "accept":
+        connection.accepted = true;
+        this._attempt = 0;
+        this._accepted = {
+          connectionId: message.connection_id,
+          clientId: message.client_id,
+          renderAreaId: message.render_area_id,
+          width: message.width,
+          height: message.height,
+          stillEncoder: message.still_encoder,
+          interactiveEncoder: message.interactive_encoder,
+          streamingMode: streamingMode(message.still_encoder, message.interactive_encoder),
+        };
+        this._setAreaSize(message.width, message.height);
+        this._notify(this._listeners.service, ["connected", { ...this._accepted }]);
+        break;
+      case "disconnect":
+        connection.disconnect = message;
+        break;
+      case "error":
+        connection.errorDetail = String(message.detail ?? "");
+        this._notify(this._listeners.service, ["error", connection.errorDetail]);
+        break;
+      case "notify": {
+        const { type, event, ...fields } = message;
+        this._notify(this._listeners.service, [event, fields]);
+        break;
+      }
+      case "resize":
+        this._setAreaSize(message.width, message.height);
+        break;
+      case "stream":
+        connection.video.configure({ codecString: message.codec_string, width: message.width, height: message.height });
+        break;
+      case "ping":
+        this._send(connection, pongMessage(message.t));
+        break;
+      case "message":
+        this._notify(this._listeners.receivedMessage, String(message.text));
+        break;
+      default:
+        console.warn(`remoteviz: ignored a message of unknown type "${message.type}"`);
+    }
+  }
+
+  _paint(picture, frame) {
+    this._setAreaSize(frame.areaWidth, frame.areaHeight);
+    // A picture smaller than the render area (the service downscaled it) is scaled up to it.
+    // Only the header's width x height is the picture: H.264 pads odd sizes to even ones.
+    this._context.drawImage(picture, 0, 0, frame.width, frame.height, 0, 0, this._canvas.width, this._canvas.height);
+  }
+
+  _frameDone(connection, frame, outcome) {
+    this._send(connection, ackMessage(frame.id, outcome.decodeMs));
+    if (!outcome.shown) {
+      this._stats.framesDropped += 1;
+      if (outcome.error) console.warn(`remoteviz: frame ${frame.id} could not be shown`, outcome.error);
+      return;
+    }
+    const now = performance.now();
+    const inputLatencyMs = frame.inputSeq ? connection.latency.resolve(frame.inputSeq, now) : null;
+    const stats = this._stats;
+    stats.frames.add(now);
+    stats.framesPainted += 1;
+    stats.decodeMs = outcome.decodeMs;
+    stats.codec = frame.codec;
+    if (inputLatencyMs !== null) stats.inputLatencyMs = inputLatencyMs;
+    this._notify(this._listeners.decodedFrame, {
+      id: frame.id,
+      codec: frame.codec,
+      lossless: frame.codec === "png",
+      still: frame.still,
+      text: frame.text,
+      decodeMs: outcome.decodeMs,
+      inputLatencyMs,
+    });
+  }
+
+  // The render area's size, from accept, resize or the frames themselves (whichever says it
+  // first): the canvas has one pixel per render-area pixel.
+  _setAreaSize(width, height) {
+    if (!(width > 0 && height > 0) || (width === this._areaWidth && height === this._areaHeight)) return;
+    this._areaWidth = width;
+    this._areaHeight = height;
+    this._canvas.width = width;
+    this._canvas.height = height;
+    this._relayout();
+    this._notify(this._listeners.resize, width, height);
+  }
+
+  _relayout() {
+    this._layout = computeLayout(this._displayMode, this._containerWidth, this._containerHeight, this._areaWidth, this._areaHeight, this._pixelRatio());
+    const { left, top, width, height } = this._layout;
+    Object.assign(this._canvas.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+  }
+
+  _locate(event) {
+    const rect = this._view.getBoundingClientRect();
+    // The layout is in the view's own CSS pixels; these ratios undo a CSS transform that scales it.
+    const scaleX = rect.width ? this._containerWidth / rect.width : 1;
+    const scaleY = rect.height ? this._containerHeight / rect.height : 1;
+    return containerToArea(this._layout, (event.clientX - rect.left) * scaleX, (event.clientY - rect.top) * scaleY);
+  }
+
+  _emitInput(message, event) {
+    const connection = this._connection;
+    if (!this._notify(this._listeners[message.type], message, event) || !this.isConnected()) return false;
+    return this._send(connection, { ...message, seq: connection.latency.next(performance.now()) });
+  }
+
+  _containerResized(width, height) {
+    if (width === this._containerWidth && height === this._containerHeight) return;
+    this._containerWidth = width;
+    this._containerHeight = height;
+    if (this._options.autoResize) this._requested = areaSizeFor(width, height, this._pixelRatio());
+    this._relayout();
+    // A dragged window edge resizes many times a second; the service hears of the size it settles at.
+    clearTimeout(this._resizeTimer);
+    this._resizeTimer = setTimeout(() => this._sendContainerSize(), this._options.resizeDelayMs);
+  }
+
+  _sendContainerSize() {
+    if (!this.isConnected()) return;
+    this._send(this._connection, containerMessage(this._containerWidth, this._containerHeight));
+    const { width, height } = this._requested;
+    if (this._options.autoResize && (width !== this._areaWidth || height !== this._areaHeight)) {
+      this._send(this._connection, sizeMessage(width, height));
+    }
+  }
+}

@@ -1,0 +1,252 @@
+"""Clients (one web page each) and their connections (one view of one render area each)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from .encoders import FrameEncoders
+from .protocol import AppMessage, DisconnectReason, Hello
+from .streaming import Pacer, RateController, Targets
+
+if TYPE_CHECKING:
+    from .render_area import RenderArea
+    from .service import Service
+
+
+class ConnectionParameters(Mapping[str, str]):
+    """The query fields of a connect URL (``ws://host/TheCone?token=abc&width=800``).
+
+    A read-only mapping; a field given several times keeps its last value.
+    """
+
+    def __init__(self, fields: Mapping[str, str] | None = None) -> None:
+        self._fields = dict(fields or {})
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"ConnectionParameters({self._fields!r})"
+
+    def has_value(self, name: str) -> bool:
+        """True when the URL had the field ``name``."""
+        return name in self._fields
+
+    def get_value(self, name: str, default: str = "") -> str:
+        """The field ``name``, or ``default``."""
+        return self._fields.get(name, default)
+
+    def get_int(self, name: str, default: int | None = None) -> int | None:
+        """The field ``name`` as an integer, or ``default`` when absent or not an integer."""
+        try:
+            return int(self._fields[name])
+        except (KeyError, ValueError):
+            return default
+
+
+@dataclass
+class NetworkPerformance:
+    """Network calibration of one client: what to measure, and what was measured.
+
+    Change the settings in ``ServiceListener.on_connected_client``; read the figures in
+    ``on_initialized_client``. Bandwidth is in bytes per second, latency in milliseconds.
+    """
+
+    calibration_enabled: bool = True
+    max_calibration_duration_ms: int = 5000
+    bandwidth: float = 0.0  # measured bytes per second; 0 until measured
+    latency_ms: float = 0.0  # measured round-trip time
+    measured: bool = False
+
+    def enable_calibration(self, enabled: bool) -> None:
+        """Turn the calibration of this client on or off."""
+        self.calibration_enabled = enabled
+
+    def set_max_calibration_duration(self, milliseconds: int) -> None:
+        """Bound how long calibration may take."""
+        if milliseconds <= 0:
+            raise ValueError("the calibration duration must be positive")
+        self.max_calibration_duration_ms = milliseconds
+
+
+@dataclass
+class ClientSettings:
+    """Per-client settings: the bandwidth (bytes per second, 0 = unlimited) its connections share."""
+
+    bandwidth: float = 0.0
+
+
+class EncodingPolicy(enum.Enum):
+    """What to give up first when the link cannot carry frames at full quality and rate."""
+
+    KEEP_FRAMES_PER_SECOND = "keep_fps"  # lower quality (down to a floor) before the rate
+    KEEP_FRAME_QUALITY = "keep_quality"  # lower the rate before the quality
+
+
+@dataclass
+class ConnectionSettings:
+    """Per-connection streaming settings.
+
+    ``fps`` is the target rate (1..60); ``quality`` the target interactive quality (0..1);
+    ``min_quality`` the floor that KEEP_FRAMES_PER_SECOND lowers quality to before the rate drops.
+    """
+
+    policy: EncodingPolicy = EncodingPolicy.KEEP_FRAMES_PER_SECOND
+    max_sending_fps: int = 60
+    fps: int = 30
+    quality: float = 0.7
+    min_quality: float = 0.3
+    interactive_downscale: bool = False  # allow interactive images at down to half size on slow links
+    _connection: Connection | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        if not 1 <= self.fps <= 60:
+            raise ValueError("fps must be within 1..60")
+        if not 1 <= self.max_sending_fps <= 240:
+            raise ValueError("max_sending_fps must be within 1..240")
+        if not 0.0 <= self.min_quality <= self.quality <= 1.0:
+            raise ValueError("qualities must satisfy 0 <= min_quality <= quality <= 1")
+
+    def set_frame_encoding_policy(self, policy: EncodingPolicy, fps: int | None = None,
+                                  quality: float | None = None, min_quality: float | None = None) -> None:
+        """Choose a policy and, optionally, its targets."""
+        self.policy = policy
+        self.fps = self.fps if fps is None else fps
+        self.quality = self.quality if quality is None else quality
+        self.min_quality = self.min_quality if min_quality is None else min_quality
+        self._check()
+
+    def is_supported_encoders(self, frame_encoders: FrameEncoders) -> bool:
+        """True when this connection (the server and its browser) can use ``frame_encoders``."""
+        probe = FrameEncoders(frame_encoders.still_encoder, frame_encoders.interactive_encoder,
+                              _client_decoders=frame_encoders._client_decoders)
+        return probe.validate()
+
+
+class ConnectionGroup:
+    """Something connections belong to: a client (its page's views) or a render area (its viewers)."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, Connection] = {}
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The open connections."""
+        return list(self._connections.values())
+
+    @property
+    def num_connections(self) -> int:
+        """How many connections are open."""
+        return len(self._connections)
+
+    def get_connection(self, connection_id: str) -> Connection | None:
+        """The connection with ``connection_id``, or None."""
+        return self._connections.get(connection_id)
+
+
+class Client(ConnectionGroup):
+    """One web page (or other client) with its connections, usually one per render area shown."""
+
+    def __init__(self, service: Service, client_id: str, hello: Hello) -> None:
+        super().__init__()
+        self._service = service
+        self.id = client_id
+        self.settings = ClientSettings()
+        self.network_performance = NetworkPerformance()
+        self.application_name = hello.application
+        self.environment = hello.user_agent
+        self._decoders = hello.decoders
+        self._calibrating: list[Connection] | None = None  # connections waiting for calibration
+        self._last_ping = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} connections={len(self._connections)}>"
+
+    def is_image_streaming_supported(self) -> bool:
+        """True when the client decodes JPEG and PNG."""
+        return {"jpeg", "png"} <= self._decoders
+
+    def is_video_streaming_supported(self) -> bool:
+        """True when the client decodes at least one video codec."""
+        return bool({"h264", "vp9", "av1"} & self._decoders)
+
+    def send_message(self, message: str | bytes) -> None:
+        """Send an application message on every connection of the client."""
+        for connection in self.connections:
+            connection.send_message(message)
+
+    def disconnect(self) -> None:
+        """Close every connection of the client (the browser sees KICKED)."""
+        for connection in self.connections:
+            connection.close()
+
+
+class Connection:
+    """One browser view of one render area."""
+
+    def __init__(self, service: Service, connection_id: str, client: Client, render_area: RenderArea,
+                 parameters: ConnectionParameters, hello: Hello, link: object) -> None:
+        self._service = service
+        self._link = link
+        self.id = connection_id
+        self.client = client
+        self.render_area = render_area
+        self.parameters = parameters
+        self.requested_width = hello.width
+        self.requested_height = hello.height
+        self.container_width = hello.container_width
+        self.container_height = hello.container_height
+        self.settings = ConnectionSettings(_connection=self)
+        self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
+        self.pacer = Pacer(service.settings.frame_window)
+        self._rate = RateController(self._targets(), self.pacer.window)
+        self.last_encoded_frame: bytes | None = None
+        # The newest encoded frame waiting for room in the window; a newer one replaces it.
+        self._slot: tuple | None = None
+        self._needs_key = True  # a video stream must start with a key frame for this connection
+        self._encoding = 0  # frames of this connection in the encoder threads
+        self.is_open = False  # becomes True once initialized and accepted
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
+
+    def _targets(self) -> Targets:
+        """What the rate controller aims at, from the settings and this connection's bandwidth share."""
+        settings, client = self.settings, self.client
+        share = client.settings.bandwidth / max(1, client.num_connections)
+        return Targets(settings.policy is EncodingPolicy.KEEP_FRAMES_PER_SECOND, settings.fps, settings.quality,
+                       settings.min_quality, settings.max_sending_fps, settings.interactive_downscale, share)
+
+    @property
+    def interactive_quality(self) -> float:
+        """The quality interactive frames are encoded at now (adapted to the link)."""
+        return self._rate.quality
+
+    @property
+    def interactive_scale(self) -> float:
+        """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
+        return self._rate.scale
+
+    def send_message(self, message: str | bytes) -> None:
+        """Send an application message (text or bytes) to this view's page."""
+        if not isinstance(message, (str, bytes, bytearray, memoryview)):
+            raise TypeError("a message is str or bytes")
+        data = message if isinstance(message, str) else bytes(message)
+        self._service._send(self, AppMessage(data))
+
+    def close(self) -> None:
+        """Close the connection; the browser sees KICKED."""
+        self._service._close_connection(self, DisconnectReason.KICKED, "closed by the application")

@@ -1,0 +1,253 @@
+"""Render areas (what is drawn, shared by 0..n connections) and their listener."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
+
+from .connection import ConnectionGroup
+from .protocol import DisconnectReason
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .encoders import FrameEncoders
+    from .rendering import SceneManager, TouchManager, Viewport
+    from .service import Service
+
+
+class RenderAreaListener:
+    """Subclass and override what you need; every method has a sensible default.
+
+    Every method runs on the thread that calls ``Service.dispatch()``. Input callbacks return
+    True to also hand the event to the scene (the examiner), False to keep it from the scene.
+    """
+
+    # ---- connection
+    def on_opened_connection(self, render_area: RenderArea, connection: Connection,
+                             frame_encoders: FrameEncoders) -> None:
+        """A connection was created; choose its encoders here (default: PNG still, JPEG interactive)."""
+
+    def on_initialized_connection(self, render_area: RenderArea, connection: Connection,
+                                  frame_encoders: FrameEncoders) -> None:
+        """The connection is ready; frames are about to flow."""
+
+    def on_refused_encoder(self, render_area: RenderArea, connection: Connection,
+                           frame_encoders: FrameEncoders) -> None:
+        """The chosen encoders cannot be used (see their statuses); set others. Fires again while invalid."""
+
+    def on_closed_connection(self, render_area: RenderArea, connection_id: str, aborted: bool) -> None:
+        """A connection closed (``aborted`` when the network dropped it).
+
+        After the listeners, a render area left without connections is disposed unless
+        ``render_area.keep_alive`` is True.
+        """
+
+    # ---- rendering
+    def on_pre_render(self, render_area: RenderArea) -> bool:
+        """The scene is about to be rendered; return False to skip this frame."""
+        return True
+
+    def on_post_render(self, render_area: RenderArea) -> None:
+        """The scene was rendered."""
+
+    def on_sending_frame(self, render_area: RenderArea, connection: Connection) -> str | None:
+        """A frame is about to be sent to ``connection``; a returned text travels with it."""
+        return None
+
+    def on_requested_frame(self, render_area: RenderArea,
+                           connection: Connection) -> tuple[np.ndarray, bool] | None:
+        """INDEPENDENT_SERVICE mode: return ``(image, is_interactive)`` or None for no frame.
+
+        ``image`` is an ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array, rows top to bottom, of the render
+        area's size. Called once per frame of the render area; every ready connection of the area
+        gets the result. ``connection`` is the first of them.
+        """
+        return None
+
+    def on_requested_size(self, render_area: RenderArea, connection: Connection, width: int,
+                          height: int) -> bool:
+        """A browser asked for a new size; return False to refuse it."""
+        return True
+
+    def on_resize(self, render_area: RenderArea, width: int, height: int) -> None:
+        """The render area changed size."""
+
+    # ---- input
+    def on_mouse_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                      button: int) -> bool:
+        """A mouse button went down."""
+        return True
+
+    def on_mouse_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                    button: int) -> bool:
+        """A mouse button went up."""
+        return True
+
+    def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+        """The mouse moved."""
+        return True
+
+    def on_mouse_double_click(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                              button: int) -> bool:
+        """A double click."""
+        return True
+
+    def on_mouse_enter(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+        """The mouse entered the view."""
+        return True
+
+    def on_mouse_leave(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+        """The mouse left the view."""
+        return True
+
+    def on_mouse_wheel(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                       delta: float) -> bool:
+        """The wheel turned ``delta`` lines (positive towards the user)."""
+        return True
+
+    def on_key_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                    key: str) -> bool:
+        """A key went down (``key`` as the DOM names it: "a", "Escape", "ArrowLeft"...)."""
+        return True
+
+    def on_key_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                  key: str) -> bool:
+        """A key went up."""
+        return True
+
+    def on_touch_start(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
+                       y: int) -> bool:
+        """A finger touched the view."""
+        return True
+
+    def on_touch_move(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
+                      y: int) -> bool:
+        """A finger moved."""
+        return True
+
+    def on_touch_end(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
+                     y: int) -> bool:
+        """A finger lifted (or the touch was cancelled)."""
+        return True
+
+    # ---- messages
+    def on_received_message(self, render_area: RenderArea, connection: Connection,
+                            message: str | bytes) -> None:
+        """An application message arrived from the browser."""
+
+
+class RenderArea(ConnectionGroup):
+    """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
+
+    def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
+        super().__init__()
+        self._service = service
+        self.id = render_area_id
+        self._width = width
+        self._height = height
+        self._listeners: list[RenderAreaListener] = []
+        self._scene_manager: SceneManager | None = None
+        self.keep_alive = False
+        """When True, the render area outlives its last connection (set for ``create_render_area``)."""
+        self.is_disposed = False
+        self._dirty = True
+        self._last_input_time = -1e9
+        self.last_input_seq = 0
+        self._last_frame_interactive = False
+        self._pending_frame: object | None = None  # rendered, waiting for the previous encode
+        # Seconds to render and to encode a frame, smoothed: how early to start the next one.
+        self._render_cost = 0.0
+        self._encode_cost = 0.0
+
+    def __repr__(self) -> str:
+        return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"
+
+    # ---- size
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return self._width
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return self._height
+
+    @property
+    def viewport(self) -> Viewport:
+        """The area's size as a viewport, for ``camera.view_all(render_area.viewport)``."""
+        from .rendering import Viewport
+
+        return Viewport(self._width, self._height)
+
+    def resize(self, width: int, height: int) -> None:
+        """Change the size; connected browsers are told and the next frames have it."""
+        self._service._resize_render_area(self, width, height)
+
+    # ---- connections
+    def close_connections_and_dispose(self) -> None:
+        """Close every connection (the browsers see DISPOSED) and dispose the area."""
+        self._service._dispose_render_area(self, DisconnectReason.DISPOSED)
+
+    # ---- scene
+    @property
+    def scene_manager(self) -> SceneManager:
+        """The scene rendered in INVENTOR_SERVICE mode; edits to it redraw the area by themselves."""
+        if self._scene_manager is None:
+            from .rendering import SceneManager
+
+            self._scene_manager = SceneManager(on_change=self.request_redraw)
+        return self._scene_manager
+
+    @property
+    def touch_manager(self) -> TouchManager:
+        """The touch gesture recognizers of this area's scene."""
+        return self.scene_manager.touch_manager
+
+    def request_redraw(self) -> None:
+        """Render and send a new frame as soon as the connections can take it."""
+        if not self._dirty:
+            self._dirty = True
+            self._service._wake()
+
+    @property
+    def is_interacting(self) -> bool:
+        """True while input arrived less than ``ServiceSettings.still_delay`` ago.
+
+        Frames rendered meanwhile are interactive (interactive encoder, adapted quality); the
+        first frame after that is a still one (still encoder, best quality).
+        """
+        return time.monotonic() - self._last_input_time < self._service.settings.still_delay
+
+    # ---- messages and listeners
+    def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:
+        """Send an application message to all connections of the area, or to ``connections``."""
+        for connection in self.connections if connections is None else connections:
+            connection.send_message(message)
+
+    def add_listener(self, listener: RenderAreaListener) -> None:
+        """Receive this area's notifications."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: RenderAreaListener) -> None:
+        """Stop receiving this area's notifications."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    @property
+    def listeners(self) -> list[RenderAreaListener]:
+        """The attached listeners (a default one acts when there are none)."""
+        return list(self._listeners) or [_DEFAULT_LISTENER]
+
+    @property
+    def _frame_cost(self) -> float:
+        return self._render_cost + self._encode_cost
+
+    def _call(self, method: str, *args: Any) -> list[Any]:
+        return self._service._call_all(self.listeners, method, *args)
+
+
+_DEFAULT_LISTENER = RenderAreaListener()

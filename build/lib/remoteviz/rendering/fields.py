@@ -1,0 +1,91 @@
+"""Typed node fields: assigning one checks the value and tells the node it changed.
+
+A field is declared on a node class like a dataclass field::
+
+    class Material(Node):
+        diffuse_color = Field((0.8, 0.8, 0.8), as_color)
+
+Reading ``material.diffuse_color`` gives the converted value; assigning it converts the new value
+(raising ``ValueError`` or ``TypeError`` when it does not fit) and calls ``node.touch()``, which is
+how a render area learns that it must draw a new frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+if TYPE_CHECKING:
+    from remoteviz.rendering.nodes import Node
+
+T = TypeVar("T")
+
+Color = tuple[float, float, float]
+
+
+class Field(Generic[T]):
+    """A node attribute whose assignment is converted and notifies the node's observers."""
+
+    def __init__(self, default: Any, convert: Callable[[Any], T], doc: str = "") -> None:
+        self._convert = convert
+        self._default = convert(default)
+        self.__doc__ = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, node: None, owner: type) -> Field[T]: ...
+
+    @overload
+    def __get__(self, node: Node, owner: type) -> T: ...
+
+    def __get__(self, node: Node | None, owner: type) -> T | Field[T]:
+        if node is None:
+            return self
+        return node.__dict__.get(self.name, self._default)
+
+    def __set__(self, node: Node, value: Any) -> None:
+        node.__dict__[self.name] = self._convert(value)
+        node.touch()
+
+
+def as_float(value: Any) -> float:
+    """A finite float."""
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
+
+
+def as_positive_float(value: Any) -> float:
+    """A finite float greater than zero."""
+    result = as_float(value)
+    if result <= 0.0:
+        raise ValueError(f"expected a number greater than 0, got {value!r}")
+    return result
+
+
+def as_unit_float(value: Any) -> float:
+    """A float from 0 to 1 inclusive."""
+    result = as_float(value)
+    if not 0.0 <= result <= 1.0:
+        raise ValueError(f"expected a number from 0 to 1, got {value!r}")
+    return result
+
+
+def as_color(value: Iterable[float]) -> Color:
+    """An RGB colour: three floats from 0 to 1."""
+    items = tuple(as_unit_float(v) for v in value)
+    if len(items) != 3:
+        raise ValueError(f"expected an (r, g, b) colour with components from 0 to 1, got {value!r}")
+    return items  # type: ignore[return-value]
+
+
+def as_bool(value: Any) -> bool:
+    """A bool; other types are refused rather than guessed at."""
+    if not isinstance(value, bool):
+        raise TypeError(f"expected True or False, got {value!r}")
+    return value

@@ -1,0 +1,157 @@
+"""Triangle meshes from numpy arrays or from files (STL, OBJ, PLY, glTF and more, via trimesh)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from remoteviz.rendering.fields import Field, as_float
+from remoteviz.rendering.shapes import Geometry, Shape
+
+
+def _as_points(value: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    points = np.ascontiguousarray(value, dtype=np.float32)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"expected an (N, 3) array, got shape {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("coordinates must be finite")
+    return points
+
+
+def _as_optional_points(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+    return None if value is None else _as_points(value)
+
+
+def _as_indices(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
+    if value is None:
+        return None
+    indices = np.asarray(value)
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise TypeError(f"indices must be integers, got {indices.dtype}")
+    if indices.size and indices.min() < 0:
+        raise ValueError("indices must not be negative")
+    return np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1, 3)
+
+
+def _as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+    if value is None:
+        return None
+    colors = np.asarray(value)
+    if colors.ndim != 2 or colors.shape[1] not in (3, 4):
+        raise ValueError(f"expected an (N, 3) or (N, 4) array of colours, got shape {colors.shape}")
+    # Integer colours are 0..255, as files and image libraries give them; floats are 0..1.
+    scaled = colors / 255.0 if np.issubdtype(colors.dtype, np.integer) else colors
+    rgba = np.ones((len(colors), 4), dtype=np.float32)
+    rgba[:, : colors.shape[1]] = scaled
+    return np.clip(rgba, 0.0, 1.0)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    lengths = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(lengths == 0.0, 1.0, lengths)
+
+
+def _smooth_normals(
+    vertices: npt.NDArray[np.float32],
+    indices: npt.NDArray[np.uint32],
+    crease_angle: float,
+    colors: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Normals for a mesh that has none: ``(vertices, normals, indices, colors)``.
+
+    Each vertex gets the area-weighted mean of its triangles' normals. A triangle corner whose
+    own face turns away from that mean by more than ``crease_angle`` gets a copy of the vertex
+    with the face's normal instead, so hard edges (a box's) stay sharp while curved surfaces shade
+    smoothly.
+    """
+    corners = vertices[indices]
+    # The cross product's length is twice the triangle's area, which gives the weighting.
+    area_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    sums = np.stack(
+        [np.bincount(indices.ravel(), np.repeat(area_normals[:, k], 3), len(vertices)) for k in range(3)],
+        axis=-1,
+    )
+    normals = _unit_rows(sums)
+    face_normals = _unit_rows(area_normals)
+    agreement = np.einsum("fk,fck->fc", face_normals, normals[indices])
+    faces, slots = np.nonzero(agreement < np.cos(crease_angle))
+    if len(faces) == 0:
+        return vertices, normals.astype(np.float32), indices, colors
+    copied = indices[faces, slots]
+    split = indices.copy()
+    split[faces, slots] = np.arange(len(vertices), len(vertices) + len(faces), dtype=np.uint32)
+    return (
+        np.concatenate([vertices, vertices[copied]]),
+        np.concatenate([normals, face_normals[faces]]).astype(np.float32),
+        split,
+        None if colors is None else np.concatenate([colors, colors[copied]]),
+    )
+
+
+class Mesh(Shape):
+    """Triangles given as numpy arrays.
+
+    ``vertices`` is ``(N, 3)``; ``indices`` ``(M, 3)`` picks three vertices per triangle (None: each
+    three consecutive vertices make one); ``normals`` ``(N, 3)`` (None: smooth normals are computed);
+    ``colors`` ``(N, 3)`` or ``(N, 4)``, floats 0..1 or integers 0..255, replace the material's
+    diffuse colour. Computed normals shade smoothly except across edges sharper than
+    ``crease_angle``. Assign a new array to change a field; after editing one in place, call
+    :meth:`touch`.
+    """
+
+    vertices = Field(np.zeros((0, 3), np.float32), _as_points, "Vertex positions, (N, 3).")
+    indices = Field(None, _as_indices, "Vertex indices, three per triangle, or None.")
+    normals = Field(None, _as_optional_points, "Vertex normals, (N, 3), or None to compute them.")
+    colors = Field(None, _as_colors, "Vertex colours as (N, 4) RGBA floats, or None.")
+    crease_angle = Field(
+        math.radians(40.0), as_float, "Computed normals: edges sharper than this (radians) stay hard."
+    )
+
+    def __init__(
+        self,
+        vertices: npt.ArrayLike,
+        indices: npt.ArrayLike | None = None,
+        normals: npt.ArrayLike | None = None,
+        colors: npt.ArrayLike | None = None,
+        *,
+        name: str = "",
+    ) -> None:
+        super().__init__(name=name, vertices=vertices, indices=indices, normals=normals, colors=colors)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **load_options: Any) -> Mesh:
+        """Load a mesh file with trimesh; a file holding a scene is merged into one mesh.
+
+        ``load_options`` go to ``trimesh.load`` (``file_type=...`` for a name without extension).
+        Vertex or face colours in the file become vertex colours.
+        """
+        # trimesh takes a fifth of a second to import; only file loading needs it.
+        import trimesh
+
+        loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
+        if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+            raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+        colors = loaded.visual.vertex_colors if loaded.visual.kind in ("vertex", "face") else None
+        # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
+        return cls(loaded.vertices, loaded.faces, colors=colors, name=os.path.basename(os.fspath(path)))
+
+    def _build_geometry(self) -> Geometry:
+        vertices = self.vertices
+        count = len(vertices)
+        indices = self.indices
+        if indices is None:
+            if count % 3:
+                raise ValueError(f"without indices the vertex count must be a multiple of 3, got {count}")
+            indices = np.arange(count, dtype=np.uint32).reshape(-1, 3)
+        elif indices.size and int(indices.max()) >= count:
+            raise ValueError(f"an index reaches {int(indices.max())} but there are {count} vertices")
+        for label, array in (("normals", self.normals), ("colors", self.colors)):
+            if array is not None and len(array) != count:
+                raise ValueError(f"{label} has {len(array)} rows for {count} vertices")
+        if self.normals is not None:
+            return Geometry(vertices, self.normals, indices, self.colors)
+        return Geometry(*_smooth_normals(vertices, indices, self.crease_angle, self.colors))

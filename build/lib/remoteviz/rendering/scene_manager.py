@@ -1,0 +1,213 @@
+"""SceneManager: one render area's scene, its frames, its input and its picking.
+
+The service keeps one scene manager per render area. It renders on the thread that calls
+:meth:`SceneManager.render` (the service's dispatch thread), where it makes the process's single
+OpenGL context current; each manager has its own framebuffer at the render area's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from remoteviz.events import InputEvent, TouchEvent
+from remoteviz.rendering.actions import Frame, GatherAction, HandleEventAction, LightInstance, gather
+from remoteviz.rendering.camera import Camera, PerspectiveCamera, Viewport
+from remoteviz.rendering.gl_platform import HEADLESS_PACKAGES, RenderingUnavailableError
+from remoteviz.rendering.math3d import Matrix
+from remoteviz.rendering.nodes import DirectionalLight, Group, Node
+from remoteviz.rendering.picking import PickedPoint, pick
+from remoteviz.rendering.touch import GestureEvent, TouchManager
+
+if TYPE_CHECKING:
+    from remoteviz.rendering.framebuffer import Framebuffer
+    from remoteviz.rendering.renderer import Renderer
+
+
+def _shared_renderer() -> Renderer:
+    """The process's renderer. OpenGL is first imported here, not when remoteviz is: an
+    application that supplies its own frames then runs on machines without GL libraries."""
+    try:
+        from remoteviz.rendering.renderer import Renderer
+    except (ImportError, OSError, AttributeError) as error:
+        # PyOpenGL reports a missing libEGL/libGL as an AttributeError on its platform object.
+        raise RenderingUnavailableError(
+            f"OpenGL could not be loaded ({error}). "
+            f"On Debian or Ubuntu install: apt-get install {HEADLESS_PACKAGES}"
+        ) from error
+    return Renderer.shared()
+
+
+class SceneManager:
+    """Renders one render area's scene graph and routes its input events.
+
+    ``on_change`` is called (with no arguments) whenever the scene graph is replaced or anything in
+    it changes: a field, a child added or removed, the camera moved by navigation. The render area
+    uses it to mark itself dirty and schedule a frame.
+
+    When the scene has no camera, a default perspective camera frames the whole scene each frame,
+    with a headlight.
+    """
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._on_change = on_change
+        self._scene_graph: Node | None = None
+        self._touch_manager = TouchManager()
+        self._framebuffers: dict[int, Framebuffer] = {}  # by sample count: still and interactive
+        self._antialiasing = 4
+        self._interactive_antialiasing = 0
+        self._default_camera = PerspectiveCamera(name="default camera")
+        self._default_headlight = DirectionalLight(name="default headlight")
+        self._disposed = False
+
+    @property
+    def scene_graph(self) -> Node | None:
+        """The root of the scene, usually a SceneExaminer; setting it notifies ``on_change``."""
+        return self._scene_graph
+
+    @scene_graph.setter
+    def scene_graph(self, root: Node | None) -> None:
+        if root is not None and not isinstance(root, Node):
+            raise TypeError(f"expected a Node or None, got {root!r}")
+        if self._scene_graph is not None:
+            self._scene_graph.remove_observer(self._changed)
+        self._scene_graph = root
+        if root is not None:
+            root.add_observer(self._changed)
+        self._changed()
+
+    @property
+    def antialiasing(self) -> int:
+        """Samples per pixel for multisample antialiasing (default 4; 0 turns it off).
+
+        Software OpenGL (llvmpipe) pays for samples in full: 4 costs it about four times as much
+        as 0. The driver's maximum applies when this asks for more.
+        """
+        return self._antialiasing
+
+    @antialiasing.setter
+    def antialiasing(self, samples: int) -> None:
+        self._antialiasing = _sample_count(samples)
+        self._changed()
+
+    @property
+    def interactive_antialiasing(self) -> int:
+        """Samples per pixel for interactive frames (default 0: while the view moves, speed first).
+
+        Still frames use :attr:`antialiasing`, so the picture at rest is smooth.
+        """
+        return self._interactive_antialiasing
+
+    @interactive_antialiasing.setter
+    def interactive_antialiasing(self, samples: int) -> None:
+        self._interactive_antialiasing = _sample_count(samples)
+
+    @property
+    def touch_manager(self) -> TouchManager:
+        """The gesture recognizers for touch input on this render area."""
+        return self._touch_manager
+
+    def render(self, width: int, height: int, interactive: bool = False) -> npt.NDArray[np.uint8]:
+        """Draw the scene at ``width`` x ``height``; returns ``(height, width, 3)`` RGB, top row first.
+
+        An ``interactive`` frame uses :attr:`interactive_antialiasing` instead of
+        :attr:`antialiasing`. Raises :class:`RenderingUnavailableError` when no OpenGL context can
+        be made.
+        """
+        self._check_alive()
+        viewport = Viewport(width, height)
+        renderer = _shared_renderer()
+        samples = self._interactive_antialiasing if interactive else self._antialiasing
+        with renderer.bound():
+            framebuffer = self._target(width, height, samples)
+            renderer.draw(self._frame(viewport), framebuffer)
+            return framebuffer.read_pixels()
+
+    def process_event(self, event: InputEvent, width: int, height: int) -> bool:
+        """Send an input event to the scene: the examiner, touch gestures, event callbacks.
+
+        Touch events also feed the touch manager; the gestures it recognizes go to its listeners,
+        then through the scene. Returns True when anything handled the event.
+        """
+        self._check_alive()
+        viewport = Viewport(width, height)
+        handled = False
+        if isinstance(event, TouchEvent):
+            for gesture in self._touch_manager.recognize(event):
+                claimed = self._touch_manager.notify(gesture)
+                handled = claimed or self._handle(gesture, viewport) or handled
+        return self._handle(event, viewport) or handled
+
+    def pick(self, x: int, y: int, width: int, height: int) -> PickedPoint | None:
+        """The scene point under pixel ``(x, y)`` (origin top-left), or None over the background."""
+        self._check_alive()
+        viewport = Viewport(width, height)
+        gathered, camera, camera_model = self._view(viewport)
+        return pick(gathered.shapes, camera.ray(x, y, viewport, camera_model))
+
+    def dispose(self) -> None:
+        """Free this render area's GL objects and stop observing the scene. Idempotent."""
+        if self._disposed:
+            return
+        self._disposed = True
+        if self._scene_graph is not None:
+            self._scene_graph.remove_observer(self._changed)
+        if self._framebuffers:
+            with _shared_renderer().bound():
+                for framebuffer in self._framebuffers.values():
+                    framebuffer.delete()
+            self._framebuffers.clear()
+
+    def _target(self, width: int, height: int, samples: int) -> Framebuffer:
+        """This render area's framebuffer for ``samples``, at the size asked for."""
+        from remoteviz.rendering.framebuffer import Framebuffer  # OpenGL is loaded: see _shared_renderer
+
+        for stale in [n for n in self._framebuffers if n not in (self._antialiasing, self._interactive_antialiasing)]:
+            self._framebuffers.pop(stale).delete()  # a sample count no longer in use
+        framebuffer = self._framebuffers.get(samples)
+        if framebuffer is None:
+            framebuffer = self._framebuffers[samples] = Framebuffer(width, height, samples)
+        framebuffer.resize(width, height)
+        return framebuffer
+
+    def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport) -> bool:
+        if self._scene_graph is None:
+            return False
+        action = HandleEventAction(
+            event, viewport, lambda x, y: self.pick(x, y, viewport.width, viewport.height)
+        )
+        action.apply(self._scene_graph)
+        return action.handled
+
+    def _view(self, viewport: Viewport) -> tuple[GatherAction, Camera, Matrix]:
+        """The scene's shapes and the camera to see them with (the default one if it has none)."""
+        gathered = gather(self._scene_graph if self._scene_graph is not None else Group())
+        if gathered.camera is not None:
+            return gathered, gathered.camera, gathered.camera_model
+        if self._scene_graph is not None:
+            self._default_camera.view_all(viewport, self._scene_graph)
+        return gathered, self._default_camera, np.eye(4)
+
+    def _frame(self, viewport: Viewport) -> Frame:
+        gathered, camera, camera_model = self._view(viewport)
+        headlights: tuple[LightInstance, ...] = ()
+        if camera is self._default_camera:
+            headlights = (LightInstance(self._default_headlight, camera.matrix),)
+        return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights)
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+    def _check_alive(self) -> None:
+        if self._disposed:
+            raise RuntimeError("this SceneManager has been disposed")
+
+
+def _sample_count(samples: int) -> int:
+    if not isinstance(samples, int) or samples < 0:
+        raise ValueError(f"expected a sample count of 0 or more, got {samples!r}")
+    return samples

@@ -1,0 +1,1055 @@
+"""The service: settings, listener, lifecycle, and ``dispatch()``, where everything happens.
+
+Threads (see ``docs/architecture.md``): the network thread (:mod:`remoteviz.transport`) posts
+events to the service's inbox; ``dispatch()``, on the application's thread, takes them, runs every
+listener callback, renders, and hands frames to encoder threads, whose results come back through
+the inbox to be sent. All service state is touched by the dispatch thread alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import math
+import secrets
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from PIL import Image
+
+from . import protocol
+from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
+from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
+from .encoders.streams import AreaEncoders, Job, Member
+from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
+from .http import HttpRequest, HttpResponse, HttpServer
+from .metrics import Monitoring
+from .protocol import (
+    Accept,
+    Ack,
+    AppMessage,
+    CloseCode,
+    ContainerResize,
+    Disconnect,
+    DisconnectReason,
+    FrameFlags,
+    Hello,
+    Input,
+    KeyFrameRequest,
+    Notify,
+    Ping,
+    Pong,
+    ProtocolError,
+    Resize,
+    SizeRequest,
+)
+from .render_area import RenderArea, RenderAreaListener
+from .transport import Calibration, Link, Transport, TransportLimits
+
+log = logging.getLogger("remoteviz")
+
+
+class RunMode(enum.Enum):
+    """Who renders the frames."""
+
+    INVENTOR_SERVICE = "inventor"  # the library renders each render area's scene_manager
+    INDEPENDENT_SERVICE = "independent"  # the application returns frames from on_requested_frame
+
+
+@dataclass
+class ServiceSettings:
+    """How the service listens, renders and protects itself."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0 picks a free port; read it back from Service.port
+    run_mode: RunMode = RunMode.INVENTOR_SERVICE
+    certificate_path: str | None = None
+    private_key_path: str | None = None
+    allowed_origins: list[str] | None = None  # Origin headers accepted; None accepts any
+    default_width: int = 640  # used when a connection asks for no size
+    default_height: int = 480
+    max_width: int = 3840
+    max_height: int = 2160
+    max_render_areas: int = 64
+    max_connections: int = 256
+    max_message_size: int = 1 << 20
+    max_pending_events: int = 256
+    hello_timeout: float = 10.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float | None = 20.0
+    still_delay: float = 0.05  # seconds without input before a still frame is sent
+    frame_window: int = 2  # unacknowledged frames allowed in flight per connection
+    encoder_threads: int = 2
+    max_refused_encoder_rounds: int = 8
+    static_dir: str | None = None  # the application's static files, served over plain HTTP
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
+        """Serve wss:// (and https://) with this certificate and private key (PEM files)."""
+        self.certificate_path = certificate_path
+        self.private_key_path = private_key_path
+
+    @property
+    def is_secure(self) -> bool:
+        """True when TLS is enabled."""
+        return self.certificate_path is not None
+
+
+class ServiceListener:
+    """Subclass and override what you need; every method has a sensible default.
+
+    A typical order: on_connected_client, on_pending_create_render_area (or
+    on_pending_share_render_area), on_instantiated_render_area, on_initialized_client, ...,
+    on_disposing_render_area, on_disposed_render_area, on_disconnected_client. With several
+    listeners, boolean answers are OR-ed. Every method runs on the dispatch thread.
+    """
+
+    def on_connected_client(self, client_id: str, network_performance: NetworkPerformance) -> None:
+        """A new client connected; calibration can be configured on ``network_performance``."""
+
+    def on_pending_create_render_area(self, render_area_id: str, width: int, height: int, client: Client,
+                                      parameters: ConnectionParameters) -> bool | tuple[int, int] | None:
+        """A connection asks for a render area that does not exist.
+
+        Return False to refuse (the browser sees REFUSED), ``(width, height)`` to accept at another
+        size, or True/None to accept at the requested size. ``parameters`` are the URL's query
+        fields: the place to check an authentication token.
+        """
+        return True
+
+    def on_pending_share_render_area(self, render_area: RenderArea, client: Client,
+                                     parameters: ConnectionParameters) -> bool:
+        """A connection asks to share an existing render area; return False to refuse."""
+        return True
+
+    def on_instantiated_render_area(self, render_area: RenderArea) -> None:
+        """A render area was created: build its scene, attach a RenderAreaListener."""
+
+    def on_disposing_render_area(self, render_area: RenderArea) -> None:
+        """A render area is about to be disposed."""
+
+    def on_disposed_render_area(self, render_area_id: str) -> None:
+        """A render area was disposed."""
+
+    def on_initialized_client(self, client: Client, network_performance: NetworkPerformance) -> None:
+        """A client finished network calibration; the default copies the bandwidth into its settings."""
+        client.settings.bandwidth = network_performance.bandwidth
+
+    def on_disconnected_client(self, client_id: str) -> None:
+        """A client's last connection closed."""
+
+    def on_requested_private_key_passphrase(self) -> str:
+        """The passphrase of an encrypted TLS private key."""
+        return ""
+
+    def on_http_request(self, request: HttpRequest) -> HttpResponse | None:
+        """A plain HTTP request the service does not serve itself; None answers 404."""
+        return None
+
+
+MAX_FRAME_WINDOW = 4
+"""The most frames a connection may have in flight, however long its round trip."""
+
+LATENCY_PROBE_INTERVAL = 1.0
+"""Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
+
+_DEFAULT_SERVICE_LISTENER = ServiceListener()
+_FAILED = object()  # what a listener that raised answered
+
+
+class _Frame:
+    """One render of a render area, on its way through the encoders."""
+
+    __slots__ = ("image", "interactive", "input_seq", "width", "height")
+
+    def __init__(self, image: np.ndarray, interactive: bool, input_seq: int, area: RenderArea) -> None:
+        self.image = image
+        self.interactive = interactive
+        self.input_seq = input_seq
+        self.width = area.width
+        self.height = area.height
+
+
+class Service:
+    """The rendering service: one per process through :meth:`instance`.
+
+    ``open(settings)``, then ``dispatch()`` in a loop, then ``close()``; or ``run(settings)``; or
+    ``await serve(settings)`` inside an asyncio application.
+    """
+
+    _instance: Service | None = None
+    _instance_lock = threading.Lock()
+
+    @classmethod
+    def instance(cls) -> Service:
+        """The process-wide service."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def __init__(self) -> None:
+        self.settings = ServiceSettings()
+        self._listeners: list[ServiceListener] = []
+        self._monitoring = Monitoring()
+        self._clients: dict[str, Client] = {}
+        self._render_areas: dict[str, RenderArea] = {}
+        self._connections: dict[Link, Connection] = {}
+        self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
+        self._wakeup = threading.Condition()
+        self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self._transport: Transport | None = None
+        self._http: HttpServer | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._encoding: dict[str, int] = {}  # render area id -> encode jobs in flight
+        self._area_encoders: dict[str, AreaEncoders] = {}  # per render area id
+        self._still_pending: set[str] = set()  # areas whose last frame was interactive
+        self._stop = threading.Event()
+        self._is_open = False
+
+    # ------------------------------------------------------------------ listeners, queries
+
+    def add_listener(self, listener: ServiceListener) -> None:
+        """Receive the service's notifications."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: ServiceListener) -> None:
+        """Stop receiving the service's notifications."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def get_monitoring(self) -> Monitoring:
+        """Where measurements are delivered."""
+        return self._monitoring
+
+    @property
+    def is_open(self) -> bool:
+        """True between a successful open() and close()."""
+        return self._is_open
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with ``ServiceSettings.port = 0``)."""
+        return self._transport.port if self._transport else 0
+
+    @property
+    def num_clients(self) -> int:
+        """Connected clients."""
+        return len(self._clients)
+
+    @property
+    def clients(self) -> list[Client]:
+        """Connected clients."""
+        return list(self._clients.values())
+
+    def get_client(self, client_id: str) -> Client | None:
+        """The client with ``client_id``, or None."""
+        return self._clients.get(client_id)
+
+    @property
+    def render_areas(self) -> list[RenderArea]:
+        """Existing render areas."""
+        return list(self._render_areas.values())
+
+    def get_render_area(self, render_area_id: str) -> RenderArea | None:
+        """The render area with ``render_area_id``, or None."""
+        return self._render_areas.get(render_area_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self, settings: ServiceSettings | None = None) -> bool:
+        """Start listening; False (with the reason logged) if the service cannot start."""
+        if self._is_open:
+            raise RuntimeError("the service is already open")
+        self.settings = settings or ServiceSettings()
+        self._stop.clear()
+        try:
+            ssl_context = self._ssl_context()
+            self._http = HttpServer(self)
+            self._transport = Transport(
+                events=self, http_handler=self._http.handle,
+                limits=TransportLimits(
+                    max_message_size=self.settings.max_message_size,
+                    max_pending_events=self.settings.max_pending_events,
+                    hello_timeout=self.settings.hello_timeout,
+                    keepalive_interval=self.settings.keepalive_interval,
+                    keepalive_timeout=self.settings.keepalive_timeout),
+                ssl_context=ssl_context, origins=self.settings.allowed_origins)
+            self._transport.start(self.settings.host, self.settings.port)
+        except (OSError, ssl.SSLError, ValueError) as error:
+            log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
+            self._transport = None
+            return False
+        self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
+        self._is_open = True
+        log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
+                 self.settings.host, self.port)
+        return True
+
+    def close(self) -> None:
+        """Dispose every render area, close every connection, stop listening."""
+        if not self._is_open:
+            return
+        for area in self.render_areas:
+            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+        assert self._transport is not None and self._pool is not None
+        self._transport.stop()
+        self._pool.shutdown(wait=True)
+        # Encodes that finished meanwhile: let them close the encoders they were holding open.
+        for handler, args in list(self._inbox):
+            if handler == self._encoded:
+                handler(*args)
+        self._area_encoders.clear()
+        self._encoding.clear()
+        self._still_pending.clear()
+        self._inbox.clear()
+        self._connections.clear()
+        self._clients.clear()
+        self._transport = self._pool = None
+        self._is_open = False
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """A TLS context from the settings' certificate and key, or None for plain ws://."""
+        if not self.settings.is_secure:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+        def passphrase() -> str:
+            answers = self._call_service("on_requested_private_key_passphrase")
+            return next((a for a in answers if isinstance(a, str) and a), "")
+
+        context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
+                                password=passphrase)
+        return context
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` or :meth:`serve` to return (safe from any thread or a signal handler)."""
+        self._stop.set()
+        self._wake()
+
+    def run(self, settings: ServiceSettings | None = None) -> None:
+        """Open, dispatch until :meth:`stop` or Ctrl-C, then close."""
+        if not self.open(settings):
+            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        try:
+            while not self._stop.is_set():
+                self.dispatch(timeout=1.0)
+        except KeyboardInterrupt:
+            log.info("interrupted; closing the service")
+        finally:
+            self.close()
+
+    async def serve(self, settings: ServiceSettings | None = None) -> None:
+        """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
+        if not self.open(settings):
+            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        waker = (loop, event)
+        self._async_wakers.append(waker)
+        try:
+            while not self._stop.is_set():
+                event.clear()
+                self.dispatch()
+                timeout = self._next_deadline()
+                try:
+                    await asyncio.wait_for(event.wait(), timeout)
+                except TimeoutError:
+                    pass
+        finally:
+            self._async_wakers.remove(waker)
+            self.close()
+
+    def create_render_area(self, render_area_id: str, width: int, height: int) -> RenderArea:
+        """Create a render area up front (kept after its last connection); an existing id is returned as is."""
+        area = self._render_areas.get(render_area_id)
+        if area is not None:
+            return area
+        area = self._new_render_area(render_area_id, width, height)
+        area.keep_alive = True
+        return area
+
+    # ------------------------------------------------------------------ dispatch
+
+    def dispatch(self, timeout: float = 0.0) -> None:
+        """Process what is pending: connections, input, messages, rendering, sending.
+
+        Waits up to ``timeout`` seconds for something to do when nothing is pending. Every listener
+        callback runs inside this call, on the calling thread.
+        """
+        if not self._is_open:
+            raise RuntimeError("the service is not open")
+        with self._wakeup:
+            if not self._inbox and timeout > 0 and not self._has_render_work():
+                self._wakeup.wait(min(timeout, self._next_deadline()))
+        # Take only what is there now: work posted meanwhile waits for the next call, so one
+        # flood cannot keep dispatch() from returning.
+        for _ in range(len(self._inbox)):
+            handler, args = self._inbox.popleft()
+            handler(*args)
+        self._probe_latency()
+        self._render_ready_areas()
+
+    def _probe_latency(self) -> None:
+        """Once a second per client, a ping whose pong measures the round trip."""
+        now = time.monotonic()
+        for client in self._clients.values():
+            if client._calibrating is None and now - client._last_ping >= LATENCY_PROBE_INTERVAL:
+                connection = next((c for c in client._connections.values() if c.is_open), None)
+                if connection is not None:
+                    client._last_ping = now
+                    self._send(connection, Ping(now))
+
+    def _measured_latency(self, client: Client, milliseconds: float) -> None:
+        if not 0.0 <= milliseconds < 600_000.0:
+            return  # not a pong to any ping of ours: ignore rather than skew the figure
+        performance = client.network_performance
+        performance.latency_ms = milliseconds if not performance.latency_ms else (
+            0.8 * performance.latency_ms + 0.2 * milliseconds)
+        self._monitoring.report("on_measured_network_latency", milliseconds, client)
+
+    def _post(self, handler: Callable[..., None], *args: Any) -> None:
+        self._inbox.append((handler, args))
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._wakeup:
+            self._wakeup.notify_all()
+        for loop, event in list(self._async_wakers):
+            loop.call_soon_threadsafe(event.set)
+
+    def _next_deadline(self) -> float:
+        """Seconds until a still frame falls due or a rate cap lets a frame go (at most 1)."""
+        wait = 1.0
+        now = time.monotonic()
+        for connection in self._connections.values():
+            pacer = connection.pacer
+            if connection._slot is not None and pacer.in_flight < pacer.window:
+                wait = min(wait, max(0.0, pacer.ready_at - now))
+            area = connection.render_area
+            if area._dirty and area._pending_frame is None:
+                ready_at = self._ready_time(connection, now)
+                if ready_at is not None:
+                    wait = min(wait, max(0.0, ready_at - now))
+        for area_id in self._still_pending:
+            area = self._render_areas.get(area_id)
+            if area is not None:
+                wait = min(wait, max(0.0, area._last_input_time + self.settings.still_delay - now))
+        return wait
+
+    # ------------------------------------------------------------------ transport events (network thread)
+
+    def link_opened(self, link: Link, render_area_id: str, parameters: dict[str, str], hello: Hello) -> None:
+        """Network thread: a client said hello."""
+        self._post(self._open_connection, link, render_area_id, ConnectionParameters(parameters), hello)
+
+    def link_message(self, link: Link, message: protocol.ClientMessage) -> None:
+        """Network thread: a message arrived."""
+        self._post(self._handle_message, link, message)
+
+    def link_closed(self, link: Link, aborted: bool) -> None:
+        """Network thread: the link closed."""
+        self._post(self._link_closed, link, aborted)
+
+    # ------------------------------------------------------------------ listener calls
+
+    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any) -> list[Any]:
+        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED."""
+        results = []
+        for listener in listeners:
+            try:
+                results.append(getattr(listener, method)(*args))
+            except Exception:
+                log.exception("%s.%s raised", type(listener).__name__, method)
+                results.append(_FAILED)
+        return results
+
+    def _service_listeners(self) -> list[ServiceListener]:
+        return list(self._listeners) or [_DEFAULT_SERVICE_LISTENER]
+
+    def _call_service(self, method: str, *args: Any) -> list[Any]:
+        return self._call_all(self._service_listeners(), method, *args)
+
+    # ------------------------------------------------------------------ connecting
+
+    def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
+        if link.closing:
+            return
+        if len(self._connections) >= self.settings.max_connections:
+            self._refuse(link, "the service has reached its connection limit")
+            return
+        client = self._clients.get(hello.client_id) if hello.client_id else None
+        new_client = client is None
+        if client is None:
+            client = Client(self, hello.client_id or secrets.token_hex(8), hello)
+            self._clients[client.id] = client
+            self._monitoring.report("on_changed_num_clients", len(self._clients))
+            self._call_service("on_connected_client", client.id, client.network_performance)
+
+        area = self._render_areas.get(area_id)
+        refusal = None
+        if area is not None:
+            answers = self._call_service("on_pending_share_render_area", area, client, parameters)
+            if not any(a is not False and a is not _FAILED for a in answers):
+                refusal = "the application refused to share this render area"
+        else:
+            width, height = self._requested_size(parameters, hello)
+            answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
+                                         parameters)
+            accepted = [a for a in answers if a is not False and a is not _FAILED]
+            if not accepted:
+                refusal = "the application refused to create this render area"
+            elif len(self._render_areas) >= self.settings.max_render_areas:
+                refusal = "the service has reached its render area limit"
+            else:
+                sizes = [a for a in accepted if isinstance(a, tuple)]
+                if sizes:
+                    width, height = sizes[0]
+                area = self._new_render_area(area_id, *self._clamp_size(width, height))
+        if refusal is not None or area is None:
+            self._refuse(link, refusal or "refused")
+            if new_client:
+                self._drop_client(client)
+            return
+
+        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link)
+        self._connections[link] = connection
+        client._connections[connection.id] = connection
+        area._connections[connection.id] = connection
+        self._monitoring.report("on_changed_num_connections", len(self._connections))
+        area._call("on_opened_connection", area, connection, connection.frame_encoders)
+        if not self._negotiate_encoders(area, connection):
+            self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
+            return
+        performance = client.network_performance
+        if new_client and performance.calibration_enabled:
+            client._calibrating = [connection]
+            self._send(connection, Notify("startNetworkCalibration"))
+            link.calibrate(performance.max_calibration_duration_ms / 1000.0,
+                           lambda result, c=client: self._post(self._calibrated, c, result))
+            return
+        if client._calibrating is not None:  # another view of this page is being calibrated
+            client._calibrating.append(connection)
+            self._send(connection, Notify("pendingNetworkCalibration"))
+            return
+        if new_client:
+            self._call_service("on_initialized_client", client, performance)
+        self._initialize_connection(connection)
+
+    def _calibrated(self, client: Client, result: Calibration) -> None:
+        """Network thread's calibration finished: tell the page, then let its connections start."""
+        waiting, client._calibrating = client._calibrating or [], None
+        if self._clients.get(client.id) is not client:
+            return
+        performance = client.network_performance
+        performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
+        performance.measured = result.measured
+        client._last_ping = time.monotonic()
+        waiting = [c for c in waiting if c.render_area._connections.get(c.id) is c]
+        figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
+        for connection in waiting:
+            self._send(connection, Notify("finishedNetworkCalibration", figures))
+        self._call_service("on_initialized_client", client, performance)
+        for connection in waiting:
+            if connection.render_area._connections.get(connection.id) is connection:
+                self._initialize_connection(connection)
+
+    def _initialize_connection(self, connection: Connection) -> None:
+        """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
+        area = connection.render_area
+        area._call("on_initialized_connection", area, connection, connection.frame_encoders)
+        if area._connections.get(connection.id) is not connection:  # a listener closed it
+            return
+        encoders = connection.frame_encoders
+        self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
+                                      encoders.still_encoder.value, encoders.interactive_encoder.value))
+        connection.is_open = True
+        area._dirty = True
+
+    def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
+        width = parameters.get_int("width") or hello.width or self.settings.default_width
+        height = parameters.get_int("height") or hello.height or self.settings.default_height
+        return width, height
+
+    def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
+        return (max(1, min(int(width), self.settings.max_width)),
+                max(1, min(int(height), self.settings.max_height)))
+
+    def _negotiate_encoders(self, area: RenderArea, connection: Connection) -> bool:
+        """Validate the chosen encoders; ask on_refused_encoder while invalid, then walk the default chain."""
+        encoders = connection.frame_encoders
+        for _ in range(self.settings.max_refused_encoder_rounds):
+            if encoders.validate():
+                return True
+            area._call("on_refused_encoder", area, connection, encoders)
+            if connection.id not in area._connections:
+                return False
+        if encoders.validate():
+            return True
+        return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
+
+    def _refuse(self, link: Link, detail: str) -> None:
+        link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
+        link.close(CloseCode.REFUSED, "refused")
+
+    def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
+        area = RenderArea(self, area_id, *self._clamp_size(width, height))
+        self._render_areas[area_id] = area
+        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
+        self._call_service("on_instantiated_render_area", area)
+        return area
+
+    # ------------------------------------------------------------------ closing
+
+    def _link_closed(self, link: Link, aborted: bool) -> None:
+        connection = self._connections.get(link)
+        if connection is not None:
+            self._remove_connection(connection, aborted)
+
+    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
+        """Tell the browser why, close its socket, and forget the connection now."""
+        if connection._closing:
+            return
+        connection._closing = True
+        link: Link = connection._link  # type: ignore[assignment]
+        link.send(protocol.serialize(Disconnect(reason, detail)))
+        link.close(CloseCode[reason.value], reason.value.lower())
+        self._remove_connection(connection, aborted=False)
+
+    def _remove_connection(self, connection: Connection, aborted: bool) -> None:
+        link: Link = connection._link  # type: ignore[assignment]
+        if self._connections.pop(link, None) is None:
+            return
+        connection.is_open = False
+        connection._closing = True
+        area, client = connection.render_area, connection.client
+        area._connections.pop(connection.id, None)
+        client._connections.pop(connection.id, None)
+        self._monitoring.report("on_changed_num_connections", len(self._connections))
+        area._call("on_closed_connection", area, connection.id, aborted)
+        if not area._connections and not area.keep_alive and not area.is_disposed:
+            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+        if not client._connections:
+            self._drop_client(client)
+
+    def _drop_client(self, client: Client) -> None:
+        if self._clients.pop(client.id, None) is not None:
+            self._monitoring.report("on_changed_num_clients", len(self._clients))
+            self._call_service("on_disconnected_client", client.id)
+
+    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+        if area.is_disposed:
+            return
+        area.is_disposed = True
+        self._call_service("on_disposing_render_area", area)
+        for connection in area.connections:
+            self._close_connection(connection, reason, "the render area was disposed")
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            encoders.reset()
+            self._close_retired(area, encoders)
+        if area._scene_manager is not None:
+            try:
+                area._scene_manager.dispose()
+            except Exception:
+                log.exception("disposing the scene of %r failed", area)
+        self._render_areas.pop(area.id, None)
+        self._still_pending.discard(area.id)
+        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
+        self._call_service("on_disposed_render_area", area.id)
+
+    # ------------------------------------------------------------------ messages from browsers
+
+    def _handle_message(self, link: Link, message: protocol.ClientMessage) -> None:
+        link.taken()
+        connection = self._connections.get(link)
+        if connection is None or connection._closing:
+            return
+        try:
+            self._route(connection, message)
+        except ProtocolError as error:
+            link.send(protocol.serialize(protocol.Error(str(error))))
+            link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
+            self._remove_connection(connection, aborted=False)
+
+    def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
+        area = connection.render_area
+        match message:
+            case Ack(frame_id=frame_id, decode_ms=decode_ms):
+                info = connection.pacer.ack(frame_id, decode_ms)
+                connection._rate.on_ack(info, info.interactive)
+                connection.pacer.window = connection._rate.window = self._window_for(connection)
+                if decode_ms > 0:  # 0: the browser dropped the frame undecoded
+                    self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
+                self._send_slot(connection)
+            case Input(event=event, seq=seq):
+                self._handle_input(area, connection, event, seq)
+            case AppMessage(data=data):
+                area._call("on_received_message", area, connection, data)
+            case SizeRequest(width=width, height=height):
+                answers = area._call("on_requested_size", area, connection, width, height)
+                if all(a is not False and a is not _FAILED for a in answers):
+                    area.resize(width, height)
+            case ContainerResize(width=width, height=height):
+                connection.container_width, connection.container_height = width, height
+            case KeyFrameRequest():
+                self._needs_key_frame(connection)
+            case Pong(t=t):
+                self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
+            case _:
+                raise ProtocolError(f"{type(message).__name__} is not expected here")
+
+    def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
+        answers = area._call(*_listener_call(area, connection, event))
+        area._last_input_time = time.monotonic()
+        area.last_input_seq = max(area.last_input_seq, seq)
+        self._still_pending.add(area.id)
+        if not all(a is not False for a in answers):
+            return
+        if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
+            try:
+                area.scene_manager.process_event(event, area.width, area.height)
+            except Exception:
+                log.exception("the scene of %r failed to process %r", area, event)
+
+    # ------------------------------------------------------------------ resizing
+
+    def _window_for(self, connection: Connection) -> int:
+        """The window from the bandwidth-delay product: enough frames to cover one round trip."""
+        latency_s = connection.client.network_performance.latency_ms / 1000.0
+        wanted = math.ceil(latency_s * connection.settings.fps) + 1
+        return max(self.settings.frame_window, min(MAX_FRAME_WINDOW, wanted))
+
+    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
+        width, height = self._clamp_size(width, height)
+        if (width, height) == (area.width, area.height):
+            return
+        area._width, area._height = width, height
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            encoders.reset()  # every video stream restarts at the new size with a key frame
+            self._close_retired(area, encoders)
+        area._call("on_resize", area, width, height)
+        message = protocol.serialize(Resize(width, height))
+        for connection in area.connections:
+            if connection.is_open:
+                connection._link.send(message)  # type: ignore[attr-defined]
+        area._dirty = True
+        self._wake()
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
+        if not connection._closing:
+            connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ the frame path
+
+    def _has_render_work(self) -> bool:
+        return any(self._ready_connections(area) for area in self._render_areas.values()
+                   if area._dirty and area._pending_frame is None)
+
+    def _ready_connections(self, area: RenderArea) -> list[Connection]:
+        """Connections that can take a frame of ``area`` by the time it is rendered and encoded."""
+        now = time.monotonic()
+        return [c for c in area._connections.values() if (t := self._ready_time(c, now)) is not None and t <= now]
+
+    @staticmethod
+    def _ready_time(connection: Connection, now: float) -> float | None:
+        """When a frame for ``connection`` should start rendering; None while it waits for events.
+
+        The rate cap is looked at one frame's render and encode time ahead: waiting for it before
+        rendering would add that time to every capped frame's interval. Frames already rendered
+        for it and not yet sent count against its window.
+        """
+        if not connection.is_open or connection._closing:
+            return None
+        pacer = connection.pacer
+        waiting = (connection._slot is not None) + connection._encoding  # rendered, not yet sent
+        area = connection.render_area
+        if waiting and connection.frame_encoders.is_video:
+            # A newer video frame cannot replace a waiting one, and rendering ahead adds a frame of
+            # latency: only worth it when one frame after the other cannot hold the target rate.
+            if connection._slot is not None or area._frame_cost < 0.8 / connection.settings.fps:
+                return None
+        if pacer.in_flight + waiting >= pacer.window:
+            return None  # an ack (or a finished encode) comes first
+        next_send = max(pacer.ready_at, now) + pacer.min_interval * waiting
+        return next_send - area._frame_cost
+
+    def _render_ready_areas(self) -> None:
+        for connection in self._connections.values():
+            if connection._slot is not None:
+                self._send_slot(connection)  # its rate cap may have let it go since
+        now = time.monotonic()
+        for area_id in list(self._still_pending):
+            area = self._render_areas.get(area_id)
+            if area is not None and now - area._last_input_time >= self.settings.still_delay:
+                if area._last_frame_interactive:
+                    area._dirty = True
+                else:
+                    self._still_pending.discard(area_id)
+        for area in list(self._render_areas.values()):
+            # One frame may wait while the previous one is encoded: rendering the next frame
+            # overlaps its encoding, and the wait is bounded to that one frame.
+            if area._dirty and area._pending_frame is None:
+                ready = self._ready_connections(area)
+                for connection in area._connections.values():
+                    if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
+                        connection._rate.congested()  # a frame is wanted and its window is full
+                if not ready:
+                    continue
+                frame = self._render(area, ready)
+                if frame is None:
+                    continue
+                if self._encoding.get(area.id):
+                    area._pending_frame = frame  # encoded as soon as the previous frame is
+                else:
+                    self._submit(area, frame)
+
+    def _render(self, area: RenderArea, ready: list[Connection]) -> _Frame | None:
+        """Render (or ask the application for) one frame of ``area``; None if there is none."""
+        started = time.perf_counter()
+        area._dirty = False
+        interactive = area.is_interacting
+        if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
+            answers = area._call("on_requested_frame", area, ready[0])
+            answer = next((a for a in answers if a is not None and a is not _FAILED), None)
+            if answer is None:
+                return None
+            image, interactive = _checked_frame(answer, area)
+            if image is None:
+                return None
+        else:
+            if not all(a is not False and a is not _FAILED for a in area._call("on_pre_render", area)):
+                return None
+            try:
+                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
+            except Exception:
+                log.exception("rendering %r failed", area)
+                return None
+            area._call("on_post_render", area)
+        rendering_ms = (time.perf_counter() - started) * 1000.0
+        area._render_cost = 0.8 * area._render_cost + 0.2 * rendering_ms / 1000.0
+        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
+        area._last_frame_interactive = bool(interactive)
+        if not interactive:
+            self._still_pending.discard(area.id)
+        return _Frame(image, bool(interactive), area.last_input_seq, area)
+
+    def _submit(self, area: RenderArea, frame: _Frame) -> None:
+        """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
+        image = frame.image
+        connections = {c.id: c for c in area.connections if c.is_open and not c._closing}
+        members = []
+        for connection in connections.values():
+            encoders = connection.frame_encoders
+            rate = connection._rate
+            rate.retarget(connection._targets())
+            connection.pacer.min_interval = rate.min_interval()
+            members.append(Member(
+                connection.id,
+                encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
+                rate.quality if frame.interactive else 1.0,
+                connection._needs_key,
+                rate.scale if frame.interactive else 1.0))
+        area_encoders = self._area_encoders.get(area.id)
+        if area_encoders is None:
+            area_encoders = self._area_encoders[area.id] = AreaEncoders(open_encoder)
+        height, width = image.shape[:2]
+        try:
+            jobs = area_encoders.plan(members, width, height, still=not frame.interactive)
+        except Exception:
+            log.exception("opening an encoder for %r failed", area)
+            return
+        self._close_retired(area, area_encoders)  # nothing of this area is being encoded now
+        assert self._pool is not None
+        for job in jobs:
+            texts = {}
+            for connection_id in job.members:
+                connection = connections[connection_id]
+                connection._needs_key = False
+                connection._encoding += 1
+                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
+                texts[connection_id] = "\n".join(said).encode()
+            self._encoding[area.id] = self._encoding.get(area.id, 0) + 1
+            future = self._pool.submit(_encode, job, frame.image)
+            future.add_done_callback(
+                lambda f, a=area, j=job, t=texts: self._post(self._encoded, a, frame, j, t, f))
+
+    def _close_retired(self, area: RenderArea, encoders: AreaEncoders) -> None:
+        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
+        if not self._encoding.get(area.id):
+            for coder in encoders.take_retired():
+                coder.close()
+            if area.is_disposed:
+                self._area_encoders.pop(area.id, None)
+                self._encoding.pop(area.id, None)
+
+    def _needs_key_frame(self, connection: Connection) -> None:
+        """The connection cannot decode what follows until it receives a key frame."""
+        connection._needs_key = True
+        encoders = self._area_encoders.get(connection.render_area.id)
+        if encoders is not None:
+            encoders.forget(connection.id)
+        connection.render_area.request_redraw()
+
+    def _encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes], future: Any) -> None:
+        self._encoding[area.id] -= 1
+        encoders = self._area_encoders.get(area.id)
+        if encoders is not None:
+            self._close_retired(area, encoders)
+        self._send_encoded(area, frame, job, texts, future)
+        if not self._encoding.get(area.id) and area._pending_frame is not None and not area.is_disposed:
+            pending, area._pending_frame = area._pending_frame, None
+            self._submit(area, pending)
+
+    def _send_encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes],
+                      future: Any) -> None:
+        for connection_id in job.members:
+            connection = area._connections.get(connection_id)
+            if connection is not None:
+                connection._encoding -= 1
+        try:
+            payload, is_key, encode_ms, (width, height) = future.result()
+        except Exception:
+            log.exception("encoding a frame of %r failed", area)
+            return
+        flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
+            FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
+        stream = job.stream
+        config = b""
+        for connection_id in job.members:
+            connection = area._connections.get(connection_id)
+            if connection is None or not connection.is_open or connection._closing:
+                continue
+            if stream is not None and connection._needs_key and not is_key:
+                continue  # it missed a frame of this stream since the plan: wait for a key frame
+            self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
+            area._encode_cost = 0.8 * area._encode_cost + 0.2 * encode_ms / 1000.0
+            prefix = b""
+            if connection_id in job.joined and stream is not None:
+                config = config or protocol.serialize(protocol.StreamConfig(
+                    job.encoder.codec, stream.codec_string, stream.width, stream.height)).encode()
+                prefix = config
+            header = (job.encoder.codec, flags, width, height, frame.width, frame.height, frame.input_seq,
+                      texts.get(connection_id, b""))
+            self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
+
+    def _offer(self, connection: Connection, header: tuple, prefix: bytes, payload: bytes, *, is_video: bool,
+               is_key: bool) -> None:
+        """Put a frame in the connection's slot and send it if the window has room.
+
+        An image in the slot is simply replaced by a newer one. A video frame depends on the one
+        before, so a newer delta frame cannot replace it: it is dropped, and the connection waits
+        for a key frame; a newer key frame replaces it (keeping a stream configuration to send).
+        """
+        slot = connection._slot
+        if slot is not None or not connection.pacer.has_room:
+            connection._rate.congested()
+        if slot is not None:
+            self._monitoring.count("frames_dropped")
+            if is_video:
+                if not is_key:
+                    self._needs_key_frame(connection)
+                    return
+                prefix = prefix or slot[1]
+        connection._slot = (header, prefix, payload)
+        self._send_slot(connection)
+
+    def _send_slot(self, connection: Connection) -> None:
+        """Send the connection's waiting frame if its window has room."""
+        slot = connection._slot
+        if slot is None or not connection.pacer.has_room:
+            return
+        connection._slot = None
+        header, prefix, payload = slot
+        codec, flags, width, height, area_width, area_height, input_seq, text = header
+        frame_id = connection.pacer.next_frame(len(payload), interactive=not flags & FrameFlags.STILL)
+        link: Link = connection._link  # type: ignore[assignment]
+        if prefix:
+            link.send(prefix.decode())
+        link.send(protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
+                                               input_seq, text) + payload)
+        connection.last_encoded_frame = payload
+        self._monitoring.count("frames_sent")
+        self._monitoring.count("frame_bytes_sent", len(payload))
+
+
+def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
+    """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
+    started = time.perf_counter()
+    if job.stream is not None and image.shape[2] != 3:
+        image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
+    if job.scale < 1.0:
+        height, width = image.shape[:2]
+        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+    payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
+    return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
+
+
+def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:
+    """Validate what on_requested_frame returned; log and drop anything unusable."""
+    try:
+        image, interactive = answer
+    except (TypeError, ValueError):
+        log.error("on_requested_frame for %r must return (image, is_interactive), got %r", area, type(answer))
+        return None, False
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
+        log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
+                  "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
+        return None, False
+    if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
+        log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
+        return None, False
+    return image, bool(interactive)
+
+
+def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:
+    """The RenderAreaListener method and arguments an input event is delivered with."""
+    match event:
+        case MouseEvent(action=MouseAction.DOWN):
+            return ("on_mouse_down", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.UP):
+            return ("on_mouse_up", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.MOVE):
+            return ("on_mouse_move", area, connection, event.x, event.y)
+        case MouseEvent(action=MouseAction.DOUBLE_CLICK):
+            return ("on_mouse_double_click", area, connection, event.x, event.y, int(event.button))
+        case MouseEvent(action=MouseAction.ENTER):
+            return ("on_mouse_enter", area, connection, event.x, event.y)
+        case MouseEvent(action=MouseAction.LEAVE):
+            return ("on_mouse_leave", area, connection, event.x, event.y)
+        case WheelEvent():
+            return ("on_mouse_wheel", area, connection, event.x, event.y, event.delta)
+        case KeyEvent(action=KeyAction.DOWN):
+            return ("on_key_down", area, connection, event.x, event.y, event.key)
+        case KeyEvent(action=KeyAction.UP):
+            return ("on_key_up", area, connection, event.x, event.y, event.key)
+        case TouchEvent(action=TouchAction.START):
+            return ("on_touch_start", area, connection, event.touch_id, event.x, event.y)
+        case TouchEvent(action=TouchAction.MOVE):
+            return ("on_touch_move", area, connection, event.touch_id, event.x, event.y)
+        case TouchEvent():
+            return ("on_touch_end", area, connection, event.touch_id, event.x, event.y)
+    raise TypeError(f"not an input event: {event!r}")
+
+
+

@@ -1,0 +1,194 @@
+"""Per-connection pacing: the window of unacknowledged frames, and the newest-frame slot.
+
+Sans-I/O like :mod:`remoteviz.protocol`: the service tells a :class:`Pacer` what it sent and what
+was acknowledged; the pacer says whether another frame may go now. A frame that cannot go waits in
+a single slot, where a newer frame replaces it, so a slow client gets the newest picture and the
+service never queues pictures.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .protocol import ProtocolError
+
+DEFAULT_WINDOW = 2
+"""Unacknowledged frames allowed in flight per connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckInfo:
+    """What one acknowledgement told: the frame's round trip and the browser's decode time."""
+
+    frame_id: int
+    round_trip_ms: float
+    decode_ms: float
+    size: int
+    interactive: bool
+
+
+class Pacer:
+    """Counts a connection's frames in flight against its window.
+
+    Frame ids start at 1 and increase by one per frame sent on the connection.
+    """
+
+    def __init__(self, window: int = DEFAULT_WINDOW, clock=time.monotonic) -> None:
+        if window < 1:
+            raise ValueError("the window must allow at least one frame")
+        self.window = window
+        self._clock = clock
+        self._in_flight: dict[int, tuple[float, int, bool]] = {}  # id -> (sent time, bytes, interactive)
+        self._last_id = 0
+        self._last_sent = float("-inf")
+        self.min_interval = 0.0  # seconds to leave between two frames (a rate cap)
+        self.frames_sent = 0
+        self.bytes_sent = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Frames sent and not yet acknowledged."""
+        return len(self._in_flight)
+
+    @property
+    def has_room(self) -> bool:
+        """True when one more frame may be sent now: the window has room and the interval passed."""
+        return len(self._in_flight) < self.window and self._clock() >= self.ready_at
+
+    @property
+    def ready_at(self) -> float:
+        """When the rate cap next allows a frame (the clock's time)."""
+        return self._last_sent + self.min_interval
+
+    def next_frame(self, size: int, interactive: bool = False) -> int:
+        """Record a frame of ``size`` bytes as sent and return its id; the window must have room."""
+        if not self.has_room:
+            raise RuntimeError("the window is full; check has_room before sending")
+        self._last_id += 1
+        now = self._clock()
+        # Keep to the rate cap's grid: a frame a little late does not push every later one back.
+        on_grid = now - self.ready_at <= self.min_interval / 2
+        self._last_sent = self.ready_at if on_grid else now
+        self._in_flight[self._last_id] = (now, size, interactive)
+        self.frames_sent += 1
+        self.bytes_sent += size
+        return self._last_id
+
+    def ack(self, frame_id: int, decode_ms: float) -> AckInfo:
+        """Record the acknowledgement of ``frame_id``; a frame not in flight is a protocol error."""
+        entry = self._in_flight.pop(frame_id, None)
+        if entry is None:
+            raise ProtocolError(f"ack for frame {frame_id}, which is not in flight")
+        sent, size, interactive = entry
+        return AckInfo(frame_id, (self._clock() - sent) * 1000.0, decode_ms, size, interactive)
+
+
+QUALITY_STEP = 0.05
+"""Qualities move in steps, so connections at nearly the same quality still share one encode."""
+
+ADJUST_INTERVAL = 0.25
+"""Seconds between two adjustments of a connection's quality or scale: time to see the effect."""
+
+MIN_SCALE = 0.5
+"""The smallest downscale of interactive frames (when the connection allows downscaling)."""
+
+
+@dataclass
+class Targets:
+    """What the application asked of one connection (from its ConnectionSettings)."""
+
+    keep_fps: bool  # True: KEEP_FRAMES_PER_SECOND; False: KEEP_FRAME_QUALITY
+    fps: float
+    quality: float
+    min_quality: float
+    max_sending_fps: float
+    downscale: bool
+    bandwidth: float  # bytes per second this connection may use; 0 = unknown
+
+
+class RateController:
+    """Adapts one connection's interactive quality, scale and frame interval to its link.
+
+    Fed by acknowledgements (round trip, size, decode time) and by congestion reports (a frame
+    had to wait for the window). Estimates how many frames per second the link carries at the
+    current frame size, then, under KEEP_FRAMES_PER_SECOND, lowers quality (then scale) when that
+    falls short of the target and raises it back when there is room; under KEEP_FRAME_QUALITY it
+    keeps quality and spaces frames out so that the bytes fit the bandwidth.
+    """
+
+    def __init__(self, targets: Targets, window: int, clock=time.monotonic) -> None:
+        self.targets = targets
+        self.window = window
+        self._clock = clock
+        self.quality = targets.quality
+        self.scale = 1.0
+        self.round_trip_ms = 0.0  # smoothed
+        self.frame_bytes = 0.0  # smoothed, of interactive frames
+        self.decode_ms = 0.0  # smoothed
+        self._congested = False
+        self._last_adjust = clock()
+
+    def retarget(self, targets: Targets) -> None:
+        """The application changed its settings."""
+        self.targets = targets
+        self.quality = min(max(self.quality, targets.min_quality), targets.quality)
+        if not targets.keep_fps:
+            self.quality = targets.quality
+        if not targets.downscale:
+            self.scale = 1.0
+
+    def congested(self) -> None:
+        """A frame waited for the window (or was replaced while waiting)."""
+        self._congested = True
+
+    def capacity_fps(self) -> float:
+        """Frames per second the link is estimated to carry at the current frame size."""
+        per_frame_s = max(self.round_trip_ms, self.decode_ms, 0.1) / 1000.0
+        capacity = self.window / per_frame_s
+        if self.targets.bandwidth > 0 and self.frame_bytes > 0:
+            capacity = min(capacity, self.targets.bandwidth / self.frame_bytes)
+        return capacity
+
+    def min_interval(self) -> float:
+        """Seconds to leave between two frames sent on this connection."""
+        interval = 1.0 / self.targets.max_sending_fps
+        if not self.targets.keep_fps and self.targets.bandwidth > 0 and self.frame_bytes > 0:
+            interval = max(interval, self.frame_bytes / self.targets.bandwidth)
+        return interval
+
+    def on_ack(self, info: AckInfo, interactive: bool) -> None:
+        """Learn from one acknowledgement, and adjust if it is time to."""
+        self.round_trip_ms = _smooth(self.round_trip_ms, info.round_trip_ms)
+        self.decode_ms = _smooth(self.decode_ms, info.decode_ms)
+        if interactive:
+            self.frame_bytes = _smooth(self.frame_bytes, float(info.size))
+        now = self._clock()
+        if now - self._last_adjust < ADJUST_INTERVAL:
+            return
+        self._last_adjust = now
+        if self.targets.keep_fps:
+            self._adjust_for_rate()
+        self._congested = False
+
+    def _adjust_for_rate(self) -> None:
+        targets = self.targets
+        capacity = self.capacity_fps()
+        if self._congested and capacity < targets.fps:
+            if self.quality > targets.min_quality + 1e-9:
+                self.quality = max(targets.min_quality, _step(self.quality * 0.85))
+            elif targets.downscale and self.scale > MIN_SCALE:
+                self.scale = max(MIN_SCALE, round(self.scale * 0.75, 3))
+        elif not self._congested and capacity > targets.fps * 1.5:
+            if self.scale < 1.0:
+                self.scale = min(1.0, round(self.scale / 0.75, 3))
+            elif self.quality < targets.quality - 1e-9:
+                self.quality = min(targets.quality, _step(self.quality + QUALITY_STEP))
+
+
+def _smooth(current: float, sample: float) -> float:
+    return sample if current == 0.0 else 0.8 * current + 0.2 * sample
+
+
+def _step(quality: float) -> float:
+    return round(round(quality / QUALITY_STEP) * QUALITY_STEP, 3)

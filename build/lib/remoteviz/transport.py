@@ -1,0 +1,378 @@
+"""The network thread: an asyncio WebSocket server (``websockets``) that owns every socket.
+
+It never blocks and never runs application code. It parses each incoming message with
+:mod:`remoteviz.protocol` and hands it to the service through a :class:`TransportEvents` sink;
+the service hands back bytes to send and links to close, from any thread. Plain HTTP requests on
+the same port go to an HTTP handler (health checks, static files, the application's hook).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from . import protocol
+from .protocol import CloseCode, ClientMessage, Error, Hello, Input, MouseEvent, Ping, Pong, ProtocolError
+
+log = logging.getLogger("remoteviz.transport")
+
+
+@dataclass(frozen=True)
+class TransportLimits:
+    """What the network thread enforces before the service sees anything."""
+
+    max_message_size: int = 1 << 20
+    max_pending_events: int = 256  # events of one link not yet taken by dispatch()
+    max_outgoing: int = 256  # messages queued to one link before it counts as stalled
+    hello_timeout: float = 10.0
+    keepalive_interval: float | None = 20.0
+    keepalive_timeout: float | None = 20.0
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What network calibration measured on one link."""
+
+    latency_ms: float  # median round trip of small probes
+    bandwidth: float  # bytes per second, from the largest burst timed; 0 if none was
+    measured: bool  # False when the peer did not answer in time
+
+
+CALIBRATION_CHUNK = 64 * 1024
+"""Filler characters per calibration ping: big enough to time, small enough to stay one frame."""
+
+CALIBRATION_MAX_BURST = 8 * 1024 * 1024
+"""The largest burst calibration sends; a link faster than this fills in 50 ms is "fast enough"."""
+
+
+class TransportEvents(Protocol):
+    """What the transport tells the service; called on the network thread, must not block."""
+
+    def link_opened(self, link: Link, render_area_id: str, parameters: dict[str, str], hello: Hello) -> None:
+        """A client said hello on a new link."""
+
+    def link_message(self, link: Link, message: ClientMessage) -> None:
+        """A valid message arrived."""
+
+    def link_closed(self, link: Link, aborted: bool) -> None:
+        """The link closed; ``aborted`` when the peer vanished without a clean close."""
+
+
+HttpHandler = Callable[[Request], Awaitable[Response | None]]
+
+
+class Link:
+    """The network side of one WebSocket connection."""
+
+    def __init__(self, transport: Transport, websocket: ServerConnection, limits: TransportLimits) -> None:
+        self._transport = transport
+        self.websocket = websocket
+        self._limits = limits
+        self._outbox: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self.closing = False
+        self.remote_address = websocket.remote_address
+        self._pong_waiters: dict[float, asyncio.Future[None]] = {}
+        self._calibration: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Link {self.remote_address}>"
+
+    # ---- called from any thread
+    def send(self, data: str | bytes) -> None:
+        """Queue ``data`` for sending, in order."""
+        self._transport.call_soon(self._enqueue, data)
+
+    def close(self, code: CloseCode, reason: str = "") -> None:
+        """Close after the messages already queued have gone."""
+        self._transport.call_soon(self._enqueue, (int(code), reason[:120]))
+
+    def calibrate(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        """Measure this link's latency and bandwidth; ``done`` gets the result on the network thread."""
+        self._transport.call_soon(self._start_calibration, max_seconds, done)
+
+    def taken(self) -> None:
+        """The service took one event of this link off its inbox."""
+        with self._pending_lock:
+            self._pending -= 1
+
+    # ---- network thread
+    def _admit(self, message: ClientMessage) -> bool:
+        """Count an event against the link's budget; False if it must be dropped."""
+        with self._pending_lock:
+            if self._pending >= self._limits.max_pending_events:
+                # Moves are superseded by the next one anyway; anything else overflowing is a flood.
+                if isinstance(message, Input) and isinstance(message.event, MouseEvent) and \
+                        message.event.action.value == "move":
+                    return False
+                raise _Flood()
+            self._pending += 1
+            return True
+
+    def _enqueue(self, item: str | bytes | tuple[int, str]) -> None:
+        if self.closing:
+            return
+        if isinstance(item, tuple):
+            self.closing = True
+        elif self._outbox.qsize() >= self._limits.max_outgoing:
+            # The peer reads slower than the service writes messages: treat it as gone.
+            log.warning("%r: outgoing queue full, closing", self)
+            self.closing = True
+            self._outbox.put_nowait((int(CloseCode.NETWORKFAILURE), "client does not read"))
+            return
+        self._outbox.put_nowait(item)
+
+    def _start_calibration(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        self._calibration = asyncio.ensure_future(self._calibrate(max_seconds, done))
+        self._transport._tasks.add(self._calibration)
+        self._calibration.add_done_callback(self._transport._tasks.discard)
+
+    async def _calibrate(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        latencies: list[float] = []
+        bandwidth = 0.0
+        try:
+            for _ in range(5):
+                latencies.append(await self._round_trip(1, 0, deadline))
+            latency = sorted(latencies)[len(latencies) // 2]
+            # Bursts of growing size, until one takes long enough to time well (50 ms beyond
+            # the latency) or the time or size budget runs out.
+            size = CALIBRATION_CHUNK
+            while True:
+                started = loop.time()
+                await self._round_trip(max(1, size // CALIBRATION_CHUNK), CALIBRATION_CHUNK, deadline)
+                transfer = max(loop.time() - started - latency, 1e-4)
+                bandwidth = size / transfer
+                if transfer >= 0.05 or size >= CALIBRATION_MAX_BURST:
+                    break
+                size = min(size * 4, CALIBRATION_MAX_BURST)
+                if loop.time() + transfer * 4 + latency > deadline:
+                    break  # the next burst would not finish in time
+            done(Calibration(latency * 1000.0, bandwidth, True))
+        except (TimeoutError, ConnectionClosed, asyncio.CancelledError):
+            median = sorted(latencies)[len(latencies) // 2] * 1000.0 if latencies else 0.0
+            done(Calibration(median, bandwidth, bool(latencies)))
+        finally:
+            for waiter in self._pong_waiters.values():
+                waiter.cancel()
+            self._pong_waiters.clear()
+
+    async def _round_trip(self, count: int, pad: int, deadline: float) -> float:
+        """Send ``count`` pings of ``pad`` filler each; seconds until the last one's pong."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiter: asyncio.Future[None] | None = None
+        for index in range(count):
+            t = started + index * 1e-9  # distinct keys: every ping's pong is recognised
+            waiter = self._pong_waiters[t] = loop.create_future()
+            self._enqueue(protocol.serialize(Ping(t, pad)))
+        assert waiter is not None
+        await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
+        return loop.time() - started
+
+    def _pong(self, message: Pong) -> bool:
+        """True if ``message`` answers a calibration ping (then it is not the service's)."""
+        waiter = self._pong_waiters.pop(message.t, None)
+        if waiter is None:
+            return False
+        if not waiter.done():
+            waiter.set_result(None)
+        return True
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                item = await self._outbox.get()
+                if isinstance(item, tuple):
+                    await self.websocket.close(*item)
+                    return
+                await self.websocket.send(item)
+        except ConnectionClosed:
+            pass
+
+
+class _Flood(Exception):
+    pass
+
+
+class Transport:
+    """Runs the WebSocket server on its own thread and event loop."""
+
+    def __init__(self, events: TransportEvents, http_handler: HttpHandler, limits: TransportLimits,
+                 ssl_context: ssl.SSLContext | None = None, origins: list[str] | None = None) -> None:
+        self._events = events
+        self._http_handler = http_handler
+        self._limits = limits
+        self._ssl = ssl_context
+        self._origins = origins
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._links: set[Link] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # background work to end before the loop stops
+        self.port = 0
+
+    def start(self, host: str, port: int) -> None:
+        """Start listening on ``host:port`` (0 picks a free port); raises OSError on failure."""
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._listen(host, port))
+            except BaseException as error:  # reported to the caller of start()
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="remoteviz-network", daemon=True)
+        self._thread.start()
+        started.wait()
+        if failure:
+            self._thread.join()
+            raise failure[0]
+
+    async def _listen(self, host: str, port: int) -> None:
+        self._server = await serve(
+            self._handle, host, port, ssl=self._ssl, compression=None,
+            process_request=self._process_request, origins=self._origins,
+            max_size=self._limits.max_message_size,
+            ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
+            close_timeout=2, server_header="remoteviz", logger=log)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def call_soon(self, callback: Callable[..., object], *args: object) -> None:
+        """Run ``callback(*args)`` on the network thread (safe from any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(callback, *args)
+            except RuntimeError:  # the loop closed meanwhile: nothing left to send to
+                pass
+
+    def stop(self) -> None:
+        """Close every link and the listening socket, then stop the thread."""
+        loop = self._loop
+        if loop is None or self._thread is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close(close_connections=True)
+                await self._server.wait_closed()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout=10)
+        self._loop = None
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        return await self._http_handler(request)
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        link = Link(self, websocket, self._limits)
+        try:
+            render_area_id, parameters = _parse_target(websocket.request.path)
+            hello = await self._receive_hello(websocket)
+        except ProtocolError as error:
+            await _refuse(websocket, str(error))
+            return
+        except (ConnectionClosed, TimeoutError):
+            return
+        sender = asyncio.create_task(link._send_loop())
+        self._links.add(link)
+        self._events.link_opened(link, render_area_id, parameters, hello)
+        try:
+            async for data in websocket:
+                message = (protocol.parse_client_text(data) if isinstance(data, str)
+                           else protocol.parse_client_binary(data))
+                if isinstance(message, Ping):  # answered here so the round trip excludes dispatch
+                    link.send(protocol.serialize(Pong(message.t)))
+                elif isinstance(message, Pong) and link._pong(message):
+                    pass
+                elif isinstance(message, Hello):
+                    raise ProtocolError("hello was already received")
+                elif link._admit(message):
+                    self._events.link_message(link, message)
+        except ProtocolError as error:
+            link._enqueue(protocol.serialize(Error(str(error))))
+            link._enqueue((int(CloseCode.PROTOCOL_ERROR), "protocol error"))
+        except _Flood:
+            link._enqueue(protocol.serialize(Error("too many messages: the service could not keep up")))
+            link._enqueue((int(CloseCode.FLOOD), "flood"))
+        except ConnectionClosed:
+            pass
+        finally:
+            aborted = not link.closing and not _closed_cleanly(websocket)
+            self._links.discard(link)
+            for waiter in link._pong_waiters.values():
+                waiter.cancel()  # a calibration in progress ends now, with what it measured
+            self._events.link_closed(link, aborted)
+        # Let the sender flush what is queued (an error, a disconnect) and close; a no-op close
+        # item ends it when nothing else will.
+        link._enqueue((int(CloseCode.NORMAL), ""))
+        try:
+            await asyncio.wait_for(sender, timeout=5)
+        except TimeoutError:
+            pass
+
+    async def _receive_hello(self, websocket: ServerConnection) -> Hello:
+        try:
+            data = await asyncio.wait_for(websocket.recv(), self._limits.hello_timeout)
+        except TimeoutError:
+            raise ProtocolError(f"no hello within {self._limits.hello_timeout:g} s") from None
+        if not isinstance(data, str):
+            raise ProtocolError("the first message must be hello")
+        message = protocol.parse_client_text(data)
+        if not isinstance(message, Hello):
+            raise ProtocolError("the first message must be hello")
+        return message
+
+
+def _parse_target(target: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(target)
+    render_area_id = unquote(parts.path.lstrip("/"))
+    if not render_area_id:
+        raise ProtocolError("the URL path must name a render area: ws://host:port/RENDER_AREA_ID")
+    if len(render_area_id) > protocol.MAX_ID_LENGTH:
+        raise ProtocolError(f"render area id longer than {protocol.MAX_ID_LENGTH} characters")
+    if any(ord(c) < 32 for c in render_area_id):
+        raise ProtocolError("render area id contains control characters")
+    return render_area_id, dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def _closed_cleanly(websocket: ServerConnection) -> bool:
+    received = websocket.protocol.close_rcvd
+    return received is not None and received.code in (1000, 1001)
+
+
+async def _refuse(websocket: ServerConnection, detail: str) -> None:
+    try:
+        await websocket.send(protocol.serialize(Error(detail)))
+        await websocket.close(int(CloseCode.PROTOCOL_ERROR), "protocol error")
+    except ConnectionClosed:
+        pass
