@@ -17,7 +17,8 @@ def test_an_idle_service_does_not_spin_when_a_still_falls_due_with_nobody_to_sen
     async def scenario(runner):
         async with client.connect(runner.url("Kept")) as view:
             await view.next_frame()
-            await view.mouse(rv.MouseAction.MOVE, 1, 1)  # the still falls due after the viewer left
+            await view.mouse(rv.MouseAction.MOVE, 1, 1)
+            assert not (await view.next_frame()).is_still  # it leaves before the still falls due
 
     with running_service(Recorder(), still_delay=0.2) as runner:
         runner.service.create_render_area("Kept", 32, 24)
