@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .connection import Connection
     from .encoders import FrameEncoders
     from .rendering import SceneManager, TouchManager, Viewport
+    from .rendering.preview import PreviewWindow
     from .service import Service
 
 
@@ -160,6 +161,7 @@ class RenderArea(ConnectionGroup):
         self._pending_frame: object | None = None  # rendered, waiting for the previous encode
         self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
         self._encodes_in_flight = 0
+        self._preview: PreviewWindow | None = None
         # Seconds to render and to encode a frame, smoothed: how early to start the next one.
         self._render_cost = 0.0
         self._encode_cost = 0.0
@@ -208,6 +210,21 @@ class RenderArea(ConnectionGroup):
     def touch_manager(self) -> TouchManager:
         """The touch gesture recognizers of this area's scene."""
         return self.scene_manager.touch_manager
+
+    def show_preview(self, show: bool = True) -> None:
+        """Show this area's frames in a window on the server's own display, for development.
+
+        Call it on the dispatch thread (in ``on_instantiated_render_area``, say). Raises
+        ``RenderingUnavailableError`` where there is no display. Closing the window stops it.
+        """
+        if show and self._preview is None:
+            from .rendering.preview import PreviewWindow
+
+            self._preview = PreviewWindow(f"remoteviz: {self.id}")
+            self.request_redraw()
+        elif not show and self._preview is not None:
+            self._preview.close()
+            self._preview = None
 
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""

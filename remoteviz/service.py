@@ -660,6 +660,7 @@ class Service:
             self._close_connection(connection, reason, "the render area was disposed")
         area._encoders.reset()
         self._close_retired(area)
+        area.show_preview(False)
         if area._scene_manager is not None:
             try:
                 area._scene_manager.dispose()
@@ -842,6 +843,13 @@ class Service:
         rendering_ms = (time.perf_counter() - started) * 1000.0
         area._render_cost = 0.8 * area._render_cost + 0.2 * rendering_ms / 1000.0
         self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
+        if area._preview is not None:
+            try:
+                if not area._preview.show(image):
+                    area._preview = None  # the user closed it
+            except Exception:
+                log.exception("the preview window of %r failed; closing it", area)
+                area.show_preview(False)
         area._last_frame_interactive = bool(interactive)
         if not interactive:
             self._still_pending.discard(area.id)

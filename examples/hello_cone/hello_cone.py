@@ -49,8 +49,9 @@ class HelloConeRenderAreaListener(rv.RenderAreaListener):
 class HelloConeServiceListener(rv.ServiceListener):
     """Builds the scene of every new render area: an examiner, a gradient background, a cone."""
 
-    def __init__(self, default_encoder: str = "png") -> None:
+    def __init__(self, default_encoder: str = "png", preview: bool = False) -> None:
         self.default_encoder = default_encoder
+        self.preview = preview
 
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         examiner = rv.SceneExaminer()
@@ -60,6 +61,8 @@ class HelloConeServiceListener(rv.ServiceListener):
         examiner.view_all(render_area.viewport)
         render_area.touch_manager.add_default_recognizers()
         render_area.add_listener(HelloConeRenderAreaListener(self.default_encoder))
+        if self.preview:
+            render_area.show_preview()  # the frames in a window on this machine's display too
 
 
 def settings_from(args: argparse.Namespace) -> rv.ServiceSettings:
@@ -74,6 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--encoder", default="png", choices=sorted(ENCODER_PAIRS),
                         help="encoders when the page names none (default png: PNG still, JPEG interactive)")
+    parser.add_argument("--preview", action="store_true",
+                        help="also show each render area in a window on this machine (needs a display)")
     return parser.parse_args(argv)
 
 
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     service = rv.Service.instance()
-    service.add_listener(HelloConeServiceListener(args.encoder))
+    service.add_listener(HelloConeServiceListener(args.encoder, args.preview))
     print(f"HelloCone rendering service is running: open http://{args.host}:{args.port}/")
     service.run(settings_from(args))
 

@@ -185,6 +185,11 @@ class GLFWContext(GLContext):
             raise RenderingUnavailableError("GLFW could not create an OpenGL 3.3 core context")
         glfw.make_context_current(self._window)
 
+    @property
+    def window(self) -> Any:
+        """The hidden GLFW window whose context this is (preview windows share its objects)."""
+        return self._window
+
     def make_current(self) -> None:
         """Make the hidden window's context current."""
         if _address(self._glfw.get_current_context()) != _address(self._window):

@@ -38,7 +38,8 @@ def has_display() -> bool:
 
 
 def choose_backend() -> Backend:
-    """Return the backend forced by ``REMOTEVIZ_GL_BACKEND``, else EGL without a display, else GLFW."""
+    """The backend forced by ``REMOTEVIZ_GL_BACKEND``, else EGL when PyOpenGL is set to EGL or
+    there is no display, else GLFW."""
     forced = os.environ.get(BACKEND_VARIABLE, "").strip().lower()
     if forced:
         try:
@@ -47,6 +48,8 @@ def choose_backend() -> Backend:
             raise RenderingUnavailableError(
                 f"{BACKEND_VARIABLE}={forced!r} is not one of: egl, glfw"
             ) from None
+    if os.environ.get("PYOPENGL_PLATFORM", "").lower() == "egl":
+        return Backend.EGL  # PyOpenGL is bound to EGL: a GLFW window's context would not match it
     return Backend.GLFW if has_display() else Backend.EGL
 
 

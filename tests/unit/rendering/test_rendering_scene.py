@@ -195,9 +195,13 @@ def test_backend_choice_follows_the_display_and_the_override(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.delenv(gl_platform.BACKEND_VARIABLE, raising=False)
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
     assert gl_platform.choose_backend() is gl_platform.Backend.EGL
     monkeypatch.setenv("DISPLAY", ":0")
     assert gl_platform.choose_backend() is gl_platform.Backend.GLFW
+    monkeypatch.setenv("PYOPENGL_PLATFORM", "egl")  # PyOpenGL bound to EGL: stay with EGL
+    assert gl_platform.choose_backend() is gl_platform.Backend.EGL
+    monkeypatch.delenv("PYOPENGL_PLATFORM")
     monkeypatch.setenv(gl_platform.BACKEND_VARIABLE, "egl")
     assert gl_platform.choose_backend() is gl_platform.Backend.EGL
     monkeypatch.setenv(gl_platform.BACKEND_VARIABLE, "vulkan")
