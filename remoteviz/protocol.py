@@ -84,7 +84,7 @@ class CloseCode(enum.IntEnum):
     KICKED = 4003
     NETWORKFAILURE = 4004
     PROTOCOL_ERROR = 4400
-    TOO_BIG = 4413
+    TOO_BIG = 1009  # closed by the WebSocket layer ("message too big")
     FLOOD = 4429
     SERVER_ERROR = 4500
 

@@ -49,7 +49,7 @@ export const CloseCode = Object.freeze({
   KICKED: 4003,
   NETWORKFAILURE: 4004,
   PROTOCOL_ERROR: 4400,
-  TOO_BIG: 4413,
+  TOO_BIG: 1009, // the WebSocket layer's "message too big"
   FLOOD: 4429,
   SERVER_ERROR: 4500,
 });
@@ -306,8 +306,9 @@ const REASON_BY_CLOSE_CODE = Object.freeze({
 /**
  * Why a connection ended, from what the service said before closing and the close code.
  *
- * The `disconnect` message wins when there was one. Otherwise codes 4400..4499 (the page broke
- * the protocol) count as KICKED, since reconnecting would only repeat the error; every other
+ * The `disconnect` message wins when there was one. Otherwise codes 4400..4499 and 1009 (the page
+ * broke the protocol, or sent too big a message) count as KICKED, since reconnecting would only
+ * repeat the error; every other
  * code without a meaning of its own (1006 for a dropped network, 4500 for a failed service, 1001,
  * 1011...) is a NETWORKFAILURE.
  * @param {number} code the WebSocket close code
@@ -322,7 +323,7 @@ export function disconnectReason(code, disconnect, errorDetail = "", closeReason
   }
   const detail = errorDetail || closeReason;
   if (code in REASON_BY_CLOSE_CODE) return { reason: REASON_BY_CLOSE_CODE[code], detail };
-  if (code >= 4400 && code < 4500) return { reason: DisconnectReason.KICKED, detail };
+  if ((code >= 4400 && code < 4500) || code === CloseCode.TOO_BIG) return { reason: DisconnectReason.KICKED, detail };
   return { reason: DisconnectReason.NETWORKFAILURE, detail: detail || `connection closed (code ${code})` };
 }
 

@@ -9,6 +9,7 @@ import {
   binaryMessage,
   containerMessage,
   disconnectReason,
+  DisconnectReason,
   helloMessage,
   keyFrameMessage,
   keyMessage,
@@ -233,4 +234,9 @@ test("connect URLs keep ws and wss, and map http(s) and relative paths to them",
   assert.equal(webSocketUrl("wss://host/TheCone", page), "wss://host/TheCone");
   assert.equal(webSocketUrl("/TheCone", page), "wss://viewer.example/TheCone");
   assert.equal(webSocketUrl("TheCone?token=t", "http://localhost:8080/"), "ws://localhost:8080/TheCone?token=t");
+});
+
+test("a message too big for the service ends the connection without a reconnect", () => {
+  assert.equal(disconnectReason(1009, null, "", "message too big").reason, DisconnectReason.KICKED);
+  assert.equal(disconnectReason(1006, null).reason, DisconnectReason.NETWORKFAILURE);
 });
