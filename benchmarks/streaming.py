@@ -8,7 +8,8 @@ frame, and how long the sharp still takes after the last input, for:
 - each encoder (JPEG, PNG still with JPEG interactive, H.264, VP9, AV1) at 1280x720 and 1920x1080;
 - 1, 4 and 16 viewers sharing one render area;
 - 1, 2 and 4 independent render areas;
-- one viewer whose link is throttled to 2 MB/s (also: the oldest picture shown, server memory).
+- one viewer whose link is throttled to 2 MB/s, and one to 500 kB/s (also: the oldest picture
+  shown, as the latency's maximum, and the server's memory over the run).
 
     python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--max-fps N]
                                    [--output FILE]
@@ -233,6 +234,9 @@ def scenarios(only: set[str]) -> list[tuple]:
             plan.append(("areas", "jpeg", 1280, 720, 1, areas, None))
     if "throttled" in only:
         plan.append(("throttled 2MB/s", "jpeg", 1280, 720, 1, 1, 2_000_000))
+        # HelloCone's JPEG frames need about 1.3 MB/s at 60 fps: a tighter link makes the
+        # throttle bind, and the rate controller trade quality for rate.
+        plan.append(("throttled 500kB/s", "jpeg", 1280, 720, 1, 1, 500_000))
     return plan
 
 
