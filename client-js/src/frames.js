@@ -178,8 +178,11 @@ export class VideoStream {
    */
   configure({ codecString, width, height }) {
     // H.264 arrives in Annex B form, which is what a configuration without `description` means.
+    // Failures are forgotten only when a picture comes out or the codec changes: the service
+    // answers a key frame request with a new stream message, which must not reset the count, or
+    // a decoder that can never decode this codec would ask for key frames forever.
+    if (this._config?.codec !== codecString) this._failures = 0;
     this._config = { codec: codecString, codedWidth: width, codedHeight: height, optimizeForLatency: true };
-    this._failures = 0;
     this._stop();
   }
 

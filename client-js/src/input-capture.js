@@ -11,6 +11,9 @@ import { modifierMask, mouseAction, wheelLines } from "./input.js";
 
 const MAX_BUTTON = 4;
 
+// The DOM `buttons` bit of each `button` number: left, right, middle, back, forward.
+const BUTTON_BITS = [[1, 0], [2, 2], [4, 1], [8, 3], [16, 4]];
+
 // Chromium aligns pointermove to animation frames, holding a move back up to 16 ms;
 // pointerrawupdate comes as soon as the mouse or pen moves. Touch moves are not held back.
 const RAW_UPDATES = typeof globalThis.onpointerrawupdate !== "undefined";
@@ -36,7 +39,7 @@ export class InputCapture {
     this._locate = locate;
     this._emit = emit;
     /** Mouse and pen pointers whose press went to the service: their drag goes on outside the picture. */
-    this._mousePointers = new Set();
+    this._mousePointers = new Map(); // pointer id -> the DOM `buttons` mask it holds
     /** Touch points whose start went to the service. */
     this._touchPointers = new Set();
     this._hovering = false;
@@ -103,7 +106,7 @@ export class InputCapture {
     }
     if (event.button > MAX_BUTTON) return;
     this._updateHover(point, event);
-    this._mousePointers.add(event.pointerId);
+    this._mousePointers.set(event.pointerId, event.buttons);
     this._capture(event);
     this._emitMouse("down", point, event);
   }
@@ -116,6 +119,7 @@ export class InputCapture {
     }
     this._updateHover(point, event);
     if (event.button > MAX_BUTTON) return;
+    if (this._mousePointers.has(event.pointerId)) this._mousePointers.set(event.pointerId, event.buttons);
     if (point.inside || this._mousePointers.has(event.pointerId)) {
       this._emitMouse(mouseAction("pointermove", event.button, event.buttons), point, event);
     }
@@ -133,13 +137,23 @@ export class InputCapture {
   }
 
   // A cancelled touch is a `cancel`; a cancelled pen or mouse press (the browser took the pointer
-  // over, or the capture was lost) ends as a release, so the scene does not stay in a drag.
+  // over, or the capture was lost) ends as a release of every button it held, so the scene does
+  // not stay in a drag.
   _pointerCancel(event) {
     const point = this._lastPoint;
     if (this._touchPointers.delete(event.pointerId)) {
       this._emit(touchMessage("cancel", event.pointerId, point.x, point.y), event);
-    } else if (this._mousePointers.delete(event.pointerId)) {
-      this._emit(mouseMessage("up", point.x, point.y, 0, 0, modifierMask(event)), event);
+      return;
+    }
+    let held = this._mousePointers.get(event.pointerId);
+    if (held === undefined) return;
+    this._mousePointers.delete(event.pointerId);
+    const mods = modifierMask(event);
+    const released = BUTTON_BITS.filter(([bit]) => held & bit);
+    if (!released.length) released.push([1, 0]); // nothing known held: release the primary button
+    for (const [bit, button] of released) {
+      held &= ~bit;
+      this._emit(mouseMessage("up", point.x, point.y, button, held, mods), event);
     }
   }
 
@@ -165,10 +179,12 @@ export class InputCapture {
   _key(action, event) {
     // Keys typed into an input method editor are its own until it commits them.
     if (event.isComposing || !event.key || event.key === "Process") return;
+    // A release names the key its press named ("a", not "A" if Shift went down in between).
+    const key = action === "up" ? this._heldKeys.get(event.code) ?? event.key : event.key;
     if (action === "down") this._heldKeys.set(event.code, event.key);
     else this._heldKeys.delete(event.code);
     const { x, y } = this._lastPoint;
-    const sent = this._emit(keyMessage(action, x, y, event.key, modifierMask(event)), event);
+    const sent = this._emit(keyMessage(action, x, y, key, modifierMask(event)), event);
     if (sent && !keepsBrowserMeaning(event)) event.preventDefault();
   }
 

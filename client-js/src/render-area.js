@@ -161,6 +161,7 @@ export class RemoteVizRenderArea {
     this._accepted = null;
     this._attempt = 0;
     this._reconnectTimer = null;
+    this._generation = 0; // bumped by disconnect(): a close handled after it is a stale one
     this._resizeTimer = null;
     this._stats = { frames: new RateMeter(), bytes: new RateMeter(), inputLatencyMs: null, decodeMs: null, codec: null, framesReceived: 0, framesPainted: 0, framesDropped: 0 };
     this._overlay = null;
@@ -185,6 +186,7 @@ export class RemoteVizRenderArea {
 
   /** Closes the connection (service listeners hear `disconnected`, DISPOSED) and stops reconnecting. */
   disconnect() {
+    this._generation += 1;
     clearTimeout(this._reconnectTimer);
     this._reconnectTimer = null;
     const connection = this._connection;
@@ -517,12 +519,16 @@ export class RemoteVizRenderArea {
   _closed(connection, code, closeReason) {
     this._drop(connection);
     const { reason, detail } = disconnectReason(code, connection.disconnect, connection.errorDetail, closeReason);
+    // A listener may call disconnect(), connectTo() or dispose(): then this close is not ours to
+    // follow up any more.
+    const generation = this._generation;
     this._notify(this._listeners.service, ["disconnected", reason, detail]);
-    if (!this._options.reconnect) return;
+    if (!this._options.reconnect || generation !== this._generation) return;
     const delay = reconnectDelay(reason, this._attempt, this._options.reconnect === true ? {} : this._options.reconnect);
     if (delay === null) return;
     this._attempt += 1;
     this._notify(this._listeners.service, ["reconnecting", this._attempt, delay]);
+    if (generation !== this._generation) return;
     this._reconnectTimer = setTimeout(() => {
       this._reconnectTimer = null;
       this._open();
@@ -576,6 +582,8 @@ export class RemoteVizRenderArea {
         };
         this._setAreaSize(message.width, message.height);
         this._notify(this._listeners.service, ["connected", { ...this._accepted }]);
+        // The container may have changed while the service calibrated the link: catch up now.
+        this._sendContainerSize();
         break;
       case "disconnect":
         connection.disconnect = message;

@@ -293,3 +293,15 @@ test("every video frame is reported exactly once whatever happens (seeded random
   while (decoder && !decoder.closed && decoder.fed.length) decoder.emit();
   assert.equal(rec.done.size, id);
 });
+
+test("the service's stream message answering a key frame request does not restart the failure count", () => {
+  const rec = recorder();
+  const { stream, keyRequests } = videoStream(rec);
+  // The service answers every key frame request with the same stream message and a key frame.
+  for (let id = 1; id <= MAX_DECODER_FAILURES + 3; id += 1) {
+    stream.configure({ codecString: "unsupported", width: 64, height: 64 });
+    stream.push(h264(id, true));
+  }
+  assert.equal(keyRequests.length, MAX_DECODER_FAILURES - 1, "the requests stop: no endless loop");
+  assert.equal(rec.done.size, MAX_DECODER_FAILURES + 3);
+});
