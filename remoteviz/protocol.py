@@ -86,7 +86,6 @@ class CloseCode(enum.IntEnum):
     PROTOCOL_ERROR = 4400
     TOO_BIG = 1009  # closed by the WebSocket layer ("message too big")
     FLOOD = 4429
-    SERVER_ERROR = 4500
 
 
 BINARY_FRAME = 1

@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -89,7 +89,6 @@ class ServiceSettings:
     encoder_threads: int = 2
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
         """Serve wss:// (and https://) with this certificate and private key (PEM files)."""

@@ -51,7 +51,6 @@ export const CloseCode = Object.freeze({
   PROTOCOL_ERROR: 4400,
   TOO_BIG: 1009, // the WebSocket layer's "message too big"
   FLOOD: 4429,
-  SERVER_ERROR: 4500,
 });
 
 // Bounds the service enforces (remoteviz/protocol.py): exceeding any of them closes the connection
@@ -309,7 +308,7 @@ const REASON_BY_CLOSE_CODE = Object.freeze({
  * The `disconnect` message wins when there was one. Otherwise codes 4400..4499 and 1009 (the page
  * broke the protocol, or sent too big a message) count as KICKED, since reconnecting would only
  * repeat the error; every other
- * code without a meaning of its own (1006 for a dropped network, 4500 for a failed service, 1001,
+ * code without a meaning of its own (1006 for a dropped network, 1001, a proxy's 4500,
  * 1011...) is a NETWORKFAILURE.
  * @param {number} code the WebSocket close code
  * @param {{reason: string, detail?: string} | null} disconnect the `disconnect` message, if any
