@@ -276,14 +276,14 @@ class GpuVolume:
     def __init__(self, geometry: VolumeGeometry, max_size: int, available_bytes: int) -> None:
         data = geometry.data
         internal_format, pixel_type, self.value_unit = _VOLUME_FORMATS[data.dtype]
-        brick_side = min(max_size, geometry.volume.brick_size or max_size)
+        brick_side = min(max_size, geometry.brick_size or max_size)
         self.layout: list[Brick] = brick_layout(data.shape[::-1], brick_side)
         needed = sum(
             int(np.prod(np.subtract(b.hi, b.lo))) * data.dtype.itemsize for b in self.layout
         )
         if needed > available_bytes:
             raise VolumeMemoryError(
-                f"{geometry.volume!r} needs {needed / 1e6:.1f} MB of GPU memory but only "
+                f"{geometry.label} needs {needed / 1e6:.1f} MB of GPU memory but only "
                 f"{max(available_bytes, 0) / 1e6:.1f} MB of Volume.memory_budget "
                 f"({Volume.memory_budget / 1e6:.1f} MB) is left; raise the budget, downsample the "
                 "volume or show part of it"
@@ -299,23 +299,22 @@ class GpuVolume:
             raise
         self.nbytes = needed
         self.data = data
-        self.data_generation = geometry.volume.data_generation
-        self.transfer = geometry.volume.transfer_function
+        self.data_generation = geometry.data_generation
+        self.transfer = geometry.transfer_function
         self.table = table_texture(self.transfer)
         self.max_size = max_size
 
     def updated(self, geometry: VolumeGeometry, available_bytes: int) -> GpuVolume:
         """This volume's GPU copy after a change: the same bricks if the voxels are the same."""
-        volume = geometry.volume
-        same_bricks = brick_layout(geometry.data.shape[::-1], min(self.max_size, volume.brick_size or self.max_size))
+        same_bricks = brick_layout(geometry.data.shape[::-1], min(self.max_size, geometry.brick_size or self.max_size))
         if (
             geometry.data is self.data
-            and volume.data_generation == self.data_generation
+            and geometry.data_generation == self.data_generation
             and same_bricks == self.layout
         ):
-            if volume.transfer_function is not self.transfer:
+            if geometry.transfer_function is not self.transfer:
                 self.table.delete()
-                self.transfer = volume.transfer_function
+                self.transfer = geometry.transfer_function
                 self.table = table_texture(self.transfer)
             return self
         freed = self.nbytes

@@ -231,7 +231,7 @@ def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickV
         kept = instance.keeps(ray.origin + t[:, None] * ray.direction)
         t, voxel = t[kept], voxel[kept]
     values = geometry.data[voxel[:, 2], voxel[:, 1], voxel[:, 0]]
-    above = np.flatnonzero(values >= geometry.volume.effective_pick_threshold())
+    above = np.flatnonzero(values >= geometry.pick_threshold)
     if not len(above):
         return None
     first = int(above[0])

@@ -305,9 +305,12 @@ void main() {{
     if (span.x >= span.y) discard;
     // A per-pixel offset of the sample grid turns wood-grain banding into fine noise.
     float jitter = fract(sin(dot(gl_FragCoord.xy, vec2(12.9898, 78.233))) * 43758.5453);
+    // Sample numbers on the whole volume's grid: neighbouring bricks, computing the same
+    // number for their shared face, neither repeat nor skip a sample there.
     float first = ceil((span.x - whole.x) / u_step - jitter);
+    float end = ceil((span.y - whole.x) / u_step - jitter);
     float t = whole.x + (first + jitter) * u_step;
-    int steps = min(int(ceil((span.y - t) / u_step)), MAX_STEPS);
+    int steps = min(int(end - first), MAX_STEPS);
     vec4 sum = vec4(0.0);
     float previous_t = t, previous_value = -1.0;
     for (int i = 0; i < steps; ++i, t += u_step) {{

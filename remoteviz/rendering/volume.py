@@ -242,14 +242,19 @@ def brick_layout(shape_xyz: tuple[int, int, int], max_size: int) -> list[Brick]:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class VolumeGeometry:
-    """What the renderer and the picker need of a volume, fixed until the volume changes."""
+    """What the renderer and the picker need of a volume, fixed until the volume changes (it
+    does not hold the volume, so a volume and its cached geometry make no reference cycle)."""
 
-    volume: Volume
+    label: str
     data: np.ndarray
+    data_generation: int
     origin: npt.NDArray[np.float64]
     spacing: npt.NDArray[np.float64]
     data_range: tuple[float, float]
     bounding_box: BoundingBox
+    transfer_function: TransferFunction
+    brick_size: int | None
+    pick_threshold: float
 
     def to_index(self, points: np.ndarray) -> np.ndarray:
         """Volume coordinates ``(N, 3)`` to fractional voxel indices ``(i, j, k)`` (x, y, z)."""
@@ -343,4 +348,7 @@ class Volume(Shape):
         origin, spacing = np.asarray(self.origin), np.asarray(self.spacing)
         shape_xyz = np.array(self.data.shape[::-1], dtype=np.float64)
         box = BoundingBox(as_vec3(origin - spacing / 2.0), as_vec3(origin + (shape_xyz - 0.5) * spacing))
-        return VolumeGeometry(self, self.data, origin, spacing, self.effective_range(), box)
+        return VolumeGeometry(
+            repr(self), self.data, self.data_generation, origin, spacing, self.effective_range(), box,
+            self.transfer_function, self.brick_size, self.effective_pick_threshold(),
+        )
