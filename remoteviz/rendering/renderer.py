@@ -84,29 +84,38 @@ class _CacheEntry:
 
 
 class _Layer:
-    """A single-sampled float colour texture the size of the frame, with its framebuffer."""
+    """Single-sampled textures the size of the frame: a float colour layer the volumes are drawn
+    into, and a copy of the scene's depth that stops their rays at opaque surfaces."""
 
     def __init__(self) -> None:
-        self.fbo = int(GL.glGenFramebuffers(1))
-        self.texture = int(GL.glGenTextures(1))
+        self.fbo, self.depth_fbo = (int(f) for f in GL.glGenFramebuffers(2))
+        self.texture, self.depth = (int(t) for t in GL.glGenTextures(2))
         self.size = (0, 0)
 
-    def bind(self, width: int, height: int) -> None:
-        """Draw into the layer, reallocated at this size if needed, cleared to transparent."""
+    def bind(self, framebuffer: Framebuffer) -> None:
+        """Copy ``framebuffer``'s depth, then draw into the layer cleared to transparent."""
+        width, height = framebuffer.size
         if self.size != (width, height):
-            GL.glBindTexture(GL.GL_TEXTURE_2D, self.texture)
-            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA16F, width, height, 0, GL.GL_RGBA, GL.GL_FLOAT, None)
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
-            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
-            GL.glFramebufferTexture2D(
-                GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, self.texture, 0
-            )
-            self.size = (width, height)
+            self._allocate(width, height)
+        framebuffer.copy_depth_to(self.depth_fbo)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         GL.glViewport(0, 0, width, height)
         GL.glClearColor(0.0, 0.0, 0.0, 0.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+
+    def _allocate(self, width: int, height: int) -> None:
+        for texture, fbo, internal, pixel_format, pixel_type, attachment in (
+            (self.texture, self.fbo, GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT, GL.GL_COLOR_ATTACHMENT0),
+            (self.depth, self.depth_fbo, GL.GL_DEPTH_COMPONENT24, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, GL.GL_DEPTH_ATTACHMENT),
+        ):
+            GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, internal, width, height, 0, pixel_format, pixel_type, None)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, attachment, GL.GL_TEXTURE_2D, texture, 0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        self.size = (width, height)
 
 
 class Renderer:
@@ -357,10 +366,15 @@ class Renderer:
         interactive: bool,
         framebuffer: Framebuffer,
     ) -> None:
-        self._layer.bind(framebuffer.width, framebuffer.height)
+        self._layer.bind(framebuffer)
         program = self._volume
         program.use()
         program.set_matrix("u_projection", projection)
+        program.set_matrix("u_inverse_projection", np.linalg.inv(projection))
+        program.set_vec2("u_viewport", framebuffer.size)
+        program.set_int("u_depth", 2)
+        GL.glActiveTexture(GL.GL_TEXTURE2)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._layer.depth)
         program.set_int("u_orthographic", orthographic)
         program.set_int("u_data", 0)
         program.set_int("u_transfer", 1)

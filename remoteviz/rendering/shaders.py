@@ -269,6 +269,9 @@ uniform float u_step;                      // between samples, volume units
 uniform float u_opacity_exponent;          // step over the reference step (one voxel)
 uniform int u_mode;
 uniform float u_iso;                       // isosurface, in transfer coordinates
+uniform sampler2D u_depth;                 // the opaque scene's depth: rays stop there
+uniform mat4 u_inverse_projection;
+uniform vec2 u_viewport;
 out vec4 frag_color;
 
 float value_at(vec3 local) {{
@@ -294,6 +297,15 @@ void main() {{
     vec2 span = box_span(origin, direction, u_brick_min, u_brick_max);
     vec2 whole = box_span(origin, direction, u_volume_min, u_volume_max);
     if (!u_orthographic) {{ span.x = max(span.x, 0.0); whole.x = max(whole.x, 0.0); }}
+    // Stop at the opaque surfaces drawn before: a mesh or a slice inside the volume hides what
+    // is behind it.
+    float depth = texelFetch(u_depth, ivec2(gl_FragCoord.xy), 0).r;
+    if (depth < 1.0) {{
+        vec4 ndc = vec4(gl_FragCoord.xy / u_viewport * 2.0 - 1.0, depth * 2.0 - 1.0, 1.0);
+        vec4 surface = u_inverse_projection * ndc;
+        vec3 hit = (u_view_to_local * vec4(surface.xyz / surface.w, 1.0)).xyz;
+        span.y = min(span.y, dot(hit - origin, direction));
+    }}
     // Clip planes (here in volume coordinates) shorten the ray.
     for (int i = 0; i < u_clip_count; ++i) {{
         float toward = dot(u_clip_planes[i].xyz, direction);
@@ -366,7 +378,7 @@ out vec2 v_texcoord;
 
 void main() {
     vec2 unit = vec2(gl_VertexID & 1, gl_VertexID >> 1);
-    v_texcoord = vec2(unit.x, 1.0 - unit.y);  // the label image's top row first
+    v_texcoord = unit;  // the texture holds the label's bottom row first
     vec2 pixel = u_corner + unit * u_size;
     gl_Position = vec4(pixel / u_viewport * 2.0 - 1.0, 0.0, 1.0);
 }

@@ -334,3 +334,38 @@ def test_an_anchored_label_follows_its_point_and_is_picked(make_manager):
     picked = manager.pick(left + 2, bottom - 2, W, H)
     assert picked is not None and picked.node is label
     assert manager.pick(left - 5, bottom + 5, W, H) is None
+
+
+def test_labels_read_the_right_way_up(make_manager):
+    # A "T": its bar is at the top, so the top rows of its glyph hold more pixels than the bottom.
+    label = Text2D("T", screen_position=(40, 20), font_size=40, background=None)
+    image = render(make_manager(), examiner([label]))
+    rows = np.nonzero(covered(image))[0]
+    top, bottom = rows.min(), rows.max()
+    counts = covered(image).sum(axis=1)
+    assert counts[top : top + 4].sum() > 3 * counts[bottom - 3 : bottom + 1].sum()
+
+
+def test_gpu_copies_are_freed_when_their_nodes_go(make_manager):
+    import gc
+
+    from OpenGL import GL
+
+    from remoteviz.rendering.renderer import Renderer
+
+    manager = make_manager()
+    plane = ImagePlane(TEXELS, width=40)
+    points = PointSet(np.zeros((10, 3)))
+    root = examiner([plane, points])
+    render(manager, root)
+    renderer = Renderer.shared()
+    texture = renderer._cache[plane.texture].gpu.texture.handle  # the cache is what is under test
+    vao = renderer._cache[points].gpu.vertices.vao
+    with renderer.bound():
+        assert GL.glIsTexture(texture) and GL.glIsVertexArray(vao)
+    manager.scene_graph = None
+    del plane, points, root
+    gc.collect()
+    render(manager, examiner([]))  # the next render frees them, with the context current
+    with renderer.bound():
+        assert not GL.glIsTexture(texture) and not GL.glIsVertexArray(vao)

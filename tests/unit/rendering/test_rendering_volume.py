@@ -12,6 +12,8 @@ import pytest
 
 from remoteviz.rendering import (
     ClipPlane,
+    Material,
+    Mesh,
     ObliqueSlice,
     OrthoSlice,
     TransferFunction,
@@ -327,3 +329,18 @@ def test_volume_data_is_checked():
         Volume(np.zeros((2, 2, 2), np.uint8), spacing=(1, 0, 1))
     with pytest.raises(ValueError, match="outside"):
         _ = OrthoSlice(np.zeros((2, 2, 2), np.uint8), index=5).geometry
+
+
+def test_rays_stop_at_opaque_surfaces_inside_the_volume(make_manager):
+    # A uniform faint volume 60 voxels deep, and a small opaque blue square at its middle depth:
+    # where the square is, only the volume in front of it (30 voxels) shows over it.
+    data = np.full((60, 60, 60), 255, np.uint8)
+    faint = TransferFunction.from_points([(0.0, 1.0, 0.0, 0.0, 0.02), (1.0, 1.0, 0.0, 0.0, 0.02)])
+    volume = centred(Volume(data, transfer_function=faint, data_range=(0, 255)))
+    square = Mesh(np.array([[-10, -10, 0], [10, -10, 0], [10, 10, 0], [-10, 10, 0]], np.float32), [[0, 1, 2], [0, 2, 3]])
+    root = examiner([Material(diffuse_color=(0, 0, 0), ambient_color=(0, 0, 0), emissive_color=(0, 0, 1)), square, volume])
+    image = render(make_manager(), root).astype(float)
+    alpha_front, alpha_all = 1 - 0.98**30, 1 - 0.98**60
+    assert image[H // 2, W // 2, 0] == pytest.approx(255 * alpha_front, abs=6)
+    assert image[H // 2, W // 2, 2] == pytest.approx(255 * (1 - alpha_front), abs=6)
+    assert image[H // 2, W // 2 + 20, 0] == pytest.approx(255 * alpha_all, abs=6)
