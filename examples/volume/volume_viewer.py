@@ -28,17 +28,21 @@ log = logging.getLogger("volume_viewer")
 
 def ct_phantom(size: int = 128, seed: int = 0) -> np.ndarray:
     """A head-like CT volume, ``(size, size, size)`` uint16: skin and soft tissue, a skull,
-    brain with fluid-filled ventricles, and two brighter lesions; a little noise, as scanners give."""
+    brain with fluid-filled ventricles, two brighter lesions, and a neck with its spine below
+    (so that turning the volume shows); a little noise, as scanners give."""
     axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     z, y, x = np.meshgrid(axis, axis, axis, indexing="ij")
-    head = (x / 0.8) ** 2 + (y / 0.92) ** 2 + (z / 0.85) ** 2
+    head = (x / 0.8) ** 2 + ((y - 0.15) / 0.8) ** 2 + (z / 0.8) ** 2
     volume = np.zeros(head.shape, np.float32)
+    neck = x**2 + (z + 0.15) ** 2
+    volume[(neck < 0.3**2) & (y < 0.0)] = 1050.0
+    volume[(neck < 0.1**2) & (y < -0.4)] = 2000.0  # the spine
     volume[head < 1.0] = 1050.0  # skin and soft tissue
     volume[head < 0.86] = 2300.0  # skull
     volume[head < 0.72] = 1035.0  # brain
-    ventricles = ((x - 0.12) / 0.1) ** 2 + (y / 0.3) ** 2 + (z / 0.2) ** 2
-    volume[(ventricles < 1.0) | (((x + 0.12) / 0.1) ** 2 + (y / 0.3) ** 2 + (z / 0.2) ** 2 < 1.0)] = 1005.0
-    for centre, radius in (((0.35, 0.25, 0.1), 0.12), ((-0.3, -0.35, -0.2), 0.08)):
+    for side in (0.12, -0.12):
+        volume[((x - side) / 0.1) ** 2 + ((y - 0.15) / 0.3) ** 2 + (z / 0.2) ** 2 < 1.0] = 1005.0  # ventricles
+    for centre, radius in (((0.35, 0.35, 0.1), 0.12), ((-0.3, -0.1, -0.2), 0.08)):
         lesion = (x - centre[0]) ** 2 + (y - centre[1]) ** 2 + (z - centre[2]) ** 2 < radius**2
         volume[lesion] = 1450.0
     # A scanner blurs edges over about a voxel; without it, surfaces show the voxel steps.
