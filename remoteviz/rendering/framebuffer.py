@@ -68,12 +68,13 @@ class Framebuffer:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._draw_fbo)
         GL.glViewport(0, 0, self.width, self.height)
 
-    def copy_depth_to(self, fbo: int) -> None:
-        """Copy the depth buffer (resolving samples) into framebuffer ``fbo`` of the same size."""
+    def copy_depth_to(self, fbo: int, width: int, height: int) -> None:
+        """Copy the depth buffer (resolving samples, scaled to ``width`` x ``height``) into
+        framebuffer ``fbo``."""
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._draw_fbo)
         GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, fbo)
         w, h = self.width, self.height
-        GL.glBlitFramebuffer(0, 0, w, h, 0, 0, w, h, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
+        GL.glBlitFramebuffer(0, 0, w, h, 0, 0, width, height, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
 
     def read_pixels(self) -> npt.NDArray[np.uint8]:

@@ -62,6 +62,10 @@ from remoteviz.rendering.slices import SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
 from remoteviz.rendering.volume import Volume, VolumeGeometry, VolumeMode
 
+INTERACTIVE_VOLUME_SCALE = 0.5
+"""Interactive frames ray cast volumes at this fraction of the frame's width and height (a
+quarter of the rays) and stretch the result; still frames cast one ray per pixel."""
+
 _LINE_DEPTH_BIAS = 2e-4  # NDC depth that lets a line win against the surface it lies on
 _UNIT_CUBE = np.array([(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
 _CUBE_TRIANGLES = np.array(
@@ -92,12 +96,14 @@ class _Layer:
         self.texture, self.depth = (int(t) for t in GL.glGenTextures(2))
         self.size = (0, 0)
 
-    def bind(self, framebuffer: Framebuffer) -> None:
-        """Copy ``framebuffer``'s depth, then draw into the layer cleared to transparent."""
-        width, height = framebuffer.size
+    def bind(self, framebuffer: Framebuffer, scale: float) -> None:
+        """Copy ``framebuffer``'s depth, then draw into the layer, ``scale`` times the
+        framebuffer's size, cleared to transparent."""
+        width = max(1, round(framebuffer.width * scale))
+        height = max(1, round(framebuffer.height * scale))
         if self.size != (width, height):
             self._allocate(width, height)
-        framebuffer.copy_depth_to(self.depth_fbo)
+        framebuffer.copy_depth_to(self.depth_fbo, width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         GL.glViewport(0, 0, width, height)
         GL.glClearColor(0.0, 0.0, 0.0, 0.0)
@@ -110,8 +116,12 @@ class _Layer:
         ):
             GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
             GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, internal, width, height, 0, pixel_format, pixel_type, None)
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST)
-            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST)
+            # The colour layer is stretched over the frame when drawn smaller: blend its texels.
+            filtering = GL.GL_LINEAR if texture == self.texture else GL.GL_NEAREST
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filtering)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filtering)
+            for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
             GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
             GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, attachment, GL.GL_TEXTURE_2D, texture, 0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
@@ -366,12 +376,12 @@ class Renderer:
         interactive: bool,
         framebuffer: Framebuffer,
     ) -> None:
-        self._layer.bind(framebuffer)
+        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive else 1.0)
         program = self._volume
         program.use()
         program.set_matrix("u_projection", projection)
         program.set_matrix("u_inverse_projection", np.linalg.inv(projection))
-        program.set_vec2("u_viewport", framebuffer.size)
+        program.set_vec2("u_viewport", self._layer.size)
         program.set_int("u_depth", 2)
         GL.glActiveTexture(GL.GL_TEXTURE2)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._layer.depth)
@@ -398,6 +408,7 @@ class Renderer:
         GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
         self._composite.use()
         self._composite.set_int("u_layer", 0)
+        self._composite.set_vec2("u_size", framebuffer.size)
         GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._layer.texture)
         GL.glBindVertexArray(self._empty_vao)

@@ -354,6 +354,7 @@ void main() {{
             previous_t = t;
         }} else {{
             vec4 color = texture(u_transfer, clamp(value, 0.0, 1.0));
+            if (color.a <= 0.0) continue;  // empty space: skip the opacity correction
             float alpha = 1.0 - pow(1.0 - min(color.a, 0.9999), u_opacity_exponent);
             sum.rgb += (1.0 - sum.a) * alpha * color.rgb;
             sum.a += (1.0 - sum.a) * alpha;
@@ -397,11 +398,12 @@ void main() {
 
 COMPOSITE_FRAGMENT = """
 #version 330 core
-uniform sampler2D u_layer;  // premultiplied RGBA at the framebuffer's size
+uniform sampler2D u_layer;  // premultiplied RGBA, at the framebuffer's size or smaller
+uniform vec2 u_size;        // the framebuffer's size in pixels
 out vec4 frag_color;
 
 void main() {
-    frag_color = texelFetch(u_layer, ivec2(gl_FragCoord.xy), 0);
+    frag_color = texture(u_layer, gl_FragCoord.xy / u_size);
 }
 """
 

@@ -288,7 +288,7 @@ class Volume(Shape):
     transfer_function = Field(TransferFunction.preset("grey"), _as_transfer_function, "Colour and opacity per value.")
     mode = Field(VolumeMode.COMPOSITE, VolumeMode, "Composite, MIP or isosurface.")
     iso_value = Field(None, _as_optional_float, "ISOSURFACE mode's value, or None for mid-range.")
-    samples_per_voxel = Field(2.0, as_positive_float, "Samples per voxel along a ray, still frames.")
+    samples_per_voxel = Field(1.0, as_positive_float, "Samples per voxel along a ray, still frames.")
     interactive_samples_per_voxel = Field(0.5, as_positive_float, "Samples per voxel, interactive frames.")
     pick_threshold = Field(None, _as_optional_float, "Picking's threshold in data units, or None.")
     brick_size = Field(None, _as_optional_size, "Largest brick side in voxels, or None for the driver's limit.")
