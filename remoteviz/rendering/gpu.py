@@ -9,6 +9,7 @@ shape changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +83,24 @@ class _VertexArray:
             self.buffers = []
 
 
+class _VertexResource:
+    """What the classes drawing one vertex array share: replacing and freeing it."""
+
+    vertices: _VertexArray
+
+    def __init__(self, geometry: Any) -> None:
+        raise NotImplementedError
+
+    def updated(self, geometry: Any) -> Self:
+        """The GPU copy of a changed geometry (this one freed)."""
+        self.delete()
+        return type(self)(geometry)
+
+    def delete(self) -> None:
+        """Free the buffers; safe to call twice."""
+        self.vertices.delete()
+
+
 class GpuTexture:
     """A 1-, 2- or 3-D texture of one or four channels."""
 
@@ -144,7 +163,7 @@ def table_texture(transfer: TransferFunction) -> GpuTexture:
     return GpuTexture(transfer.table.reshape(TABLE_SIZE, 4), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
 
 
-class GpuTriangles:
+class GpuTriangles(_VertexResource):
     """A shape's triangles in GPU buffers."""
 
     def __init__(self, geometry: Geometry) -> None:
@@ -165,17 +184,9 @@ class GpuTriangles:
         """Draw the triangles with the current program."""
         self.vertices.draw_elements(GL.GL_TRIANGLES)
 
-    def updated(self, geometry: Geometry) -> GpuTriangles:
-        """The GPU copy of a changed geometry (this one freed)."""
-        self.delete()
-        return GpuTriangles(geometry)
-
-    def delete(self) -> None:
-        """Free the buffers; safe to call twice."""
-        self.vertices.delete()
 
 
-class GpuPoints:
+class GpuPoints(_VertexResource):
     """A point set's positions, colours and sizes."""
 
     def __init__(self, geometry: PointGeometry) -> None:
@@ -190,17 +201,9 @@ class GpuPoints:
         """Draw the points."""
         self.vertices.draw_arrays(GL.GL_POINTS, self.count)
 
-    def updated(self, geometry: PointGeometry) -> GpuPoints:
-        """The GPU copy of a changed geometry (this one freed)."""
-        self.delete()
-        return GpuPoints(geometry)
-
-    def delete(self) -> None:
-        """Free the buffers; safe to call twice."""
-        self.vertices.delete()
 
 
-class GpuLines:
+class GpuLines(_VertexResource):
     """A line set's vertices and segment index pairs."""
 
     def __init__(self, geometry: LineGeometry) -> None:
@@ -212,14 +215,6 @@ class GpuLines:
         """Draw the segments."""
         self.vertices.draw_elements(GL.GL_LINES)
 
-    def updated(self, geometry: LineGeometry) -> GpuLines:
-        """The GPU copy of a changed geometry (this one freed)."""
-        self.delete()
-        return GpuLines(geometry)
-
-    def delete(self) -> None:
-        """Free the buffers; safe to call twice."""
-        self.vertices.delete()
 
 
 class GpuSlice:

@@ -168,17 +168,25 @@ def _nearest_triangle(
 def _pick_points(instance: ShapeInstance, geometry: PointGeometry, view: _PickView) -> PickedPoint | None:
     ray = view.ray
     points = transform_points(instance.model, geometry.positions)
+    return _nearest_on_screen(instance, view, points, np.maximum(PICK_RADIUS_PIXELS, geometry.sizes / 2.0))
+
+
+def _nearest_on_screen(
+    instance: ShapeInstance, view: _PickView, points: np.ndarray, allowed: np.ndarray | float
+) -> PickedPoint | None:
+    """Of world ``points`` (one per point or segment), the one nearest the pick position on
+    screen within ``allowed`` pixels and kept by the clip planes; among equals, the nearest to
+    the camera. Its position in ``points`` is the picked index."""
+    ray = view.ray
     offsets = points - ray.origin
     t = offsets @ ray.direction
     miss = np.linalg.norm(offsets - t[:, None] * ray.direction, axis=1)
     pixels = miss / np.maximum(view.pixel_size(t), 1e-12)
-    allowed = np.maximum(PICK_RADIUS_PIXELS, geometry.sizes / 2.0)
     candidates = np.flatnonzero((pixels <= allowed) & (t >= ray.t_min))
     if instance.clip_planes and len(candidates):
         candidates = candidates[instance.keeps(points[candidates])]
     if not len(candidates):
         return None
-    # The point nearest the pick position on screen; among equals, the nearest to the camera.
     best = int(candidates[np.lexsort((t[candidates], np.round(pixels[candidates], 3)))[0]])
     return PickedPoint(instance.shape, instance.path, points[best], -ray.direction, float(t[best]), index=best)
 
@@ -199,17 +207,7 @@ def _pick_lines(instance: ShapeInstance, geometry: LineGeometry, view: _PickView
         s = np.where(denominator > 1e-12 * np.maximum(aa, 1e-30), (ad * dw - aw) / denominator, 0.0)
     s = np.clip(np.nan_to_num(s), 0.0, 1.0)
     closest = a + s[:, None] * along
-    t = (closest - ray.origin) @ ray.direction
-    miss = np.linalg.norm(closest - ray.origin - t[:, None] * ray.direction, axis=1)
-    pixels = miss / np.maximum(view.pixel_size(t), 1e-12)
-    allowed = instance.shape.width / 2.0 + PICK_TOLERANCE_PIXELS
-    candidates = np.flatnonzero((pixels <= allowed) & (t >= ray.t_min))
-    if instance.clip_planes and len(candidates):
-        candidates = candidates[instance.keeps(closest[candidates])]
-    if not len(candidates):
-        return None
-    best = int(candidates[np.lexsort((t[candidates], np.round(pixels[candidates], 3)))[0]])
-    return PickedPoint(instance.shape, instance.path, closest[best], -ray.direction, float(t[best]), index=best)
+    return _nearest_on_screen(instance, view, closest, instance.shape.width / 2.0 + PICK_TOLERANCE_PIXELS)
 
 
 def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickView) -> PickedPoint | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -121,6 +121,22 @@ class _Slice(Shape):
     level = Field(None, _as_optional_finite, "Centre of the value range shown, or None for the data's.")
     nearest = Field(False, as_bool, "Show voxels as sharp cells rather than interpolated.")
 
+    def __init__(
+        self,
+        data: npt.ArrayLike,
+        spacing: Iterable[float] = (1.0, 1.0, 1.0),
+        origin: Iterable[float] = (0.0, 0.0, 0.0),
+        *,
+        name: str = "",
+        **fields: Any,
+    ) -> None:
+        super().__init__(name=name, data=data, spacing=spacing, origin=origin, **fields)
+
+    @classmethod
+    def of_volume(cls, volume: Volume, **fields: Any) -> Self:
+        """A slice of ``volume``'s array, spacing and origin; ``fields`` set the rest."""
+        return cls(volume.data, volume.spacing, volume.origin, **fields)
+
     def value_range(self) -> tuple[float, float]:
         """The values shown with the colour map's first and last colours."""
         low, high = float(self.data.min()), float(self.data.max())
@@ -145,22 +161,6 @@ class OrthoSlice(_Slice):
 
     axis = Field("z", _check_axis, "The axis the slice is perpendicular to.")
     index = Field(0, _check_index, "Which plane of voxels along the axis.")
-
-    def __init__(
-        self,
-        data: npt.ArrayLike,
-        spacing: Iterable[float] = (1.0, 1.0, 1.0),
-        origin: Iterable[float] = (0.0, 0.0, 0.0),
-        *,
-        name: str = "",
-        **fields: Any,
-    ) -> None:
-        super().__init__(name=name, data=data, spacing=spacing, origin=origin, **fields)
-
-    @classmethod
-    def of_volume(cls, volume: Volume, **fields: Any) -> OrthoSlice:
-        """A slice of ``volume``'s array, spacing and origin; ``fields`` set the rest."""
-        return cls(volume.data, volume.spacing, volume.origin, **fields)
 
     def plane(self) -> np.ndarray:
         """The slice's values, ``(rows, columns)``: for ``"z"`` rows run along y and columns
@@ -222,22 +222,6 @@ class ObliqueSlice(_Slice):
     point = Field((0.0, 0.0, 0.0), as_vec3, "A point on the plane.")
     normal = Field((0.0, 0.0, 1.0), _as_normal, "The plane's normal.")
     resolution = Field(None, _check_resolution, "Samples along the longer side.")
-
-    def __init__(
-        self,
-        data: npt.ArrayLike,
-        spacing: Iterable[float] = (1.0, 1.0, 1.0),
-        origin: Iterable[float] = (0.0, 0.0, 0.0),
-        *,
-        name: str = "",
-        **fields: Any,
-    ) -> None:
-        super().__init__(name=name, data=data, spacing=spacing, origin=origin, **fields)
-
-    @classmethod
-    def of_volume(cls, volume: Volume, **fields: Any) -> ObliqueSlice:
-        """A slice of ``volume``'s array, spacing and origin; ``fields`` set the rest."""
-        return cls(volume.data, volume.spacing, volume.origin, **fields)
 
     def set_plane(self, point: Iterable[float], normal: Iterable[float]) -> None:
         """Move the slice to the plane through ``point`` facing ``normal``."""

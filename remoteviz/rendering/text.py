@@ -43,6 +43,13 @@ def label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+def _as_font_size(value: Any) -> float:
+    size = as_positive_float(value)
+    if size > 512.0:  # a label's image grows with the square of this
+        raise ValueError(f"a label's font size is at most 512 pixels, got {value!r}")
+    return size
+
+
 def _as_text(value: Any) -> str:
     text = str(value)
     if len(text) > _MAX_TEXT:
@@ -106,7 +113,7 @@ class Text2D(Shape):
     position = Field((0.0, 0.0, 0.0), as_vec3, "The 3-D anchor point.")
     offset = Field((4.0, 4.0), _as_pixel_pair, "Pixels from the anchor to the bottom-left corner.")
     screen_position = Field(None, _as_optional_pixels, "Top-left corner in pixels, or None to follow the anchor.")
-    font_size = Field(16.0, as_positive_float, "Text height in pixels.")
+    font_size = Field(16.0, _as_font_size, "Text height in pixels (up to 512).")
     color = Field((1.0, 1.0, 1.0), as_color, "Colour of the text.")
     background = Field((0.0, 0.0, 0.0), _as_optional_color, "Colour of the box behind the text, or None.")
     background_opacity = Field(0.6, lambda v: min(max(as_float(v), 0.0), 1.0), "Opacity of that box.")

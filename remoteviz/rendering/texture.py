@@ -83,8 +83,8 @@ class Texture2D(Node):
 class ImagePlane(Shape):
     """A flat rectangle in the xy plane, centred on the origin and facing +z, showing an image.
 
-    ``width`` is its size along x; the height follows the image's aspect ratio unless ``height``
-    is given. The image is drawn with the current material's lighting (use an emissive white
+    ``width`` is its size along x; the height follows the image's aspect ratio (as given here)
+    unless ``height`` is given. The image is drawn with the current material's lighting (use an emissive white
     material, or none, for its true colours: the plane is lit head-on by the headlight).
     """
 
@@ -100,17 +100,15 @@ class ImagePlane(Shape):
         name: str = "",
     ) -> None:
         self.texture = Texture2D(image, filter=filter)
-        self._height = None if height is None else as_positive_float(height)
+        rows, columns = self.texture.image.shape[:2]
+        self._height = as_positive_float(height) if height is not None else as_positive_float(width) * rows / columns
         super().__init__(name=name, width=width)
         self.texture._add_parent(self)  # editing the image redraws the plane
 
     @property
     def height(self) -> float:
-        """Size along y: given, or ``width`` times the image's height over its width."""
-        if self._height is not None:
-            return self._height
-        rows, columns = self.texture.image.shape[:2]
-        return self.width * rows / columns
+        """Size along y."""
+        return self._height
 
     def _build_geometry(self) -> Geometry:
         half_w, half_h = self.width / 2.0, self.height / 2.0
