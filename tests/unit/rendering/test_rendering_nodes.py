@@ -3,7 +3,6 @@ real OpenGL and compared with expectations computed in numpy; picking on each.""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
