@@ -5,6 +5,7 @@ transfer functions from messages, and picking the first voxel above a threshold.
 from __future__ import annotations
 
 import gc
+import math
 import json
 
 import numpy as np
@@ -344,3 +345,29 @@ def test_rays_stop_at_opaque_surfaces_inside_the_volume(make_manager):
     assert image[H // 2, W // 2, 0] == pytest.approx(255 * alpha_front, abs=6)
     assert image[H // 2, W // 2, 2] == pytest.approx(255 * (1 - alpha_front), abs=6)
     assert image[H // 2, W // 2 + 20, 0] == pytest.approx(255 * alpha_all, abs=6)
+
+
+def test_a_perspective_camera_sees_the_sphere_at_its_projected_size(make_manager):
+    from remoteviz.rendering import PerspectiveCamera, SceneExaminer
+
+    camera = PerspectiveCamera(position=(0.0, 0.0, 100.0), height_angle=math.radians(40.0))
+    root = SceneExaminer([centred(Volume(sphere_volume(), transfer_function=RED_RAMP))], camera=camera)
+    image = render(make_manager(), root)
+    # A ball of radius r at distance d shows as a disc of angular radius asin(r / d).
+    pixels_per_unit = (H / 2.0) / math.tan(math.radians(20.0))
+    radius = math.tan(math.asin(20.0 / 100.0)) * pixels_per_unit
+    inside, outside = disc(radius)
+    mask = red_mask(image)
+    assert mask[inside].all() and not mask[outside].any()
+
+
+def test_a_camera_inside_the_volume_still_sees_it(make_manager):
+    from remoteviz.rendering import PerspectiveCamera, SceneExaminer
+
+    data = np.full((40, 40, 40), 255, np.uint8)
+    faint = TransferFunction.from_points([(0.0, 1.0, 0.0, 0.0, 0.05), (1.0, 1.0, 0.0, 0.0, 0.05)])
+    camera = PerspectiveCamera(position=(0.0, 0.0, 0.0))  # at the centre, looking down -z
+    root = SceneExaminer([centred(Volume(data, transfer_function=faint, data_range=(0, 255)))], camera=camera)
+    image = render(make_manager(), root).astype(float)
+    # Straight ahead the ray crosses half the volume: 20 voxels from the camera to the far face.
+    assert image[H // 2, W // 2, 0] == pytest.approx(255 * (1 - 0.95**20), abs=8)
