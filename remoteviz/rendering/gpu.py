@@ -284,11 +284,14 @@ class GpuVolume:
                 "volume or show part of it"
             )
         self.bricks: list[GpuTexture] = []
+        self.value_ranges: list[tuple[float, float]] = []  # per brick: what its samples can be
         try:
             for brick in self.layout:
                 (x0, y0, z0), (x1, y1, z1) = brick.lo, brick.hi
                 block = data[z0:z1, y0:y1, x0:x1]
                 self.bricks.append(GpuTexture(block, internal_format, GL.GL_RED, pixel_type))
+                if len(self.layout) > 1:
+                    self.value_ranges.append((float(block.min()), float(block.max())))
         except Exception:
             self.delete()
             raise

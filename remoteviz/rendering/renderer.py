@@ -147,6 +147,8 @@ class Renderer:
         self._cube = GpuTriangles(Geometry(_UNIT_CUBE, _UNIT_CUBE, _CUBE_TRIANGLES))
         self._layer = _Layer()
         self.max_3d_texture_size = int(GL.glGetIntegerv(GL.GL_MAX_3D_TEXTURE_SIZE))
+        self.bricks_drawn = 0
+        """Volume bricks ray cast in the last frame (empty ones are skipped): for diagnostics."""
         self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
         self._released: collections.deque[_CacheEntry] = collections.deque()
@@ -186,14 +188,21 @@ class Renderer:
         GL.glDepthMask(GL.GL_TRUE)
         GL.glClearColor(0.0, 0.0, 0.0, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-        if frame.background is not None:
-            self._draw_background(frame.background)
-        if frame.shapes:
-            self._draw_scene(frame, framebuffer)
-        GL.glBindVertexArray(0)
-        GL.glUseProgram(0)
-        GL.glDisable(GL.GL_CULL_FACE)
-        GL.glDisable(GL.GL_BLEND)
+        try:
+            if frame.background is not None:
+                self._draw_background(frame.background)
+            if frame.shapes:
+                self._draw_scene(frame, framebuffer)
+        finally:
+            # Back to the defaults every draw assumes, even after a failed one (a volume over
+            # the memory budget raises halfway through a frame).
+            GL.glBindVertexArray(0)
+            GL.glUseProgram(0)
+            GL.glDisable(GL.GL_CULL_FACE)
+            GL.glCullFace(GL.GL_BACK)
+            GL.glDisable(GL.GL_BLEND)
+            GL.glBlendEquation(GL.GL_FUNC_ADD)
+            GL.glDepthMask(GL.GL_TRUE)
 
     def _draw_background(self, background: GradientBackground) -> None:
         GL.glDisable(GL.GL_DEPTH_TEST)
@@ -399,6 +408,7 @@ class Renderer:
             return float(offset @ view_direction) if orthographic else float(np.linalg.norm(offset))
 
         ordered = sorted(instances, key=lambda i: depth(i.world_bounding_box.center))
+        self.bricks_drawn = 0
         for instance in ordered:
             self._draw_volume(instance, view, interactive, depth)
         GL.glBlendEquation(GL.GL_FUNC_ADD)
@@ -450,6 +460,19 @@ class Renderer:
         gpu.table.bind(1)
         bricks = list(zip(gpu.layout, gpu.bricks, strict=True))
         if len(bricks) > 1:
+            # Empty-space skipping: a brick whose values the transfer function (or the
+            # isosurface) cannot show casts no rays.
+            iso = float(geometry.transfer_position(volume.effective_iso_value()))
+            shown = []
+            for pair, (low, high) in zip(bricks, gpu.value_ranges, strict=True):
+                p_low, p_high = geometry.transfer_position([low, high])
+                if volume.mode is VolumeMode.ISOSURFACE:
+                    if p_high >= iso:
+                        shown.append(pair)
+                elif geometry.transfer_function.visible_between(p_low, p_high):
+                    shown.append(pair)
+            bricks = shown
+        if len(bricks) > 1:
             centres = [origin + (np.add(b.box_lo, b.box_hi) / 2.0) * spacing for b, _ in bricks]
             world = transform_points(instance.model, np.array(centres))
             order = np.argsort([depth(p) for p in world])
@@ -457,6 +480,7 @@ class Renderer:
         # Back faces only: the ray starts where it enters, which may be the camera itself.
         GL.glCullFace(GL.GL_FRONT)
         GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+        self.bricks_drawn += len(bricks)
         for brick, texture in bricks:
             lo = origin + np.asarray(brick.box_lo) * spacing
             hi = origin + np.asarray(brick.box_hi) * spacing

@@ -150,6 +150,14 @@ class TransferFunction:
         x = np.clip(np.asarray(position, dtype=np.float64), 0.0, 1.0) * (TABLE_SIZE - 1)
         return np.stack([np.interp(x, np.arange(TABLE_SIZE), self._table[:, k]) for k in range(4)], axis=-1)
 
+    def visible_between(self, low: float, high: float) -> bool:
+        """Whether any value from position ``low`` to ``high`` (0..1, clamped) has opacity,
+        as the GPU's linear lookup between table entries sees it."""
+        last = TABLE_SIZE - 1
+        first = int(np.floor(np.clip(min(low, high), 0.0, 1.0) * last))
+        end = int(np.ceil(np.clip(max(low, high), 0.0, 1.0) * last))
+        return bool((self._table[first : end + 1, 3] > 0.0).any())
+
     def lowest_visible(self) -> float:
         """The lowest position whose opacity is above zero (1.0 when none is)."""
         visible = np.flatnonzero(self._table[:, 3] > 0.0)

@@ -223,6 +223,30 @@ def test_changing_the_transfer_function_keeps_the_voxels_on_the_gpu(make_manager
 # ------------------------------------------------------------------ transfer functions
 
 
+def test_a_transfer_function_knows_which_value_ranges_it_shows():
+    tf = TransferFunction.from_points([(0.0, 0, 0, 0, 0), (0.5, 0, 0, 0, 0), (0.6, 1, 1, 1, 1), (1.0, 1, 1, 1, 1)])
+    assert not tf.visible_between(0.0, 0.45)  # a brick of these values is skipped
+    assert tf.visible_between(0.45, 0.55) and tf.visible_between(0.9, 2.0)
+
+
+def test_empty_bricks_are_skipped_and_the_picture_is_unchanged(make_manager):
+    # Most bricks of a small ball in a large box hold nothing the transfer function shows.
+    data = sphere_volume(n=60, radius=8.0)
+    whole = centred(Volume(data, transfer_function=RED_RAMP))
+    bricked = centred(Volume(data, transfer_function=RED_RAMP, brick_size=8))
+    manager = make_manager()
+    one = render(manager, examiner([whole]))
+    many = render(manager, examiner([bricked]))
+    from remoteviz.rendering.renderer import Renderer
+
+    layout = brick_layout(data.shape[::-1], 8)
+    holding = [b for b in layout if data[b.lo[2] : b.hi[2], b.lo[1] : b.hi[1], b.lo[0] : b.hi[0]].max() > 0]
+    assert len(layout) == 1000 and Renderer.shared().bricks_drawn == len(holding) < 100
+    assert np.abs(one - many).max() <= 1
+    inside, outside = disc(8.0)
+    assert red_mask(many)[inside].all() and not red_mask(many)[outside].any()
+
+
 def test_transfer_function_points_presets_and_opacity():
     tf = TransferFunction.from_points([(0.0, 0, 0, 0, 0), (1.0, 1, 0.5, 0, 1)])
     np.testing.assert_allclose(tf(0.5), (0.5, 0.25, 0.0, 0.5), atol=1 / TABLE_SIZE)
