@@ -1,10 +1,14 @@
 """Rendering benchmark: milliseconds to draw and read back one frame.
 
 Scenes: HelloCone (SceneExaminer + GradientBackground + Cone) and a 1-million-triangle mesh, at
-1280x720 and 1920x1080, with 4x multisampling (the default) and without. Prints median and 95th
-percentile over N frames and writes ``benchmarks/results/render.json``.
+1280x720 and 1920x1080, with 4x multisampling (the default) and without; then the data scenes at
+1280x720: CT-like 256^3 and 512^3 uint8 volumes at the interactive and the still sample rates
+(each frame rendered as the service renders it: interactive frames without multisampling, still
+frames with 4x), a million points and a 1-million-segment line set. Prints median and 95th
+percentile over N frames and writes ``benchmarks/results/render.json``. Figures from a machine
+shared with other work are only comparable within one run.
 
-    python -m benchmarks.render [--frames 30] [--output benchmarks/results/render.json]
+    python -m benchmarks.render [--frames 30] [--volume-frames 5] [--output benchmarks/results/render.json]
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ import numpy as np
 from remoteviz.rendering import (
     Cone,
     GradientBackground,
+    LineSet,
     Material,
     Mesh,
+    PointSet,
     SceneExaminer,
     SceneManager,
+    TransferFunction,
     Viewport,
+    Volume,
 )
 
 SIZES = [(1280, 720), (1920, 1080)]
@@ -76,20 +84,80 @@ SCENES: dict[str, Callable[[], SceneExaminer]] = {
     "mesh_1m_triangles": million_triangles,
 }
 
+DATA_SIZE = (1280, 720)
 
-def measure(scene: SceneExaminer, width: int, height: int, antialiasing: int, frames: int) -> list[float]:
+
+def ct_like_volume(n: int) -> np.ndarray:
+    """An ``n``-cube uint8 CT-like volume: a bone shell round soft tissue with brighter spots,
+    built slab by slab so a 512^3 volume needs no float copy of itself."""
+    data = np.empty((n, n, n), np.uint8)
+    axis = np.linspace(-1.0, 1.0, n, dtype=np.float32)
+    y, x = np.meshgrid(axis, axis, indexing="ij")
+    rng = np.random.default_rng(0)
+    for k, z in enumerate(axis):
+        r = np.sqrt(x * x + y * y + z * z)
+        slab = np.where(r < 0.9, 70.0, 0.0) + np.where((r > 0.78) & (r < 0.88), 110.0, 0.0)
+        slab += np.where((x - 0.3) ** 2 + (y - 0.2) ** 2 + z**2 < 0.04, 50.0, 0.0)
+        slab += rng.normal(0.0, 3.0, slab.shape) * (r < 0.9)
+        data[k] = np.clip(slab, 0, 255)
+    return data
+
+
+def volume_scene(n: int) -> SceneExaminer:
+    """A background and an ``n``-cube CT-like volume through the CT preset."""
+    examiner = SceneExaminer()
+    examiner.add_child(GradientBackground())
+    examiner.add_child(Volume(ct_like_volume(n), transfer_function=TransferFunction.preset("ct"),
+                              data_range=(0, 255), origin=(-(n - 1) / 2.0,) * 3))
+    return examiner
+
+
+def million_points() -> SceneExaminer:
+    """A background and a million coloured points in a cube."""
+    rng = np.random.default_rng(0)
+    examiner = SceneExaminer()
+    examiner.add_child(GradientBackground())
+    examiner.add_child(PointSet(rng.uniform(-1, 1, (1_000_000, 3)), rng.integers(0, 256, (1_000_000, 3)), size=2.0))
+    return examiner
+
+
+def million_segments() -> SceneExaminer:
+    """A background and a line set of 1000 polylines of 1001 vertices: a million segments, 2 px wide."""
+    t = np.linspace(0.0, 8.0 * math.pi, 1001)
+    phase = np.linspace(0.0, 2.0 * math.pi, 1000, endpoint=False)[:, None]
+    positions = np.stack([np.cos(t + phase) * (1 + t / 30), np.sin(t * 0.5 + phase), np.sin(t + phase) * (1 + t / 30)], -1)
+    examiner = SceneExaminer()
+    examiner.add_child(GradientBackground())
+    examiner.add_child(LineSet(positions.reshape(-1, 3), counts=np.full(1000, 1001), width=2.0))
+    return examiner
+
+
+DATA_SCENES: dict[str, tuple[Callable[[], SceneExaminer], bool]] = {
+    # name: (scene, whether it is a volume: measured at both sample rates with fewer frames)
+    "volume_256_uint8": (lambda: volume_scene(256), True),
+    "volume_512_uint8": (lambda: volume_scene(512), True),
+    "points_1m": (million_points, False),
+    "lines_1m_segments": (million_segments, False),
+}
+
+
+def measure(
+    scene: SceneExaminer, width: int, height: int, antialiasing: int, frames: int,
+    interactive: bool = False, warmup: int = WARMUP_FRAMES,
+) -> list[float]:
     """Milliseconds per ``render()`` call (draw, resolve, read back) over ``frames`` frames."""
     manager = SceneManager()
     manager.antialiasing = antialiasing
+    manager.interactive_antialiasing = antialiasing
     manager.scene_graph = scene
     scene.view_all(Viewport(width, height))
     try:
-        for _ in range(WARMUP_FRAMES):  # context, shaders, buffer uploads
-            manager.render(width, height)
+        for _ in range(warmup):  # context, shaders, buffer and texture uploads
+            manager.render(width, height, interactive=interactive)
         times = []
         for _ in range(frames):
             start = time.perf_counter()
-            manager.render(width, height)
+            manager.render(width, height, interactive=interactive)
             times.append((time.perf_counter() - start) * 1000.0)
         return times
     finally:
@@ -106,29 +174,41 @@ def main() -> None:
     """Run every scene at every size, print a table and write the JSON results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=30, help="frames measured per case (default 30)")
+    parser.add_argument("--volume-frames", type=int, default=5, help="frames measured per volume case (default 5)")
+    parser.add_argument("--only", default="", help="run only the scenes whose names contain this")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON")
     args = parser.parse_args()
 
     results = []
-    print(f"{'scene':<18} {'size':>10} {'msaa':>5} {'median ms':>10} {'p95 ms':>8} {'fps':>6}")
+
+    def report(name: str, width: int, height: int, samples: int, frames: int, times: list[float], kind: str) -> None:
+        median, p95 = statistics.median(times), percentile(times, 0.95)
+        results.append({"scene": name, "frame": kind, "width": width, "height": height, "antialiasing": samples,
+                        "frames": frames, "median_ms": round(median, 2), "p95_ms": round(p95, 2)})
+        size = f"{width}x{height}"
+        print(f"{name:<18} {kind:>11} {size:>10} {samples:>5} {median:>10.1f} {p95:>8.1f} {1000 / median:>6.1f}")
+
+    print(f"{'scene':<18} {'frame':>11} {'size':>10} {'msaa':>5} {'median ms':>10} {'p95 ms':>8} {'fps':>6}")
     for name, build in SCENES.items():
+        if args.only not in name:
+            continue
         scene = build()
         for (width, height), samples in itertools.product(SIZES, ANTIALIASING):
-            times = measure(scene, width, height, samples, args.frames)
-            median, p95 = statistics.median(times), percentile(times, 0.95)
-            results.append(
-                {
-                    "scene": name,
-                    "width": width,
-                    "height": height,
-                    "antialiasing": samples,
-                    "frames": args.frames,
-                    "median_ms": round(median, 2),
-                    "p95_ms": round(p95, 2),
-                }
-            )
-            size = f"{width}x{height}"
-            print(f"{name:<18} {size:>10} {samples:>5} {median:>10.1f} {p95:>8.1f} {1000 / median:>6.1f}")
+            report(name, width, height, samples, args.frames, measure(scene, width, height, samples, args.frames), "still")
+    width, height = DATA_SIZE
+    for name, (build, is_volume) in DATA_SCENES.items():
+        if args.only not in name:
+            continue
+        scene = build()
+        if is_volume:
+            # As the service renders them: interactive frames at the interactive sample rate
+            # without multisampling, the still frame at the full rate with 4x.
+            frames = args.volume_frames
+            report(name, width, height, 0, frames, measure(scene, width, height, 0, frames, True, 2), "interactive")
+            report(name, width, height, 4, frames, measure(scene, width, height, 4, frames, False, 2), "still")
+        else:
+            for samples in ANTIALIASING:
+                report(name, width, height, samples, args.frames, measure(scene, width, height, samples, args.frames), "still")
 
     from remoteviz.rendering.renderer import Renderer  # loaded by the first render
 

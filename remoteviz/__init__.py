@@ -38,6 +38,8 @@ _RENDERING_NAMES = frozenset({
     "Node", "OrthographicCamera", "PerspectiveCamera", "PickedPoint", "RenderingUnavailableError",
     "Rotation", "SceneExaminer", "SceneManager", "Separator", "Sphere", "TouchManager", "Transform",
     "Viewport",
+    "ClipPlane", "ImagePlane", "LineSet", "ObliqueSlice", "OrthoSlice", "PointSet", "Switch", "Text2D",
+    "Texture2D", "TextureFilter", "TransferFunction", "Volume", "VolumeMemoryError", "VolumeMode",
 })
 
 

@@ -13,8 +13,10 @@ from remoteviz.rendering.camera import Camera, OrthographicCamera, PerspectiveCa
 from remoteviz.rendering.examiner import InteractionMode, SceneExaminer  # noqa: E402
 from remoteviz.rendering.gl_platform import RenderingUnavailableError  # noqa: E402
 from remoteviz.rendering.math3d import BoundingBox, Rotation  # noqa: E402
+from remoteviz.rendering.lines import LineSet  # noqa: E402
 from remoteviz.rendering.mesh import Mesh  # noqa: E402
 from remoteviz.rendering.nodes import (  # noqa: E402
+    ClipPlane,
     DirectionalLight,
     EventCallback,
     GradientBackground,
@@ -22,11 +24,16 @@ from remoteviz.rendering.nodes import (  # noqa: E402
     Material,
     Node,
     Separator,
+    Switch,
     Transform,
 )
 from remoteviz.rendering.picking import PickedPoint  # noqa: E402
+from remoteviz.rendering.points import PointSet  # noqa: E402
 from remoteviz.rendering.scene_manager import SceneManager  # noqa: E402
 from remoteviz.rendering.shapes import Cone, Cube, Cylinder, Shape, Sphere  # noqa: E402
+from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice  # noqa: E402
+from remoteviz.rendering.text import Text2D  # noqa: E402
+from remoteviz.rendering.texture import ImagePlane, Texture2D, TextureFilter  # noqa: E402
 from remoteviz.rendering.touch import (  # noqa: E402
     DoubleTapRecognizer,
     GestureEvent,
@@ -40,10 +47,17 @@ from remoteviz.rendering.touch import (  # noqa: E402
     RotateRecognizer,
     TouchManager,
 )
+from remoteviz.rendering.volume import (  # noqa: E402
+    TransferFunction,
+    Volume,
+    VolumeMemoryError,
+    VolumeMode,
+)
 
 __all__ = [
     "BoundingBox",
     "Camera",
+    "ClipPlane",
     "Cone",
     "Cube",
     "Cylinder",
@@ -57,17 +71,22 @@ __all__ = [
     "GradientBackground",
     "Group",
     "HandleEventAction",
+    "ImagePlane",
     "InteractionMode",
+    "LineSet",
     "LongTapRecognizer",
     "Material",
     "Mesh",
     "Node",
+    "ObliqueSlice",
     "OrbitRecognizer",
+    "OrthoSlice",
     "OrthographicCamera",
     "PanRecognizer",
     "PerspectiveCamera",
     "PickedPoint",
     "PinchRecognizer",
+    "PointSet",
     "RenderingUnavailableError",
     "RotateRecognizer",
     "Rotation",
@@ -76,7 +95,15 @@ __all__ = [
     "Separator",
     "Shape",
     "Sphere",
+    "Switch",
+    "Text2D",
+    "Texture2D",
+    "TextureFilter",
     "TouchManager",
+    "TransferFunction",
     "Transform",
     "Viewport",
+    "Volume",
+    "VolumeMemoryError",
+    "VolumeMode",
 ]

@@ -18,6 +18,8 @@ import numpy as np
 from remoteviz.rendering.math3d import BoundingBox, Matrix
 from remoteviz.rendering.nodes import (
     DEFAULT_MATERIAL,
+    MAX_CLIP_PLANES,
+    ClipPlane,
     DirectionalLight,
     EventCallback,
     GradientBackground,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from remoteviz.rendering.examiner import SceneExaminer
     from remoteviz.rendering.picking import PickedPoint
     from remoteviz.rendering.shapes import Shape
+    from remoteviz.rendering.texture import Texture2D
     from remoteviz.rendering.touch import GestureEvent
 
 
@@ -48,13 +51,29 @@ class LightInstance:
         return d / np.linalg.norm(d)
 
 
+def world_plane(plane: ClipPlane, model: Matrix) -> np.ndarray:
+    """A clip plane's ``(a, b, c, d)`` in world coordinates, under the model matrix ``model``.
+
+    Planes transform by the inverse transpose; the result is scaled so that ``(a, b, c)`` has unit
+    length, so ``a*x + b*y + c*z + d`` is a signed world distance.
+    """
+    equation = plane.equation @ np.linalg.inv(model)
+    return equation / np.linalg.norm(equation[:3])
+
+
 @dataclass(slots=True)
 class TraversalState:
-    """What nodes met earlier in the traversal impose on the nodes after them."""
+    """What nodes met earlier in the traversal impose on the nodes after them.
+
+    ``clip_planes`` are world ``(a, b, c, d)`` equations (kept where ``a*x + b*y + c*z + d >= 0``);
+    ``texture`` is the current :class:`~remoteviz.rendering.texture.Texture2D` or None.
+    """
 
     model: Matrix = field(default_factory=lambda: np.eye(4))
     material: Material = DEFAULT_MATERIAL
     lights: tuple[LightInstance, ...] = ()
+    clip_planes: tuple[np.ndarray, ...] = ()
+    texture: Texture2D | None = None
 
 
 class Action:
@@ -79,7 +98,9 @@ class Action:
         self.traverse(root)
 
     def traverse(self, node: Node) -> None:
-        """Traverse one node, keeping the path up to date."""
+        """Traverse one node, keeping the path up to date; hidden nodes are skipped."""
+        if not node.visible:
+            return
         self._path.append(node)
         try:
             node.traverse(self)
@@ -99,6 +120,16 @@ class Action:
         """Add a light to the lights in force."""
         if light.on:
             self.state.lights = (*self.state.lights, LightInstance(light, self.state.model))
+
+    def visit_clip_plane(self, plane: ClipPlane) -> None:
+        """Add a clip plane to the planes in force."""
+        if len(self.state.clip_planes) >= MAX_CLIP_PLANES:
+            raise ValueError(f"more than {MAX_CLIP_PLANES} clip planes in force at {plane!r}")
+        self.state.clip_planes = (*self.state.clip_planes, world_plane(plane, self.state.model))
+
+    def visit_texture(self, texture: Texture2D) -> None:
+        """Make ``texture`` the current texture."""
+        self.state.texture = texture
 
     def visit_camera(self, camera: Camera) -> None:
         """React to a camera; most actions ignore cameras."""
@@ -126,6 +157,15 @@ class ShapeInstance:
     material: Material
     lights: tuple[LightInstance, ...]
     path: tuple[Node, ...]
+    clip_planes: tuple[np.ndarray, ...] = ()
+    texture: Texture2D | None = None
+
+    def keeps(self, points: np.ndarray) -> np.ndarray:
+        """Which world ``(N, 3)`` points the clip planes in force keep."""
+        kept = np.ones(len(points), dtype=bool)
+        for plane in self.clip_planes:
+            kept &= points @ plane[:3] + plane[3] >= 0.0
+        return kept
 
     @property
     def world_bounding_box(self) -> BoundingBox | None:
@@ -136,14 +176,16 @@ class ShapeInstance:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """Everything one frame draws: the shapes, the camera with its placement, the background, and
-    lights that shine on every shape (e.g. a default headlight)."""
+    """Everything one frame draws: the shapes, the camera with its placement, the background,
+    lights that shine on every shape (e.g. a default headlight), and whether the frame is
+    interactive (drawn while the view moves: volumes then take fewer samples)."""
 
     shapes: Sequence[ShapeInstance]
     camera: Camera
     camera_model: Matrix
     background: GradientBackground | None = None
     global_lights: tuple[LightInstance, ...] = ()
+    interactive: bool = False
 
 
 class GatherAction(Action):
@@ -164,8 +206,11 @@ class GatherAction(Action):
 
     def visit_shape(self, shape: Shape) -> None:
         """Record the shape with the current state."""
+        state = self.state
         self.shapes.append(
-            ShapeInstance(shape, self.state.model, self.state.material, self.state.lights, self.path)
+            ShapeInstance(
+                shape, state.model, state.material, state.lights, self.path, state.clip_planes, state.texture
+            )
         )
 
     def visit_background(self, background: GradientBackground) -> None:

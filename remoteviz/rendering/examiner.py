@@ -97,7 +97,7 @@ class SceneExaminer(Group):
     def pick(self, x: int, y: int, viewport: Viewport) -> PickedPoint | None:
         """The scene point under pixel ``(x, y)`` (origin top-left), or None over the background."""
         gathered = gather(self)
-        return pick(gathered.shapes, self._camera.ray(x, y, viewport, gathered.camera_model))
+        return pick(gathered.shapes, self._camera, gathered.camera_model, viewport, x, y)
 
     def traverse(self, action: Action) -> None:
         """Let the action decide how to treat an examiner (event handling stops here when navigating)."""

@@ -68,6 +68,15 @@ class Framebuffer:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._draw_fbo)
         GL.glViewport(0, 0, self.width, self.height)
 
+    def copy_depth_to(self, fbo: int, width: int, height: int) -> None:
+        """Copy the depth buffer (resolving samples, scaled to ``width`` x ``height``) into
+        framebuffer ``fbo``."""
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._draw_fbo)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, fbo)
+        w, h = self.width, self.height
+        GL.glBlitFramebuffer(0, 0, w, h, 0, 0, width, height, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+
     def read_pixels(self) -> npt.NDArray[np.uint8]:
         """Resolve the samples and return the image as ``(height, width, 3)`` rows top to bottom.
 

@@ -11,9 +11,11 @@ import numpy.typing as npt
 
 from remoteviz.rendering.fields import Field, as_float
 from remoteviz.rendering.shapes import Geometry, Shape
+from remoteviz.rendering.texture import Texture2D
 
 
-def _as_points(value: npt.ArrayLike) -> npt.NDArray[np.float32]:
+def as_points(value: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Finite ``(N, 3)`` float32 coordinates."""
     points = np.ascontiguousarray(value, dtype=np.float32)
     if points.ndim != 2 or points.shape[1] != 3:
         raise ValueError(f"expected an (N, 3) array, got shape {points.shape}")
@@ -23,7 +25,7 @@ def _as_points(value: npt.ArrayLike) -> npt.NDArray[np.float32]:
 
 
 def _as_optional_points(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
-    return None if value is None else _as_points(value)
+    return None if value is None else as_points(value)
 
 
 def _as_indices(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
@@ -37,7 +39,8 @@ def _as_indices(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
     return np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1, 3)
 
 
-def _as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+def as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+    """``(N, 4)`` float32 RGBA from ``(N, 3)`` or ``(N, 4)`` floats 0..1 or integers 0..255, or None."""
     if value is None:
         return None
     colors = np.asarray(value)
@@ -50,6 +53,17 @@ def _as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
     return np.clip(rgba, 0.0, 1.0)
 
 
+def _as_texcoords(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
+    if value is None:
+        return None
+    coords = np.ascontiguousarray(value, dtype=np.float32)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"expected an (N, 2) array of texture coordinates, got shape {coords.shape}")
+    if not np.isfinite(coords).all():
+        raise ValueError("texture coordinates must be finite")
+    return coords
+
+
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     lengths = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.where(lengths == 0.0, 1.0, lengths)
@@ -60,8 +74,9 @@ def _smooth_normals(
     indices: npt.NDArray[np.uint32],
     crease_angle: float,
     colors: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Normals for a mesh that has none: ``(vertices, normals, indices, colors)``.
+    texcoords: np.ndarray | None,
+) -> Geometry:
+    """Normals for a mesh that has none, with the vertices that sharp edges split copied.
 
     Each vertex gets the area-weighted mean of its triangles' normals. A triangle corner whose
     own face turns away from that mean by more than ``crease_angle`` gets a copy of the vertex
@@ -80,16 +95,38 @@ def _smooth_normals(
     agreement = np.einsum("fk,fck->fc", face_normals, normals[indices])
     faces, slots = np.nonzero(agreement < np.cos(crease_angle))
     if len(faces) == 0:
-        return vertices, normals.astype(np.float32), indices, colors
+        return Geometry(vertices, normals.astype(np.float32), indices, colors, texcoords)
     copied = indices[faces, slots]
     split = indices.copy()
     split[faces, slots] = np.arange(len(vertices), len(vertices) + len(faces), dtype=np.uint32)
-    return (
+    return Geometry(
         np.concatenate([vertices, vertices[copied]]),
         np.concatenate([normals, face_normals[faces]]).astype(np.float32),
         split,
         None if colors is None else np.concatenate([colors, colors[copied]]),
+        None if texcoords is None else np.concatenate([texcoords, texcoords[copied]]),
     )
+
+
+def _per_face(geometry: Geometry, face_colors: np.ndarray) -> Geometry:
+    """The triangles with vertices of their own, so that each face carries one colour."""
+    corners = geometry.indices.ravel()
+    return Geometry(
+        geometry.positions[corners],
+        geometry.normals[corners],
+        np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
+        np.repeat(face_colors, 3, axis=0),
+        None if geometry.texcoords is None else geometry.texcoords[corners],
+    )
+
+
+def _material_image(material: Any) -> Any:
+    """The colour image of a trimesh material (PBR or simple), or None."""
+    for attribute in ("baseColorTexture", "image"):
+        image = getattr(material, attribute, None)
+        if image is not None:
+            return image
+    return None
 
 
 class Mesh(Shape):
@@ -98,15 +135,20 @@ class Mesh(Shape):
     ``vertices`` is ``(N, 3)``; ``indices`` ``(M, 3)`` picks three vertices per triangle (None: each
     three consecutive vertices make one); ``normals`` ``(N, 3)`` (None: smooth normals are computed);
     ``colors`` ``(N, 3)`` or ``(N, 4)``, floats 0..1 or integers 0..255, replace the material's
-    diffuse colour. Computed normals shade smoothly except across edges sharper than
+    diffuse colour; ``face_colors`` ``(M, 3)`` or ``(M, 4)`` give each triangle one colour instead
+    (CAD parts, per-cell results). ``texcoords`` ``(N, 2)`` place the current
+    :class:`~remoteviz.rendering.texture.Texture2D` (or the mesh's own ``texture``) on the
+    triangles. Computed normals shade smoothly except across edges sharper than
     ``crease_angle``. Assign a new array to change a field; after editing one in place, call
     :meth:`touch`.
     """
 
-    vertices = Field(np.zeros((0, 3), np.float32), _as_points, "Vertex positions, (N, 3).")
+    vertices = Field(np.zeros((0, 3), np.float32), as_points, "Vertex positions, (N, 3).")
     indices = Field(None, _as_indices, "Vertex indices, three per triangle, or None.")
     normals = Field(None, _as_optional_points, "Vertex normals, (N, 3), or None to compute them.")
-    colors = Field(None, _as_colors, "Vertex colours as (N, 4) RGBA floats, or None.")
+    colors = Field(None, as_colors, "Vertex colours as (N, 4) RGBA floats, or None.")
+    face_colors = Field(None, as_colors, "Triangle colours as (M, 4) RGBA floats, or None.")
+    texcoords = Field(None, _as_texcoords, "Texture coordinates, (N, 2), or None.")
     crease_angle = Field(
         math.radians(40.0), as_float, "Computed normals: edges sharper than this (radians) stay hard."
     )
@@ -118,16 +160,50 @@ class Mesh(Shape):
         normals: npt.ArrayLike | None = None,
         colors: npt.ArrayLike | None = None,
         *,
+        face_colors: npt.ArrayLike | None = None,
+        texcoords: npt.ArrayLike | None = None,
+        texture: Texture2D | None = None,
         name: str = "",
+        **fields: Any,
     ) -> None:
-        super().__init__(name=name, vertices=vertices, indices=indices, normals=normals, colors=colors)
+        self._texture: Texture2D | None = None
+        super().__init__(
+            name=name,
+            vertices=vertices,
+            indices=indices,
+            normals=normals,
+            colors=colors,
+            face_colors=face_colors,
+            texcoords=texcoords,
+            **fields,
+        )
+        self.texture = texture
+
+    @property
+    def texture(self) -> Texture2D | None:
+        """The mesh's own texture, used instead of the current one; None uses the current one."""
+        return self._texture
+
+    @texture.setter
+    def texture(self, texture: Texture2D | None) -> None:
+        if texture is not None and not isinstance(texture, Texture2D):
+            raise TypeError(f"expected a Texture2D or None, got {texture!r}")
+        # The mesh holds its texture as a parent does, so that editing the texture redraws it.
+        if self._texture is not None:
+            self._texture._remove_parent(self)
+        self._texture = texture
+        if texture is not None:
+            texture._add_parent(self)
+        self.touch()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **load_options: Any) -> Mesh:
         """Load a mesh file with trimesh; a file holding a scene is merged into one mesh.
 
         ``load_options`` go to ``trimesh.load`` (``file_type=...`` for a name without extension).
-        Vertex or face colours in the file become vertex colours.
+        Vertex colours in the file become vertex colours, face colours face colours, and a
+        textured material (glTF's base colour texture, an OBJ's ``map_Kd``) becomes the mesh's
+        ``texture`` with the file's texture coordinates.
         """
         # trimesh takes a fifth of a second to import; only file loading needs it.
         import trimesh
@@ -135,9 +211,19 @@ class Mesh(Shape):
         loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
-        colors = loaded.visual.vertex_colors if loaded.visual.kind in ("vertex", "face") else None
+        visual = loaded.visual
+        options: dict[str, Any] = {}
+        if visual.kind == "vertex":
+            options["colors"] = visual.vertex_colors
+        elif visual.kind == "face":
+            options["face_colors"] = visual.face_colors
+        elif visual.kind == "texture" and getattr(visual, "uv", None) is not None:
+            image = _material_image(visual.material)
+            if image is not None:
+                options["texcoords"] = visual.uv
+                options["texture"] = Texture2D(np.asarray(image.convert("RGBA")))
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
-        return cls(loaded.vertices, loaded.faces, colors=colors, name=os.path.basename(os.fspath(path)))
+        return cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices
@@ -149,9 +235,14 @@ class Mesh(Shape):
             indices = np.arange(count, dtype=np.uint32).reshape(-1, 3)
         elif indices.size and int(indices.max()) >= count:
             raise ValueError(f"an index reaches {int(indices.max())} but there are {count} vertices")
-        for label, array in (("normals", self.normals), ("colors", self.colors)):
+        for label, array in (("normals", self.normals), ("colors", self.colors), ("texcoords", self.texcoords)):
             if array is not None and len(array) != count:
                 raise ValueError(f"{label} has {len(array)} rows for {count} vertices")
+        face_colors = self.face_colors
+        if face_colors is not None and len(face_colors) != len(indices):
+            raise ValueError(f"face_colors has {len(face_colors)} rows for {len(indices)} triangles")
         if self.normals is not None:
-            return Geometry(vertices, self.normals, indices, self.colors)
-        return Geometry(*_smooth_normals(vertices, indices, self.crease_angle, self.colors))
+            geometry = Geometry(vertices, self.normals, indices, self.colors, self.texcoords)
+        else:
+            geometry = _smooth_normals(vertices, indices, self.crease_angle, self.colors, self.texcoords)
+        return geometry if face_colors is None else _per_face(geometry, face_colors)

@@ -20,6 +20,7 @@ from remoteviz.rendering.fields import (
     Field,
     as_bool,
     as_color,
+    as_float,
     as_unit_float,
 )
 from remoteviz.rendering.math3d import (
@@ -40,12 +41,29 @@ N = TypeVar("N", bound="Node")
 ChangeCallback = Callable[[], None]
 
 
+def _as_direction_value(value: Iterable[float]) -> tuple[float, float, float]:
+    return as_vec3(normalized(as_vec3(value)))
+
+
+def as_child_index(value: Any) -> int:
+    """A child position, or -1 for none."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"expected an integer child position, got {value!r}")
+    if value < -1:
+        raise ValueError(f"expected a child position or -1, got {value!r}")
+    return int(value)
+
+
 class Node:
     """The base of every scene graph node.
 
     Keyword arguments set fields: ``Material(diffuse_color=(1, 0, 0))``. ``name`` is free text for
-    the application (it shows up in pick paths).
+    the application (it shows up in pick paths). A node whose ``visible`` is False is skipped by
+    every traversal, with everything below it: it is neither drawn, picked nor framed, and its
+    state changes (a transform, a clip plane) do not apply, until it is made visible again.
     """
+
+    visible = Field(True, as_bool, "False hides the node and everything below it from every traversal.")
 
     def __init__(self, *, name: str = "", **fields: Any) -> None:
         self.name = name
@@ -189,6 +207,21 @@ class Group(Node):
             action.traverse(child)
 
 
+class Switch(Group):
+    """A group that traverses one of its children, or none (Open Inventor's SoSwitch).
+
+    ``which_child`` is the position of the child shown; -1 (the default) shows none, and a
+    position past the last child shows none too, so removing children never makes it invalid.
+    """
+
+    which_child = Field(-1, as_child_index, "Position of the child shown, or -1 for none.")
+
+    def traverse(self, action: Action) -> None:
+        """Traverse only the chosen child."""
+        if 0 <= self.which_child < len(self._children):
+            action.traverse(self._children[self.which_child])
+
+
 class Separator(Group):
     """A group that saves the traversal state before its children and restores it after."""
 
@@ -244,15 +277,49 @@ class Material(Node):
 
 DEFAULT_MATERIAL = Material(name="default")
 
+#: Clip planes in force at once beyond this are refused.
+MAX_CLIP_PLANES = 6
 
-def _as_direction(value: Iterable[float]) -> tuple[float, float, float]:
-    return as_vec3(normalized(as_vec3(value)))
+
+class ClipPlane(Node):
+    """Cuts away what lies behind a plane from everything after it in its separator.
+
+    Points ``p`` with ``dot(normal, p) >= offset`` (in the coordinates where the plane is met,
+    i.e. under the transforms before it) are kept; the rest is not drawn and cannot be picked.
+    Several clip planes add up (what any of them removes is gone), up to :data:`MAX_CLIP_PLANES`.
+    Move the plane from application code, for example from ``on_received_message``, with
+    :meth:`set_plane` or :meth:`move`; no dragger is needed.
+    """
+
+    normal = Field((0.0, 0.0, 1.0), _as_direction_value, "The side that is kept (unit vector).")
+    offset = Field(0.0, as_float, "Kept: points p with dot(normal, p) >= offset.")
+    on = Field(True, as_bool, "Whether the plane clips.")
+
+    def set_plane(self, point: Iterable[float], normal: Iterable[float]) -> None:
+        """Place the plane through ``point``, keeping the side ``normal`` points to."""
+        unit = _as_direction_value(normal)
+        self.normal = unit
+        self.offset = float(np.dot(as_vec3(point), unit))
+
+    def move(self, distance: float) -> None:
+        """Slide the plane along its normal by ``distance`` (positive: cut away more)."""
+        self.offset = self.offset + as_float(distance)
+
+    @property
+    def equation(self) -> np.ndarray:
+        """``(a, b, c, d)`` with ``a*x + b*y + c*z + d >= 0`` on the kept side."""
+        return np.array([*self.normal, -self.offset])
+
+    def traverse(self, action: Action) -> None:
+        """Add this plane to the clip planes in force."""
+        if self.on:
+            action.visit_clip_plane(self)
 
 
 class DirectionalLight(Node):
     """A light from infinitely far away, lighting the shapes after it in its separator."""
 
-    direction = Field((0.0, 0.0, -1.0), _as_direction, "Where the light travels to (unit vector).")
+    direction = Field((0.0, 0.0, -1.0), _as_direction_value, "Where the light travels to (unit vector).")
     color = Field((1.0, 1.0, 1.0), as_color, "Colour of the light.")
     intensity = Field(1.0, as_unit_float, "Brightness from 0 to 1.")
     on = Field(True, as_bool, "Whether the light shines.")

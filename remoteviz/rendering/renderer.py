@@ -1,9 +1,13 @@
 """The renderer: draws a gathered scene into a framebuffer with OpenGL 3.3 core.
 
-One renderer per process owns the GL context, the shader programs and the GPU copies of shapes'
-geometry, shared by every render area (each has its own framebuffer). GPU buffers are made when a
-shape is first drawn, remade when it changes, and freed on the rendering thread after the shape
-is garbage-collected.
+One renderer per process owns the GL context, the shader programs and the GPU copies of what
+shapes draw (buffers, textures, volume bricks), shared by every render area (each has its own
+framebuffer). GPU copies are made when a shape is first drawn, updated when it changes, and freed
+on the rendering thread after the shape is garbage-collected.
+
+A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
+depth testing; transparent triangles, farthest first; volumes, ray cast brick by brick front to
+back into a layer of their own that is then laid over the picture; text labels on top.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import collections
 import contextlib
 import weakref
 from dataclasses import dataclass
-from typing import ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 from OpenGL import GL
@@ -21,64 +25,107 @@ from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
 from remoteviz.rendering.context import GLContext, create_context
 from remoteviz.rendering.framebuffer import Framebuffer
+from remoteviz.rendering.gpu import (
+    COLOR,
+    GpuImage,
+    GpuLines,
+    GpuPoints,
+    GpuSlice,
+    GpuTriangles,
+    GpuVolume,
+)
+from remoteviz.rendering.lines import LineGeometry
 from remoteviz.rendering.math3d import Matrix, transform_points
-from remoteviz.rendering.nodes import GradientBackground
+from remoteviz.rendering.nodes import GradientBackground, Node
+from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.shaders import (
     BACKGROUND_FRAGMENT,
     BACKGROUND_VERTEX,
+    COMPOSITE_FRAGMENT,
+    LINE_FRAGMENT,
+    LINE_GEOMETRY,
+    LINE_VERTEX,
     MAX_LIGHTS,
+    OVERLAY_FRAGMENT,
+    OVERLAY_VERTEX,
+    POINT_FRAGMENT,
+    POINT_VERTEX,
+    SLICE_FRAGMENT,
     SURFACE_FRAGMENT,
     SURFACE_VERTEX,
+    VOLUME_FRAGMENT,
+    VOLUME_VERTEX,
     ShaderProgram,
 )
-from remoteviz.rendering.shapes import Geometry, Shape
+from remoteviz.rendering.shapes import Geometry
+from remoteviz.rendering.slices import SliceGeometry
+from remoteviz.rendering.text import TextGeometry, label_corner
+from remoteviz.rendering.volume import Volume, VolumeGeometry, VolumeMode
 
-_POSITION, _NORMAL, _COLOR = 0, 1, 2  # attribute locations in SURFACE_VERTEX
+INTERACTIVE_VOLUME_SCALE = 0.5
+"""Interactive frames ray cast volumes at this fraction of the frame's width and height (a
+quarter of the rays) and stretch the result; still frames cast one ray per pixel."""
 
-
-class _GpuGeometry:
-    """A shape's geometry in GPU buffers, bound together by a vertex array object."""
-
-    def __init__(self, geometry: Geometry) -> None:
-        self.vao = GL.glGenVertexArrays(1)
-        GL.glBindVertexArray(self.vao)
-        arrays = [(_POSITION, geometry.positions), (_NORMAL, geometry.normals)]
-        if geometry.colors is not None:
-            arrays.append((_COLOR, geometry.colors))
-        self.buffers = list(GL.glGenBuffers(len(arrays) + 1))
-        for (location, data), buffer in zip(arrays, self.buffers, strict=False):
-            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, buffer)
-            GL.glBufferData(
-                GL.GL_ARRAY_BUFFER, data.nbytes, np.ascontiguousarray(data, np.float32), GL.GL_STATIC_DRAW
-            )
-            GL.glEnableVertexAttribArray(location)
-            GL.glVertexAttribPointer(location, data.shape[1], GL.GL_FLOAT, GL.GL_FALSE, 0, None)
-        indices = np.ascontiguousarray(geometry.indices, np.uint32)
-        GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, self.buffers[-1])
-        GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, indices.nbytes, indices, GL.GL_STATIC_DRAW)
-        GL.glBindVertexArray(0)
-        self.index_count = indices.size
-        self.has_colors = geometry.colors is not None
-
-    def draw(self) -> None:
-        """Draw the triangles with the current program."""
-        GL.glBindVertexArray(self.vao)
-        GL.glDrawElements(GL.GL_TRIANGLES, self.index_count, GL.GL_UNSIGNED_INT, None)
-
-    def delete(self) -> None:
-        """Free the buffers; safe to call twice."""
-        if self.buffers:
-            GL.glDeleteBuffers(len(self.buffers), self.buffers)
-            GL.glDeleteVertexArrays(1, [self.vao])
-            self.buffers = []
+_LINE_DEPTH_BIAS = 2e-4  # NDC depth that lets a line win against the surface it lies on
+_UNIT_CUBE = np.array([(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
+_CUBE_TRIANGLES = np.array(
+    [
+        [0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5],  # x = 0, x = 1
+        [0, 4, 5], [0, 5, 1], [2, 3, 7], [2, 7, 6],  # y = 0, y = 1
+        [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3],  # z = 0, z = 1
+    ],
+    np.uint32,
+)
+_VOLUME_MODES = {VolumeMode.COMPOSITE: 0, VolumeMode.MIP: 1, VolumeMode.ISOSURFACE: 2}
 
 
 @dataclass(slots=True)
 class _CacheEntry:
-    """The GPU copy of one shape, and the shape version it was made from."""
+    """The GPU copy of one node, and the node version it was made from."""
 
     version: int
-    gpu: _GpuGeometry
+    gpu: Any
+
+
+class _Layer:
+    """Single-sampled textures the size of the frame: a float colour layer the volumes are drawn
+    into, and a copy of the scene's depth that stops their rays at opaque surfaces."""
+
+    def __init__(self) -> None:
+        self.fbo, self.depth_fbo = (int(f) for f in GL.glGenFramebuffers(2))
+        self.texture, self.depth = (int(t) for t in GL.glGenTextures(2))
+        self.size = (0, 0)
+
+    def bind(self, framebuffer: Framebuffer, scale: float) -> None:
+        """Copy ``framebuffer``'s depth, then draw into the layer, ``scale`` times the
+        framebuffer's size, cleared to transparent."""
+        width = max(1, round(framebuffer.width * scale))
+        height = max(1, round(framebuffer.height * scale))
+        if self.size != (width, height):
+            self._allocate(width, height)
+        framebuffer.copy_depth_to(self.depth_fbo, width, height)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
+        GL.glViewport(0, 0, width, height)
+        GL.glClearColor(0.0, 0.0, 0.0, 0.0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+
+    def _allocate(self, width: int, height: int) -> None:
+        for texture, fbo, internal, pixel_format, pixel_type, attachment in (
+            (self.texture, self.fbo, GL.GL_RGBA16F, GL.GL_RGBA, GL.GL_FLOAT, GL.GL_COLOR_ATTACHMENT0),
+            (self.depth, self.depth_fbo, GL.GL_DEPTH_COMPONENT24, GL.GL_DEPTH_COMPONENT, GL.GL_FLOAT, GL.GL_DEPTH_ATTACHMENT),
+        ):
+            GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, internal, width, height, 0, pixel_format, pixel_type, None)
+            # The colour layer is stretched over the frame when drawn smaller: blend its texels.
+            filtering = GL.GL_LINEAR if texture == self.texture else GL.GL_NEAREST
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filtering)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filtering)
+            for wrap in (GL.GL_TEXTURE_WRAP_S, GL.GL_TEXTURE_WRAP_T):
+                GL.glTexParameteri(GL.GL_TEXTURE_2D, wrap, GL.GL_CLAMP_TO_EDGE)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, attachment, GL.GL_TEXTURE_2D, texture, 0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        self.size = (width, height)
 
 
 class Renderer:
@@ -90,8 +137,19 @@ class Renderer:
         self.context = context
         self._surface = ShaderProgram(SURFACE_VERTEX, SURFACE_FRAGMENT)
         self._background = ShaderProgram(BACKGROUND_VERTEX, BACKGROUND_FRAGMENT)
+        self._points = ShaderProgram(POINT_VERTEX, POINT_FRAGMENT)
+        self._lines = ShaderProgram(LINE_VERTEX, LINE_FRAGMENT, LINE_GEOMETRY)
+        self._slice = ShaderProgram(SURFACE_VERTEX, SLICE_FRAGMENT)
+        self._volume = ShaderProgram(VOLUME_VERTEX, VOLUME_FRAGMENT)
+        self._overlay = ShaderProgram(OVERLAY_VERTEX, OVERLAY_FRAGMENT)
+        self._composite = ShaderProgram(BACKGROUND_VERTEX, COMPOSITE_FRAGMENT)
         self._empty_vao = GL.glGenVertexArrays(1)  # core profile draws need a bound VAO
-        self._cache: weakref.WeakKeyDictionary[Shape, _CacheEntry] = weakref.WeakKeyDictionary()
+        self._cube = GpuTriangles(Geometry(_UNIT_CUBE, _UNIT_CUBE, _CUBE_TRIANGLES))
+        self._layer = _Layer()
+        self.max_3d_texture_size = int(GL.glGetIntegerv(GL.GL_MAX_3D_TEXTURE_SIZE))
+        self.bricks_drawn = 0
+        """Volume bricks ray cast in the last frame (empty ones are skipped): for diagnostics."""
+        self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
         self._released: collections.deque[_CacheEntry] = collections.deque()
 
@@ -108,7 +166,7 @@ class Renderer:
 
         Released after every use, because the service's dispatch thread may change (a service
         closed and opened again, an asyncio loop on another thread) and a context still bound to a
-        thread that has gone cannot be made current elsewhere. Buffers of shapes that were
+        thread that has gone cannot be made current elsewhere. GPU copies of nodes that were
         garbage-collected are freed here, where the context is current.
         """
         self.context.make_current()
@@ -119,19 +177,32 @@ class Renderer:
         finally:
             self.context.release()
 
+    @property
+    def volume_bytes(self) -> int:
+        """GPU bytes the volumes drawn so far hold (counted against ``Volume.memory_budget``)."""
+        return sum(entry.gpu.nbytes for entry in list(self._cache.values()) if isinstance(entry.gpu, GpuVolume))
+
     def draw(self, frame: Frame, framebuffer: Framebuffer) -> None:
         """Draw ``frame`` into ``framebuffer``; the context must be current."""
         framebuffer.bind()
         GL.glDepthMask(GL.GL_TRUE)
         GL.glClearColor(0.0, 0.0, 0.0, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-        if frame.background is not None:
-            self._draw_background(frame.background)
-        if frame.shapes:
-            self._draw_shapes(frame, Viewport(framebuffer.width, framebuffer.height))
-        GL.glBindVertexArray(0)
-        GL.glUseProgram(0)
-        GL.glDisable(GL.GL_CULL_FACE)
+        try:
+            if frame.background is not None:
+                self._draw_background(frame.background)
+            if frame.shapes:
+                self._draw_scene(frame, framebuffer)
+        finally:
+            # Back to the defaults every draw assumes, even after a failed one (a volume over
+            # the memory budget raises halfway through a frame).
+            GL.glBindVertexArray(0)
+            GL.glUseProgram(0)
+            GL.glDisable(GL.GL_CULL_FACE)
+            GL.glCullFace(GL.GL_BACK)
+            GL.glDisable(GL.GL_BLEND)
+            GL.glBlendEquation(GL.GL_FUNC_ADD)
+            GL.glDepthMask(GL.GL_TRUE)
 
     def _draw_background(self, background: GradientBackground) -> None:
         GL.glDisable(GL.GL_DEPTH_TEST)
@@ -142,37 +213,69 @@ class Renderer:
         GL.glBindVertexArray(self._empty_vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
-    def _draw_shapes(self, frame: Frame, viewport: Viewport) -> None:
+    def _draw_scene(self, frame: Frame, framebuffer: Framebuffer) -> None:
+        viewport = Viewport(framebuffer.width, framebuffer.height)
         view = np.linalg.inv(frame.camera_model @ frame.camera.matrix)
         boxes = [(instance, instance.world_bounding_box) for instance in frame.shapes]
         visible = [(instance, box) for instance, box in boxes if box is not None]
-        if not visible:
+        labels = [i for i in frame.shapes if isinstance(i.shape.geometry, TextGeometry)]
+        if not visible and not labels:
             return
-        # Clipping planes fitted to the scene's depth range keep the depth buffer's precision.
-        corners_view = transform_points(view, np.concatenate([box.corners for _, box in visible]))
-        near, far = frame.camera.clipping_range(-corners_view[:, 2])
-        program = self._surface
-        program.use()
-        program.set_matrix("u_projection", frame.camera.projection_matrix(viewport.aspect, near, far))
-        program.set_int("u_orthographic", isinstance(frame.camera, OrthographicCamera))
+        near, far = 1.0, 2.0
+        if visible:
+            # Clipping planes fitted to the scene's depth range keep the depth buffer's precision.
+            corners_view = transform_points(view, np.concatenate([box.corners for _, box in visible]))
+            near, far = frame.camera.clipping_range(-corners_view[:, 2])
+        projection = frame.camera.projection_matrix(viewport.aspect, near, far)
+        orthographic = isinstance(frame.camera, OrthographicCamera)
         GL.glEnable(GL.GL_DEPTH_TEST)
         GL.glDepthFunc(GL.GL_LESS)
-
-        opaque = [(i, b) for i, b in visible if i.material.transparency == 0.0]
         GL.glDisable(GL.GL_BLEND)
-        for instance, _ in opaque:
-            self._draw_shape(instance, view, frame.global_lights)
+
+        kinds: dict[type, list[ShapeInstance]] = collections.defaultdict(list)
+        for instance, _ in visible:
+            kinds[type(instance.shape.geometry)].append(instance)
+        triangles = kinds[Geometry]
+        opaque = [i for i in triangles if i.material.transparency == 0.0]
+        self._draw_triangles(opaque, view, projection, orthographic, frame.global_lights)
+        self._draw_slices(kinds[SliceGeometry], view, projection)
+        self._draw_points(kinds[PointGeometry], view, projection)
+        self._draw_lines(kinds[LineGeometry], view, projection, viewport)
 
         # Transparent shapes last, farthest first, blended over what is behind them.
-        transparent = [(i, b) for i, b in visible if i.material.transparency > 0.0]
-        transparent.sort(key=lambda item: float(transform_points(view, item[1].center[None])[0, 2]))
+        transparent = [i for i in triangles if i.material.transparency > 0.0]
+        transparent.sort(key=lambda i: float(transform_points(view, i.world_bounding_box.center[None])[0, 2]))
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
         GL.glDepthMask(GL.GL_FALSE)
-        for instance, _ in transparent:
-            self._draw_shape(instance, view, frame.global_lights)
+        self._draw_triangles(transparent, view, projection, orthographic, frame.global_lights)
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
+
+        if kinds[VolumeGeometry]:
+            self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
+        if labels:
+            self._draw_labels(labels, view, projection, viewport)
+
+    # ------------------------------------------------------------------ triangles
+
+    def _draw_triangles(
+        self,
+        instances: list[ShapeInstance],
+        view: Matrix,
+        projection: Matrix,
+        orthographic: bool,
+        global_lights: tuple[LightInstance, ...],
+    ) -> None:
+        if not instances:
+            return
+        program = self._surface
+        program.use()
+        program.set_matrix("u_projection", projection)
+        program.set_int("u_orthographic", orthographic)
+        program.set_int("u_texture", 0)
+        for instance in instances:
+            self._draw_shape(instance, view, global_lights)
 
     def _draw_shape(
         self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...]
@@ -181,6 +284,7 @@ class Renderer:
         model_view = view @ instance.model
         program.set_matrix("u_model_view", model_view)
         program.set_matrix("u_normal_matrix", np.linalg.inv(model_view[:3, :3]).T)
+        program.set_clip_planes(_planes_in(instance, view))
         program.set_vec3("u_ambient", material.ambient_color)
         program.set_vec3("u_specular", material.specular_color)
         program.set_vec3("u_emissive", material.emissive_color)
@@ -194,25 +298,262 @@ class Renderer:
             program.set_vec3(
                 "u_light_colors", [np.asarray(li.light.color) * li.light.intensity for li in lights]
             )
-        if instance.shape.closed and material.transparency == 0.0:
+        if instance.shape.closed and material.transparency == 0.0 and not instance.clip_planes:
             GL.glEnable(GL.GL_CULL_FACE)
             # A mirroring transform turns the winding around, and with it which faces are front.
             GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
         else:
-            GL.glDisable(GL.GL_CULL_FACE)
-        gpu = self._gpu_geometry(instance.shape)
+            GL.glDisable(GL.GL_CULL_FACE)  # a clipped solid shows its inside through the cut
+        gpu: GpuTriangles = self._gpu(instance.shape)
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
-            GL.glVertexAttrib4f(_COLOR, *material.diffuse_color, 1.0)
+            GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
+        texture = getattr(instance.shape, "texture", None) or instance.texture
+        textured = texture is not None and gpu.has_texcoords
+        program.set_int("u_textured", textured)
+        if textured:
+            self._gpu(texture).texture.bind(0)
         gpu.draw()
 
-    def _gpu_geometry(self, shape: Shape) -> _GpuGeometry:
-        entry = self._cache.get(shape)
+    # ------------------------------------------------------------------ slices, points, lines
+
+    def _draw_slices(self, instances: list[ShapeInstance], view: Matrix, projection: Matrix) -> None:
+        if not instances:
+            return
+        program = self._slice
+        program.use()
+        program.set_matrix("u_projection", projection)
+        program.set_int("u_values", 0)
+        program.set_int("u_colormap", 1)
+        GL.glDisable(GL.GL_CULL_FACE)
+        for instance in instances:
+            geometry: SliceGeometry = instance.shape.geometry
+            gpu: GpuSlice = self._gpu(instance.shape)
+            program.set_matrix("u_model_view", view @ instance.model)
+            program.set_matrix("u_normal_matrix", np.eye(3))
+            program.set_clip_planes(_planes_in(instance, view))
+            program.set_float("u_low", geometry.low)
+            program.set_float("u_high", geometry.high)
+            gpu.values.bind(0)
+            gpu.colormap.bind(1)
+            gpu.triangles.draw()
+
+    def _draw_points(self, instances: list[ShapeInstance], view: Matrix, projection: Matrix) -> None:
+        if not instances:
+            return
+        program = self._points
+        program.use()
+        program.set_matrix("u_projection", projection)
+        GL.glEnable(GL.GL_PROGRAM_POINT_SIZE)
+        for instance in instances:
+            gpu: GpuPoints = self._gpu(instance.shape)
+            program.set_matrix("u_model_view", view @ instance.model)
+            program.set_clip_planes(_planes_in(instance, view))
+            if not gpu.has_colors:
+                GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            gpu.draw()
+        GL.glDisable(GL.GL_PROGRAM_POINT_SIZE)
+
+    def _draw_lines(
+        self, instances: list[ShapeInstance], view: Matrix, projection: Matrix, viewport: Viewport
+    ) -> None:
+        if not instances:
+            return
+        program = self._lines
+        program.use()
+        program.set_matrix("u_projection", projection)
+        program.set_vec2("u_viewport", (viewport.width, viewport.height))
+        program.set_float("u_depth_bias", _LINE_DEPTH_BIAS)
+        GL.glDisable(GL.GL_CULL_FACE)
+        for instance in instances:
+            gpu: GpuLines = self._gpu(instance.shape)
+            program.set_matrix("u_model_view", view @ instance.model)
+            program.set_clip_planes(_planes_in(instance, view))
+            program.set_float("u_width", instance.shape.width)
+            if not gpu.has_colors:
+                GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            gpu.draw()
+
+    # ------------------------------------------------------------------ volumes
+
+    def _draw_volumes(
+        self,
+        instances: list[ShapeInstance],
+        view: Matrix,
+        projection: Matrix,
+        orthographic: bool,
+        interactive: bool,
+        framebuffer: Framebuffer,
+    ) -> None:
+        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive else 1.0)
+        program = self._volume
+        program.use()
+        program.set_matrix("u_projection", projection)
+        program.set_matrix("u_inverse_projection", np.linalg.inv(projection))
+        program.set_vec2("u_viewport", self._layer.size)
+        program.set_int("u_depth", 2)
+        GL.glActiveTexture(GL.GL_TEXTURE2)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._layer.depth)
+        program.set_int("u_orthographic", orthographic)
+        program.set_int("u_data", 0)
+        program.set_int("u_transfer", 1)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_CULL_FACE)
+        GL.glEnable(GL.GL_BLEND)
+        camera_world = np.linalg.inv(view)[:3, 3]
+        view_direction = -np.linalg.inv(view)[:3, 2]
+        # Whole volumes front to back, then each one's bricks front to back.
+        def depth(point_world: np.ndarray) -> float:
+            offset = point_world - camera_world
+            return float(offset @ view_direction) if orthographic else float(np.linalg.norm(offset))
+
+        ordered = sorted(instances, key=lambda i: depth(i.world_bounding_box.center))
+        self.bricks_drawn = 0
+        for instance in ordered:
+            self._draw_volume(instance, view, interactive, depth)
+        GL.glBlendEquation(GL.GL_FUNC_ADD)
+        GL.glDisable(GL.GL_CULL_FACE)
+        # Lay the volumes' layer (premultiplied) over the picture.
+        framebuffer.bind()
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        self._composite.use()
+        self._composite.set_int("u_layer", 0)
+        self._composite.set_vec2("u_size", framebuffer.size)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, self._layer.texture)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+
+    def _draw_volume(self, instance: ShapeInstance, view: Matrix, interactive: bool, depth: Any) -> None:
+        program = self._volume
+        volume: Volume = instance.shape
+        geometry: VolumeGeometry = volume.geometry
+        gpu: GpuVolume = self._gpu(volume)
+        model_view = view @ instance.model
+        program.set_matrix("u_model_view", model_view)
+        program.set_matrix("u_view_to_local", np.linalg.inv(model_view))
+        program.set_matrix("u_local_to_view_normal", np.linalg.inv(model_view[:3, :3]).T)
+        # Clip planes in the volume's own coordinates, where the rays are marched.
+        program.set_clip_planes([plane @ instance.model for plane in instance.clip_planes])
+        spacing, origin = geometry.spacing, geometry.origin
+        program.set_vec3("u_volume_min", geometry.bounding_box.minimum)
+        program.set_vec3("u_volume_max", geometry.bounding_box.maximum)
+        samples = volume.interactive_samples_per_voxel if interactive else volume.samples_per_voxel
+        reference = float(spacing.min())
+        step = reference / samples
+        program.set_float("u_step", step)
+        program.set_float("u_opacity_exponent", step / reference)
+        low, high = geometry.data_range
+        program.set_float("u_value_scale", gpu.value_unit / (high - low))
+        program.set_float("u_value_offset", -low / (high - low))
+        program.set_int("u_mode", _VOLUME_MODES[volume.mode])
+        program.set_float("u_iso", float(geometry.transfer_position(volume.effective_iso_value())))
+        if volume.mode is VolumeMode.MIP:
+            GL.glBlendEquation(GL.GL_MAX)
+            GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE)
+        else:
+            # Front to back: what is already in the layer hides what comes after it.
+            GL.glBlendEquation(GL.GL_FUNC_ADD)
+            GL.glBlendFunc(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE)
+        gpu.table.bind(1)
+        bricks = list(zip(gpu.layout, gpu.bricks, strict=True))
+        if len(bricks) > 1:
+            # Empty-space skipping: a brick whose values the transfer function (or the
+            # isosurface) cannot show casts no rays.
+            iso = float(geometry.transfer_position(volume.effective_iso_value()))
+            shown = []
+            for pair, (low, high) in zip(bricks, gpu.value_ranges, strict=True):
+                p_low, p_high = geometry.transfer_position([low, high])
+                if volume.mode is VolumeMode.ISOSURFACE:
+                    if p_high >= iso:
+                        shown.append(pair)
+                elif geometry.transfer_function.visible_between(p_low, p_high):
+                    shown.append(pair)
+            bricks = shown
+        if len(bricks) > 1:
+            centres = [origin + (np.add(b.box_lo, b.box_hi) / 2.0) * spacing for b, _ in bricks]
+            world = transform_points(instance.model, np.array(centres))
+            order = np.argsort([depth(p) for p in world])
+            bricks = [bricks[i] for i in order]
+        # Back faces only: the ray starts where it enters, which may be the camera itself.
+        GL.glCullFace(GL.GL_FRONT)
+        GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+        self.bricks_drawn += len(bricks)
+        for brick, texture in bricks:
+            lo = origin + np.asarray(brick.box_lo) * spacing
+            hi = origin + np.asarray(brick.box_hi) * spacing
+            program.set_vec3("u_brick_min", lo)
+            program.set_vec3("u_brick_max", hi)
+            # The texture holds voxels lo..hi-1; their centres are at texture (i + 0.5) / n.
+            texels = np.subtract(brick.hi, brick.lo).astype(np.float64)
+            program.set_vec3("u_tex_origin", origin + (np.asarray(brick.lo) - 0.5) * spacing)
+            program.set_vec3("u_tex_scale", 1.0 / (texels * spacing))
+            program.set_vec3("u_texel", 1.0 / texels)
+            texture.bind(0)
+            self._cube.draw()
+        GL.glCullFace(GL.GL_BACK)
+
+    # ------------------------------------------------------------------ labels
+
+    def _draw_labels(self, instances: list[ShapeInstance], view: Matrix, projection: Matrix, viewport: Viewport) -> None:
+        program = self._overlay
+        program.use()
+        program.set_vec2("u_viewport", (viewport.width, viewport.height))
+        program.set_int("u_image", 0)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        GL.glBindVertexArray(self._empty_vao)
+        for instance in instances:
+            corner = label_corner(instance, view, projection, viewport)
+            if corner is None:
+                continue
+            gpu: GpuImage = self._gpu(instance.shape)
+            width, height = gpu.size
+            left, top = round(corner[0]), round(corner[1])
+            program.set_vec2("u_corner", (left, viewport.height - top - height))
+            program.set_vec2("u_size", (width, height))
+            gpu.texture.bind(0)
+            GL.glBindVertexArray(self._empty_vao)
+            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+
+    # ------------------------------------------------------------------ GPU copies
+
+    def _gpu(self, node: Node) -> Any:
+        """The GPU copy of a shape's geometry (or of a texture node), made or updated as needed."""
+        entry = self._cache.get(node)
+        source = node if not hasattr(node, "geometry") else node.geometry
         if entry is None:
-            entry = _CacheEntry(shape.version, _GpuGeometry(shape.geometry))
-            self._cache[shape] = entry
-            weakref.finalize(shape, self._released.append, entry)
-        elif entry.version != shape.version:
-            entry.gpu.delete()
-            entry.gpu, entry.version = _GpuGeometry(shape.geometry), shape.version
+            entry = _CacheEntry(node.version, self._make(source))
+            self._cache[node] = entry
+            weakref.finalize(node, self._released.append, entry)
+        elif entry.version != node.version:
+            if isinstance(entry.gpu, GpuVolume):
+                entry.gpu = entry.gpu.updated(source, Volume.memory_budget - self.volume_bytes)
+            else:
+                entry.gpu = entry.gpu.updated(source)
+            entry.version = node.version
         return entry.gpu
+
+    def _make(self, source: Any) -> Any:
+        if isinstance(source, Geometry):
+            return GpuTriangles(source)
+        if isinstance(source, PointGeometry):
+            return GpuPoints(source)
+        if isinstance(source, LineGeometry):
+            return GpuLines(source)
+        if isinstance(source, SliceGeometry):
+            return GpuSlice(source)
+        if isinstance(source, VolumeGeometry):
+            return GpuVolume(source, self.max_3d_texture_size, Volume.memory_budget - self.volume_bytes)
+        return GpuImage(source)  # a Texture2D node or a label
+
+
+def _planes_in(instance: ShapeInstance, view: Matrix) -> list[np.ndarray]:
+    """The instance's clip planes in view coordinates (where the shaders test points)."""
+    to_world = np.linalg.inv(view)
+    return [plane @ to_world for plane in instance.clip_planes]

@@ -114,7 +114,7 @@ class SceneManager:
         """Draw the scene at ``width`` x ``height``; returns ``(height, width, 3)`` RGB, top row first.
 
         An ``interactive`` frame uses :attr:`interactive_antialiasing` instead of
-        :attr:`antialiasing`. Raises :class:`RenderingUnavailableError` when no OpenGL context can
+        :attr:`antialiasing`, and volumes take their interactive sample rate. Raises :class:`RenderingUnavailableError` when no OpenGL context can
         be made.
         """
         self._check_alive()
@@ -123,7 +123,7 @@ class SceneManager:
         samples = self._interactive_antialiasing if interactive else self._antialiasing
         with renderer.bound():
             framebuffer = self._target(width, height, samples)
-            renderer.draw(self._frame(viewport), framebuffer)
+            renderer.draw(self._frame(viewport, interactive), framebuffer)
             return framebuffer.read_pixels()
 
     def process_event(self, event: InputEvent, width: int, height: int) -> bool:
@@ -146,7 +146,7 @@ class SceneManager:
         self._check_alive()
         viewport = Viewport(width, height)
         gathered, camera, camera_model = self._view(viewport)
-        return pick(gathered.shapes, camera.ray(x, y, viewport, camera_model))
+        return pick(gathered.shapes, camera, camera_model, viewport, x, y)
 
     def dispose(self) -> None:
         """Free this render area's GL objects and stop observing the scene. Idempotent."""
@@ -191,12 +191,12 @@ class SceneManager:
             self._default_camera.view_all(viewport, self._scene_graph)
         return gathered, self._default_camera, np.eye(4)
 
-    def _frame(self, viewport: Viewport) -> Frame:
+    def _frame(self, viewport: Viewport, interactive: bool) -> Frame:
         gathered, camera, camera_model = self._view(viewport)
         headlights: tuple[LightInstance, ...] = ()
         if camera is self._default_camera:
             headlights = (LightInstance(self._default_headlight, camera.matrix),)
-        return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights)
+        return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights, interactive)
 
     def _changed(self) -> None:
         if self._on_change is not None:

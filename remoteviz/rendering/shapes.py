@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TYPE_CHECKING
+from typing import Any, ClassVar, TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -28,12 +28,15 @@ FloatArray = npt.NDArray[np.float32]
 @dataclass(frozen=True, slots=True, eq=False)
 class Geometry:
     """Indexed triangles: ``positions`` and ``normals`` ``(N, 3)`` float32, ``indices`` ``(M, 3)``
-    uint32, and optional per-vertex ``colors`` ``(N, 4)`` float32 RGBA from 0 to 1."""
+    uint32, optional per-vertex ``colors`` ``(N, 4)`` float32 RGBA from 0 to 1, and optional
+    texture coordinates ``texcoords`` ``(N, 2)`` float32 (``(0, 0)`` is the image's bottom-left
+    corner, as in OBJ and OpenGL)."""
 
     positions: FloatArray
     normals: FloatArray
     indices: npt.NDArray[np.uint32]
     colors: FloatArray | None = None
+    texcoords: FloatArray | None = None
 
     @classmethod
     def concatenate(cls, parts: Sequence[Geometry]) -> Geometry:
@@ -54,16 +57,23 @@ class Geometry:
 
 
 class Shape(Node):
-    """A node that draws triangles with the current material, transform and lights."""
+    """A node the renderer draws; the base class draws triangles with the current material,
+    transform, lights, clip planes and texture.
 
-    _cache: tuple[int, Geometry, BoundingBox | None] | None = None
+    A shape builds its geometry (triangles here; points, lines, a volume's bricks in the
+    subclasses that draw those) from its fields, and caches it until a field changes. The
+    renderer and the picker choose how to draw and pick by the geometry's type.
+    """
+
+    _cache: tuple[int, Any, BoundingBox | None] | None = None
     closed: ClassVar[bool] = False
     """True for solids wound counter-clockwise outside: their back faces are never seen, so the
     renderer culls them (half the shading work on software OpenGL)."""
 
     @property
-    def geometry(self) -> Geometry:
-        """The triangles, rebuilt only after the shape changes."""
+    def geometry(self) -> Any:
+        """What the shape draws (:class:`Geometry` triangles unless a subclass says otherwise),
+        rebuilt only after the shape changes."""
         return self._cached()[1]
 
     @property
@@ -71,13 +81,13 @@ class Shape(Node):
         """The shape's bounding box in its own coordinates, or None when it has no triangles."""
         return self._cached()[2]
 
-    def _cached(self) -> tuple[int, Geometry, BoundingBox | None]:
+    def _cached(self) -> tuple[int, Any, BoundingBox | None]:
         if self._cache is None or self._cache[0] != self.version:
             geometry = self._build_geometry()
             self._cache = (self.version, geometry, geometry.bounding_box)
         return self._cache
 
-    def _build_geometry(self) -> Geometry:
+    def _build_geometry(self) -> Any:
         raise NotImplementedError
 
     def traverse(self, action: Action) -> None:
