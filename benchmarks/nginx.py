@@ -8,8 +8,8 @@ Three ways to the same HelloCone service, each measured under the same continuou
 - ``nginx wss``: the page from Debian's nginx (``deploy/nginx/``), TLS ending there, ``wss://``
   through nginx to the service on plain ``ws://``.
 
-The modes take turns for ``--rounds`` rounds, so a change in the machine's load falls on all of
-them. Certificates are self-signed, made for the run.
+The modes take turns for ``--rounds`` rounds, each round starting with the next mode, so that a
+change in the machine's load falls on all of them. Certificates are self-signed, made for the run.
 
     python -m benchmarks.nginx [--seconds 5] [--rounds 2] [--encoder jpeg] [--size 1280x720]
 """
@@ -78,8 +78,11 @@ def main(argv: list[str] | None = None) -> None:
         proxy_tls = make_certificate(Path(scratch) / "nginx")  # nginx would want ssl_password_file
         proxy_port = free_port()
         proxy_origin = f"https://127.0.0.1:{proxy_port}"
+        modes = list(results)
         for round_ in range(1, args.rounds + 1):
-            for mode in results:
+            # Each round starts with another mode, so that none always runs first (or last).
+            shift = (round_ - 1) % len(modes)
+            for mode in modes[shift:] + modes[:shift]:
                 extra = {"direct ws": [], "nginx wss": ["--origin", proxy_origin],
                          "direct wss": ["--certificate", str(tls.certificate_path), "--key", str(tls.private_key_path)]}
                 service = ServiceProcess(args.encoder, [*program, *extra[mode]])
