@@ -135,6 +135,34 @@ def test_the_manager_runs_without_privileges() -> None:
     assert container["readOnlyRootFilesystem"] is True
 
 
+def test_the_example_session_pod_is_what_the_config_and_the_policy_expect() -> None:
+    """examples/session-pod.yaml is the Kubernetes backend's contract: one session's pod."""
+    pod = yaml.safe_load((DEPLOY / "examples" / "session-pod.yaml").read_text())
+    for version in KUBERNETES_VERSIONS:
+        validate(pod, version)
+    config = tomllib.loads(the("ConfigMap")["data"]["sessions.toml"])
+    template = config["kubernetes"]["pod_template"]
+    spec, labels = pod["spec"], pod["metadata"]["labels"]
+    assert labels.items() >= the("NetworkPolicy")["spec"]["podSelector"]["matchLabels"].items()
+    assert labels["remoteviz/app"] in config["apps"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["activeDeadlineSeconds"] == config["max_age"]
+    assert spec["terminationGracePeriodSeconds"] == config["kill_grace"]
+    assert spec["automountServiceAccountToken"] is False  # a viewer has no business with the API
+    (container,) = spec["containers"]
+    assert container["image"] == template["image"]
+    assert container["resources"] == template["resources"]
+    assert container["args"] == config["apps"][labels["remoteviz/app"]]["command"]
+    assert container["ports"][0]["containerPort"] == config["kubernetes"]["container_port"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert {"name": "REMOTEVIZ_SESSION_ID", "value": labels["remoteviz/session"]} in container["env"]
+    # Pod Security "restricted", which the namespace enforces.
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert the("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
 def test_the_dockerfile_passes_hadolint_and_a_broken_one_does_not(tmp_path: Path) -> None:
     dockerfile = DEPLOY / "Dockerfile"
     linted = subprocess.run([HADOLINT, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60)
