@@ -67,13 +67,26 @@ def run(encoder: str, width: int, height: int, seconds: float) -> BrowserResult:
     """One encoder and size: open the page, orbit, read the page's figures."""
     service = ServiceProcess(encoder)
     try:
-        with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                viewport={"width": width + 100, "height": height + 300})
+        return measure(f"http://127.0.0.1:{service.port}/", encoder, width, height, seconds)
+    finally:
+        service.stop()
+
+
+def measure(base_url: str, encoder: str, width: int, height: int, seconds: float,
+            **context_options: object) -> BrowserResult:
+    """Open the HelloCone page at ``base_url`` in a fresh Chromium, orbit, read the page's figures.
+
+    ``context_options`` go to Playwright's context (``ignore_https_errors=True`` for a
+    self-signed certificate).
+    """
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+            viewport={"width": width + 100, "height": height + 300}, **context_options)
+        try:
             page = context.new_page()
             page.add_init_script(RECORD)
-            page.goto(f"http://127.0.0.1:{service.port}/?width={width}&height={height}")
+            page.goto(f"{base_url}?encoder={encoder}&width={width}&height={height}")
             # The page asks for 640x480; ask for the size being measured, like a resized view.
             page.wait_for_function("window.__bench.decoded.length > 0", timeout=30_000)
             page.evaluate(f"""() => {{ const view = document.getElementById('TheDiv');
@@ -97,9 +110,8 @@ def run(encoder: str, width: int, height: int, seconds: float) -> BrowserResult:
             page.mouse.up()
             page.wait_for_timeout(1000)
             record = page.evaluate("window.__bench")
+        finally:
             context.close()
-    finally:
-        service.stop()
     during = [d for d in record["decoded"][start_count:] if d["t"] <= released]
     latencies = sorted(d["latency"] for d in during if d["latency"] is not None)
     stills = [d["t"] for d in record["decoded"] if d["t"] > released and d["still"]]

@@ -65,15 +65,19 @@ class Result:
 
 
 class ServiceProcess:
-    """HelloCone in a subprocess on a free port."""
+    """HelloCone in a subprocess on a free port.
 
-    def __init__(self, encoder: str) -> None:
+    ``program`` is the command that runs it, given ``--port`` and ``--encoder`` after its own
+    arguments (the example itself by default).
+    """
+
+    def __init__(self, encoder: str, program: list[str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self._process = subprocess.Popen(
-            [sys.executable, str(HELLO_CONE), "--port", str(self.port), "--encoder", encoder],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [*(program or [sys.executable, str(HELLO_CONE)]), "--port", str(self.port), "--encoder", encoder],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         self.info = psutil.Process(self._process.pid)
         deadline = time.monotonic() + 30
         while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import ssl as ssl_module
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterable
@@ -339,13 +340,18 @@ def _open_video_decoder(codec: Codec) -> object:
 async def connect(url: str, *, width: int = 0, height: int = 0, client_id: str = "",
                   decoders: Iterable[str] = DEFAULT_DECODERS, auto_ack: bool = True, decode: bool = True,
                   timeout: float = 10.0, application: str = "remoteviz.client",
-                  max_size: int | None = 64 << 20) -> AsyncIterator[RemoteView]:
-    """Connect to ``url`` (``ws://host:port/RENDER_AREA_ID?fields``) and wait for the accept.
+                  max_size: int | None = 64 << 20, ssl: ssl_module.SSLContext | None = None,
+                  origin: str | None = None) -> AsyncIterator[RemoteView]:
+    """Connect to ``url`` (``ws://host:port/RENDER_AREA_ID?fields``, or ``wss://``) and wait for the accept.
 
     Raises :class:`ServiceClosed` if the service refuses. ``client_id`` groups connections into
-    one client like the views of one page; empty makes a new client.
+    one client like the views of one page; empty makes a new client. ``ssl`` is the TLS context
+    for a ``wss://`` URL (the system's trusted certificates when None); ``origin`` is sent as the
+    Origin header, as a page on that origin would.
     """
-    websocket = await ws_connect(url, compression=None, max_size=max_size, open_timeout=timeout)
+    tls = {"ssl": ssl} if ssl is not None else {}  # websockets refuses ssl=None with wss://
+    websocket = await ws_connect(url, compression=None, max_size=max_size, open_timeout=timeout,
+                                 origin=origin, **tls)
     view = RemoteView(websocket, auto_ack=auto_ack, decode=decode)
     hello = Hello(client_id or secrets.token_hex(8), width, height, width, height, frozenset(decoders),
                   application, "remoteviz-python-client")

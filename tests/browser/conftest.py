@@ -91,19 +91,23 @@ class ConeService:
     def __init__(self, runner: ServiceThread) -> None:
         self.runner = runner
         self.service = runner.service
-        self.base = f"http://127.0.0.1:{self.service.port}"
+        scheme = "https" if self.service.settings.is_secure else "http"
+        self.base = f"{scheme}://127.0.0.1:{self.service.port}"
 
     def wait_cone_disposed(self, timeout: float = 10.0) -> None:
         """Wait until the render area of the HelloCone pages is disposed (its last page closed)."""
         wait_until(lambda: self.service.get_render_area(CONE_AREA) is None, timeout)
 
 
-@pytest.fixture(scope="package")
-def cone() -> Iterator[ConeService]:
-    """The HelloCone example's service (OpenGL), on one dispatch thread for the whole browser suite."""
+@contextlib.contextmanager
+def running_cone(*listeners: rv.ServiceListener, **settings: object) -> Iterator[ConeService]:
+    """A HelloCone service on a free loopback port with ``settings``, plus ``listeners``; closed after."""
     service = rv.Service()
     service.add_listener(hello_cone.HelloConeServiceListener())
-    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0, static_dir=str(hello_cone.STATIC_DIR)))
+    for listener in listeners:
+        service.add_listener(listener)
+    assert service.open(rv.ServiceSettings(**{"host": "127.0.0.1", "port": 0,
+                                              "static_dir": str(hello_cone.STATIC_DIR), **settings}))
     runner = ServiceThread(service)
     runner.start()
     try:
@@ -112,6 +116,13 @@ def cone() -> Iterator[ConeService]:
         runner.stop()
         service.close()
     assert not runner.errors, runner.errors
+
+
+@pytest.fixture(scope="package")
+def cone() -> Iterator[ConeService]:
+    """The HelloCone example's service (OpenGL), on one dispatch thread for the whole browser suite."""
+    with running_cone() as service:
+        yield service
 
 
 @pytest.fixture

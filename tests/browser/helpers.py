@@ -113,6 +113,20 @@ def drag(page: Page, points: list[tuple[float, float]], steps: int = 6) -> None:
     page.mouse.up()
 
 
+def assert_a_drag_turns_the_cone(page: Page) -> None:
+    """The HelloCone page shows the cone, and a vertical drag tilts it: many pixels change, the
+    frames during the drag are interactive and the last one, once input stopped, is still."""
+    wait_settled(page, after=0)
+    before, painted = canvas_image(page), decoded_count(page)
+    assert_shows_cone(before)
+    drag(page, VERTICAL_DRAG)
+    wait_settled(page, after=painted)
+    after = canvas_image(page)
+    assert changed_fraction(before, after) > 0.05, "a vertical drag tilts the cone: many pixels change"
+    frames = record(page)["decoded"][painted:]
+    assert any(not frame["still"] for frame in frames) and frames[-1]["still"]
+
+
 def changed_fraction(before: np.ndarray, after: np.ndarray, threshold: int = 20) -> float:
     """The share of pixels whose colour changed by more than ``threshold`` (mean over channels)."""
     assert before.shape == after.shape, (before.shape, after.shape)

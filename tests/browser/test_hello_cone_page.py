@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .helpers import (
     VERTICAL_DRAG,
+    assert_a_drag_turns_the_cone,
     assert_shows_cone,
     canvas_image,
     changed_fraction,
@@ -28,16 +29,7 @@ def test_the_page_shows_the_cone(cone_page) -> None:
 
 
 def test_a_mouse_drag_turns_the_cone(cone_page) -> None:
-    page = cone_page()
-    wait_settled(page, after=0)
-    before, painted = canvas_image(page), decoded_count(page)
-    drag(page, VERTICAL_DRAG)
-    wait_settled(page, after=painted)
-    after = canvas_image(page)
-    assert changed_fraction(before, after) > 0.05, "a vertical drag tilts the cone: many pixels change"
-    # Frames rendered during the drag are interactive; the last one, once input stopped, is still.
-    frames = record(page)["decoded"][painted:]
-    assert any(not frame["still"] for frame in frames) and frames[-1]["still"]
+    assert_a_drag_turns_the_cone(cone_page())
 
 
 def test_a_touch_pinch_zooms_in(cone_page) -> None:
