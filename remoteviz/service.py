@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import errno
 import logging
 import math
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -211,6 +213,7 @@ class Service:
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
         self._is_open = False
+        self._open_error: Exception | None = None  # why the last open() failed
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -285,12 +288,30 @@ class Service:
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
             self._transport = None
+            self._open_error = error
             return False
+        self._open_error = None
         self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
+        viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
+        for url in self.page_urls():
+            log.info("open %s in a browser%s", url, viewer)
         return True
+
+    def page_urls(self) -> list[str]:
+        """Where a browser finds the service's page: the static folder's, or the built-in viewer.
+
+        A service listening on every interface (``0.0.0.0``, ``::``) is named by loopback and by
+        this machine's host name.
+        """
+        if not self._is_open:
+            return []
+        scheme = "https" if self.settings.is_secure else "http"
+        host = self.settings.host
+        hosts = ["127.0.0.1", socket.gethostname()] if host in ("", "0.0.0.0", "::") else [host]
+        return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
 
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
@@ -311,6 +332,18 @@ class Service:
         self._clients.clear()
         self._transport = self._pool = None
         self._is_open = False
+
+    def _open_or_raise(self, settings: ServiceSettings | None) -> None:
+        if self.open(settings):
+            return
+        error = self._open_error
+        where = f"{self.settings.host}:{self.settings.port}"
+        message = f"the service could not open on {where}: {error}"
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            message = (f"the service could not open on {where}: port {self.settings.port} is in use; stop "
+                       "what listens there or pick another port (port=0 picks a free one)")
+        code = getattr(error, "errno", None)
+        raise (OSError(code, message) if code is not None else OSError(message)) from error
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """A TLS context from the settings' certificate and key, or None for plain ws://."""
@@ -339,9 +372,14 @@ class Service:
         self._wake()
 
     def run(self, settings: ServiceSettings | None = None) -> None:
-        """Open, dispatch until :meth:`stop` or Ctrl-C, then close."""
-        if not self.open(settings):
-            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        """Open, dispatch until :meth:`stop` or Ctrl-C, then close.
+
+        Where the application has configured no logging, the service's INFO messages (the
+        URLs to open among them) go to stderr. Raises OSError, caused by the real error, when
+        the service cannot open (a port in use, a certificate that does not load).
+        """
+        _log_to_stderr_unless_configured()
+        self._open_or_raise(settings)
         try:
             while not self._stop.is_set():
                 self.dispatch(timeout=1.0)
@@ -352,8 +390,8 @@ class Service:
 
     async def serve(self, settings: ServiceSettings | None = None) -> None:
         """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
-        if not self.open(settings):
-            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        _log_to_stderr_unless_configured()
+        self._open_or_raise(settings)
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         waker = (loop, event)
@@ -1063,4 +1101,12 @@ def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tupl
     raise TypeError(f"not an input event: {event!r}")
 
 
-
+def _log_to_stderr_unless_configured() -> None:
+    """Send the service's INFO messages to stderr when the application set up no logging at all."""
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
