@@ -10,6 +10,7 @@ import numpy as np
 from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
+from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
 from .protocol import DisconnectReason
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ class RenderAreaListener:
 
     Every method runs on the thread that calls ``Service.dispatch()``. Input callbacks return
     True to also hand the event to the scene (the examiner), False to keep it from the scene.
+
+    Input callbacks also receive the whole event as the keyword argument ``event``: a
+    :class:`~remoteviz.events.MouseEvent` carries ``buttons`` (the held buttons' mask) and
+    ``modifiers``, so a drag can be told from a hover. An override written without an ``event``
+    parameter keeps working: the service passes ``event`` only to callbacks that accept it.
     """
 
     # ---- connection
@@ -79,59 +85,62 @@ class RenderAreaListener:
 
     # ---- input
     def on_mouse_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                      button: int) -> bool:
+                      button: int, *, event: MouseEvent) -> bool:
         """A mouse button went down."""
         return True
 
     def on_mouse_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                    button: int) -> bool:
+                    button: int, *, event: MouseEvent) -> bool:
         """A mouse button went up."""
         return True
 
-    def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                      *, event: MouseEvent) -> bool:
         """The mouse moved."""
         return True
 
     def on_mouse_double_click(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                              button: int) -> bool:
+                              button: int, *, event: MouseEvent) -> bool:
         """A double click."""
         return True
 
-    def on_mouse_enter(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_enter(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                       *, event: MouseEvent) -> bool:
         """The mouse entered the view."""
         return True
 
-    def on_mouse_leave(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_leave(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                       *, event: MouseEvent) -> bool:
         """The mouse left the view."""
         return True
 
     def on_mouse_wheel(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                       delta: float) -> bool:
+                       delta: float, *, event: WheelEvent) -> bool:
         """The wheel turned ``delta`` lines (positive towards the user)."""
         return True
 
     def on_key_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                    key: str) -> bool:
+                    key: str, *, event: KeyEvent) -> bool:
         """A key went down (``key`` as the DOM names it: "a", "Escape", "ArrowLeft"...)."""
         return True
 
     def on_key_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                  key: str) -> bool:
+                  key: str, *, event: KeyEvent) -> bool:
         """A key went up."""
         return True
 
     def on_touch_start(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                       y: int) -> bool:
+                       y: int, *, event: TouchEvent) -> bool:
         """A finger touched the view."""
         return True
 
     def on_touch_move(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                      y: int) -> bool:
+                      y: int, *, event: TouchEvent) -> bool:
         """A finger moved."""
         return True
 
     def on_touch_end(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                     y: int) -> bool:
+                     y: int, *, event: TouchEvent) -> bool:
         """A finger lifted (or the touch was cancelled)."""
         return True
 
@@ -266,8 +275,8 @@ class RenderArea(ConnectionGroup):
     def _frame_cost(self) -> float:
         return self._render_cost + self._encode_cost
 
-    def _call(self, method: str, *args: Any) -> list[Any]:
-        return self._service._call_all(self.listeners, method, *args)
+    def _call(self, method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
+        return self._service._call_all(self.listeners, method, *args, event=event)
 
 
 _DEFAULT_LISTENER = RenderAreaListener()

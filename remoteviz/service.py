@@ -12,6 +12,8 @@ import asyncio
 import collections
 import enum
 import errno
+import functools
+import inspect
 import logging
 import math
 import secrets
@@ -503,12 +505,19 @@ class Service:
 
     # ------------------------------------------------------------------ listener calls
 
-    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any) -> list[Any]:
-        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED."""
+    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any, event: Any = None) -> list[Any]:
+        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED.
+
+        An input ``event`` goes as the keyword ``event`` to the callbacks that take one.
+        """
         results = []
         for listener in listeners:
             try:
-                results.append(getattr(listener, method)(*args))
+                callback = getattr(listener, method)
+                if event is not None and _takes_event(callback):
+                    results.append(callback(*args, event=event))
+                else:
+                    results.append(callback(*args))
             except Exception:
                 log.exception("%s.%s raised", type(listener).__name__, method)
                 results.append(_FAILED)
@@ -750,7 +759,7 @@ class Service:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 
     def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*_listener_call(area, connection, event))
+        answers = area._call(*_listener_call(area, connection, event), event=event)
         area._last_input_time = time.monotonic()
         connection._last_input_seq = seq
         self._still_pending.add(area.id)
@@ -758,7 +767,8 @@ class Service:
             return
         if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
             try:
-                area.scene_manager.process_event(event, area.width, area.height)
+                area.scene_manager.process_event(event, area.width, area.height, render_area=area,
+                                                 connection=connection)
             except Exception:
                 log.exception("the scene of %r failed to process %r", area, event)
 
@@ -1069,6 +1079,20 @@ def _size_answer(answer: tuple, width: int, height: int) -> tuple[int, int]:
                   answer, width, height)
         return width, height
     return new_width, new_height
+
+
+@functools.lru_cache(maxsize=1024)
+def _accepts_event(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "event" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def _takes_event(callback: Callable[..., Any]) -> bool:
+    """Whether an input callback takes the ``event`` keyword (those written before it was added do not)."""
+    return _accepts_event(getattr(callback, "__func__", callback))
 
 
 def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:

@@ -23,7 +23,10 @@ class PickedPoint:
     """The nearest surface point along a pick ray.
 
     ``point`` and ``normal`` are in world coordinates; the normal faces the viewer. ``path`` runs
-    from the scene root to ``node``; ``distance`` is measured along the ray from the camera.
+    from the scene root to ``node`` (both included); ``distance`` is measured along the ray from
+    the camera. ``triangle_index`` is the row of the hit triangle in the shape's triangles (for a
+    :class:`~remoteviz.rendering.mesh.Mesh`, in its ``indices``, or vertex triple ``3i..3i+2``
+    without indices).
     """
 
     node: Shape
@@ -31,6 +34,7 @@ class PickedPoint:
     point: npt.NDArray[np.float64]
     normal: npt.NDArray[np.float64]
     distance: float
+    triangle_index: int
 
 
 def pick(shapes: Iterable[ShapeInstance], ray: Ray) -> PickedPoint | None:
@@ -49,12 +53,13 @@ def pick(shapes: Iterable[ShapeInstance], ray: Ray) -> PickedPoint | None:
         hit = _intersect(origin, direction, ray.t_min, geometry)
         if hit is None or (best is not None and hit[0] >= best.distance):
             continue
-        t, normal = hit
+        t, normal, triangle = hit
         world_normal = inverse[:3, :3].T @ normal
         world_normal /= np.linalg.norm(world_normal)
         if np.dot(world_normal, ray.direction) > 0.0:
             world_normal = -world_normal
-        best = PickedPoint(instance.shape, instance.path, ray.origin + t * ray.direction, world_normal, t)
+        best = PickedPoint(instance.shape, instance.path, ray.origin + t * ray.direction, world_normal, t,
+                           triangle)
     return best
 
 
@@ -74,8 +79,8 @@ def _meets_box(origin: np.ndarray, direction: np.ndarray, t_min: float, box: Bou
 
 def _intersect(
     origin: np.ndarray, direction: np.ndarray, t_min: float, geometry: Geometry
-) -> tuple[float, np.ndarray] | None:
-    """Möller-Trumbore over all triangles at once: the nearest ``(t, interpolated normal)``."""
+) -> tuple[float, np.ndarray, int] | None:
+    """Möller-Trumbore over all triangles at once: the nearest ``(t, interpolated normal, triangle)``."""
     corners = geometry.positions[geometry.indices]
     v0 = corners[:, 0]
     edge1, edge2 = corners[:, 1] - v0, corners[:, 2] - v0
@@ -98,4 +103,4 @@ def _intersect(
     a, b, c = geometry.normals[geometry.indices[nearest]].astype(np.float64)
     weight_u, weight_v = float(u[nearest]), float(v[nearest])
     normal = (1.0 - weight_u - weight_v) * a + weight_u * b + weight_v * c
-    return float(t[nearest]), normal
+    return float(t[nearest]), normal, int(nearest)
