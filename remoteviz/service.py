@@ -534,8 +534,12 @@ class Service:
     def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
         if link.closing:
             return
+        area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
+        if not area_id:
+            self._refuse(link, "the URL names no render area", area_id)
+            return
         if len(self._connections) >= self.settings.max_connections:
-            self._refuse(link, "the service has reached its connection limit")
+            self._refuse(link, "the service has reached its connection limit", area_id)
             return
         client = self._clients.get(hello.client_id) if hello.client_id else None
         new_client = client is None
@@ -567,7 +571,7 @@ class Service:
                         break
                 area = self._new_render_area(area_id, *self._clamp_size(width, height))
         if refusal is not None or area is None:
-            self._refuse(link, refusal or "refused")
+            self._refuse(link, refusal or "refused", area_id)
             if new_client:
                 self._drop_client(client)
             return
@@ -648,7 +652,8 @@ class Service:
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
-    def _refuse(self, link: Link, detail: str) -> None:
+    def _refuse(self, link: Link, detail: str, area_id: str) -> None:
+        log.warning("refused a connection to render area %r: %s", area_id, detail)
         link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
         link.close(CloseCode.REFUSED, "refused")
 
