@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .encoders import FrameEncoders
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
-    from .service import Service
+    from .service import Service, _Frame
 
 
 class RenderAreaListener:
@@ -167,7 +167,7 @@ class RenderArea(ConnectionGroup):
         self._dirty = True
         self._last_input_time = -1e9
         self._last_frame_interactive = False
-        self._pending_frame: object | None = None  # rendered, waiting for the previous encode
+        self._pending_frame: _Frame | None = None  # rendered, waiting for the previous encode
         self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
         self._encodes_in_flight = 0
         self._preview: PreviewWindow | None = None

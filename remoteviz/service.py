@@ -358,6 +358,7 @@ class Service:
             answers = self._call_service("on_requested_private_key_passphrase")
             return next((a for a in answers if isinstance(a, str) and a), "")
 
+        assert self.settings.certificate_path is not None  # is_secure
         context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
                                 password=passphrase)
         return context
@@ -483,8 +484,8 @@ class Service:
                 if ready_at is not None:
                     wait = min(wait, max(0.0, ready_at - now))
         for area_id in self._still_pending:
-            area = self._render_areas.get(area_id)
-            due = area._last_input_time + self.settings.still_delay if area is not None else now
+            pending = self._render_areas.get(area_id)
+            due = pending._last_input_time + self.settings.still_delay if pending is not None else now
             if due > now:  # once due, the area is dirty and waits like any other
                 wait = min(wait, due - now)
         return wait
@@ -590,7 +591,7 @@ class Service:
             client._calibrating = [connection]
             self._send(connection, Notify("startNetworkCalibration"))
             link.calibrate(performance.max_calibration_duration_ms / 1000.0,
-                           lambda result, c=client: self._post(self._calibrated, c, result))
+                           functools.partial(self._post, self._calibrated, client))
             return
         if client._calibrating is not None:  # another view of this page is being calibrated
             client._calibrating.append(connection)
@@ -947,8 +948,7 @@ class Service:
                 texts[connection_id] = "\n".join(said).encode()
             area._encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
-            future.add_done_callback(
-                lambda f, a=area, j=job, t=texts: self._post(self._encoded, a, frame, j, t, f))
+            future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
 
     @staticmethod
     def _close_retired(area: RenderArea) -> None:
@@ -995,16 +995,16 @@ class Service:
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
             area._encode_cost = 0.8 * area._encode_cost + 0.2 * encode_ms / 1000.0
             prefix = b""
-            if connection_id in job.joined and stream is not None:
-                config = config or protocol.serialize(protocol.StreamConfig(
-                    job.encoder.codec, stream.codec_string, stream.width, stream.height)).encode()
+            if connection_id in job.joined and stream is not None and job.encoder.codec is not None:
+                config = config or str(protocol.serialize(protocol.StreamConfig(
+                    job.encoder.codec, stream.codec_string, stream.width, stream.height))).encode()
                 prefix = config
             header = (job.encoder.codec, flags, width, height, frame.width, frame.height,
                       frame.input_seqs.get(connection_id, 0),
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
 
-    def _offer(self, connection: Connection, header: tuple, prefix: bytes, payload: bytes, *, is_video: bool,
+    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *, is_video: bool,
                is_key: bool) -> None:
         """Put a frame in the connection's slot and send it if the window has room.
 
@@ -1075,7 +1075,7 @@ def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bo
     return image, interactive
 
 
-def _size_answer(answer: tuple, width: int, height: int) -> tuple[int, int]:
+def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int, int]:
     """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
     try:
         new_width, new_height = (int(v) for v in answer)

@@ -46,8 +46,9 @@ class LightInstance:
     @property
     def world_direction(self) -> np.ndarray:
         """The light's direction in world coordinates, unit length."""
-        d = self.model[:3, :3] @ np.asarray(self.light.direction)
-        return d / np.linalg.norm(d)
+        d: np.ndarray = self.model[:3, :3] @ np.asarray(self.light.direction)
+        unit: np.ndarray = d / np.linalg.norm(d)
+        return unit
 
 
 @dataclass(slots=True)
