@@ -250,6 +250,15 @@ class RenderArea(ConnectionGroup):
         """
         return time.monotonic() - self._last_input_time < self._service.settings.still_delay
 
+    def _repr_mimebundle_(self, include: Any = None,
+                          exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        """In a Jupyter notebook, a render area shown by a cell is a live view of it."""
+        try:
+            from .notebook import view
+        except ImportError:  # the notebook extra is not installed
+            return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
+        return view(self, service=self._service)._repr_mimebundle_(include=include, exclude=exclude)
+
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:
         """Send an application message to all connections of the area, or to ``connections``."""

@@ -395,6 +395,14 @@ class Service:
         """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
         _log_to_stderr_unless_configured()
         self._open_or_raise(settings)
+        await self.dispatch_until_stopped()
+
+    async def dispatch_until_stopped(self) -> None:
+        """Dispatch an open service on the running asyncio loop until :meth:`stop`, then close it.
+
+        What :meth:`serve` does after opening; call it yourself after :meth:`open` to start the
+        loop as a task and go on meanwhile (a Jupyter kernel's loop: ``remoteviz.notebook``).
+        """
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         waker = (loop, event)
