@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -25,7 +26,7 @@ import trimesh
 import remoteviz as rv
 from remoteviz import client
 
-from ..integration.harness import ServiceThread, wait_until
+from ..integration.harness import ServiceThread, running_service
 from ..markdown import code_blocks
 from ..processes import ROOT
 
@@ -66,21 +67,12 @@ def reader_names(connection: rv.Connection) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def hello_cone() -> Iterator[ServiceThread]:
-    import sys
-
+    """The HelloCone example's service, for the blocks that connect to one."""
     sys.path.insert(0, str(ROOT / "examples" / "hello_cone"))
     import hello_cone as example
 
-    service = rv.Service()
-    service.add_listener(example.HelloConeServiceListener())
-    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0))
-    runner = ServiceThread(service)
-    runner.start()
-    try:
+    with running_service(example.HelloConeServiceListener(), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
         yield runner
-    finally:
-        runner.stop()
-        service.close()
 
 
 @contextlib.contextmanager
