@@ -3,6 +3,7 @@ names the URL, the built-in viewer page there shows the cone, and a drag turns i
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from ..markdown import block_under
@@ -56,3 +57,18 @@ def test_the_built_in_page_shows_the_render_area_named_in_its_query(tmp_path, ne
         connected = [event for event in record(page)["service"] if event[0] == "connected"]
         assert connected[0][1]["renderAreaId"] == "Parts"
         assert page.locator("#status").text_content() == "Parts: connected"
+
+
+def test_a_page_pointed_at_a_port_without_a_service_says_it_could_not_reach_it(tmp_path, new_page) -> None:
+    with service_process(str(readme_service(tmp_path))) as service:
+        page = new_page(service.url)
+        wait_first_frame(page)
+        with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+            page.evaluate(f"theRenderArea.connectTo('ws://127.0.0.1:{closed}/TheCone')")
+            page.wait_for_function("window.__rv.service.some((e) => e[0] === 'disconnected' && "
+                                   "e[2].startsWith('could not reach'))", timeout=20_000)
+        event = [e for e in record(page)["service"] if e[0] == "disconnected"][-1]
+        assert event[1] == "NETWORKFAILURE" and f"ws://127.0.0.1:{closed}/TheCone" in event[2], event
+        assert page.locator("#status").text_content().startswith("TheCone: disconnected: NETWORKFAILURE could not reach")
