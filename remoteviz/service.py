@@ -1012,8 +1012,8 @@ class Service:
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
 
-    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *, is_video: bool,
-               is_key: bool) -> None:
+    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *,
+               is_video: bool, is_key: bool) -> None:
         """Put a frame in the connection's slot and send it if the window has room.
 
         An image in the slot is simply replaced by a newer one. A video frame depends on the one

@@ -196,7 +196,7 @@ class GLFWContext(GLContext):
 
     def release(self) -> None:
         """Unbind the context from this thread."""
-        self._glfw.make_context_current(None)  # type: ignore[arg-type]  # the stubs miss None, which unbinds the context
+        self._glfw.make_context_current(None)  # type: ignore[arg-type]  # None unbinds
 
 
 def create_context() -> GLContext:

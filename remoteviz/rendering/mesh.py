@@ -135,8 +135,9 @@ class Mesh(Shape):
         loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
-        visual = loaded.visual
-        colors = getattr(visual, "vertex_colors", None) if getattr(visual, "kind", None) in ("vertex", "face") else None
+        visual = loaded.visual  # colour, texture or no visuals: only the first kind has vertex colours
+        has_colors = getattr(visual, "kind", None) in ("vertex", "face")
+        colors = getattr(visual, "vertex_colors", None) if has_colors else None
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
         return cls(loaded.vertices, loaded.faces, colors=colors, name=os.path.basename(os.fspath(path)))
 

@@ -69,7 +69,7 @@ class PreviewWindow:
             for parameter in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
                 GL.glTexParameteri(GL.GL_TEXTURE_2D, parameter, GL.GL_LINEAR)
         finally:
-            glfw.make_context_current(None)  # type: ignore[arg-type]  # the stubs miss None, which unbinds the context
+            glfw.make_context_current(None)  # type: ignore[arg-type]  # None unbinds
         self._size = (0, 0)
 
     @property
