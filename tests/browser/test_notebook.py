@@ -9,6 +9,7 @@ import io
 import shutil
 import socket
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -33,14 +34,17 @@ def view_image(page: Page, index: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")).astype(int)
 
 
-def settled_image(page: Page, index: int, unlike: np.ndarray | None = None, timeout: float = 60.0) -> np.ndarray:
-    """The view's picture once it stays the same for half a second (and differs from ``unlike``)."""
+def settled_image(page: Page, index: int, unlike: np.ndarray | None = None,
+                  until: Callable[[np.ndarray], bool] = lambda image: True, timeout: float = 60.0) -> np.ndarray:
+    """The view's picture once it stays the same for half a second, differs from ``unlike`` and
+    satisfies ``until`` (the kernel sends a scene change's frame only once it is between cells)."""
     deadline = time.monotonic() + timeout
     previous = None
     while time.monotonic() < deadline:
         image = view_image(page, index)
         fresh = unlike is None or image.shape != unlike.shape or changed_fraction(unlike, image) > 0.01
-        if previous is not None and fresh and image.shape == previous.shape and not np.any(image != previous):
+        if (previous is not None and fresh and image.shape == previous.shape and not np.any(image != previous)
+                and until(image)):
             return image
         previous = image
         time.sleep(0.5)
@@ -75,12 +79,13 @@ def test_the_notebook_shows_a_live_view_that_turns_on_a_drag(tmp_path, new_page)
         page.wait_for_function("[...document.querySelectorAll('.remoteviz-notebook-status')].map((s) => s.textContent)"
                                ".join() === 'TheCone: connected,TheCone: connected'", timeout=120_000)
 
-        first = settled_image(page, 0)
+        def orange(image: np.ndarray) -> bool:
+            centre = image[image.shape[0] // 2 + 40, image.shape[1] // 2]
+            return bool(centre[0] > centre[2] + 60)
+
+        first = settled_image(page, 0, until=orange)  # the cone, orange since the third cell ran
         assert first.shape == (360, 480, 3)
-        height, width = first.shape[:2]
-        centre = first[height // 2 + 40, width // 2]
-        assert centre[0] > centre[2] + 60, f"the cone, orange after the third cell ran: {centre}"
-        second = settled_image(page, 1)
+        second = settled_image(page, 1, until=orange)
 
         box = page.locator(".remoteviz-view").first.bounding_box()
         assert box is not None
