@@ -15,7 +15,7 @@ import secrets
 import ssl as ssl_module
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Callable, Iterable
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection
@@ -223,7 +223,7 @@ class RemoteView:
         if not pictures:
             return None
         # H.264 pads odd sizes to even ones: crop back to the picture's real size.
-        return pictures[-1].to_ndarray(format="rgb24")[:frame.height, :frame.width]
+        return np.asarray(pictures[-1].to_ndarray(format="rgb24")[:frame.height, :frame.width])
 
     async def next_frame(self, timeout: float = 10.0) -> ReceivedFrame:
         """The next frame received (waits up to ``timeout`` seconds)."""
@@ -253,7 +253,7 @@ class RemoteView:
             except TimeoutError:
                 return frame
 
-    async def frame_where(self, predicate, timeout: float = 10.0) -> ReceivedFrame:
+    async def frame_where(self, predicate: Callable[[ReceivedFrame], bool], timeout: float = 10.0) -> ReceivedFrame:
         """The first frame for which ``predicate(frame)`` is true."""
         deadline = time.monotonic() + timeout
         while True:

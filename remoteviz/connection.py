@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .encoders import FrameEncoders
 from .protocol import AppMessage, DisconnectReason, Hello
@@ -214,7 +214,7 @@ class Connection:
         self._rate = RateController(self._targets(), self.pacer.window)
         self.last_encoded_frame: bytes | None = None
         # The newest encoded frame waiting for room in the window; a newer one replaces it.
-        self._slot: tuple | None = None
+        self._slot: tuple[tuple[Any, ...], bytes, bytes] | None = None
         self._needs_key = True  # a video stream must start with a key frame for this connection
         self._encoding = 0  # frames of this connection in the encoder threads
         self._last_input_seq = 0  # the browser's number of its last input taken

@@ -33,6 +33,9 @@ CLIENT_DIR = Path(__file__).resolve().parent / "client_js"
 In the repository ``remoteviz/client_js`` is a link to ``client-js/src``; a wheel carries a copy.
 """
 
+VIEWER_DIR = Path(__file__).resolve().parent / "viewer"
+"""The built-in viewer page (``index.html``), served at ``/`` when the service has no static folder."""
+
 HOOK_TIMEOUT = 10.0
 """Seconds the application's ``on_http_request`` may take before the request gets a 504."""
 
@@ -89,6 +92,8 @@ class HttpServer:
             if relative.endswith("/"):
                 relative += "index.html"
             return _file_response(self._static_root, relative)
+        if raw_path == "/":
+            return _file_response(VIEWER_DIR, "index.html")  # the page reads ?area= itself
         return _response(HTTPStatus.NOT_FOUND, b"not found\n")
 
     async def _ask_application(self, request: Request, query: str) -> Response | None:

@@ -10,6 +10,7 @@ import numpy as np
 from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
+from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
 from .protocol import DisconnectReason
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from .encoders import FrameEncoders
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
-    from .service import Service
+    from .service import Service, _Frame
 
 
 class RenderAreaListener:
@@ -25,6 +26,11 @@ class RenderAreaListener:
 
     Every method runs on the thread that calls ``Service.dispatch()``. Input callbacks return
     True to also hand the event to the scene (the examiner), False to keep it from the scene.
+
+    Input callbacks also receive the whole event as the keyword argument ``event``: a
+    :class:`~remoteviz.events.MouseEvent` carries ``buttons`` (the held buttons' mask) and
+    ``modifiers``, so a drag can be told from a hover. An override written without an ``event``
+    parameter keeps working: the service passes ``event`` only to callbacks that accept it.
     """
 
     # ---- connection
@@ -79,59 +85,62 @@ class RenderAreaListener:
 
     # ---- input
     def on_mouse_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                      button: int) -> bool:
+                      button: int, *, event: MouseEvent) -> bool:
         """A mouse button went down."""
         return True
 
     def on_mouse_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                    button: int) -> bool:
+                    button: int, *, event: MouseEvent) -> bool:
         """A mouse button went up."""
         return True
 
-    def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                      *, event: MouseEvent) -> bool:
         """The mouse moved."""
         return True
 
     def on_mouse_double_click(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                              button: int) -> bool:
+                              button: int, *, event: MouseEvent) -> bool:
         """A double click."""
         return True
 
-    def on_mouse_enter(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_enter(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                       *, event: MouseEvent) -> bool:
         """The mouse entered the view."""
         return True
 
-    def on_mouse_leave(self, render_area: RenderArea, connection: Connection, x: int, y: int) -> bool:
+    def on_mouse_leave(self, render_area: RenderArea, connection: Connection, x: int, y: int,
+                       *, event: MouseEvent) -> bool:
         """The mouse left the view."""
         return True
 
     def on_mouse_wheel(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                       delta: float) -> bool:
+                       delta: float, *, event: WheelEvent) -> bool:
         """The wheel turned ``delta`` lines (positive towards the user)."""
         return True
 
     def on_key_down(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                    key: str) -> bool:
+                    key: str, *, event: KeyEvent) -> bool:
         """A key went down (``key`` as the DOM names it: "a", "Escape", "ArrowLeft"...)."""
         return True
 
     def on_key_up(self, render_area: RenderArea, connection: Connection, x: int, y: int,
-                  key: str) -> bool:
+                  key: str, *, event: KeyEvent) -> bool:
         """A key went up."""
         return True
 
     def on_touch_start(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                       y: int) -> bool:
+                       y: int, *, event: TouchEvent) -> bool:
         """A finger touched the view."""
         return True
 
     def on_touch_move(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                      y: int) -> bool:
+                      y: int, *, event: TouchEvent) -> bool:
         """A finger moved."""
         return True
 
     def on_touch_end(self, render_area: RenderArea, connection: Connection, touch_id: int, x: int,
-                     y: int) -> bool:
+                     y: int, *, event: TouchEvent) -> bool:
         """A finger lifted (or the touch was cancelled)."""
         return True
 
@@ -158,7 +167,7 @@ class RenderArea(ConnectionGroup):
         self._dirty = True
         self._last_input_time = -1e9
         self._last_frame_interactive = False
-        self._pending_frame: object | None = None  # rendered, waiting for the previous encode
+        self._pending_frame: _Frame | None = None  # rendered, waiting for the previous encode
         self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
         self._encodes_in_flight = 0
         self._preview: PreviewWindow | None = None
@@ -241,6 +250,15 @@ class RenderArea(ConnectionGroup):
         """
         return time.monotonic() - self._last_input_time < self._service.settings.still_delay
 
+    def _repr_mimebundle_(self, include: Any = None,
+                          exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        """In a Jupyter notebook, a render area shown by a cell is a live view of it."""
+        try:
+            from .notebook import view
+        except ImportError:  # the notebook extra is not installed
+            return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
+        return view(self, service=self._service)._repr_mimebundle_(include=include, exclude=exclude)
+
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:
         """Send an application message to all connections of the area, or to ``connections``."""
@@ -266,8 +284,8 @@ class RenderArea(ConnectionGroup):
     def _frame_cost(self) -> float:
         return self._render_cost + self._encode_cost
 
-    def _call(self, method: str, *args: Any) -> list[Any]:
-        return self._service._call_all(self.listeners, method, *args)
+    def _call(self, method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
+        return self._service._call_all(self.listeners, method, *args, event=event)
 
 
 _DEFAULT_LISTENER = RenderAreaListener()

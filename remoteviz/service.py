@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import errno
+import functools
+import inspect
 import logging
 import math
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -211,6 +215,7 @@ class Service:
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
         self._is_open = False
+        self._open_error: Exception | None = None  # why the last open() failed
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -285,12 +290,30 @@ class Service:
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
             self._transport = None
+            self._open_error = error
             return False
+        self._open_error = None
         self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
+        viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
+        for url in self.page_urls():
+            log.info("open %s in a browser%s", url, viewer)
         return True
+
+    def page_urls(self) -> list[str]:
+        """Where a browser finds the service's page: the static folder's, or the built-in viewer.
+
+        A service listening on every interface (``0.0.0.0``, ``::``) is named by loopback and by
+        this machine's host name.
+        """
+        if not self._is_open:
+            return []
+        scheme = "https" if self.settings.is_secure else "http"
+        host = self.settings.host
+        hosts = ["127.0.0.1", socket.gethostname()] if host in ("", "0.0.0.0", "::") else [host]
+        return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
 
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
@@ -312,6 +335,18 @@ class Service:
         self._transport = self._pool = None
         self._is_open = False
 
+    def _open_or_raise(self, settings: ServiceSettings | None) -> None:
+        if self.open(settings):
+            return
+        error = self._open_error
+        where = f"{self.settings.host}:{self.settings.port}"
+        message = f"the service could not open on {where}: {error}"
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            message = (f"the service could not open on {where}: port {self.settings.port} is in use; stop "
+                       "what listens there or pick another port (port=0 picks a free one)")
+        code = getattr(error, "errno", None)
+        raise (OSError(code, message) if code is not None else OSError(message)) from error
+
     def _ssl_context(self) -> ssl.SSLContext | None:
         """A TLS context from the settings' certificate and key, or None for plain ws://."""
         if not self.settings.is_secure:
@@ -323,6 +358,7 @@ class Service:
             answers = self._call_service("on_requested_private_key_passphrase")
             return next((a for a in answers if isinstance(a, str) and a), "")
 
+        assert self.settings.certificate_path is not None  # is_secure
         context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
                                 password=passphrase)
         return context
@@ -339,9 +375,14 @@ class Service:
         self._wake()
 
     def run(self, settings: ServiceSettings | None = None) -> None:
-        """Open, dispatch until :meth:`stop` or Ctrl-C, then close."""
-        if not self.open(settings):
-            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        """Open, dispatch until :meth:`stop` or Ctrl-C, then close.
+
+        Where the application has configured no logging, the service's INFO messages (the
+        URLs to open among them) go to stderr. Raises OSError, caused by the real error, when
+        the service cannot open (a port in use, a certificate that does not load).
+        """
+        _log_to_stderr_unless_configured()
+        self._open_or_raise(settings)
         try:
             while not self._stop.is_set():
                 self.dispatch(timeout=1.0)
@@ -352,8 +393,16 @@ class Service:
 
     async def serve(self, settings: ServiceSettings | None = None) -> None:
         """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
-        if not self.open(settings):
-            raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        _log_to_stderr_unless_configured()
+        self._open_or_raise(settings)
+        await self.dispatch_until_stopped()
+
+    async def dispatch_until_stopped(self) -> None:
+        """Dispatch an open service on the running asyncio loop until :meth:`stop`, then close it.
+
+        What :meth:`serve` does after opening; call it yourself after :meth:`open` to start the
+        loop as a task and go on meanwhile (a Jupyter kernel's loop: ``remoteviz.notebook``).
+        """
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         waker = (loop, event)
@@ -443,8 +492,8 @@ class Service:
                 if ready_at is not None:
                     wait = min(wait, max(0.0, ready_at - now))
         for area_id in self._still_pending:
-            area = self._render_areas.get(area_id)
-            due = area._last_input_time + self.settings.still_delay if area is not None else now
+            pending = self._render_areas.get(area_id)
+            due = pending._last_input_time + self.settings.still_delay if pending is not None else now
             if due > now:  # once due, the area is dirty and waits like any other
                 wait = min(wait, due - now)
         return wait
@@ -465,12 +514,19 @@ class Service:
 
     # ------------------------------------------------------------------ listener calls
 
-    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any) -> list[Any]:
-        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED."""
+    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any, event: Any = None) -> list[Any]:
+        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED.
+
+        An input ``event`` goes as the keyword ``event`` to the callbacks that take one.
+        """
         results = []
         for listener in listeners:
             try:
-                results.append(getattr(listener, method)(*args))
+                callback = getattr(listener, method)
+                if event is not None and _takes_event(callback):
+                    results.append(callback(*args, event=event))
+                else:
+                    results.append(callback(*args))
             except Exception:
                 log.exception("%s.%s raised", type(listener).__name__, method)
                 results.append(_FAILED)
@@ -487,8 +543,12 @@ class Service:
     def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
         if link.closing:
             return
+        area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
+        if not area_id:
+            self._refuse(link, "the URL names no render area", area_id)
+            return
         if len(self._connections) >= self.settings.max_connections:
-            self._refuse(link, "the service has reached its connection limit")
+            self._refuse(link, "the service has reached its connection limit", area_id)
             return
         client = self._clients.get(hello.client_id) if hello.client_id else None
         new_client = client is None
@@ -520,7 +580,7 @@ class Service:
                         break
                 area = self._new_render_area(area_id, *self._clamp_size(width, height))
         if refusal is not None or area is None:
-            self._refuse(link, refusal or "refused")
+            self._refuse(link, refusal or "refused", area_id)
             if new_client:
                 self._drop_client(client)
             return
@@ -539,7 +599,7 @@ class Service:
             client._calibrating = [connection]
             self._send(connection, Notify("startNetworkCalibration"))
             link.calibrate(performance.max_calibration_duration_ms / 1000.0,
-                           lambda result, c=client: self._post(self._calibrated, c, result))
+                           functools.partial(self._post, self._calibrated, client))
             return
         if client._calibrating is not None:  # another view of this page is being calibrated
             client._calibrating.append(connection)
@@ -601,7 +661,8 @@ class Service:
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
-    def _refuse(self, link: Link, detail: str) -> None:
+    def _refuse(self, link: Link, detail: str, area_id: str) -> None:
+        log.warning("refused a connection to render area %r: %s", area_id, detail)
         link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
         link.close(CloseCode.REFUSED, "refused")
 
@@ -712,7 +773,7 @@ class Service:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 
     def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*_listener_call(area, connection, event))
+        answers = area._call(*_listener_call(area, connection, event), event=event)
         area._last_input_time = time.monotonic()
         connection._last_input_seq = seq
         self._still_pending.add(area.id)
@@ -720,7 +781,8 @@ class Service:
             return
         if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
             try:
-                area.scene_manager.process_event(event, area.width, area.height)
+                area.scene_manager.process_event(event, area.width, area.height, render_area=area,
+                                                 connection=connection)
             except Exception:
                 log.exception("the scene of %r failed to process %r", area, event)
 
@@ -894,8 +956,7 @@ class Service:
                 texts[connection_id] = "\n".join(said).encode()
             area._encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
-            future.add_done_callback(
-                lambda f, a=area, j=job, t=texts: self._post(self._encoded, a, frame, j, t, f))
+            future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
 
     @staticmethod
     def _close_retired(area: RenderArea) -> None:
@@ -942,17 +1003,17 @@ class Service:
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
             area._encode_cost = 0.8 * area._encode_cost + 0.2 * encode_ms / 1000.0
             prefix = b""
-            if connection_id in job.joined and stream is not None:
-                config = config or protocol.serialize(protocol.StreamConfig(
-                    job.encoder.codec, stream.codec_string, stream.width, stream.height)).encode()
+            if connection_id in job.joined and stream is not None and job.encoder.codec is not None:
+                config = config or str(protocol.serialize(protocol.StreamConfig(
+                    job.encoder.codec, stream.codec_string, stream.width, stream.height))).encode()
                 prefix = config
             header = (job.encoder.codec, flags, width, height, frame.width, frame.height,
                       frame.input_seqs.get(connection_id, 0),
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
 
-    def _offer(self, connection: Connection, header: tuple, prefix: bytes, payload: bytes, *, is_video: bool,
-               is_key: bool) -> None:
+    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *,
+               is_video: bool, is_key: bool) -> None:
         """Put a frame in the connection's slot and send it if the window has room.
 
         An image in the slot is simply replaced by a newer one. A video frame depends on the one
@@ -1022,7 +1083,7 @@ def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bo
     return image, interactive
 
 
-def _size_answer(answer: tuple, width: int, height: int) -> tuple[int, int]:
+def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int, int]:
     """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
     try:
         new_width, new_height = (int(v) for v in answer)
@@ -1031,6 +1092,20 @@ def _size_answer(answer: tuple, width: int, height: int) -> tuple[int, int]:
                   answer, width, height)
         return width, height
     return new_width, new_height
+
+
+@functools.lru_cache(maxsize=1024)
+def _accepts_event(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "event" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def _takes_event(callback: Callable[..., Any]) -> bool:
+    """Whether an input callback takes the ``event`` keyword (those written before it was added do not)."""
+    return _accepts_event(getattr(callback, "__func__", callback))
 
 
 def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:
@@ -1063,4 +1138,12 @@ def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tupl
     raise TypeError(f"not an input event: {event!r}")
 
 
-
+def _log_to_stderr_unless_configured() -> None:
+    """Send the service's INFO messages to stderr when the application set up no logging at all."""
+    if logging.getLogger().handlers or log.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)

@@ -9,6 +9,7 @@ service never queues pictures.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .protocol import ProtocolError
@@ -34,7 +35,7 @@ class Pacer:
     Frame ids start at 1 and increase by one per frame sent on the connection.
     """
 
-    def __init__(self, window: int = DEFAULT_WINDOW, clock=time.monotonic) -> None:
+    def __init__(self, window: int = DEFAULT_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
         if window < 1:
             raise ValueError("the window must allow at least one frame")
         self.window = window
@@ -117,7 +118,7 @@ class RateController:
     keeps quality and spaces frames out so that the bytes fit the bandwidth.
     """
 
-    def __init__(self, targets: Targets, window: int, clock=time.monotonic) -> None:
+    def __init__(self, targets: Targets, window: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.targets = targets
         self.window = window
         self._clock = clock

@@ -461,6 +461,7 @@ export class RemoteVizRenderArea {
     ws.binaryType = "arraybuffer";
     const connection = {
       ws,
+      opened: false,  // the socket opened: a close before says the service was never reached
       accepted: false,
       disconnect: null,
       errorDetail: "",
@@ -487,6 +488,7 @@ export class RemoteVizRenderArea {
     // The codec probe runs while the socket opens; hello waits for both.
     const decoders = pageDecoders();
     ws.onopen = async () => {
+      connection.opened = true;
       const list = await decoders;
       if (this._connection !== connection) return;
       this._send(connection, helloMessage({
@@ -518,7 +520,11 @@ export class RemoteVizRenderArea {
 
   _closed(connection, code, closeReason) {
     this._drop(connection);
-    const { reason, detail } = disconnectReason(code, connection.disconnect, connection.errorDetail, closeReason);
+    let { reason, detail } = disconnectReason(code, connection.disconnect, connection.errorDetail, closeReason);
+    if (!connection.opened && !connection.disconnect && !connection.errorDetail) {
+      detail = `could not reach ${connection.ws.url}: no service listens there, or something on the way `
+        + `refuses WebSockets (code ${code})`;
+    }
     // A listener may call disconnect(), connectTo() or dispose(): then this close is not ours to
     // follow up any more.
     const generation = this._generation;

@@ -23,7 +23,8 @@ def encode_jpeg(image: np.ndarray, quality: float) -> bytes:
     q = max(1, min(100, round(quality * 100)))
     # 4:2:0 halves the chroma bytes; at high quality keep full chroma for sharp coloured edges.
     subsampling = "444" if q >= 90 else "420"
-    return simplejpeg.encode_jpeg(rgb, quality=q, colorspace="RGB", colorsubsampling=subsampling, fastdct=True)
+    return bytes(simplejpeg.encode_jpeg(rgb, quality=q, colorspace="RGB", colorsubsampling=subsampling,
+                                        fastdct=True))
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -36,7 +37,7 @@ def encode_png(image: np.ndarray) -> bytes:
 def decode_image(codec: Codec, payload: bytes | memoryview) -> np.ndarray:
     """Decode a JPEG or PNG payload to an ``(H, W, 3)`` uint8 RGB array."""
     if codec is Codec.JPEG:
-        return simplejpeg.decode_jpeg(bytes(payload), colorspace="RGB")
+        return np.asarray(simplejpeg.decode_jpeg(bytes(payload), colorspace="RGB"))
     if codec is Codec.PNG:
         with Image.open(io.BytesIO(payload)) as picture:
             return np.asarray(picture.convert("RGB"))
@@ -49,7 +50,7 @@ class ImageEncoder:
     def __init__(self, codec: Codec) -> None:
         if codec not in (Codec.JPEG, Codec.PNG):
             raise ValueError(f"{codec.name} is not an image codec")
-        self.codec = codec
+        self.codec: Codec = codec
 
     def encode(self, frame: np.ndarray, *, key: bool = False, quality: float = 0.7) -> tuple[bytes, bool]:
         """Encode ``frame``; every image is a key frame, so ``key`` changes nothing."""

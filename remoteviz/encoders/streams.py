@@ -105,8 +105,10 @@ class AreaEncoders:
             self._leave_other_streams(member.connection_id, stream)
             joined = member.connection_id not in stream.members
             stream.members.add(member.connection_id)
-            job = jobs.get(id(stream))
-            if job is None:
+            found = jobs.get(id(stream))
+            if found is not None:
+                job = found
+            else:
                 key = not stream.started or (stream is main and still)
                 quality = 1.0 if still else member.quality
                 job = jobs[id(stream)] = Job(stream.coder, encoder, quality, key, [], [], stream)

@@ -33,6 +33,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
+from typing import cast
 
 import av
 import numpy as np
@@ -210,7 +211,7 @@ def _open_context(
     spec: _Backend, name: str, width: int, height: int, rate: fractions.Fraction, quantizer: int,
     bitrate: int | None,
 ) -> VideoCodecContext:
-    context = av.CodecContext.create(name, "w")
+    context = cast(VideoCodecContext, av.CodecContext.create(name, "w"))  # a video codec: a video context
     context.width = width
     context.height = height
     context.pix_fmt = "yuv420p"
@@ -318,6 +319,7 @@ class VideoEncoder:
         self._rate = fractions.Fraction(fps).limit_denominator(1001)
         self._bitrate = bitrate
         self._pts = 0
+        self._first = True  # the next frame starts a stream, and must be a key frame
         failures = []
         for candidate in _candidates(codec, backend):
             try:
@@ -363,7 +365,7 @@ class VideoEncoder:
         self._first = False
         payload = bytes(packet)
         if self.codec is Codec.H264 and packet.is_keyframe and not _has_sps(payload):
-            payload = self._context.extradata + payload
+            payload = (self._context.extradata or b"") + payload
         return payload, packet.is_keyframe
 
     def close(self) -> None:

@@ -28,7 +28,9 @@ from remoteviz.rendering.nodes import (
 )
 
 if TYPE_CHECKING:
+    from remoteviz.connection import Connection
     from remoteviz.events import InputEvent
+    from remoteviz.render_area import RenderArea
     from remoteviz.rendering.camera import Camera, Viewport
     from remoteviz.rendering.examiner import SceneExaminer
     from remoteviz.rendering.picking import PickedPoint
@@ -47,8 +49,9 @@ class LightInstance:
     @property
     def world_direction(self) -> np.ndarray:
         """The light's direction in world coordinates, unit length."""
-        d = self.model[:3, :3] @ np.asarray(self.light.direction)
-        return d / np.linalg.norm(d)
+        d: np.ndarray = self.model[:3, :3] @ np.asarray(self.light.direction)
+        unit: np.ndarray = d / np.linalg.norm(d)
+        return unit
 
 
 def world_plane(plane: ClipPlane, model: Matrix) -> np.ndarray:
@@ -248,10 +251,17 @@ class HandleEventAction(Action):
         event: InputEvent | GestureEvent,
         viewport: Viewport,
         pick: Callable[[int, int], PickedPoint | None],
+        *,
+        render_area: RenderArea | None = None,
+        connection: Connection | None = None,
     ) -> None:
         super().__init__()
         self.event = event
         self.viewport = viewport
+        self.render_area = render_area
+        """The render area the event happened in (None when the scene is driven without a service)."""
+        self.connection = connection
+        """The connection (browser view) that sent the event: where to answer with ``send_message``."""
         self._pick = pick
         self._picked: tuple[PickedPoint | None] | None = None
         self._handled = False

@@ -19,6 +19,7 @@ from remoteviz.rendering.gl_platform import (
     Backend,
     RenderingUnavailableError,
     choose_backend,
+    why_not_egl,
 )
 
 _EGL_PLATFORM_SURFACELESS_MESA = 0x31DD  # not among PyOpenGL's constants
@@ -54,11 +55,9 @@ class EGLContext(GLContext):
         from OpenGL import EGL
         from OpenGL.error import Error as GLLibraryError
 
-        if type(OpenGL.platform.PLATFORM).__name__ != "EGLPlatform":
-            raise RenderingUnavailableError(
-                "PyOpenGL was imported before remoteviz.rendering and did not choose EGL; import "
-                "remoteviz first, or set PYOPENGL_PLATFORM=egl"
-            )
+        loaded = type(OpenGL.platform.PLATFORM).__name__
+        if loaded != "EGLPlatform":
+            raise RenderingUnavailableError(why_not_egl(loaded))
         self._egl = EGL
         failures = []
         for label, get_display in _egl_display_candidates(EGL):
@@ -197,7 +196,7 @@ class GLFWContext(GLContext):
 
     def release(self) -> None:
         """Unbind the context from this thread."""
-        self._glfw.make_context_current(None)
+        self._glfw.make_context_current(None)  # type: ignore[arg-type]  # None unbinds
 
 
 def create_context() -> GLContext:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from remoteviz.events import KeyAction, KeyEvent, Modifiers, MouseAction, MouseButton, MouseEvent, WheelEvent
 from remoteviz.rendering.actions import Action, HandleEventAction, gather
 from remoteviz.rendering.camera import Camera, PerspectiveCamera, Viewport
+from remoteviz.rendering.fields import Field
 from remoteviz.rendering.math3d import Rotation
 from remoteviz.rendering.nodes import DirectionalLight, Group, Node
 from remoteviz.rendering.picking import PickedPoint, pick
@@ -16,8 +19,15 @@ from remoteviz.rendering.touch import GestureEvent, GestureState, GestureType
 
 #: The key that switches between NAVIGATION and SELECTION, as the DOM names it.
 TOGGLE_MODE_KEY = "Escape"
+#: The key that brings the camera back to the home view (:meth:`SceneExaminer.reset_home`).
+HOME_KEY = "Home"
 #: Zoom factor for one wheel line (positive deltas zoom out).
 WHEEL_ZOOM_PER_LINE = 1.1
+
+log = logging.getLogger("remoteviz.examiner")
+
+ModeListener = Callable[["InteractionMode"], Any]
+"""Called with the new mode when a SceneExaminer's interaction mode changes."""
 
 # Bits of the DOM's MouseEvent.buttons mask.
 _BUTTON_BITS = {MouseButton.LEFT: 1, MouseButton.RIGHT: 2, MouseButton.MIDDLE: 4}
@@ -43,7 +53,11 @@ class SceneExaminer(Group):
     shift + left drag pans, the wheel and right drag or ctrl + left drag zoom, and touch gestures
     orbit, pinch-zoom, pan, roll and (double tap) view all. Escape switches to SELECTION mode, where
     events pass to the children (:class:`~remoteviz.rendering.nodes.EventCallback` nodes), and
-    back. The headlight shines along the camera's view direction.
+    back; :meth:`add_mode_listener` hears each change. The headlight shines along the camera's
+    view direction.
+
+    The home view is where the Home key (or :meth:`reset_home`) brings the camera back: the view
+    :meth:`save_home` saved, else the one the camera had when navigation first moved it.
     """
 
     def __init__(
@@ -57,6 +71,8 @@ class SceneExaminer(Group):
         self._mode = InteractionMode.NAVIGATION
         self._pressed = 0  # DOM-style mask of the buttons we saw go down
         self._last_position: tuple[int, int] | None = None
+        self._home: tuple[type[Camera], dict[str, Any]] | None = None
+        self._mode_listeners: list[ModeListener] = []
 
     @property
     def camera(self) -> Camera:
@@ -82,8 +98,44 @@ class SceneExaminer(Group):
 
     @interaction_mode.setter
     def interaction_mode(self, mode: InteractionMode) -> None:
-        self._mode = InteractionMode(mode)
+        mode = InteractionMode(mode)
+        changed = mode is not self._mode
+        self._mode = mode
         self._pressed, self._last_position = 0, None
+        if changed:
+            for listener in tuple(self._mode_listeners):
+                try:
+                    listener(mode)
+                except Exception:
+                    log.exception("a mode listener of %r raised", self)
+
+    def add_mode_listener(self, listener: ModeListener) -> None:
+        """Call ``listener(mode)`` whenever the interaction mode changes (Escape, or assigned)."""
+        self._mode_listeners.append(listener)
+
+    def remove_mode_listener(self, listener: ModeListener) -> None:
+        """Stop calling a listener added with :meth:`add_mode_listener`."""
+        self._mode_listeners.remove(listener)
+
+    def save_home(self) -> None:
+        """Remember the camera's current view as the home view."""
+        camera = self._camera
+        self._home = (type(camera), _field_values(camera))
+
+    def reset_home(self) -> None:
+        """Bring the camera back to the home view (nothing happens before there is one)."""
+        if self._home is None:
+            return
+        kind, values = self._home
+        if not isinstance(self._camera, kind):
+            return  # the camera was replaced by another kind since: its fields do not apply
+        for name, value in values.items():
+            setattr(self._camera, name, value)
+
+    @property
+    def has_home(self) -> bool:
+        """Whether a home view was saved (by :meth:`save_home` or the first navigation)."""
+        return self._home is not None
 
     @property
     def passes_events_to_scene(self) -> bool:
@@ -125,9 +177,14 @@ class SceneExaminer(Group):
                     else InteractionMode.NAVIGATION
                 )
                 return True
+            if event.action is KeyAction.DOWN and event.key == HOME_KEY:
+                self.reset_home()
+                return True
             return False
         if self._mode is not InteractionMode.NAVIGATION:
             return False
+        if self._home is None:
+            self.save_home()  # before navigation first moves the camera: the view to come back to
         if isinstance(event, MouseEvent):
             return self._mouse(event, action.viewport)
         if isinstance(event, WheelEvent):
@@ -196,6 +253,12 @@ class SceneExaminer(Group):
         # The scene follows the pointer at the focal distance; screen y grows downwards.
         units = self._camera.units_per_pixel(viewport)
         self._camera.pan(-dx * units, dy * units)
+
+
+def _field_values(node: Any) -> dict[str, Any]:
+    """Every field's value of ``node`` (its class's and its bases')."""
+    names = {name for cls in type(node).__mro__ for name, attr in vars(cls).items() if isinstance(attr, Field)}
+    return {name: getattr(node, name) for name in sorted(names)}
 
 
 def _drag_for(held: int, modifiers: Modifiers) -> _Drag | None:

@@ -45,7 +45,8 @@ class Field(Generic[T]):
     def __get__(self, node: Node | None, owner: type) -> T | Field[T]:
         if node is None:
             return self
-        return node.__dict__.get(self.name, self._default)
+        value: T = node.__dict__.get(self.name, self._default)
+        return value
 
     def __set__(self, node: Node, value: Any) -> None:
         node.__dict__[self.name] = self._convert(value)
@@ -81,7 +82,7 @@ def as_color(value: Iterable[float]) -> Color:
     items = tuple(as_unit_float(v) for v in value)
     if len(items) != 3:
         raise ValueError(f"expected an (r, g, b) colour with components from 0 to 1, got {value!r}")
-    return items  # type: ignore[return-value]
+    return (items[0], items[1], items[2])
 
 
 def as_bool(value: Any) -> bool:

@@ -53,9 +53,14 @@ def choose_backend() -> Backend:
     return Backend.GLFW if has_display() else Backend.EGL
 
 
+_opengl_was_imported_first = False  # PyOpenGL was loaded before configure_pyopengl() could choose
+
+
 def configure_pyopengl() -> None:
     """Point PyOpenGL at EGL when EGL will be used; values the user already set are kept."""
+    global _opengl_was_imported_first
     if "OpenGL" in sys.modules:
+        _opengl_was_imported_first = True
         return  # too late to choose: PyOpenGL has read its platform already
     try:
         backend = choose_backend()
@@ -64,3 +69,17 @@ def configure_pyopengl() -> None:
     if backend is Backend.EGL:
         os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
         os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+
+
+def why_not_egl(loaded_platform: str) -> str:
+    """Why PyOpenGL is bound to ``loaded_platform`` (its platform class's name) instead of EGL,
+    and what to do: the message of the error raised when an EGL context is wanted."""
+    chosen = os.environ.get("PYOPENGL_PLATFORM", "")
+    if chosen and chosen.lower() != "egl":
+        return (f"PYOPENGL_PLATFORM={chosen!r} makes PyOpenGL load {loaded_platform}, not EGL; unset it "
+                f"or set PYOPENGL_PLATFORM=egl (or {BACKEND_VARIABLE}=glfw where there is a display)")
+    if _opengl_was_imported_first:
+        return (f"PyOpenGL was imported before remoteviz.rendering and loaded {loaded_platform}, not EGL; "
+                "import remoteviz first, or set PYOPENGL_PLATFORM=egl before starting Python")
+    return (f"PyOpenGL loaded {loaded_platform}, not EGL; set PYOPENGL_PLATFORM=egl before starting "
+            "Python")

@@ -23,7 +23,7 @@ def as_vec3(value: Iterable[float]) -> Vec3:
     items = tuple(float(v) for v in value)
     if len(items) != 3 or not all(math.isfinite(v) for v in items):
         raise ValueError(f"expected three finite numbers, got {value!r}")
-    return items  # type: ignore[return-value]
+    return (items[0], items[1], items[2])
 
 
 def normalized(vector: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -123,7 +123,8 @@ class Rotation:
 
     def rotate(self, vector: Iterable[float]) -> npt.NDArray[np.float64]:
         """Apply the rotation to a 3D vector."""
-        return self.as_matrix3() @ np.asarray(as_vec3(vector))
+        result: npt.NDArray[np.float64] = self.as_matrix3() @ np.asarray(as_vec3(vector))
+        return result
 
     def as_matrix3(self) -> npt.NDArray[np.float64]:
         """The rotation as a ``(3, 3)`` matrix."""
@@ -212,12 +213,12 @@ class BoundingBox:
     @property
     def center(self) -> npt.NDArray[np.float64]:
         """The point halfway between the corners."""
-        return (np.asarray(self.minimum) + np.asarray(self.maximum)) / 2.0
+        return np.add(self.minimum, self.maximum) / 2.0
 
     @property
     def size(self) -> npt.NDArray[np.float64]:
         """The extent along x, y and z."""
-        return np.asarray(self.maximum) - np.asarray(self.minimum)
+        return np.subtract(self.maximum, self.minimum, dtype=np.float64)
 
     @property
     def corners(self) -> npt.NDArray[np.float64]:

@@ -349,8 +349,9 @@ class EventCallback(Node):
     Events reach the scene when no :class:`~remoteviz.rendering.examiner.SceneExaminer` is in
     NAVIGATION mode above this node. A callback receives the
     :class:`~remoteviz.rendering.actions.HandleEventAction` (``action.event``,
-    ``action.picked_point``, ``action.viewport``); returning a true value marks the event handled,
-    which stops its traversal.
+    ``action.picked_point``, ``action.viewport``, and where the event came from:
+    ``action.render_area`` and ``action.connection``); returning a true value marks the event
+    handled, which stops its traversal.
     """
 
     def __init__(self, *, name: str = "") -> None:

@@ -69,7 +69,7 @@ class PreviewWindow:
             for parameter in (GL.GL_TEXTURE_MIN_FILTER, GL.GL_TEXTURE_MAG_FILTER):
                 GL.glTexParameteri(GL.GL_TEXTURE_2D, parameter, GL.GL_LINEAR)
         finally:
-            glfw.make_context_current(None)
+            glfw.make_context_current(None)  # type: ignore[arg-type]  # None unbinds
         self._size = (0, 0)
 
     @property
@@ -136,4 +136,4 @@ class PreviewWindow:
         """Close the window. Idempotent."""
         if self._window is not None:
             self._glfw.destroy_window(self._window)
-            self._window = None
+            self._window = None  # type: ignore[assignment]  # closed: no window any more

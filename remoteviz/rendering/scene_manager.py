@@ -23,6 +23,8 @@ from remoteviz.rendering.picking import PickedPoint, pick
 from remoteviz.rendering.touch import GestureEvent, TouchManager
 
 if TYPE_CHECKING:
+    from remoteviz.connection import Connection
+    from remoteviz.render_area import RenderArea
     from remoteviz.rendering.framebuffer import Framebuffer
     from remoteviz.rendering.renderer import Renderer
 
@@ -126,20 +128,24 @@ class SceneManager:
             renderer.draw(self._frame(viewport, interactive), framebuffer)
             return framebuffer.read_pixels()
 
-    def process_event(self, event: InputEvent, width: int, height: int) -> bool:
+    def process_event(self, event: InputEvent, width: int, height: int, *,
+                      render_area: RenderArea | None = None, connection: Connection | None = None) -> bool:
         """Send an input event to the scene: the examiner, touch gestures, event callbacks.
 
         Touch events also feed the touch manager; the gestures it recognizes go to its listeners,
-        then through the scene. Returns True when anything handled the event.
+        then through the scene. ``render_area`` and ``connection`` (where the event came from, as
+        the service passes them) reach event callbacks on the action. Returns True when anything
+        handled the event.
         """
         self._check_alive()
         viewport = Viewport(width, height)
         handled = False
+        source = (render_area, connection)
         if isinstance(event, TouchEvent):
             for gesture in self._touch_manager.recognize(event):
                 claimed = self._touch_manager.notify(gesture)
-                handled = claimed or self._handle(gesture, viewport) or handled
-        return self._handle(event, viewport) or handled
+                handled = claimed or self._handle(gesture, viewport, source) or handled
+        return self._handle(event, viewport, source) or handled
 
     def pick(self, x: int, y: int, width: int, height: int) -> PickedPoint | None:
         """The scene point under pixel ``(x, y)`` (origin top-left), or None over the background."""
@@ -173,11 +179,13 @@ class SceneManager:
         framebuffer.resize(width, height)
         return framebuffer
 
-    def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport) -> bool:
+    def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport,
+                source: tuple[RenderArea | None, Connection | None]) -> bool:
         if self._scene_graph is None:
             return False
         action = HandleEventAction(
-            event, viewport, lambda x, y: self.pick(x, y, viewport.width, viewport.height)
+            event, viewport, lambda x, y: self.pick(x, y, viewport.width, viewport.height),
+            render_area=source[0], connection=source[1],
         )
         action.apply(self._scene_graph)
         return action.handled

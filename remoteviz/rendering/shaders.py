@@ -518,4 +518,4 @@ def _compile(kind: int, source: str) -> int:
         log = GL.glGetShaderInfoLog(shader).decode(errors="replace")
         GL.glDeleteShader(shader)
         raise ShaderError(f"shader compile failed: {log}")
-    return shader
+    return int(shader)

@@ -1,0 +1,74 @@
+"""The README's "A service in a few lines", pasted into a script and run as a user runs it: its log
+names the URL, the built-in viewer page there shows the cone, and a drag turns it."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from ..markdown import block_under
+from ..processes import ROOT, service_process
+from .helpers import (
+    assert_shows_cone,
+    canvas_image,
+    changed_fraction,
+    decoded_count,
+    drag,
+    record,
+    view_box,
+    wait_first_frame,
+    wait_settled,
+)
+
+README = ROOT / "README.md"
+
+
+def readme_service(tmp_path: Path) -> Path:
+    """The README's service as a script, on a free port instead of 8080 (which may be taken)."""
+    code = block_under(README, "A service in a few lines", "python").text
+    assert "port=8080" in code
+    script = tmp_path / "service.py"
+    script.write_text(code.replace("port=8080", "port=0"))
+    return script
+
+
+def test_the_readme_service_shows_and_turns_the_cone_on_its_built_in_page(tmp_path, new_page) -> None:
+    with service_process(str(readme_service(tmp_path))) as service:
+        url = service.url  # logged at INFO on stderr by run(), with no logging set up by the script
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        page = new_page(url)
+        wait_first_frame(page)
+        wait_settled(page, after=0)
+        before, painted = canvas_image(page), decoded_count(page)
+        assert_shows_cone(before)
+        connected = [event for event in record(page)["service"] if event[0] == "connected"]
+        assert connected[0][1]["renderAreaId"] == "TheCone"
+        box = view_box(page)
+        x, y = box["width"] / 2, box["height"] / 3
+        drag(page, [(x, y), (x, y + 60), (x, y + 120), (x, y + 180)])
+        wait_settled(page, after=painted)
+        assert changed_fraction(before, canvas_image(page)) > 0.05, "a vertical drag tilts the cone"
+
+
+def test_the_built_in_page_shows_the_render_area_named_in_its_query(tmp_path, new_page) -> None:
+    with service_process(str(readme_service(tmp_path))) as service:
+        page = new_page(service.url + "?area=Parts")
+        wait_first_frame(page)
+        connected = [event for event in record(page)["service"] if event[0] == "connected"]
+        assert connected[0][1]["renderAreaId"] == "Parts"
+        assert page.locator("#status").text_content() == "Parts: connected"
+
+
+def test_a_page_pointed_at_a_port_without_a_service_says_it_could_not_reach_it(tmp_path, new_page) -> None:
+    with service_process(str(readme_service(tmp_path))) as service:
+        page = new_page(service.url)
+        wait_first_frame(page)
+        with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+            page.evaluate(f"theRenderArea.connectTo('ws://127.0.0.1:{closed}/TheCone')")
+            page.wait_for_function("window.__rv.service.some((e) => e[0] === 'disconnected' && "
+                                   "e[2].startsWith('could not reach'))", timeout=20_000)
+        event = [e for e in record(page)["service"] if e[0] == "disconnected"][-1]
+        assert event[1] == "NETWORKFAILURE" and f"ws://127.0.0.1:{closed}/TheCone" in event[2], event
+        assert page.locator("#status").text_content().startswith("TheCone: disconnected: NETWORKFAILURE could not reach")
