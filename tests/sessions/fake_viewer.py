@@ -5,7 +5,7 @@ Its behaviour is the ``mode`` parameter (``REMOTEVIZ_PARAM_MODE``), comma separa
 half a second after ready), ``hang`` (ready, then never answer a heartbeat), ``ignore-term``
 (ignore SIGTERM and the stop line), ``grandchild`` (start a ``sleep`` that stays in its group;
 its pid goes to ``$FAKE_PID_DIR/<session>.grandchild``), ``never-ready``, ``port-busy`` (report
-that the port is taken, as a service whose bind failed), ``idle`` (say idle=9999 in every pong).
+that the port is taken, as a service whose bind failed), ``idle`` (say idle=9999 in every pong), ``slow`` (ready one second late).
 It binds and holds its port like a real service, so port reuse is observable.
 """
 
@@ -40,8 +40,14 @@ if "port-busy" in modes:
     say("failed [Errno 98] error while attempting to bind: address already in use")
     sys.exit(1)
 listener = socket.socket()
-listener.bind((os.environ["REMOTEVIZ_HOST"], int(os.environ["REMOTEVIZ_PORT"])))
+try:
+    listener.bind((os.environ["REMOTEVIZ_HOST"], int(os.environ["REMOTEVIZ_PORT"])))
+except OSError as error:  # as a real service reports a port somebody else holds
+    say(f"failed {error}")
+    sys.exit(1)
 listener.listen()
+if "slow" in modes:
+    time.sleep(1.0)
 if "never-ready" in modes:
     time.sleep(1000)
 say(f"ready port={listener.getsockname()[1]}")
