@@ -40,6 +40,7 @@ if "port-busy" in modes:
     say("failed [Errno 98] error while attempting to bind: address already in use")
     sys.exit(1)
 listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
 try:
     listener.bind((os.environ["REMOTEVIZ_HOST"], int(os.environ["REMOTEVIZ_PORT"])))
 except OSError as error:  # as a real service reports a port somebody else holds

@@ -23,16 +23,20 @@ HELLO_CONE = ROOT / "examples" / "hello_cone" / "hello_cone.py"
 
 
 def free_range(size: int) -> tuple[int, int]:
-    """A run of ``size`` ports that nobody listens on now (a random start, so runs rarely overlap)."""
+    """A run of ``size`` ports that nobody listens on now (a random start, so runs rarely overlap).
+
+    Below Linux's ephemeral range (32768 and up), where outgoing connections take their ports.
+    """
     while True:
-        first = random.randrange(20000, 60000 - size)
+        first = random.randrange(20000, 32000 - size)
         if all(port_free(p) for p in range(first, first + size)):
             return first, first + size - 1
 
 
 def port_free(port: int) -> bool:
-    """True if this process can bind ``port`` on 127.0.0.1 now."""
+    """True if a server could bind ``port`` on 127.0.0.1 now (SO_REUSEADDR, as servers bind)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
