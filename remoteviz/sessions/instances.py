@@ -6,7 +6,7 @@
         │                       │  ▲                                           │  │
         │ start_timeout,        │  └─────────── viewer came back within grace ─┘  │
         │ failed, exit          │ initial_use_timeout, idle, max_age, DELETE,     │ grace over
-        ▼                       ▼ manager stop: SIGTERM                           ▼ SIGTERM
+        ▼                       ▼ manager stop: "stop", SIGTERM                   ▼ "stop", SIGTERM
       exited ◄──exit──────── draining ◄──────────────────────────────────────────┘
                                 │ still running after kill_grace: SIGKILL
                                 ▼
@@ -31,6 +31,9 @@ log = logging.getLogger("remoteviz.sessions")
 
 MISSED_HEARTBEATS = 3
 """Heartbeats without an answer after which an instance counts as hung."""
+
+STOP_LINE_GRACE = 1.0
+"""Seconds an instance asked to stop on its control channel has before SIGTERM."""
 
 
 class State(enum.Enum):
@@ -92,7 +95,8 @@ class Instance:
         self._last_activity = time.monotonic()
         self._ready_at: float | None = None
         self._drain_since: float | None = None
-        self._terminated_at: float | None = None
+        self._terminated_at: float | None = None  # when it was asked to stop
+        self._sigterm_at: float | None = None
         self._ping = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.exited = asyncio.Event()
@@ -235,11 +239,15 @@ class Instance:
             await asyncio.sleep(tick)
             now = time.monotonic()
             if self._terminated_at is not None:
-                if self.state is not State.KILLED and now - self._terminated_at >= timeouts.kill_grace:
+                assert self._handle is not None
+                if self._sigterm_at is None and now - self._terminated_at >= STOP_LINE_GRACE:
+                    self._handle.terminate()
+                    self._sigterm_at = now
+                elif self._sigterm_at is not None and self.state is not State.KILLED and \
+                        now - self._sigterm_at >= timeouts.kill_grace:
                     log.warning("session %s: still running %g s after SIGTERM; SIGKILL", self.id, timeouts.kill_grace)
                     self.state = State.KILLED
                     self._on_end_reason("killed")
-                    assert self._handle is not None
                     self._handle.kill()
                 continue
             if not self._ready.done():
@@ -265,7 +273,8 @@ class Instance:
                 self.stop("idle")
 
     def stop(self, reason: str) -> None:
-        """End the instance: ``stop`` on its control channel and SIGTERM, SIGKILL after kill_grace."""
+        """End the instance: ``stop`` on its control channel, SIGTERM a second later if it still
+        runs, SIGKILL ``kill_grace`` after that."""
         self._terminate(reason, State.DRAINING)
 
     def _terminate(self, reason: str, state: State) -> None:
@@ -275,8 +284,12 @@ class Instance:
         log.info("session %s: stopping (%s)", self.id, reason)
         self._terminated_at = time.monotonic()
         if self._handle is not None:
+            # A remoteviz service stops on this line and closes its viewers with DISPOSED; SIGTERM
+            # follows if it has not exited soon after (at once if it no longer reads the channel).
             self._handle.send_line("stop")
-            self._handle.terminate()
+            if state is State.UNRESPONSIVE:
+                self._handle.terminate()
+                self._sigterm_at = self._terminated_at
 
     def _end(self, reason: str, state: State) -> None:
         self.end_reason = reason
