@@ -35,6 +35,11 @@ class InstanceHandle(abc.ABC):
     def pid(self) -> int | None:
         """The process id, if the backend has one (a pod has none)."""
 
+    @property
+    @abc.abstractmethod
+    def host(self) -> str:
+        """The address the manager reaches the instance at (its port comes in the ``ready`` line)."""
+
     @abc.abstractmethod
     async def read_line(self) -> str | None:
         """The next line the instance wrote on its control channel; None once it is closed."""

@@ -112,6 +112,11 @@ class Instance:
         return self._handle.pid if self._handle is not None else None
 
     @property
+    def host(self) -> str:
+        """The address the manager reaches the instance at."""
+        return self._handle.host if self._handle is not None else self.spec.host
+
+    @property
     def age(self) -> float:
         """Seconds since it was requested."""
         return time.monotonic() - self._started

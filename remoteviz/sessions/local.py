@@ -83,18 +83,22 @@ class LocalProcess(InstanceHandle):
     """A child process and its control socket."""
 
     def __init__(self, process: asyncio.subprocess.Process, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, record: Path, backend: LocalProcessBackend) -> None:
+                 writer: asyncio.StreamWriter, host: str) -> None:
         self._process = process
+        self._host = host
         self._reader = reader
         self._writer = writer
-        self._record = record
-        self._backend = backend
         self._exit: asyncio.Task[int] = asyncio.ensure_future(self._watch())
 
     @property
     def pid(self) -> int:
         """The child's pid, also its process group id."""
         return self._process.pid
+
+    @property
+    def host(self) -> str:
+        """Where the manager connects: loopback when the child listens on every address."""
+        return "127.0.0.1" if self._host in ("", "0.0.0.0", "::") else self._host
 
     async def read_line(self) -> str | None:
         """The next control line, None at end of file (or a line too long to be ours)."""
@@ -181,7 +185,7 @@ class LocalProcessBackend(Backend):
         record.write_text(json.dumps({"session": spec.session_id, "pid": process.pid,
                                       "start": _start_time(process.pid), "manager": self._manager}))
         reader, writer = await asyncio.open_connection(sock=ours, limit=MAX_CONTROL_LINE)
-        return LocalProcess(process, reader, writer, record, self)
+        return LocalProcess(process, reader, writer, spec.host)
 
     def forget(self, session_id: str) -> None:
         """Remove the instance's record."""

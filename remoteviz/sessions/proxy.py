@@ -129,7 +129,7 @@ class Proxy:
         except ConnectionError:
             return
         query["token"] = self._manager.grant(instance).token
-        url = f"ws://127.0.0.1:{instance.port}/{area}"
+        url = f"ws://{instance.host}:{instance.port}/{area}"
         instance.viewer_joined()
         try:
             try:
