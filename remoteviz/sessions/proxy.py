@@ -172,21 +172,14 @@ async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
     """Relay ``source`` to ``sink`` until ``source`` closes; its close code and reason."""
     while True:
         message = await source.receive()
-        if message.type is WSMsgType.TEXT:
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
             data = message.data
-            if not any(t in data[:40] for t in _QUIET_TYPES):
+            text = message.type is WSMsgType.TEXT
+            if not text or not any(t in data[:40] for t in _QUIET_TYPES):
                 activity()
             counts[direction] += len(data)
             try:
-                await sink.send_str(data)
-            except ConnectionError:
-                return sink.close_code, ""
-        elif message.type is WSMsgType.BINARY:
-            data = message.data
-            activity()
-            counts[direction] += len(data)
-            try:
-                await sink.send_bytes(data)
+                await (sink.send_str(data) if text else sink.send_bytes(data))
             except ConnectionError:
                 return sink.close_code, ""
         elif message.type is WSMsgType.CLOSE:

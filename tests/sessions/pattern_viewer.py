@@ -1,30 +1,24 @@
 """A real remoteviz service (INDEPENDENT_SERVICE, numpy frames) for the proxy tests, unchanged by the manager.
 
-Every frame is a deterministic pattern numbered by the frame count; every mouse event and app
-message is answered with an app message naming it, so a test sees that input reached it; ``digest`` answers the SHA-256 of the
-last frame payload sent to this connection. An app
-message ``kick`` closes the connection (KICKED, 4003), ``dispose`` disposes the area (DISPOSED, 4001).
+Every frame is a deterministic pattern numbered by the frame count; every mouse down and app
+message is answered with an app message naming it, so a test sees that input reached it.
+App messages: ``digest`` answers the SHA-256 of the last frame payload sent to this connection,
+``kick`` closes the connection (KICKED, 4003), ``dispose`` disposes the area (DISPOSED, 4001).
+Each connection's end is appended to ``$FAKE_PID_DIR/closes``.
 """
 
 import hashlib
 import logging
 import os
+import sys
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script by the manager
 
-import remoteviz as rv
-
+import remoteviz as rv  # noqa: E402
+from tests.integration.harness import pattern  # noqa: E402
 
 CLOSES = os.path.join(os.environ["FAKE_PID_DIR"], "closes") if os.environ.get("FAKE_PID_DIR") else None
-
-
-def pattern(width: int, height: int, seed: int) -> np.ndarray:
-    y, x = np.mgrid[0:height, 0:width]
-    image = np.empty((height, width, 3), np.uint8)
-    image[..., 0] = (x * 255 // max(1, width - 1) + seed * 37) % 256
-    image[..., 1] = (y * 255 // max(1, height - 1)) % 256
-    image[..., 2] = ((x // 8 + y // 8 + seed) % 2) * 200
-    return image
 
 
 class Area(rv.RenderAreaListener):
