@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .access import api_authorized, origin_allowed
+from .access import SESSION_KEY, api_authorized, origin_allowed
 from .manager import Grant, Refusal, SessionManager
 
 log = logging.getLogger("remoteviz.sessions")
@@ -81,6 +81,7 @@ class RestApi:
         except Refusal as refusal:
             log.info("REST POST /api/sessions for %r refused (%d): %s", body["app"], refusal.status, refusal.reason)
             return _error(refusal.status, refusal.reason, refusal.retry_after)
+        request[SESSION_KEY] = grant.instance.id
         log.info("session %s: granted to %s through REST", grant.instance.id, request.remote)
         return web.json_response(self._answer(request, grant, area), status=201)
 

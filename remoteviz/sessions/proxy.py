@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from .. import protocol
 from ..protocol import CloseCode, Disconnect, DisconnectReason, Notify
-from .access import origin_allowed
+from .access import SESSION_KEY, origin_allowed
 from .manager import Refusal, SessionManager
 
 log = logging.getLogger("remoteviz.sessions")
@@ -128,6 +128,7 @@ class Proxy:
             return
         except ConnectionError:
             return
+        request[SESSION_KEY] = instance.id
         query["token"] = self._manager.grant(instance).token
         url = f"ws://{instance.host}:{instance.port}/{area}"
         instance.viewer_joined()

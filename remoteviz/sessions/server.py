@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..http import CLIENT_DIR
+from .access import ACCESS_LOG, RequestLog
 from .api import RestApi
 from .config import ManagerConfig
 from .local import LocalProcessBackend
@@ -84,7 +85,8 @@ class ManagerServer:
     async def start(self) -> None:
         """Reclaim orphans, then listen."""
         await self.manager.start()
-        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=2.0,
+                                     access_log_class=RequestLog, access_log=ACCESS_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._config.host, self._config.port, ssl_context=self._ssl_context(),
                            reuse_address=True)

@@ -125,9 +125,12 @@ def test_the_browser_close_reaches_the_instance(manager: ManagerProcess):
 
 
 def test_a_reload_within_the_grace_returns_to_the_same_session(manager: ManagerProcess):
+    tokens = []
+
     async def reload() -> None:
         async with client.connect(manager.ws_url("pattern"), timeout=30) as remote:
             session, token = _notified_session(remote)
+        tokens.append(token)
         pid = manager.session(session)["pid"]
         query = f"session={session}&token={token}"
         async with client.connect(manager.ws_url("pattern", query=query), timeout=30) as again:
@@ -135,6 +138,7 @@ def test_a_reload_within_the_grace_returns_to_the_same_session(manager: ManagerP
             await again.next_frame(timeout=20)
         # REST mode: the page keeps its url; reconnecting within the grace finds the same process.
         answer = manager.create("pattern")
+        tokens.append(answer["token"])
         async with client.connect(answer["url"], timeout=30):
             pass
         rest_pid = manager.session(answer["id"])["pid"]
@@ -148,6 +152,10 @@ def test_a_reload_within_the_grace_returns_to_the_same_session(manager: ManagerP
 
     asyncio.run(reload())
     assert manager.ended("disconnected") >= 1
+    # Every request was logged with its session, and no token was (they are credentials).
+    assert any("GET /pattern/A 101" in line and "session=" in line and "session=-" not in line
+               for line in manager.log)
+    assert not [line for line in manager.log if any(token in line for token in tokens)]
 
 
 def test_refusals_reach_the_page_with_their_reason(tmp_path: Path):
