@@ -218,3 +218,39 @@ def test_dev_server_serves_the_client_and_app_files_and_nothing_else(tmp_path: P
             assert manager.request("GET", path)[0] == 404, path
         assert manager.request("GET", "/ready")[0] == 200
         assert "remoteviz_sessions_free_ports" in manager.request("GET", "/metrics")[1]["text"]
+
+
+def test_a_browser_that_does_not_read_makes_the_manager_hold_a_bounded_amount(manager: ManagerProcess):
+    """50 MiB of echoes toward a page that reads nothing: the relay waits instead of buffering them."""
+    import psutil
+
+    process = psutil.Process(manager.pid)
+    chunk, count = 512 * 1024, 100
+
+    async def flood() -> tuple[int, int]:
+        async with websockets.connect(manager.ws_url("pattern"), max_queue=1, max_size=None) as ws:
+            await ws.send(json.dumps({"type": "hello", "version": 1, "width": 32, "height": 24,
+                                      "decoders": ["png", "jpeg"]}))
+            while True:  # until accepted, answering calibration as a page does
+                data = await ws.recv()
+                if isinstance(data, str) and json.loads(data)["type"] == "accept":
+                    break
+                if isinstance(data, str) and json.loads(data)["type"] == "ping":
+                    await ws.send(data.replace('"ping"', '"pong"'))
+            before = process.memory_info().rss
+            for _ in range(count):
+                await ws.send(json.dumps({"type": "message", "text": "z" * chunk}))
+            # The echoes come back until every buffer on the way is full, then stop.
+            relayed = lambda: manager.metric('remoteviz_sessions_proxied_bytes_total{direction="to_browser"}')
+            previous = -1.0
+            while (now := relayed()) != previous:
+                previous = now
+                await asyncio.sleep(1.0)
+            grown = process.memory_info().rss - before
+            ws.transport.abort()
+            return int(previous), grown
+
+    relayed, grown = asyncio.run(flood())
+    print(f"relayed {relayed / 2**20:.1f} MiB of {count * chunk / 2**20:.0f}; manager RSS grew {grown / 2**20:.1f} MiB")
+    assert relayed < count * chunk * 0.8  # the rest waits in the instance, which keeps its own bound
+    assert grown < 16 * 2**20
