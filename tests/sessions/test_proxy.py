@@ -254,3 +254,22 @@ def test_a_browser_that_does_not_read_makes_the_manager_hold_a_bounded_amount(ma
     print(f"relayed {relayed / 2**20:.1f} MiB of {count * chunk / 2**20:.0f}; manager RSS grew {grown / 2**20:.1f} MiB")
     assert relayed < count * chunk * 0.8  # the rest waits in the instance, which keeps its own bound
     assert grown < 16 * 2**20
+
+
+def test_tls_serves_https_and_wss_urls(tmp_path: Path):
+    import ssl
+    import subprocess
+    import urllib.request
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    with ManagerProcess(tmp_path, tls_certificate=str(cert), tls_private_key=str(key), rest_endpoint="proxy") as manager:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with urllib.request.urlopen(f"https://127.0.0.1:{manager.port}/health", context=context, timeout=30) as answer:
+            assert answer.read() == b"ok\n"
+        request = urllib.request.Request(f"https://127.0.0.1:{manager.port}/api/sessions", method="POST",
+                                         data=json.dumps({"app": "fake"}).encode())
+        with urllib.request.urlopen(request, context=context, timeout=30) as answer:
+            assert json.loads(answer.read())["url"].startswith(f"wss://127.0.0.1:{manager.port}/fake/main?session=")
