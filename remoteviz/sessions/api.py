@@ -6,7 +6,8 @@
 - ``GET /api/sessions``, ``GET /api/sessions/{id}``, ``DELETE /api/sessions/{id}``.
 - ``GET /api/status``: counts, free ports, each instance's state, memory and age.
 
-Every route wants the API secret when one is configured, and a browser's Origin to be allowed.
+Every route wants the API secret when one is configured, and a browser's Origin to be allowed;
+a page of an allowed other origin gets CORS headers (and an answer to its preflight).
 """
 
 from __future__ import annotations
@@ -44,7 +45,25 @@ class RestApi:
         """The aiohttp routes."""
         return [web.post("/api/sessions", self.create), web.get("/api/sessions", self.list),
                 web.get("/api/sessions/{id}", self.show), web.delete("/api/sessions/{id}", self.delete),
-                web.get("/api/status", self.status)]
+                web.get("/api/status", self.status), web.options("/api/{tail:.*}", self.preflight)]
+
+    @web.middleware
+    async def cors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Let a page of an allowed other origin read the API's answers (CORS); no one else."""
+        response = await handler(request)
+        origin = request.headers.get("Origin")
+        if request.path.startswith("/api/") and origin is not None and origin_allowed(request, self._config):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """``OPTIONS /api/...``: what a cross-origin page may send, if its origin is allowed."""
+        if not origin_allowed(request, self._config):
+            return _error(403, "origin not allowed")
+        return web.Response(status=204, headers={"Access-Control-Allow-Methods": "GET, POST, DELETE",
+                                                 "Access-Control-Allow-Headers": "Content-Type, Authorization",
+                                                 "Access-Control-Max-Age": "600"})
 
     def _refused(self, request: web.Request) -> web.Response | None:
         if not origin_allowed(request, self._config):

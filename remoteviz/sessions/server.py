@@ -49,10 +49,11 @@ class ManagerServer:
         self._config = manager.config
         self._proxy = Proxy(manager)
         self._client_dir = Path(self._config.client_dir) if self._config.client_dir else CLIENT_DIR
-        self.app = web.Application()
+        api = RestApi(manager)
+        self.app = web.Application(middlewares=[api.cors])
         self.app.add_routes([
             web.get("/health", self._health), web.get("/ready", self._ready), web.get("/metrics", self._metrics),
-            *RestApi(manager).routes(),
+            *api.routes(),
             web.get("/remoteviz/{path:.*}", self._client),
             web.get("/{app}/{area:.*}", self._app_path),
         ])

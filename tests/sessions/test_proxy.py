@@ -189,6 +189,16 @@ def test_refusals_reach_the_page_with_their_reason(tmp_path: Path):
         assert manager.metric('remoteviz_sessions_refused_total{reason="origin"}') == 2
 
 
+def test_an_allowed_other_origin_gets_cors_headers_and_others_do_not(tmp_path: Path):
+    with ManagerProcess(tmp_path, allowed_origins=["http://viewer.example"]) as manager:
+        status, _, headers = manager.request("OPTIONS", "/api/sessions", None, {"Origin": "http://viewer.example"})
+        assert status == 204 and "POST" in headers["Access-Control-Allow-Methods"]
+        status, _, headers = manager.request("POST", "/api/sessions", {"app": "fake"}, {"Origin": "http://viewer.example"})
+        assert status == 201 and headers["Access-Control-Allow-Origin"] == "http://viewer.example"
+        status, _, headers = manager.request("OPTIONS", "/api/sessions", None, {"Origin": "http://evil.example"})
+        assert status == 403 and "Access-Control-Allow-Origin" not in headers
+
+
 def test_the_api_secret_guards_every_route(tmp_path: Path):
     secret = "s3cret-for-the-api-0123456789"
     with ManagerProcess(tmp_path, api_secret=secret) as manager:
