@@ -11,10 +11,13 @@ Starts ``remoteviz-sessions`` in a subprocess (its CPU and memory are its own) a
 - the manager's RSS per idle proxied connection (``--connections`` of them on one instance);
 - ``--cycles`` spawn/kill cycles (4 at a time) of a minimal viewer: port collisions (a port handed
   out while a live instance holds it, or an instance that found its port taken) and the
-  manager's RSS at the start, middle and end of the loop.
+  manager's RSS at the start, middle and end of the loop;
+- the time from an instance's crash to its port being free in the manager, p50/p95;
+- with ``--soak SECONDS``, serial spawn/kill cycles (and a proxied connection every tenth) for that
+  long, with the manager's RSS every 30 s.
 
     python -m benchmarks.sessions [--spawns 10] [--pings 2000] [--connections 100] [--cycles 1000]
-                                  [--output FILE]
+                                  [--crashes 20] [--soak 600] [--output FILE]
 
 The proxy and echo instances are ``tests/sessions/pattern_viewer.py`` (numpy frames, no OpenGL),
 the churn one ``tests/sessions/fake_viewer.py``. Figures compare only within one run.
@@ -42,7 +45,7 @@ from remoteviz import client
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.sessions.harness import FAKE, HELLO_CONE, PATTERN, ManagerProcess  # noqa: E402
+from tests.sessions.harness import FAKE, HELLO_CONE, PATTERN, ManagerProcess, alive  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "sessions.json"
 
@@ -215,18 +218,59 @@ def churn(manager: ManagerProcess, cycles: int) -> dict[str, object]:
             "port_found_taken": busy, "failed_requests": failures, "manager_rss": rss}
 
 
+def crash_reclaim(manager: ManagerProcess, crashes: int) -> dict[str, float]:
+    """Milliseconds from an instance's crash (its process gone) to its port being free in the manager."""
+    full = manager.status()["free_ports"]
+    times = []
+    for _ in range(crashes):
+        answer = manager.create("fake", parameters={"mode": "crash"})
+        pid = manager.session(answer["id"])["pid"]
+        while alive(pid):
+            time.sleep(0.0005)
+        gone = time.perf_counter()
+        while manager.status()["free_ports"] != full:
+            pass
+        times.append((time.perf_counter() - gone) * 1000)
+    return figures(times)
+
+
+def soak(manager: ManagerProcess, seconds: float) -> dict[str, object]:
+    """Spawn/kill cycles one after the other for ``seconds``, and every tenth a viewer through the
+    proxy that waits for its first frame: the manager's RSS sampled every 30 s."""
+    process = psutil.Process(manager.pid)
+    samples, cycles, collisions, live = [], 0, 0, set()
+    started = next_sample = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        if time.perf_counter() >= next_sample:
+            samples.append(round(process.memory_info().rss / 2**20, 1))
+            next_sample += 30.0
+        answer = manager.create("fake")
+        port = int(answer["url"].split(":")[2].split("/")[0])
+        collisions += port in live
+        live.add(port)
+        if cycles % 10 == 0:
+            asyncio.run(first_frame(manager.ws_url("pattern", "A")))
+        manager.request("DELETE", f"/api/sessions/{answer['id']}")
+        live.discard(port)
+        cycles += 1
+    samples.append(round(process.memory_info().rss / 2**20, 1))
+    return {"seconds": seconds, "cycles": cycles, "port_collisions": collisions, "manager_rss_mb_every_30s": samples}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=10)
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument("--crashes", type=int, default=20)
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of serial spawn/kill cycles (RSS over time)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     apps = {"hello_cone": {"command": ["{python}", str(HELLO_CONE)],
                            "env": {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}},
             "pattern": {"command": ["{python}", str(PATTERN)]},
-            "fake": {"command": ["{python}", str(FAKE)]}}
+            "fake": {"command": ["{python}", str(FAKE)], "parameters": ["mode"]}}
     results: dict[str, object] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                   "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
                                   "load_average": psutil.getloadavg()}
@@ -247,6 +291,11 @@ def main() -> None:
             manager.request("DELETE", f"/api/sessions/{answer['id']}")
             results["spawn_kill_cycles"] = churn(manager, args.cycles)
             print("spawn/kill cycles:", json.dumps(results["spawn_kill_cycles"]))
+            results["crash_to_port_free"] = crash_reclaim(manager, args.crashes)
+            print("crash to port free in the manager:", json.dumps(results["crash_to_port_free"]))
+            if args.soak:
+                results["soak"] = soak(manager, args.soak)
+                print("soak:", json.dumps(results["soak"]))
             problems = [line for line in manager.log if " WARNING: " in line or " ERROR: " in line]
             results["manager_warnings"] = problems[:50]
             print(f"manager warnings: {len(problems)}", *problems[:10], sep="\n  ")

@@ -31,6 +31,7 @@ from .manager import Refusal, SessionManager
 log = logging.getLogger("remoteviz.sessions")
 
 HELLO_TIMEOUT = 10.0
+UPSTREAM_TIMEOUT = 10.0  # seconds for the instance to accept the relayed connection
 MAX_BROWSER_MESSAGE = 4 << 20  # the instance enforces its own, smaller limit and closes with 1009
 MAX_INSTANCE_MESSAGE = 256 << 20  # frames: a 4K PNG still is several MB
 _QUIET_TYPES = ('"ping"', '"pong"')  # keep-alives and probes are not activity
@@ -134,13 +135,18 @@ class Proxy:
         instance.viewer_joined()
         try:
             try:
-                upstream = await self._client.ws_connect(url, params=query, max_msg_size=MAX_INSTANCE_MESSAGE,
-                                                         compress=0, autoping=True, timeout=aiohttp.ClientWSTimeout(
-                                                             ws_receive=None, ws_close=5.0))
-            except (aiohttp.ClientError, OSError) as error:
-                log.warning("session %s: cannot reach the instance: %s", instance.id, error)
-                await browser.send_str(_disconnect(DisconnectReason.NETWORKFAILURE, "the viewer instance cannot be reached"))
-                await browser.close(code=int(CloseCode.NETWORKFAILURE), message=b"networkfailure")
+                async with asyncio.timeout(UPSTREAM_TIMEOUT):
+                    upstream = await self._client.ws_connect(
+                        url, params=query, max_msg_size=MAX_INSTANCE_MESSAGE, compress=0, autoping=True,
+                        timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0))
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                log.warning("session %s: cannot reach the instance: %s", instance.id, error or "timed out")
+                try:
+                    await browser.send_str(_disconnect(DisconnectReason.NETWORKFAILURE,
+                                                       "the viewer instance cannot be reached"))
+                    await browser.close(code=int(CloseCode.NETWORKFAILURE), message=b"networkfailure")
+                except ConnectionError:
+                    pass
                 return
             async with upstream:
                 await upstream.send_str(hello)
