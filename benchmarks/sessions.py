@@ -30,7 +30,6 @@ import asyncio
 import concurrent.futures
 import json
 import platform
-import statistics
 import sys
 import tempfile
 import threading

@@ -43,7 +43,7 @@ class RestApi:
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes."""
-        return [web.post("/api/sessions", self.create), web.get("/api/sessions", self.list),
+        return [web.post("/api/sessions", self.create), web.get("/api/sessions", self.list_sessions),
                 web.get("/api/sessions/{id}", self.show), web.delete("/api/sessions/{id}", self.delete),
                 web.get("/api/status", self.status), web.options("/api/{tail:.*}", self.preflight)]
 
@@ -114,7 +114,7 @@ class RestApi:
             url = f"{scheme}://{request.host}/{instance.app}/{area}?session={instance.id}&token={grant.token}"
         return {"id": instance.id, "url": url, "token": grant.token, "expires": grant.expires}
 
-    async def list(self, request: web.Request) -> web.Response:
+    async def list_sessions(self, request: web.Request) -> web.Response:
         """``GET /api/sessions``."""
         if (refused := self._refused(request)) is not None:
             return refused

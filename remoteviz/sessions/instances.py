@@ -23,7 +23,7 @@ import enum
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .backend import InstanceHandle, LaunchSpec
 
@@ -139,10 +139,10 @@ class Instance:
 
     # ------------------------------------------------------------------ life
 
-    async def start(self, handle_factory: Callable[[LaunchSpec], object]) -> None:
+    async def start(self, handle_factory: Callable[[LaunchSpec], Awaitable[InstanceHandle]]) -> None:
         """Start the process and wait until it is ready; raises StartError otherwise."""
         try:
-            self._handle = await handle_factory(self.spec)  # type: ignore[misc]
+            self._handle = await handle_factory(self.spec)
         except OSError as error:
             self._end("start_failed", State.EXITED)
             self.exited.set()

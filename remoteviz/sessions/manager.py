@@ -18,7 +18,7 @@ from typing import Mapping
 
 from ..tokens import ANY_AREA, TokenError, issue_token, verify_token
 from .backend import Backend, LaunchSpec
-from .config import ManagerConfig
+from .config import AppConfig, ManagerConfig
 from .instances import Instance, StartError, State, Timeouts
 from .metrics import ManagerMetrics
 from .ports import PortPool
@@ -153,16 +153,15 @@ class SessionManager:
         self.metrics.failed()
         raise Refusal(502, f"the viewer instance did not start: {last_error}")
 
-    def _register(self, app: object, parameters: dict[str, str], port: int, direct: bool) -> Instance:
+    def _register(self, app: AppConfig, parameters: dict[str, str], port: int, direct: bool) -> Instance:
         session_id = secrets.token_urlsafe(12)
         secret = secrets.token_urlsafe(32)
-        spec = LaunchSpec(session_id=session_id, app=app, port=port, access_secret=secret,  # type: ignore[arg-type]
+        spec = LaunchSpec(session_id=session_id, app=app, port=port, access_secret=secret,
                           host=self.config.instance_host if direct else "127.0.0.1", parameters=parameters)
         instance = Instance(spec, self._timeouts, self._exited, self.metrics.ended)
         self._instances[session_id] = instance
         self._secrets[session_id] = secret
-        log.info("session %s: spawning %s (%s)", session_id, app.name,  # type: ignore[attr-defined]
-                 f"port {port}" if port else "proxied")
+        log.info("session %s: spawning %s (%s)", session_id, app.name, f"port {port}" if port else "proxied")
         return instance
 
     def _exited(self, instance: Instance) -> None:

@@ -113,7 +113,8 @@ class Proxy:
             if session_id is None:
                 if app not in self._config.apps:
                     raise Refusal(404, f"unknown application {app!r}")
-                await browser.send_str(_notify("pendingNetworkCalibration", state="launching"))
+                if self._manager.can_spawn:  # else create() refuses at once: no loader to flash
+                    await browser.send_str(_notify("pendingNetworkCalibration", state="launching"))
                 grant = await self._manager.create(app, proxied=True)
                 instance = grant.instance
                 await browser.send_str(_notify("pendingNetworkCalibration", state="ready", session=instance.id,
