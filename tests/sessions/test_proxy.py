@@ -26,7 +26,7 @@ def _notified_session(view: client.RemoteView) -> tuple[str, str]:
 
 @pytest.fixture
 def manager(tmp_path: Path):
-    with ManagerProcess(tmp_path, max_instances=3, reconnect_grace=1.5) as running:
+    with ManagerProcess(tmp_path, max_instances=3, reconnect_grace=3.0) as running:
         yield running
 
 
