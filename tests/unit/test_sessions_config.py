@@ -82,3 +82,25 @@ def test_unreadable_and_invalid_toml(tmp_path):
     bad.write_text("max_instances = = 3")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(bad, environ={})
+
+
+def test_every_key_is_documented_with_its_default():
+    from dataclasses import MISSING, fields
+    from pathlib import Path
+
+    from remoteviz.sessions.config import AppConfig, ManagerConfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "sessions.md").read_text()
+    for field in fields(ManagerConfig):
+        if field.name == "apps":
+            continue
+        row = next((line for line in doc.splitlines() if line.startswith("|") and f"`{field.name}`" in line), None)
+        assert row is not None, f"{field.name} is not in docs/sessions.md"
+        default = field.default
+        if isinstance(default, str) and default:
+            assert f'"{default}"' in row, (field.name, row)
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            assert f"`{default}`" in row, (field.name, row)
+    for field in fields(AppConfig):
+        if field.name != "name":
+            assert any(line.startswith(f"| `{field.name}`") for line in doc.splitlines()), field.name
