@@ -32,6 +32,9 @@ log = logging.getLogger("remoteviz.sessions")
 MISSED_HEARTBEATS = 3
 """Heartbeats without an answer after which an instance counts as hung."""
 
+TICK = 0.25
+"""The longest an instance's timer sleeps: how late a coarse timeout (idle, max_age...) may be seen."""
+
 STOP_LINE_GRACE = 1.0
 """Seconds an instance asked to stop on its control channel has before SIGTERM."""
 
@@ -236,24 +239,37 @@ class Instance:
                      self._timeouts.reconnect_grace)
 
     async def _supervise(self) -> None:
-        """The instance's one timer: heartbeats, timeouts, the grace after the last viewer."""
+        """The instance's one timer: heartbeats, timeouts, the grace after the last viewer.
+
+        It wakes at the next deadline (a heartbeat due, the hang limit, SIGTERM or SIGKILL due),
+        and at least every ``TICK`` for the coarser timeouts.
+        """
         timeouts = self._timeouts
-        tick = min(timeouts.heartbeat, 0.25)
-        next_ping = time.monotonic()
+        next_ping = wake = time.monotonic()
         while True:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
             now = time.monotonic()
+            wake = now + TICK
             if self._terminated_at is not None:
                 assert self._handle is not None
-                if self._sigterm_at is None and now - self._terminated_at >= STOP_LINE_GRACE:
-                    self._handle.terminate()
-                    self._sigterm_at = now
-                elif self._sigterm_at is not None and self.state is not State.KILLED and \
-                        now - self._sigterm_at >= timeouts.kill_grace:
-                    log.warning("session %s: still running %g s after SIGTERM; SIGKILL", self.id, timeouts.kill_grace)
-                    self.state = State.KILLED
-                    self._on_end_reason("killed")
-                    self._handle.kill()
+                if self._sigterm_at is None:
+                    due = self._terminated_at + STOP_LINE_GRACE
+                    if now >= due:
+                        self._handle.terminate()
+                        self._sigterm_at = now
+                        wake = min(wake, now + timeouts.kill_grace)
+                    else:
+                        wake = min(wake, due)
+                elif self.state is not State.KILLED:
+                    due = self._sigterm_at + timeouts.kill_grace
+                    if now >= due:
+                        log.warning("session %s: still running %g s after SIGTERM; SIGKILL", self.id,
+                                    timeouts.kill_grace)
+                        self.state = State.KILLED
+                        self._on_end_reason("killed")
+                        self._handle.kill()
+                    else:
+                        wake = min(wake, due)
                 continue
             if not self._ready.done():
                 continue  # start_timeout is watched by start()
@@ -262,10 +278,14 @@ class Instance:
                 assert self._handle is not None
                 self._handle.send_line(f"ping {self._ping}")
                 next_ping = now + timeouts.heartbeat
-            if now - self._last_pong > MISSED_HEARTBEATS * timeouts.heartbeat:
+            wake = min(wake, next_ping)
+            hung_at = self._last_pong + MISSED_HEARTBEATS * timeouts.heartbeat
+            if now >= hung_at:
                 log.warning("session %s: no heartbeat answer for %.1f s; unresponsive", self.id, now - self._last_pong)
                 self._terminate("unresponsive", State.UNRESPONSIVE)
+                wake = now
                 continue
+            wake = min(wake, hung_at)
             self._update_use()
             if now - self._started >= timeouts.max_age:
                 self.stop("max_age")
