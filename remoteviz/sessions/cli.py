@@ -31,6 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(config))
     except OSError as error:
-        print(f"remoteviz-sessions: cannot listen on {config.host}:{config.port}: {error}", file=sys.stderr)
+        print(f"remoteviz-sessions: cannot start: {error}", file=sys.stderr)
         return 1
     return 0

@@ -150,6 +150,11 @@ class LocalProcessBackend(Backend):
     def __init__(self, state_dir: Path) -> None:
         self._state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Its records name processes to signal: a folder someone else owns or may write to (a
+        # shared /tmp) could make the manager kill anything of ours.
+        info = state_dir.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            raise OSError(f"the state folder {state_dir} must belong to this user and be writable by it alone")
         self._manager = {"pid": os.getpid(), "start": _start_time(os.getpid())}
 
     def _argv(self, spec: LaunchSpec) -> list[str]:

@@ -122,10 +122,15 @@ class ManagerProcess:
                     self.port = int(line.split()[-1])
                     ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(30):
-            self.kill()
-            raise AssertionError("the manager did not start:\n" + "\n".join(self.log))
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 30
+        while not ready.wait(0.05):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                if self.process.poll() is None:
+                    self.kill()
+                reader.join(5)
+                raise AssertionError("the manager did not start:\n" + "\n".join(self.log))
         return self
 
     @property

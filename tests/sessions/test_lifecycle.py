@@ -175,3 +175,13 @@ def test_a_port_held_by_another_program_is_skipped(tmp_path: Path):
         finally:
             for blocker in blockers:
                 blocker.close()
+
+
+def test_a_state_folder_others_may_write_to_is_refused(tmp_path: Path):
+    state = tmp_path / "shared"
+    state.mkdir()
+    state.chmod(0o777)
+    manager = ManagerProcess(tmp_path, state_dir=str(state))
+    with pytest.raises(AssertionError, match="did not start"):
+        manager.start()
+    assert any("state folder" in line and "writable by it alone" in line for line in manager.log)
