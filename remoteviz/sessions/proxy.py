@@ -109,6 +109,7 @@ class Proxy:
         hello = message.data
         query = dict(request.query)
         session_id, token = query.pop("session", None), query.pop("token", None)
+        instance = None
         try:
             if session_id is None:
                 if app not in self._config.apps:
@@ -128,7 +129,9 @@ class Proxy:
         except Refusal as refusal:
             await self._refuse(browser, request, "token" if session_id else "spawn", refusal.reason)
             return
-        except ConnectionError:
+        except ConnectionError:  # the page left while its instance started: nobody else can use it
+            if instance is not None and session_id is None:
+                instance.stop("abandoned")
             return
         request[SESSION_KEY] = instance.id
         query["token"] = self._manager.grant(instance).token
@@ -162,7 +165,11 @@ class Proxy:
         up = asyncio.ensure_future(_pump(browser, upstream, activity, bytes_count, "to_instance"))
         done, pending = await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
         first = done.pop()
-        code, reason = first.result() if not first.cancelled() and first.exception() is None else (1011, "")
+        if first.exception() is not None:
+            log.warning("relaying failed: %r", first.exception())
+            code, reason = 1011, ""
+        else:
+            code, reason = first.result()
         other = browser if first is down else upstream
         for task in pending:
             task.cancel()

@@ -283,3 +283,17 @@ def test_tls_serves_https_and_wss_urls(tmp_path: Path):
                                          data=json.dumps({"app": "fake"}).encode())
         with urllib.request.urlopen(request, context=context, timeout=30) as answer:
             assert json.loads(answer.read())["url"].startswith(f"wss://127.0.0.1:{manager.port}/fake/main?session=")
+
+
+def test_a_page_that_leaves_while_its_instance_starts_does_not_leave_it_running(tmp_path: Path):
+    apps = {"slow": {"command": ["{python}", str(Path(__file__).parent / "fake_viewer.py")],
+                     "env": {"REMOTEVIZ_PARAM_MODE": "slow"}}}
+    with ManagerProcess(tmp_path, apps=apps) as manager:
+        async def leave() -> None:
+            async with websockets.connect(manager.ws_url("slow")) as ws:
+                await ws.send(json.dumps({"type": "hello", "version": 1}))
+                assert json.loads(await ws.recv())["event"] == "pendingNetworkCalibration"
+                ws.transport.abort()  # the page's tab is closed: its connection is gone
+        asyncio.run(leave())
+        wait_for(lambda: manager.ended("abandoned") == 1)
+        wait_for(lambda: manager.status()["instances"] == 0)
