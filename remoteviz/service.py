@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from . import protocol
+from . import launch, protocol
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
 from .encoders.streams import Job, Member
@@ -216,6 +216,7 @@ class Service:
         self._stop = threading.Event()
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
+        self._access_check: Callable[[str, ConnectionParameters], str | None] | None = None
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -272,7 +273,8 @@ class Service:
         """Start listening; False (with the reason logged) if the service cannot start."""
         if self._is_open:
             raise RuntimeError("the service is already open")
-        self.settings = settings or ServiceSettings()
+        # A service started by remoteviz-sessions listens where the manager says (remoteviz/launch.py).
+        self.settings = launch.configure(settings or ServiceSettings())
         self._stop.clear()
         try:
             ssl_context = self._ssl_context()
@@ -291,6 +293,7 @@ class Service:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
             self._transport = None
             self._open_error = error
+            launch.report_failure(str(error))
             return False
         self._open_error = None
         self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
@@ -300,6 +303,7 @@ class Service:
         viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
         for url in self.page_urls():
             log.info("open %s in a browser%s", url, viewer)
+        launch.attach(self)
         return True
 
     def page_urls(self) -> list[str]:
@@ -373,6 +377,15 @@ class Service:
         """Ask :meth:`run` or :meth:`serve` to return (safe from any thread or a signal handler)."""
         self._stop.set()
         self._wake()
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback(*args)`` on the dispatch thread, inside a coming ``dispatch()`` (safe from any thread)."""
+        self._post(callback, *args)
+
+    def set_access_check(self, check: Callable[[str, ConnectionParameters], str | None] | None) -> None:
+        """Check every connection before any listener is asked: ``check(render_area_id, parameters)``
+        returns the reason to refuse it (shown to the page), or None to go on."""
+        self._access_check = check
 
     def run(self, settings: ServiceSettings | None = None) -> None:
         """Open, dispatch until :meth:`stop` or Ctrl-C, then close.
@@ -559,8 +572,10 @@ class Service:
             self._call_service("on_connected_client", client.id, client.network_performance)
 
         area = self._render_areas.get(area_id)
-        refusal = None
-        if area is not None:
+        refusal = self._access_refusal(area_id, parameters)
+        if refusal is not None:
+            log.info("refused a connection to %r: %s", area_id, refusal)
+        elif area is not None:
             answers = self._call_service("on_pending_share_render_area", area, client, parameters)
             if not any(a is not False and a is not _FAILED for a in answers):
                 refusal = "the application refused to share this render area"
@@ -660,6 +675,15 @@ class Service:
         if encoders.validate():
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
+
+    def _access_refusal(self, area_id: str, parameters: ConnectionParameters) -> str | None:
+        if self._access_check is None:
+            return None
+        try:
+            return self._access_check(area_id, parameters)
+        except Exception:
+            log.exception("the access check raised; refusing")  # a crashing check never lets one in
+            return "access check failed"
 
     def _refuse(self, link: Link, detail: str, area_id: str) -> None:
         log.warning("refused a connection to render area %r: %s", area_id, detail)

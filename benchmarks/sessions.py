@@ -1,0 +1,307 @@
+"""Session manager benchmark: spawn time, what the proxy costs, memory per connection, spawn/kill churn.
+
+Starts ``remoteviz-sessions`` in a subprocess (its CPU and memory are its own) and prints:
+
+- spawn to first frame, HelloCone, p50/p95: through the REST handshake (POST, then connect to the
+  answer's url) and through the proxy (connect to ``ws://manager/hello_cone/TheCone``);
+- the round trip the proxy adds, p50/p95, against a direct connection to the same instance in
+  the same run, interleaved: a ``ping`` (answered by the service's network thread) and a 64 KiB
+  message echoed by the application (the size of a frame);
+- proxied throughput: MB relayed per second of the manager's CPU time (MB/s per core);
+- the manager's RSS per idle proxied connection (``--connections`` of them on one instance);
+- ``--cycles`` spawn/kill cycles (4 at a time) of a minimal viewer: port collisions (a port handed
+  out while a live instance holds it, or an instance that found its port taken) and the
+  manager's RSS at the start, middle and end of the loop;
+- the time from an instance's crash to its port being free in the manager, p50/p95;
+- with ``--soak SECONDS``, serial spawn/kill cycles (and a proxied connection every tenth) for that
+  long, with the manager's RSS every 30 s.
+
+    python -m benchmarks.sessions [--spawns 10] [--pings 2000] [--connections 100] [--cycles 1000]
+                                  [--crashes 20] [--soak 600] [--output FILE]
+
+The proxy and echo instances are ``tests/sessions/pattern_viewer.py`` (numpy frames, no OpenGL),
+the churn one ``tests/sessions/fake_viewer.py``. Figures compare only within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import platform
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+import websockets
+
+from remoteviz import client
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.sessions.harness import FAKE, HELLO_CONE, PATTERN, ManagerProcess, alive  # noqa: E402
+
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "sessions.json"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def figures(values_ms: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(values_ms, 0.5), 3), "p95_ms": round(percentile(values_ms, 0.95), 3),
+            "n": len(values_ms)}
+
+
+async def first_frame(url: str) -> None:
+    async with client.connect(url, width=640, height=480, timeout=60) as view:
+        await view.next_frame(timeout=60)
+
+
+def spawn_times(manager: ManagerProcess, spawns: int) -> dict[str, dict[str, float]]:
+    rest, proxy = [], []
+    for _ in range(spawns):
+        started = time.perf_counter()
+        answer = manager.create("hello_cone", render_area="TheCone")
+        asyncio.run(first_frame(answer["url"]))
+        rest.append((time.perf_counter() - started) * 1000)
+        manager.request("DELETE", f"/api/sessions/{answer['id']}")
+        started = time.perf_counter()
+        asyncio.run(first_frame(manager.ws_url("hello_cone", "TheCone")))
+        proxy.append((time.perf_counter() - started) * 1000)
+        while manager.status()["instances"]:  # its reconnect grace (0.2 s here) ends it
+            time.sleep(0.05)
+    return {"rest": figures(rest), "proxy": figures(proxy)}
+
+
+class RawView:
+    """A protocol connection read by hand, so a round trip is timed to the message that answers it."""
+
+    def __init__(self, websocket: websockets.ClientConnection) -> None:
+        self.ws = websocket
+
+    @classmethod
+    async def open(cls, url: str) -> RawView:
+        view = cls(await websockets.connect(url, compression=None, max_size=None))
+        await view.ws.send(json.dumps({"type": "hello", "version": 1, "client_id": "", "width": 64, "height": 48,
+                                       "decoders": ["png", "jpeg"]}))
+        await view.until(lambda m: m.get("type") == "accept")
+        return view
+
+    async def until(self, wanted) -> dict:
+        """Read (answering the service's pings) until a text message ``wanted`` accepts."""
+        while True:
+            data = await self.ws.recv()
+            if isinstance(data, bytes):
+                if data[0] == 1:  # a frame: acknowledge it as a browser would
+                    frame_id = int.from_bytes(data[4:8], "little")
+                    await self.ws.send(json.dumps({"type": "ack", "frame": frame_id, "decode_ms": 1}))
+                continue
+            message = json.loads(data)
+            if message.get("type") == "ping":
+                await self.ws.send(json.dumps({"type": "pong", "t": message["t"]}))
+            if wanted(message):
+                return message
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def round_trips(direct_url: str, proxied_url: str, count: int) -> dict[str, dict[str, float]]:
+    """Interleaved round trips on a direct and a proxied connection to one instance."""
+    results: dict[str, list[float]] = {"ping_direct": [], "ping_proxied": [], "echo_direct": [], "echo_proxied": []}
+    payload = "x" * 65536
+    views = {"direct": await RawView.open(direct_url), "proxied": await RawView.open(proxied_url)}
+    await asyncio.sleep(0.5)  # the first frames and stills have gone
+    try:
+        for index in range(count):
+            for name, view in views.items():
+                t = 1e6 + index  # the service answers a protocol ping on its network thread
+                started = time.perf_counter()
+                await view.ws.send(json.dumps({"type": "ping", "t": t}))
+                await view.until(lambda m: m.get("type") == "pong" and m.get("t") == t)
+                results[f"ping_{name}"].append((time.perf_counter() - started) * 1000)
+                if index % 10 == 0:  # the application echoes a frame-sized message
+                    started = time.perf_counter()
+                    await view.ws.send(json.dumps({"type": "message", "text": payload}))
+                    await view.until(lambda m: m.get("type") == "message")
+                    results[f"echo_{name}"].append((time.perf_counter() - started) * 1000)
+    finally:
+        for view in views.values():
+            await view.close()
+    out = {name: figures(values) for name, values in results.items()}
+    for kind in ("ping", "echo"):
+        out[f"{kind}_added"] = {q: round(out[f"{kind}_proxied"][q] - out[f"{kind}_direct"][q], 3)
+                                for q in ("p50_ms", "p95_ms")}
+    return out
+
+
+async def throughput(proxied_url: str, manager_pid: int, seconds: float = 5.0) -> dict[str, float]:
+    """Echo 512 KiB messages through the proxy, 4 in flight; MB relayed per manager CPU second."""
+    process = psutil.Process(manager_pid)
+    payload = "y" * (512 * 1024)
+    relayed = 0
+    async with client.connect(proxied_url, timeout=30) as view:
+        await view.latest_frame(timeout=30, settle=0.3)
+        cpu_before, started = sum(process.cpu_times()[:2]), time.perf_counter()
+        for _ in range(4):
+            await view.send_message(payload)
+        while time.perf_counter() - started < seconds:
+            await view.next_message(timeout=30)
+            relayed += 2 * len(payload)  # to the instance and back
+            await view.send_message(payload)
+        for _ in range(4):
+            await view.next_message(timeout=30)
+            relayed += 2 * len(payload)
+        wall, cpu = time.perf_counter() - started, sum(process.cpu_times()[:2]) - cpu_before
+    return {"mb_per_s_wall": round(relayed / wall / 1e6, 1), "mb_per_cpu_s": round(relayed / cpu / 1e6, 1),
+            "manager_cpu_share": round(cpu / wall, 2)}
+
+
+async def idle_memory(manager: ManagerProcess, session_query: str, connections: int) -> dict[str, float]:
+    process = psutil.Process(manager.pid)
+    views, stack = [], []
+    before = process.memory_info().rss
+    for index in range(connections):
+        context = client.connect(manager.ws_url("pattern", "M", session_query), timeout=30, width=32, height=24)
+        stack.append(context)
+        views.append(await context.__aenter__())
+    await asyncio.sleep(1.0)
+    after = process.memory_info().rss
+    for context in reversed(stack):
+        await context.__aexit__(None, None, None)
+    return {"connections": connections, "rss_before_mb": round(before / 2**20, 1),
+            "rss_after_mb": round(after / 2**20, 1), "kb_per_connection": round((after - before) / connections / 1024, 1)}
+
+
+def churn(manager: ManagerProcess, cycles: int) -> dict[str, object]:
+    process = psutil.Process(manager.pid)
+    live: set[int] = set()
+    lock = threading.Lock()
+    collisions, failures = 0, 0
+    rss = {"start_mb": round(process.memory_info().rss / 2**20, 1)}
+    failed_before = manager.ended("start_failed")
+    done = 0
+
+    def cycle(_: int) -> None:
+        nonlocal collisions, failures, done
+        status, answer, _headers = manager.request("POST", "/api/sessions", {"app": "fake"})
+        if status != 201:
+            failures += 1
+            return
+        port = int(answer["url"].split(":")[2].split("/")[0])
+        with lock:
+            collisions += port in live
+            live.add(port)
+        deleted = manager.request("DELETE", f"/api/sessions/{answer['id']}")[0] == 204
+        with lock:
+            if deleted:  # answered once the instance has exited
+                live.discard(port)
+            done += 1
+        if done == cycles // 2:
+            rss["middle_mb"] = round(process.memory_info().rss / 2**20, 1)
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(cycle, range(cycles)))
+    rss["end_mb"] = round(process.memory_info().rss / 2**20, 1)
+    busy = manager.ended("start_failed") - failed_before
+    return {"cycles": cycles, "seconds": round(time.perf_counter() - started, 1), "port_collisions": collisions,
+            "port_found_taken": busy, "failed_requests": failures, "manager_rss": rss}
+
+
+def crash_reclaim(manager: ManagerProcess, crashes: int) -> dict[str, float]:
+    """Milliseconds from an instance's crash (its process gone) to its port being free in the manager."""
+    full = manager.status()["free_ports"]
+    times = []
+    for _ in range(crashes):
+        answer = manager.create("fake", parameters={"mode": "crash"})
+        pid = manager.session(answer["id"])["pid"]
+        while alive(pid):
+            time.sleep(0.0005)
+        gone = time.perf_counter()
+        while manager.status()["free_ports"] != full:
+            pass
+        times.append((time.perf_counter() - gone) * 1000)
+    return figures(times)
+
+
+def soak(manager: ManagerProcess, seconds: float) -> dict[str, object]:
+    """Spawn/kill cycles one after the other for ``seconds``, and every tenth a viewer through the
+    proxy that waits for its first frame: the manager's RSS sampled every 30 s."""
+    process = psutil.Process(manager.pid)
+    samples, cycles, collisions, live = [], 0, 0, set()
+    started = next_sample = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        if time.perf_counter() >= next_sample:
+            samples.append(round(process.memory_info().rss / 2**20, 1))
+            next_sample += 30.0
+        answer = manager.create("fake")
+        port = int(answer["url"].split(":")[2].split("/")[0])
+        collisions += port in live
+        live.add(port)
+        if cycles % 10 == 0:
+            asyncio.run(first_frame(manager.ws_url("pattern", "A")))
+        manager.request("DELETE", f"/api/sessions/{answer['id']}")
+        live.discard(port)
+        cycles += 1
+    samples.append(round(process.memory_info().rss / 2**20, 1))
+    return {"seconds": seconds, "cycles": cycles, "port_collisions": collisions, "manager_rss_mb_every_30s": samples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spawns", type=int, default=10)
+    parser.add_argument("--pings", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--cycles", type=int, default=1000)
+    parser.add_argument("--crashes", type=int, default=20)
+    parser.add_argument("--soak", type=float, default=0.0, help="seconds of serial spawn/kill cycles (RSS over time)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args()
+    apps = {"hello_cone": {"command": ["{python}", str(HELLO_CONE)],
+                           "env": {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}},
+            "pattern": {"command": ["{python}", str(PATTERN)]},
+            "fake": {"command": ["{python}", str(FAKE)], "parameters": ["mode"]}}
+    results: dict[str, object] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                  "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
+                                  "load_average": psutil.getloadavg()}
+    with tempfile.TemporaryDirectory() as tmp:
+        with ManagerProcess(Path(tmp), apps=apps, max_instances=8, reconnect_grace=0.2,
+                            idle_timeout=3600.0) as manager:
+            results["spawn_to_first_frame"] = spawn_times(manager, args.spawns)
+            print("spawn to first frame (HelloCone):", json.dumps(results["spawn_to_first_frame"]))
+            answer = manager.create("pattern", render_area="A")
+            query = f"session={answer['id']}&token={answer['token']}"
+            results["proxy_round_trip"] = asyncio.run(round_trips(answer["url"], manager.ws_url("pattern", "A", query),
+                                                                  args.pings))
+            print("round trips, direct vs proxied:", json.dumps(results["proxy_round_trip"]))
+            results["proxied_throughput"] = asyncio.run(throughput(manager.ws_url("pattern", "B", query), manager.pid))
+            print("proxied throughput:", json.dumps(results["proxied_throughput"]))
+            results["idle_connection_memory"] = asyncio.run(idle_memory(manager, query, args.connections))
+            print("manager memory per idle proxied connection:", json.dumps(results["idle_connection_memory"]))
+            manager.request("DELETE", f"/api/sessions/{answer['id']}")
+            results["spawn_kill_cycles"] = churn(manager, args.cycles)
+            print("spawn/kill cycles:", json.dumps(results["spawn_kill_cycles"]))
+            results["crash_to_port_free"] = crash_reclaim(manager, args.crashes)
+            print("crash to port free in the manager:", json.dumps(results["crash_to_port_free"]))
+            if args.soak:
+                results["soak"] = soak(manager, args.soak)
+                print("soak:", json.dumps(results["soak"]))
+            problems = [line for line in manager.log if " WARNING: " in line or " ERROR: " in line]
+            results["manager_warnings"] = problems[:50]
+            print(f"manager warnings: {len(problems)}", *problems[:10], sep="\n  ")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The session manager: one viewer service process per request, as the HOOPS Server does it.
+
+``remoteviz-sessions --config sessions.toml`` starts it (``docs/sessions.md``). One flat module
+per concern: :mod:`.config` (TOML, environment, validation), :mod:`.backend` (the interface to
+what runs instances) and :mod:`.local` (child processes), :mod:`.instances` (one instance's
+states, heartbeat and timeouts), :mod:`.ports` (the port range), :mod:`.manager` (caps, tokens,
+the registry), :mod:`.api` (REST), :mod:`.proxy` (WebSocket relay), :mod:`.access` (origins,
+API secret), :mod:`.metrics` (Prometheus), :mod:`.server` (the one port), :mod:`.cli`.
+The service side is :mod:`remoteviz.launch`.
+"""
+
+from .backend import Backend, InstanceHandle, LaunchSpec
+from .config import AppConfig, ConfigError, ManagerConfig, load
+from .instances import Instance, State
+from .manager import Grant, Refusal, SessionManager
+from .server import ManagerServer, serve
+
+__all__ = ["AppConfig", "Backend", "ConfigError", "Grant", "Instance", "InstanceHandle", "LaunchSpec",
+           "ManagerConfig", "ManagerServer", "Refusal", "SessionManager", "State", "load", "serve"]
