@@ -15,12 +15,13 @@ import secrets
 import ssl as ssl_module
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterable
+from typing import AsyncIterator, Callable, Iterable, TypedDict
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 from . import protocol
 from .encoders.image import decode_image
@@ -336,6 +337,12 @@ def _open_video_decoder(codec: Codec) -> object:
     return context
 
 
+class _TlsOptions(TypedDict, total=False):
+    """The TLS keyword :func:`connect` passes to websockets only when it has a context."""
+
+    ssl: ssl_module.SSLContext
+
+
 @contextlib.asynccontextmanager
 async def connect(url: str, *, width: int = 0, height: int = 0, client_id: str = "",
                   decoders: Iterable[str] = DEFAULT_DECODERS, auto_ack: bool = True, decode: bool = True,
@@ -349,9 +356,9 @@ async def connect(url: str, *, width: int = 0, height: int = 0, client_id: str =
     for a ``wss://`` URL (the system's trusted certificates when None); ``origin`` is sent as the
     Origin header, as a page on that origin would.
     """
-    tls = {"ssl": ssl} if ssl is not None else {}  # websockets refuses ssl=None with wss://
+    tls: _TlsOptions = {"ssl": ssl} if ssl is not None else {}  # websockets refuses ssl=None with wss://
     websocket = await ws_connect(url, compression=None, max_size=max_size, open_timeout=timeout,
-                                 origin=origin, **tls)
+                                 origin=None if origin is None else Origin(origin), **tls)
     view = RemoteView(websocket, auto_ack=auto_ack, decode=decode)
     hello = Hello(client_id or secrets.token_hex(8), width, height, width, height, frozenset(decoders),
                   application, "remoteviz-python-client")

@@ -59,7 +59,7 @@ class PointCloudAreaListener(rv.RenderAreaListener):
         self.points.size = float(size)
 
     def on_mouse_double_click(self, render_area: rv.RenderArea, connection: rv.Connection, x: int, y: int,
-                              button: int) -> bool:
+                              button: int, *, event: rv.MouseEvent) -> bool:
         picked = render_area.scene_manager.pick(x, y, render_area.width, render_area.height)
         answer = None if picked is None else {"index": picked.index, "point": [float(c) for c in picked.point]}
         connection.send_message(json.dumps({"picked": answer}))

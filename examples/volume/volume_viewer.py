@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 import remoteviz as rv
 
@@ -33,7 +34,7 @@ def ct_phantom(size: int = 128, seed: int = 0) -> np.ndarray:
     axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
     z, y, x = np.meshgrid(axis, axis, axis, indexing="ij")
     head = (x / 0.8) ** 2 + ((y - 0.15) / 0.8) ** 2 + (z / 0.8) ** 2
-    volume = np.zeros(head.shape, np.float32)
+    volume: npt.NDArray[np.float32] = np.zeros(head.shape, np.float32)
     neck = x**2 + (z + 0.15) ** 2
     volume[(neck < 0.3**2) & (y < 0.0)] = 1050.0
     volume[(neck < 0.1**2) & (y < -0.4)] = 2000.0  # the spine
@@ -121,7 +122,7 @@ class VolumeScene:
                 self.slice.index = index
                 self.slice_switch.which_child = 0
 
-    def pick(self, scene_manager: rv.SceneManager, x: int, y: int, width: int, height: int) -> dict:
+    def pick(self, scene_manager: rv.SceneManager, x: int, y: int, width: int, height: int) -> dict[str, object]:
         """Pick at a pixel; the answer sent to the page (and shown on the label)."""
         picked = scene_manager.pick(x, y, width, height)
         if picked is None or picked.value is None:
@@ -154,7 +155,7 @@ class VolumeAreaListener(rv.RenderAreaListener):
             connection.send_message(json.dumps({"error": str(error)}))  # to that page alone
 
     def on_mouse_double_click(self, render_area: rv.RenderArea, connection: rv.Connection, x: int, y: int,
-                              button: int) -> bool:
+                              button: int, *, event: rv.MouseEvent) -> bool:
         answer = self.scene.pick(render_area.scene_manager, x, y, render_area.width, render_area.height)
         connection.send_message(json.dumps(answer))
         return True

@@ -60,8 +60,9 @@ def world_plane(plane: ClipPlane, model: Matrix) -> np.ndarray:
     Planes transform by the inverse transpose; the result is scaled so that ``(a, b, c)`` has unit
     length, so ``a*x + b*y + c*z + d`` is a signed world distance.
     """
-    equation = plane.equation @ np.linalg.inv(model)
-    return equation / np.linalg.norm(equation[:3])
+    equation: np.ndarray = plane.equation @ np.linalg.inv(model)
+    unit: np.ndarray = equation / np.linalg.norm(equation[:3])
+    return unit
 
 
 @dataclass(slots=True)

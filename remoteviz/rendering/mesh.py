@@ -213,11 +213,12 @@ class Mesh(Shape):
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
         visual = loaded.visual
         options: dict[str, Any] = {}
-        if visual.kind == "vertex":
-            options["colors"] = visual.vertex_colors
-        elif visual.kind == "face":
-            options["face_colors"] = visual.face_colors
-        elif visual.kind == "texture" and getattr(visual, "uv", None) is not None:
+        if isinstance(visual, trimesh.visual.ColorVisuals):
+            if visual.kind == "vertex":
+                options["colors"] = visual.vertex_colors
+            elif visual.kind == "face":
+                options["face_colors"] = visual.face_colors
+        elif isinstance(visual, trimesh.visual.TextureVisuals) and visual.uv is not None:
             image = _material_image(visual.material)
             if image is not None:
                 options["texcoords"] = visual.uv

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from remoteviz.rendering.actions import ShapeInstance
 from remoteviz.rendering.camera import Camera, OrthographicCamera, Viewport
-from remoteviz.rendering.lines import PICK_TOLERANCE_PIXELS, LineGeometry
+from remoteviz.rendering.lines import PICK_TOLERANCE_PIXELS, LineGeometry, LineSet
 from remoteviz.rendering.math3d import BoundingBox, Matrix, Ray, transform_points
 from remoteviz.rendering.nodes import Node
 from remoteviz.rendering.points import PICK_RADIUS_PIXELS, PointGeometry
@@ -78,17 +78,28 @@ def pick(
                 return hit
     best: PickedPoint | None = None
     for instance in instances:
-        geometry = instance.shape.geometry
-        picker = _PICKERS.get(type(geometry))
-        if picker is None:
-            continue
-        box = geometry.bounding_box
-        if box is None:
-            continue
-        hit = picker(instance, geometry, view)
+        hit = _pick_shape(instance, view)
         if hit is not None and (best is None or hit.distance < best.distance):
             best = hit
     return best
+
+
+def _pick_shape(instance: ShapeInstance, view: _PickView) -> PickedPoint | None:
+    """The nearest hit on one shape, by the kind of its geometry; None for an empty shape or a
+    kind this pass does not pick (labels are picked first, on top of everything)."""
+    geometry = instance.shape.geometry
+    pickable = (Geometry, SliceGeometry, PointGeometry, LineGeometry, VolumeGeometry)
+    if not isinstance(geometry, pickable) or geometry.bounding_box is None:
+        return None
+    if isinstance(geometry, Geometry):
+        return _pick_triangles(instance, geometry, view)
+    if isinstance(geometry, SliceGeometry):
+        return _pick_slice(instance, geometry, view)
+    if isinstance(geometry, PointGeometry):
+        return _pick_points(instance, geometry, view)
+    if isinstance(geometry, LineGeometry):
+        return _pick_lines(instance, geometry, view)
+    return _pick_volume(instance, geometry, view)
 
 
 def _local_ray(instance: ShapeInstance, ray: Ray) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +111,7 @@ def _local_ray(instance: ShapeInstance, ray: Ray) -> tuple[np.ndarray, np.ndarra
 
 def _facing(instance: ShapeInstance, normal: np.ndarray, ray: Ray) -> np.ndarray:
     """A local normal in world coordinates, unit length, turned towards the viewer."""
-    world = np.linalg.inv(instance.model)[:3, :3].T @ normal
+    world: np.ndarray = np.linalg.inv(instance.model)[:3, :3].T @ normal
     world = world / np.linalg.norm(world)
     return -world if np.dot(world, ray.direction) > 0.0 else world
 
@@ -122,6 +133,7 @@ def _pick_slice(instance: ShapeInstance, geometry: SliceGeometry, view: _PickVie
     if hit is None:
         return None
     t, face, u, v = hit
+    assert triangles.texcoords is not None  # a slice's quad always carries its texture coordinates
     corners = triangles.texcoords[triangles.indices[face]].astype(np.float64)
     value = geometry.value_at((1.0 - u - v) * corners[0] + u * corners[1] + v * corners[2])
     if np.isnan(value):
@@ -207,7 +219,9 @@ def _pick_lines(instance: ShapeInstance, geometry: LineGeometry, view: _PickView
         s = np.where(denominator > 1e-12 * np.maximum(aa, 1e-30), (ad * dw - aw) / denominator, 0.0)
     s = np.clip(np.nan_to_num(s), 0.0, 1.0)
     closest = a + s[:, None] * along
-    return _nearest_on_screen(instance, view, closest, instance.shape.width / 2.0 + PICK_TOLERANCE_PIXELS)
+    lines = instance.shape
+    assert isinstance(lines, LineSet)  # only a LineSet builds a LineGeometry
+    return _nearest_on_screen(instance, view, closest, lines.width / 2.0 + PICK_TOLERANCE_PIXELS)
 
 
 def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickView) -> PickedPoint | None:
@@ -259,15 +273,6 @@ def _pick_label(instance: ShapeInstance, view: _PickView) -> PickedPoint | None:
     return PickedPoint(instance.shape, instance.path, anchor, -view.ray.direction, distance)
 
 
-_PICKERS = {
-    Geometry: _pick_triangles,
-    SliceGeometry: _pick_slice,
-    PointGeometry: _pick_points,
-    LineGeometry: _pick_lines,
-    VolumeGeometry: _pick_volume,
-}
-
-
 def _box_span(origin: np.ndarray, direction: np.ndarray, t_min: float, box: BoundingBox) -> tuple[float, float] | None:
     """Slab test: the ray's ``(t_enter, t_leave)`` through the box, or None when it misses."""
     lo, hi = np.asarray(box.minimum), np.asarray(box.maximum)
@@ -285,5 +290,5 @@ def _box_span(origin: np.ndarray, direction: np.ndarray, t_min: float, box: Boun
 def _meets_box(origin: np.ndarray, direction: np.ndarray, t_min: float, box: BoundingBox) -> bool:
     """Does the ray pass through the box (grown slightly for rounding)?"""
     pad = 1e-6 * max(float(np.abs(box.size).max()), 1.0)
-    grown = BoundingBox(tuple(np.asarray(box.minimum) - pad), tuple(np.asarray(box.maximum) + pad))  # type: ignore[arg-type]
+    grown = BoundingBox(tuple(np.asarray(box.minimum) - pad), tuple(np.asarray(box.maximum) + pad))
     return _box_span(origin, direction, t_min, grown) is not None

@@ -34,7 +34,7 @@ from remoteviz.rendering.gpu import (
     GpuTriangles,
     GpuVolume,
 )
-from remoteviz.rendering.lines import LineGeometry
+from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
 from remoteviz.rendering.points import PointGeometry
@@ -60,6 +60,7 @@ from remoteviz.rendering.shaders import (
 from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.slices import SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
+from remoteviz.rendering.texture import Texture2D
 from remoteviz.rendering.volume import Volume, VolumeGeometry, VolumeMode
 
 INTERACTIVE_VOLUME_SCALE = 0.5
@@ -244,7 +245,7 @@ class Renderer:
 
         # Transparent shapes last, farthest first, blended over what is behind them.
         transparent = [i for i in triangles if i.material.transparency > 0.0]
-        transparent.sort(key=lambda i: float(transform_points(view, i.world_bounding_box.center[None])[0, 2]))
+        transparent.sort(key=lambda i: float(transform_points(view, _world_center(i)[None])[0, 2]))
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
         GL.glDepthMask(GL.GL_FALSE)
@@ -308,11 +309,11 @@ class Renderer:
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
             GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
-        texture = getattr(instance.shape, "texture", None) or instance.texture
-        textured = texture is not None and gpu.has_texcoords
-        program.set_int("u_textured", textured)
-        if textured:
-            self._gpu(texture).texture.bind(0)
+        texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
+        drawn_texture = texture if gpu.has_texcoords else None
+        program.set_int("u_textured", drawn_texture is not None)
+        if drawn_texture is not None:
+            self._gpu(drawn_texture).texture.bind(0)
         gpu.draw()
 
     # ------------------------------------------------------------------ slices, points, lines
@@ -366,10 +367,12 @@ class Renderer:
         program.set_float("u_depth_bias", _LINE_DEPTH_BIAS)
         GL.glDisable(GL.GL_CULL_FACE)
         for instance in instances:
-            gpu: GpuLines = self._gpu(instance.shape)
+            lines = instance.shape
+            assert isinstance(lines, LineSet)  # only a LineSet builds a LineGeometry
+            gpu: GpuLines = self._gpu(lines)
             program.set_matrix("u_model_view", view @ instance.model)
             program.set_clip_planes(_planes_in(instance, view))
-            program.set_float("u_width", instance.shape.width)
+            program.set_float("u_width", lines.width)
             if not gpu.has_colors:
                 GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
             gpu.draw()
@@ -407,7 +410,7 @@ class Renderer:
             offset = point_world - camera_world
             return float(offset @ view_direction) if orthographic else float(np.linalg.norm(offset))
 
-        ordered = sorted(instances, key=lambda i: depth(i.world_bounding_box.center))
+        ordered = sorted(instances, key=lambda i: depth(_world_center(i)))
         self.bricks_drawn = 0
         for instance in ordered:
             self._draw_volume(instance, view, interactive, depth)
@@ -428,7 +431,8 @@ class Renderer:
 
     def _draw_volume(self, instance: ShapeInstance, view: Matrix, interactive: bool, depth: Any) -> None:
         program = self._volume
-        volume: Volume = instance.shape
+        volume = instance.shape
+        assert isinstance(volume, Volume)  # only a Volume builds a VolumeGeometry
         geometry: VolumeGeometry = volume.geometry
         gpu: GpuVolume = self._gpu(volume)
         model_view = view @ instance.model
@@ -533,6 +537,7 @@ class Renderer:
             weakref.finalize(node, self._released.append, entry)
         elif entry.version != node.version:
             if isinstance(entry.gpu, GpuVolume):
+                assert isinstance(source, VolumeGeometry)  # a node's geometry keeps its kind
                 entry.gpu = entry.gpu.updated(source, Volume.memory_budget - self.volume_bytes)
             else:
                 entry.gpu = entry.gpu.updated(source)
@@ -551,6 +556,13 @@ class Renderer:
         if isinstance(source, VolumeGeometry):
             return GpuVolume(source, self.max_3d_texture_size, Volume.memory_budget - self.volume_bytes)
         return GpuImage(source)  # a Texture2D node or a label
+
+
+def _world_center(instance: ShapeInstance) -> np.ndarray:
+    """The centre of a drawn shape's world bounding box."""
+    box = instance.world_bounding_box
+    assert box is not None  # shapes without a box are culled before drawing
+    return box.center
 
 
 def _planes_in(instance: ShapeInstance, view: Matrix) -> list[np.ndarray]:

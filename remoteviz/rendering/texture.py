@@ -118,7 +118,7 @@ class ImagePlane(Shape):
         )
         return Geometry(
             positions,
-            np.tile(np.float32([0.0, 0.0, 1.0]), (4, 1)),
+            np.tile(np.array([0.0, 0.0, 1.0], np.float32), (4, 1)),
             np.array([[0, 1, 2], [0, 2, 3]], np.uint32),
             texcoords=np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32),
         )
