@@ -298,7 +298,11 @@ def _int(obj: dict[str, Any], name: str, lo: int, hi: int, default: Any = ...) -
 
 
 def _number(obj: dict[str, Any], name: str, default: Any = ...) -> float:
-    value = float(_field(obj, name, (int, float), default))
+    value = _field(obj, name, (int, float), default)
+    try:
+        value = float(value)
+    except OverflowError:  # a JSON integer too large for a float
+        raise ProtocolError(f"field {name!r} must be finite") from None
     if not math.isfinite(value):
         raise ProtocolError(f"field {name!r} must be finite")
     return value
@@ -398,8 +402,21 @@ _INPUT_PARSERS = {"mouse": _parse_mouse, "wheel": _parse_wheel, "key": _parse_ke
 
 
 def parse_client_text(text: str) -> ClientMessage:
-    """Parse one text WebSocket message from a client, or raise :class:`ProtocolError`."""
+    """Parse one text WebSocket message from a client, or raise :class:`ProtocolError`.
+
+    Whatever the text, the only exception is :class:`ProtocolError`: a parse failure is the
+    client's fault, never the service's.
+    """
     obj = _load_object(text)
+    try:
+        return _parse_client_object(obj)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
+        raise ProtocolError(f"malformed {obj.get('type')!s} message: {type(error).__name__}") from None
+
+
+def _parse_client_object(obj: dict[str, Any]) -> ClientMessage:
     kind = obj.get("type")
     if kind in _INPUT_PARSERS:
         return Input(event=_INPUT_PARSERS[kind](obj), seq=_int(obj, "seq", 0, 2**32 - 1, 0))
@@ -431,7 +448,9 @@ def parse_client_binary(data: bytes) -> AppMessage:
 
 def _load_object(text: str) -> dict[str, Any]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_checked_pairs)
+    except ProtocolError:
+        raise
     except (ValueError, RecursionError):
         raise ProtocolError("a text message must be a JSON object") from None
     if not isinstance(obj, dict):
@@ -439,6 +458,30 @@ def _load_object(text: str) -> dict[str, Any]:
     if not isinstance(obj.get("type"), str):
         raise ProtocolError("a text message must have a string field 'type'")
     return obj
+
+
+def _checked_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose strings are valid Unicode.
+
+    JSON escapes can name a lone surrogate (``"\\ud800"``), which no UTF-8 text can carry: relayed
+    to another browser it could not be sent at all. Refused here, at the edge.
+    """
+    for key, value in pairs:
+        if not is_valid_unicode(key):
+            raise ProtocolError("a field name is not valid Unicode (lone surrogate)")
+        items = value if isinstance(value, list) else (value,)
+        if any(isinstance(v, str) and not is_valid_unicode(v) for v in items):
+            raise ProtocolError(f"field {key!r} is not valid Unicode (lone surrogate)")
+    return dict(pairs)
+
+
+def is_valid_unicode(text: str) -> bool:
+    """True when ``text`` can be encoded as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- serialising

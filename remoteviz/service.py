@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import hashlib
+import hmac
 import logging
 import math
 import secrets
@@ -211,6 +213,7 @@ class Service:
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
         self._is_open = False
+        self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -490,10 +493,11 @@ class Service:
         if len(self._connections) >= self.settings.max_connections:
             self._refuse(link, "the service has reached its connection limit")
             return
-        client = self._clients.get(hello.client_id) if hello.client_id else None
+        client_id = self._client_id(hello.client_id)
+        client = self._clients.get(client_id)
         new_client = client is None
         if client is None:
-            client = Client(self, hello.client_id or secrets.token_hex(8), hello)
+            client = Client(self, client_id, hello)
             self._clients[client.id] = client
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_connected_client", client.id, client.network_performance)
@@ -548,6 +552,17 @@ class Service:
         if new_client:
             self._call_service("on_initialized_client", client, performance)
         self._initialize_connection(connection)
+
+    def _client_id(self, page_key: str) -> str:
+        """The service's id for the page whose views say ``page_key`` in their hello.
+
+        The id is derived from the key with a secret of this service, so knowing a client's id
+        (the application's, or what ``accept`` tells its page) does not let anyone join that
+        client: only a page's own views know its key. An empty key makes a new client.
+        """
+        if not page_key:
+            return secrets.token_hex(8)
+        return hmac.new(self._client_secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
     def _calibrated(self, client: Client, result: Calibration) -> None:
         """Network thread's calibration finished: tell the page, then let its connections start."""
@@ -891,7 +906,7 @@ class Service:
                 connection._needs_key = False
                 connection._encoding += 1
                 said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
-                texts[connection_id] = "\n".join(said).encode()
+                texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
             area._encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(

@@ -200,7 +200,12 @@ class Link:
                 if isinstance(item, tuple):
                     await self.websocket.close(*item)
                     return
-                await self.websocket.send(item)
+                try:
+                    await self.websocket.send(item)
+                except (UnicodeEncodeError, TypeError):
+                    # Never queued by the service (it checks what it sends); if it were, dropping
+                    # the one message keeps the link, where letting it raise would end it.
+                    log.error("%r: a message that cannot be sent was dropped", self)
         except ConnectionClosed:
             pass
 

@@ -96,6 +96,11 @@ def test_frame_header_layout_matches_the_specification() -> None:
     ('{"type": "hello", "version": 1, "decoders": "jpeg"}', "'decoders'"),
     ('{"type": "hello", "version": 1, "client_id": "' + "x" * 200 + '"}', "longer than 128"),
     ("[" * 100000 + "]" * 100000, "JSON object"),
+    ('{"type": "ping", "t": 1' + "0" * 400 + '}', "must be finite"),
+    ('{"type": "mouse", "action": "move", "x": -1' + "0" * 400 + ', "y": 1}', "must be finite"),
+    ('{"type": "message", "text": "\\ud800"}', "not valid Unicode"),
+    ('{"type": "hello", "version": 1, "decoders": ["\\udc00"]}', "not valid Unicode"),
+    ('{"type": "ping", "t": 1, "\\ud800": 1}', "not valid Unicode"),
 ])
 def test_malformed_client_text_is_a_clear_protocol_error(text: str, fragment: str) -> None:
     with pytest.raises(ProtocolError) as error:

@@ -1,0 +1,156 @@
+"""Regression tests for what a hostile or unlucky client could do (issue #9), one per defect."""
+
+import asyncio
+import json
+import logging
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
+
+import remoteviz as rv
+from remoteviz import client
+
+from .harness import async_wait_until, running_service
+
+HUGE = "1" + "0" * 400  # a JSON number no float can hold
+
+
+def hello(client_id: str = "") -> str:
+    return json.dumps({"type": "hello", "version": 1, "client_id": client_id, "width": 32, "height": 24,
+                       "decoders": ["jpeg", "png"]})
+
+
+async def closed_with(url: str, *messages: str | bytes) -> tuple[int | None, str]:
+    """Send ``messages`` raw; return the close code and the error detail the service sent."""
+    async with ws_connect(url, compression=None) as ws:
+        try:
+            for message in messages:
+                await ws.send(message)
+        except ConnectionClosed:
+            pass
+        detail = ""
+        try:
+            async for data in ws:
+                if isinstance(data, str) and json.loads(data)["type"] == "error":
+                    detail = json.loads(data)["detail"]
+        except ConnectionClosed:
+            pass
+        return ws.close_code, detail
+
+
+class Relay(rv.ServiceListener):
+    """Relays every application message to every viewer of the area, as a chat would."""
+
+    def on_instantiated_render_area(self, render_area):
+        class Listener(rv.RenderAreaListener):
+            def on_received_message(self, render_area, connection, message):
+                for viewer in render_area.connections:
+                    viewer.send_message(f"relay {message}")
+
+        render_area.add_listener(Listener())
+
+
+# ------------------------------------------------------------------ defect 1
+
+HUGE_NUMBERS = {
+    "ping t": '{"type": "ping", "t": %s}',
+    "pong t": '{"type": "pong", "t": %s}',
+    "mouse x": '{"type": "mouse", "action": "move", "x": %s, "y": 1}',
+    "mouse y": '{"type": "mouse", "action": "move", "x": 1, "y": %s}',
+    "wheel delta": '{"type": "wheel", "x": 1, "y": 1, "delta": %s}',
+    "ack decode_ms": '{"type": "ack", "frame": 1, "decode_ms": %s}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HUGE_NUMBERS))
+def test_defect_1_a_number_too_large_for_a_float_is_a_protocol_error(case, caplog) -> None:
+    message = HUGE_NUMBERS[case] % HUGE
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Area")) as bystander:
+            after_hello = await closed_with(runner.url("Area"), hello(), message)
+            before_hello = await closed_with(runner.url("Area"), message)
+            await bystander.send_message("still here")
+            return after_hello, before_hello, await bystander.next_message()
+
+    with caplog.at_level(logging.WARNING), running_service(Relay()) as runner:
+        (code, detail), (code_before, _), answer = asyncio.run(scenario(runner))
+    assert code == 4400 and "finite" in detail
+    assert code_before == 4400
+    assert answer == "relay still here"
+    assert "Traceback" not in caplog.text and "Task was destroyed" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+# ------------------------------------------------------------------ defect 2
+
+def test_defect_2_a_lone_surrogate_is_refused_and_the_other_viewers_keep_their_connection() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("Chat")) as viewer:
+            code, detail = await closed_with(runner.url("Chat"), hello(),
+                                             '{"type": "message", "text": "\\ud800"}')
+            await viewer.send_message("after")
+            return code, detail, await viewer.next_message(), viewer.is_closed
+
+    with running_service(Relay()) as runner:
+        code, detail, answer, closed = asyncio.run(scenario(runner))
+    assert code == 4400 and "not valid Unicode" in detail
+    assert answer == "relay after" and not closed
+
+
+def test_defect_2_an_application_relaying_a_lone_surrogate_gets_an_error_and_drops_nobody(caplog) -> None:
+    class Bad(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            class Listener(rv.RenderAreaListener):
+                def on_received_message(self, render_area, connection, message):
+                    for viewer in render_area.connections:
+                        # a string the application decoded with surrogateescape, say
+                        viewer.send_message("bad \udcff" if message == "bad" else f"ok {message}")
+
+            render_area.add_listener(Listener())
+
+    async def scenario(runner):
+        async with client.connect(runner.url("A")) as one, client.connect(runner.url("A")) as two:
+            await one.send_message("bad")
+            await one.send_message("good")
+            return await one.next_message(), await two.next_message(), one.is_closed or two.is_closed
+
+    with running_service(Bad()) as runner:
+        first, second, closed = asyncio.run(scenario(runner))
+    assert first == second == "ok good" and not closed
+    assert "valid Unicode" in caplog.text
+
+
+# ------------------------------------------------------------------ defect 4
+
+def test_defect_4_a_client_id_cannot_be_claimed_by_another_connection() -> None:
+    seen: list[str] = []
+
+    class Watch(Relay):
+        def on_connected_client(self, client_id, network_performance):
+            seen.append(client_id)
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Victim"), client_id="the-victims-own-page-key") as victim:
+            victim_id = victim.accept.client_id
+            # The attacker knows the victim's client id (an application may show it) and claims it.
+            async with client.connect(runner.url("Victim"), client_id=victim_id) as attacker:
+                await async_wait_until(lambda: runner.service.num_clients == 2)
+                attacker_id = attacker.accept.client_id
+                runner.service.get_client(victim_id).send_message("for the victim only")
+                got = await victim.next_message()
+                with pytest.raises(TimeoutError):
+                    await attacker.next_message(timeout=0.5)
+            # The victim's own second view (same page key) still joins its client.
+            async with client.connect(runner.url("Other"), client_id="the-victims-own-page-key") as again:
+                same = again.accept.client_id
+            return victim_id, attacker_id, got, same
+
+    with running_service(Watch()) as runner:
+        victim_id, attacker_id, got, same = asyncio.run(scenario(runner))
+    assert victim_id != "the-victims-own-page-key"  # made by the service, not the page's key
+    assert attacker_id != victim_id
+    assert got == "for the victim only"
+    assert same == victim_id
+    assert len(set(seen)) == 2
