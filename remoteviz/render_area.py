@@ -70,9 +70,14 @@ class RenderAreaListener:
         return None
 
     def on_requested_size(self, render_area: RenderArea, connection: Connection, width: int,
-                          height: int) -> bool:
-        """A browser asked for a new size; return False to refuse it."""
-        return True
+                          height: int) -> bool | None:
+        """A browser asked for a new size: True grants it, False refuses it.
+
+        None (the default) lets the service decide: granted when ``connection`` is the area's
+        only viewer, refused when the area is shared, so that one viewer cannot resize the
+        picture of everyone else.
+        """
+        return None
 
     def on_resize(self, render_area: RenderArea, width: int, height: int) -> None:
         """The render area changed size."""

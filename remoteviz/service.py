@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from . import protocol
+from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
 from .encoders.streams import Job, Member
@@ -74,7 +75,10 @@ class ServiceSettings:
     run_mode: RunMode = RunMode.INVENTOR_SERVICE
     certificate_path: str | None = None
     private_key_path: str | None = None
-    allowed_origins: list[str] | None = None  # Origin headers accepted; None accepts any
+    # Pages of other origins allowed to connect, besides the service's own; ["*"] allows any (logged).
+    allowed_origins: list[str] | None = None
+    # Access tokens: None (none needed), a secret (tokens of remoteviz.tokens), or check(token, area_id).
+    access: AccessSetting = None
     default_width: int = 640  # used when a connection asks for no size
     default_height: int = 480
     max_width: int = 3840
@@ -214,6 +218,7 @@ class Service:
         self._stop = threading.Event()
         self._is_open = False
         self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
+        self._access = AccessCheck(None)
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -274,6 +279,8 @@ class Service:
         self._stop.clear()
         try:
             ssl_context = self._ssl_context()
+            self._access = AccessCheck(self.settings.access)
+            origins = OriginPolicy(self.settings.allowed_origins)
             self._http = HttpServer(self)
             self._transport = Transport(
                 events=self, http_handler=self._http.handle,
@@ -283,7 +290,7 @@ class Service:
                     hello_timeout=self.settings.hello_timeout,
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),
-                ssl_context=ssl_context, origins=self.settings.allowed_origins)
+                ssl_context=ssl_context, origins=origins)
             self._transport.start(self.settings.host, self.settings.port)
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
@@ -293,7 +300,19 @@ class Service:
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
+        self._log_openings(origins)
         return True
+
+    def _log_openings(self, origins: OriginPolicy) -> None:
+        """Say at start what the settings open up: each is an explicit choice of the application."""
+        if origins.allows_any:
+            log.warning("allowed_origins is ['*']: pages of any web site may connect in their visitors' name")
+        elif self.settings.allowed_origins:
+            log.info("pages of these origins may connect too: %s", ", ".join(self.settings.allowed_origins))
+        if not self._access.enabled:
+            level = logging.INFO if self.settings.host in ("127.0.0.1", "::1", "localhost") else logging.WARNING
+            log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
+                    "(set ServiceSettings.access to require one)", self.settings.host, self.port)
 
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
@@ -493,6 +512,10 @@ class Service:
         if len(self._connections) >= self.settings.max_connections:
             self._refuse(link, "the service has reached its connection limit")
             return
+        refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
+        if refusal is not None:  # before any client, render area or listener call
+            self._refuse(link, refusal)
+            return
         client_id = self._client_id(hello.client_id)
         client = self._clients.get(client_id)
         new_client = client is None
@@ -552,6 +575,13 @@ class Service:
         if new_client:
             self._call_service("on_initialized_client", client, performance)
         self._initialize_connection(connection)
+
+    def _access_refusal(self, token: str | None, area_id: str) -> str | None:
+        try:
+            return self._access.refusal(token, area_id)
+        except Exception:
+            log.exception("the access check raised; refusing the connection")
+            return "access check failed"
 
     def _client_id(self, page_key: str) -> str:
         """The service's id for the page whose views say ``page_key`` in their hello.
@@ -715,7 +745,11 @@ class Service:
                 area._call("on_received_message", area, connection, data)
             case SizeRequest(width=width, height=height):
                 answers = area._call("on_requested_size", area, connection, width, height)
-                if all(a is not False and a is not _FAILED for a in answers):
+                if any(a is False or a is _FAILED for a in answers):
+                    return
+                # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
+                # must not change what everybody else sees (a "size 1x1" for all).
+                if any(a is True for a in answers) or area.num_connections == 1:
                     area.resize(width, height)
             case ContainerResize(width=width, height=height):
                 connection.container_width, connection.container_height = width, height

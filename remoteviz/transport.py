@@ -21,7 +21,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import protocol
-from .protocol import CloseCode, ClientMessage, Error, Hello, Input, MouseEvent, Ping, Pong, ProtocolError
+from .access import OriginPolicy
+from .protocol import (CloseCode, ClientMessage, Disconnect, DisconnectReason, Error, Hello, Input, MouseEvent, Ping,
+                       Pong, ProtocolError)
 
 log = logging.getLogger("remoteviz.transport")
 
@@ -218,12 +220,12 @@ class Transport:
     """Runs the WebSocket server on its own thread and event loop."""
 
     def __init__(self, events: TransportEvents, http_handler: HttpHandler, limits: TransportLimits,
-                 ssl_context: ssl.SSLContext | None = None, origins: list[str] | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, origins: OriginPolicy | None = None) -> None:
         self._events = events
         self._http_handler = http_handler
         self._limits = limits
         self._ssl = ssl_context
-        self._origins = origins
+        self._origins = origins or OriginPolicy(None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -261,7 +263,7 @@ class Transport:
     async def _listen(self, host: str, port: int) -> None:
         self._server = await serve(
             self._handle, host, port, ssl=self._ssl, compression=None,
-            process_request=self._process_request, origins=self._origins,
+            process_request=self._process_request,
             max_size=self._limits.max_message_size,
             ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
             close_timeout=2, server_header="remoteviz", logger=log)
@@ -303,6 +305,13 @@ class Transport:
 
     async def _handle(self, websocket: ServerConnection) -> None:
         link = Link(self, websocket, self._limits)
+        headers = websocket.request.headers
+        refusal = self._origins.refusal(headers.get("Origin"), headers.get("Host"))
+        if refusal is not None:
+            # After the handshake, not as an HTTP 403: the page can then show REFUSED and why.
+            await _say_and_close(websocket, protocol.serialize(Disconnect(DisconnectReason.REFUSED, refusal)),
+                                 CloseCode.REFUSED, "refused")
+            return
         try:
             render_area_id, parameters = _parse_target(websocket.request.path)
             hello = await self._receive_hello(websocket)
@@ -379,8 +388,12 @@ def _closed_cleanly(websocket: ServerConnection) -> bool:
 
 
 async def _refuse(websocket: ServerConnection, detail: str) -> None:
+    await _say_and_close(websocket, protocol.serialize(Error(detail)), CloseCode.PROTOCOL_ERROR, "protocol error")
+
+
+async def _say_and_close(websocket: ServerConnection, message: str | bytes, code: CloseCode, reason: str) -> None:
     try:
-        await websocket.send(protocol.serialize(Error(detail)))
-        await websocket.close(int(CloseCode.PROTOCOL_ERROR), "protocol error")
+        await websocket.send(message)
+        await websocket.close(int(code), reason)
     except ConnectionClosed:
         pass

@@ -154,3 +154,165 @@ def test_defect_4_a_client_id_cannot_be_claimed_by_another_connection() -> None:
     assert got == "for the victim only"
     assert same == victim_id
     assert len(set(seen)) == 2
+
+
+# ------------------------------------------------------------------ defect 3
+
+async def refusal_for(url: str, origin: str | None = None, send_hello: bool = True) -> tuple[int | None, dict]:
+    """Open ``url`` as a page of ``origin`` would; the close code and the disconnect message."""
+    async with ws_connect(url, compression=None, origin=origin) as ws:
+        if send_hello:
+            try:
+                await ws.send(hello())
+            except ConnectionClosed:
+                pass
+        said: dict = {}
+        try:
+            async for data in ws:
+                if isinstance(data, str) and json.loads(data)["type"] in ("disconnect", "accept"):
+                    said = json.loads(data)
+                    if said["type"] == "accept":
+                        return None, said
+        except ConnectionClosed:
+            pass
+        return ws.close_code, said
+
+
+def test_defect_3_a_page_of_another_origin_is_refused_by_default() -> None:
+    with running_service(Relay()) as runner:
+        port = runner.service.port
+        code, said = asyncio.run(refusal_for(runner.url("Cone"), origin="http://evil.example"))
+        assert not runner.service.render_areas
+        own = asyncio.run(refusal_for(runner.url("Cone"), origin=f"http://127.0.0.1:{port}"))
+    assert code == 4002 and said["reason"] == "REFUSED" and "origin" in said["detail"]
+    assert own[1]["type"] == "accept"
+
+
+def test_defect_3_allowed_origins_add_origins_and_a_star_opts_out_with_a_warning(caplog) -> None:
+    with running_service(Relay(), allowed_origins=["https://viz.example.com"]) as runner:
+        ok = asyncio.run(refusal_for(runner.url("A"), origin="https://viz.example.com"))
+        bad = asyncio.run(refusal_for(runner.url("A"), origin="https://other.example.com"))
+    assert ok[1]["type"] == "accept" and bad[0] == 4002
+    with caplog.at_level(logging.WARNING), running_service(Relay(), allowed_origins=["*"]) as runner:
+        anyone = asyncio.run(refusal_for(runner.url("A"), origin="http://evil.example"))
+    assert anyone[1]["type"] == "accept"
+    assert "allowed_origins is ['*']" in caplog.text
+
+
+SECRET = "a-secret-of-at-least-16-bytes"
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong", "expired", "other area", "valid", "any area"])
+def test_defect_3_the_token_check_refuses_before_any_render_area_is_made(case, recorder) -> None:
+    import time as _time
+
+    from remoteviz import tokens
+
+    now = _time.time()
+    token = {
+        "missing": None,
+        "wrong": tokens.issue_token("another-secret-16-bytes!", "Cone", ttl=60, now=now),
+        "expired": tokens.issue_token(SECRET, "Cone", ttl=60, now=now - 120),
+        "other area": tokens.issue_token(SECRET, "Elsewhere", ttl=60, now=now),
+        "valid": tokens.issue_token(SECRET, "Cone", ttl=60, now=now),
+        "any area": tokens.issue_token(SECRET, tokens.ANY_AREA, ttl=60, now=now),
+    }[case]
+    reasons = {"missing": "missing access token", "wrong": "invalid access token",
+               "expired": "expired access token", "other area": "access token is for another render area"}
+
+    async def scenario(runner):
+        query = f"token={token}" if token else ""
+        try:
+            async with client.connect(runner.url("Cone", query)) as view:
+                return "accepted", view.accept.render_area_id
+        except client.ServiceClosed as closed:
+            return closed.code, closed.detail
+
+    with running_service(recorder, access=SECRET) as runner:
+        outcome, detail = asyncio.run(scenario(runner))
+    if case in reasons:
+        assert (outcome, detail) == (4002, reasons[case])
+        assert recorder.names() == []  # no client, no render area, no listener asked
+    else:
+        assert (outcome, detail) == ("accepted", "Cone")
+
+
+def test_defect_3_a_shared_area_needs_a_token_too_and_a_callable_can_decide(recorder) -> None:
+    from remoteviz import tokens
+
+    def check(token, render_area_id):
+        if token != "let-me-in":
+            raise tokens.TokenError("ask the desk for a pass")
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Shared", "token=let-me-in")):
+            try:
+                async with client.connect(runner.url("Shared", "token=guess")):
+                    return "accepted"
+            except client.ServiceClosed as closed:
+                return closed.detail
+
+    with running_service(recorder, access=check) as runner:
+        detail = asyncio.run(scenario(runner))
+    assert detail == "ask the desk for a pass"
+    assert "on_pending_share_render_area" not in recorder.names()
+
+
+def test_defect_3_a_crashing_access_callable_refuses(recorder, caplog) -> None:
+    def check(token, render_area_id):
+        raise RuntimeError("database down")
+
+    async def scenario(runner):
+        try:
+            async with client.connect(runner.url("A", "token=x")):
+                return "accepted"
+        except client.ServiceClosed as closed:
+            return closed.detail
+
+    with running_service(recorder, access=check) as runner:
+        assert asyncio.run(scenario(runner)) == "access check failed"
+    assert "database down" in caplog.text
+
+
+def test_defect_3_a_viewer_of_a_shared_area_cannot_resize_it_for_everyone_by_default() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("Big", "width=64&height=48")) as owner:
+            async with client.connect(runner.url("Big")) as other:
+                await other.request_size(1, 1)
+                await other.send_message("sync")  # handled after the size request
+                await other.next_message()
+                shared = (runner.service.get_render_area("Big").width, runner.service.get_render_area("Big").height)
+            await async_wait_until(lambda: runner.service.get_render_area("Big").num_connections == 1)
+            await owner.request_size(40, 30)
+            await async_wait_until(lambda: runner.service.get_render_area("Big").width == 40)
+            alone = (runner.service.get_render_area("Big").width, runner.service.get_render_area("Big").height)
+            return shared, alone
+
+    with running_service(Relay()) as runner:
+        shared, alone = asyncio.run(scenario(runner))
+    assert shared == (64, 48)
+    assert alone == (40, 30)
+
+
+def test_defect_3_an_application_may_let_any_viewer_resize() -> None:
+    class Anyone(Relay):
+        def on_instantiated_render_area(self, render_area):
+            super().on_instantiated_render_area(render_area)
+
+            class Yes(rv.RenderAreaListener):
+                def on_requested_size(self, render_area, connection, width, height):
+                    return True
+
+            render_area.add_listener(Yes())
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Big", "width=64&height=48")):
+            async with client.connect(runner.url("Big")) as other:
+                await other.request_size(20, 10)
+                await other.send_message("sync")
+                await other.next_message()
+                area = runner.service.get_render_area("Big")
+                return area.width, area.height
+
+    with running_service(Anyone()) as runner:
+        assert asyncio.run(scenario(runner)) == (20, 10)
