@@ -151,6 +151,7 @@ class RenderArea(ConnectionGroup):
 
     def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
         super().__init__()
+        self._creator_id: str | None = None  # the client whose connection created it, if one did
         self._service = service
         self.id = render_area_id
         self._width = width

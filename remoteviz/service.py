@@ -54,7 +54,8 @@ from .protocol import (
     SizeRequest,
 )
 from .render_area import RenderArea, RenderAreaListener
-from .transport import Calibration, Link, Transport, TransportLimits
+from .limits import AdmissionLimits
+from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
 
@@ -84,10 +85,19 @@ class ServiceSettings:
     max_width: int = 3840
     max_height: int = 2160
     max_render_areas: int = 64
+    max_render_areas_per_client: int = 8  # areas one client may have created and still open
+    max_total_pixels: int = 4 * 3840 * 2160  # of every render area together: their memory
     max_connections: int = 256
+    max_connections_per_address: int = 32  # sockets, counted from the TCP accept
+    max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)
+    max_connections_without_hello_per_address: int = 16
     max_message_size: int = 1 << 20
-    max_pending_events: int = 256
-    hello_timeout: float = 10.0
+    max_pending_events: int = 256  # per connection, in the inbox; reading it waits beyond
+    max_pending_bytes: int = 4 << 20  # their bytes, per connection
+    max_outgoing_bytes: int = 64 << 20  # queued to one connection; beyond, it is closed as stalled
+    max_inbound_rate: float = 8 << 20  # bytes per second one connection may send; reading waits beyond
+    max_message_rate: float = 2000.0  # messages per second, averaged over 5 s; beyond is a flood (4429)
+    hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
     still_delay: float = 0.05  # seconds without input before a still frame is sent
@@ -287,6 +297,15 @@ class Service:
                 limits=TransportLimits(
                     max_message_size=self.settings.max_message_size,
                     max_pending_events=self.settings.max_pending_events,
+                    max_pending_bytes=self.settings.max_pending_bytes,
+                    max_outgoing_bytes=self.settings.max_outgoing_bytes,
+                    max_inbound_rate=self.settings.max_inbound_rate,
+                    max_message_rate=self.settings.max_message_rate,
+                    admission=AdmissionLimits(
+                        max_sockets=self.settings.max_connections + self.settings.max_connections_without_hello,
+                        max_sockets_per_address=self.settings.max_connections_per_address,
+                        max_unidentified=self.settings.max_connections_without_hello,
+                        max_unidentified_per_address=self.settings.max_connections_without_hello_per_address),
                     hello_timeout=self.settings.hello_timeout,
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),
@@ -477,9 +496,9 @@ class Service:
         """Network thread: a client said hello."""
         self._post(self._open_connection, link, render_area_id, ConnectionParameters(parameters), hello)
 
-    def link_message(self, link: Link, message: protocol.ClientMessage) -> None:
+    def link_message(self, link: Link, pending: Pending) -> None:
         """Network thread: a message arrived."""
-        self._post(self._handle_message, link, message)
+        self._post(self._handle_message, link, pending)
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """Network thread: the link closed."""
@@ -540,12 +559,20 @@ class Service:
                 refusal = "the application refused to create this render area"
             elif len(self._render_areas) >= self.settings.max_render_areas:
                 refusal = "the service has reached its render area limit"
+            elif sum(a._creator_id == client.id for a in self._render_areas.values()) >= \
+                    self.settings.max_render_areas_per_client:
+                refusal = "this client has reached its render area limit"
             else:
                 for answer in accepted:
                     if isinstance(answer, tuple):
                         width, height = _size_answer(answer, width, height)
                         break
-                area = self._new_render_area(area_id, *self._clamp_size(width, height))
+                width, height = self._clamp_size(width, height)
+                if self._total_pixels() + width * height > self.settings.max_total_pixels:
+                    refusal = "the service has reached its pixel limit (render area memory)"
+                else:
+                    area = self._new_render_area(area_id, width, height)
+                    area._creator_id = client.id
         if refusal is not None or area is None:
             self._refuse(link, refusal or "refused")
             if new_client:
@@ -628,6 +655,9 @@ class Service:
         width = parameters.get_int("width") or hello.width or self.settings.default_width
         height = parameters.get_int("height") or hello.height or self.settings.default_height
         return width, height
+
+    def _total_pixels(self) -> int:
+        return sum(a.width * a.height for a in self._render_areas.values())
 
     def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
         return (max(1, min(int(width), self.settings.max_width)),
@@ -717,8 +747,8 @@ class Service:
 
     # ------------------------------------------------------------------ messages from browsers
 
-    def _handle_message(self, link: Link, message: protocol.ClientMessage) -> None:
-        link.taken()
+    def _handle_message(self, link: Link, pending: Pending) -> None:
+        message = link.take(pending)
         connection = self._connections.get(link)
         if connection is None or connection._closing:
             return
@@ -749,8 +779,13 @@ class Service:
                     return
                 # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
                 # must not change what everybody else sees (a "size 1x1" for all).
-                if any(a is True for a in answers) or area.num_connections == 1:
-                    area.resize(width, height)
+                if not (any(a is True for a in answers) or area.num_connections == 1):
+                    return
+                new_width, new_height = self._clamp_size(width, height)
+                if self._total_pixels() - area.width * area.height + new_width * new_height > \
+                        self.settings.max_total_pixels:
+                    return  # the memory of every area together stays bounded
+                area.resize(width, height)
             case ContainerResize(width=width, height=height):
                 connection.container_width, connection.container_height = width, height
             case KeyFrameRequest():

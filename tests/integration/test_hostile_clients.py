@@ -1,6 +1,9 @@
 """Regression tests for what a hostile or unlucky client could do (issue #9), one per defect."""
 
 import asyncio
+import contextlib
+import socket
+import time
 import json
 import logging
 
@@ -316,3 +319,207 @@ def test_defect_3_an_application_may_let_any_viewer_resize() -> None:
 
     with running_service(Anyone()) as runner:
         assert asyncio.run(scenario(runner)) == (20, 10)
+
+
+# ------------------------------------------------------------------ defect 5
+
+def _closed_soon(sock, timeout: float = 3.0) -> bool:
+    """True when the service closes ``sock`` within ``timeout`` without being sent anything."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b""
+    except (TimeoutError, socket.timeout):
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_defect_5_sockets_that_never_say_hello_are_counted_from_the_tcp_accept() -> None:
+    with running_service(Relay(), max_connections_without_hello_per_address=4) as runner:
+        port = runner.service.port
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        try:
+            extra = socket.create_connection(("127.0.0.1", port))
+            with extra:
+                refused = _closed_soon(extra)
+        finally:
+            for sock in silent:
+                sock.close()
+
+        async def later():
+            async with client.connect(runner.url("A")) as view:
+                return view.accept.render_area_id
+
+        # Their places are given back when they close.
+        accepted = asyncio.run(later())
+    assert refused
+    assert accepted == "A"
+
+
+def test_defect_5_one_address_cannot_take_every_connection_slot() -> None:
+    async def scenario(runner):
+        async with contextlib.AsyncExitStack() as stack:
+            for i in range(5):
+                await stack.enter_async_context(client.connect(runner.url(f"A{i % 2}")))
+            try:
+                async with client.connect(runner.url("A0"), timeout=3):
+                    return "accepted"
+            except Exception as error:  # the socket is dropped at accept: no handshake
+                return type(error).__name__
+
+    with running_service(Relay(), max_connections_per_address=5) as runner:
+        outcome = asyncio.run(scenario(runner))
+    assert outcome != "accepted"
+
+
+def test_defect_5_reading_stops_when_a_connections_inbox_share_is_full() -> None:
+    """Big messages while dispatch is busy wait in TCP, not in the service's memory; none is lost."""
+    received: list[int] = []
+    peak: list[int] = [0]
+
+    class Slow(rv.ServiceListener):
+        def __init__(self):
+            self.service = None
+
+        def on_instantiated_render_area(self, render_area):
+            service = self.service
+
+            class Listener(rv.RenderAreaListener):
+                def on_received_message(self, render_area, connection, message):
+                    peak[0] = max(peak[0], len(service._inbox))
+                    time.sleep(0.02)
+                    received.append(len(message))
+                    if len(received) == 40:
+                        connection.send_message("all")
+
+            render_area.add_listener(Listener())
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Big")) as view:
+            for i in range(40):
+                await view.send_message(bytes([i]) * (512 << 10))
+            return await view.next_message(timeout=30)
+
+    listener = Slow()
+    with running_service(listener, max_pending_bytes=2 << 20) as runner:
+        listener.service = runner.service
+        answer = asyncio.run(scenario(runner))
+    assert answer == "all" and len(received) == 40
+    assert peak[0] <= 8, f"{peak[0]} events waited in the inbox"
+
+
+def test_defect_5_the_outbound_queue_is_bounded_in_bytes() -> None:
+    class Push(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            class Listener(rv.RenderAreaListener):
+                def on_received_message(self, render_area, connection, message):
+                    for _ in range(60):
+                        connection.send_message(b"x" * (1 << 20))
+
+            render_area.add_listener(Listener())
+
+    async def scenario(runner):
+        # A client that never reads: its socket buffers fill, then the service's queue.
+        async with ws_connect(runner.url("Push"), compression=None, max_size=None, max_queue=1) as ws:
+            await ws.send(hello())
+            await ws.send(json.dumps({"type": "message", "text": "go"}))
+            await async_wait_until(lambda: runner.service.get_render_area("Push") is not None)
+            await async_wait_until(lambda: runner.service.num_clients == 0, timeout=20)
+
+    with running_service(Push(), max_outgoing_bytes=4 << 20) as runner:
+        asyncio.run(scenario(runner))
+
+
+@pytest.mark.parametrize("limit", ["per client", "pixels"])
+def test_defect_5_render_areas_per_client_and_pixels_in_total_are_bounded(limit) -> None:
+    settings = ({"max_render_areas_per_client": 2} if limit == "per client"
+                else {"max_total_pixels": 2 * 64 * 64})
+
+    async def scenario(runner):
+        async with contextlib.AsyncExitStack() as stack:
+            for name in ("One", "Two"):
+                await stack.enter_async_context(
+                    client.connect(runner.url(name, "width=64&height=64"), client_id="one-page-key-0123456789"))
+            try:
+                async with client.connect(runner.url("Three", "width=64&height=64"),
+                                          client_id="one-page-key-0123456789"):
+                    return "accepted"
+            except client.ServiceClosed as closed:
+                return closed.detail
+
+    with running_service(Relay(), **settings) as runner:
+        detail = asyncio.run(scenario(runner))
+    assert detail == ("this client has reached its render area limit" if limit == "per client"
+                      else "the service has reached its pixel limit (render area memory)")
+
+
+# ------------------------------------------------------------------ defect 6
+
+class Busy(rv.ServiceListener):
+    """Areas whose frames take a while to make, and whose viewers' moves each cost a little."""
+
+    def on_instantiated_render_area(self, render_area):
+        from .harness import pattern
+
+        class Listener(rv.RenderAreaListener):
+            def on_requested_frame(self, render_area, connection):
+                time.sleep(0.02)
+                return pattern(render_area.width, render_area.height), render_area.is_interacting
+
+            def on_mouse_move(self, render_area, connection, x, y):
+                time.sleep(0.002)
+                render_area.request_redraw()
+                return True
+
+        render_area.add_listener(Listener())
+
+
+def test_defect_6_viewers_dragging_at_1000_hz_while_dispatch_is_busy_are_not_closed() -> None:
+    async def drag(view, seconds: float) -> int:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        i = 0
+        while loop.time() < end:
+            await view.mouse(rv.MouseAction.MOVE, i % 64, 5)
+            i += 1
+            await asyncio.sleep(0.001)
+        return i
+
+    async def scenario(runner):
+        async with contextlib.AsyncExitStack() as stack:
+            views = [await stack.enter_async_context(client.connect(runner.url(f"D{i}", "width=64&height=48")))
+                     for i in range(3)]
+            for view in views:
+                await view.next_frame()
+            await asyncio.gather(*(drag(v, 2.0) for v in views))
+            frames = [await v.latest_frame(settle=0.3) for v in views]
+            return [v.is_closed for v in views], [v.close_code for v in views], frames
+
+    with running_service(Busy(), max_pending_events=16) as runner:
+        closed, codes, frames = asyncio.run(scenario(runner))
+    assert closed == [False, False, False], codes
+    assert all(f.image is not None for f in frames)
+
+
+def test_defect_6_a_real_move_flood_is_closed_and_a_bystander_keeps_its_frames() -> None:
+    move = json.dumps({"type": "mouse", "action": "move", "x": 1, "y": 1})
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Calm", "width=64&height=48")) as bystander, \
+                ws_connect(runner.url("Flood"), compression=None, max_size=None) as flooder:
+            await bystander.next_frame()
+            await flooder.send(hello())
+            try:
+                for _ in range(100_000):  # no acks, nothing but moves, as fast as it can
+                    await flooder.send(move)
+            except ConnectionClosed:
+                pass
+            await asyncio.wait_for(flooder.wait_closed(), 20)
+            await bystander.mouse(rv.MouseAction.MOVE, 3, 3)
+            frame = await bystander.next_frame(timeout=10)
+            return flooder.close_code, frame, bystander.is_closed
+
+    with running_service(Busy()) as runner:
+        code, frame, bystander_closed = asyncio.run(scenario(runner))
+    assert code == 4429
+    assert frame.image is not None and not bystander_closed
