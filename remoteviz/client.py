@@ -42,6 +42,7 @@ from .protocol import (
     Codec,
     Disconnect,
     Error,
+    Failure,
     Frame,
     Hello,
     Input,
@@ -103,6 +104,7 @@ class RemoteView:
         self.disconnect: Disconnect | None = None
         self.error: str | None = None
         self.notifications: list[Notify] = []
+        self.failures: list[Failure] = []  # the service could not make frames (it retries)
         self.resizes: list[Resize] = []
         self._frames: asyncio.Queue[ReceivedFrame] = asyncio.Queue()
         self._messages: asyncio.Queue[str | bytes] = asyncio.Queue()
@@ -187,6 +189,8 @@ class RemoteView:
                 self.disconnect = message
             case Error(detail=detail):
                 self.error = detail
+            case Failure():
+                self.failures.append(message)
             case Notify():
                 self.notifications.append(message)
             case Resize(width=w, height=h):

@@ -219,6 +219,19 @@ class Notify:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """The service cannot make frames for this view now; it retries after ``retry_ms``.
+
+    ``stage`` is ``render`` (rendering, or the application's frame source) or ``encode``. The
+    connection stays open: the next frame means it works again.
+    """
+
+    stage: str
+    detail: str
+    retry_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Resize:
     """The render area changed size; frames that follow have it."""
 
@@ -263,7 +276,7 @@ class Frame:
 
 
 ServiceMessage = Union[
-    Accept, Disconnect, Error, Notify, Resize, StreamConfig, Ping, Pong, AppMessage, Frame
+    Accept, Disconnect, Error, Failure, Notify, Resize, StreamConfig, Ping, Pong, AppMessage, Frame
 ]
 
 # --------------------------------------------------------------------------- validation helpers
@@ -545,6 +558,8 @@ def serialize(message: ClientMessage | ServiceMessage) -> str | bytes:
             return _dump({"type": "disconnect", "reason": reason.value, "detail": detail})
         case Error(detail=detail):
             return _dump({"type": "error", "detail": detail})
+        case Failure(stage=stage, detail=detail, retry_ms=retry_ms):
+            return _dump({"type": "failure", "stage": stage, "detail": detail, "retry_ms": retry_ms})
         case Notify(event=event, data=data):
             return _dump({**data, "type": "notify", "event": event})
         case Resize(width=w, height=h):
@@ -597,6 +612,8 @@ def parse_service_text(text: str) -> ServiceMessage:
         return Disconnect(_enum(obj, "reason", DisconnectReason), _field(obj, "detail", str, ""))
     if kind == "error":
         return Error(_field(obj, "detail", str))
+    if kind == "failure":
+        return Failure(_field(obj, "stage", str), _field(obj, "detail", str), _int(obj, "retry_ms", 0, 2**31 - 1))
     if kind == "notify":
         data = {k: v for k, v in obj.items() if k not in ("type", "event")}
         return Notify(_field(obj, "event", str), data)

@@ -10,7 +10,8 @@ import numpy as np
 from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
-from .protocol import DisconnectReason
+from .failures import Backoff
+from .protocol import DisconnectReason, Failure
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -152,6 +153,8 @@ class RenderArea(ConnectionGroup):
     def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
         super().__init__()
         self._creator_id: str | None = None  # the client whose connection created it, if one did
+        self._backoff = Backoff()  # rendering or encoding its frames fails: when to try again
+        self._failure: Failure | None = None  # what its viewers were told about it
         self._service = service
         self.id = render_area_id
         self._width = width

@@ -42,6 +42,7 @@ from .protocol import (
     ContainerResize,
     Disconnect,
     DisconnectReason,
+    Failure,
     FrameFlags,
     Hello,
     Input,
@@ -54,6 +55,7 @@ from .protocol import (
     SizeRequest,
 )
 from .render_area import RenderArea, RenderAreaListener
+from .failures import MAX_DELAY
 from .limits import AdmissionLimits
 from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
@@ -482,7 +484,7 @@ class Service:
             if area._dirty and area._pending_frame is None:
                 ready_at = self._ready_time(connection, now)
                 if ready_at is not None:
-                    wait = min(wait, max(0.0, ready_at - now))
+                    wait = min(wait, max(0.0, ready_at - now, area._backoff.retry_at - now))
         for area_id in self._still_pending:
             area = self._render_areas.get(area_id)
             due = area._last_input_time + self.settings.still_delay if area is not None else now
@@ -650,6 +652,8 @@ class Service:
                                       encoders.still_encoder.value, encoders.interactive_encoder.value))
         connection.is_open = True
         area._dirty = True
+        if area._failure is not None:
+            self._send(connection, area._failure)  # what its viewers already know
 
     def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
         width = parameters.get_int("width") or hello.width or self.settings.default_width
@@ -841,7 +845,7 @@ class Service:
 
     def _has_render_work(self) -> bool:
         return any(self._ready_connections(area) for area in self._render_areas.values()
-                   if area._dirty and area._pending_frame is None)
+                   if area._dirty and area._pending_frame is None and area._backoff.retry_at <= time.monotonic())
 
     def _ready_connections(self, area: RenderArea) -> list[Connection]:
         """Connections that can take a frame of ``area`` by the time it is rendered and encoded."""
@@ -886,7 +890,7 @@ class Service:
         for area in list(self._render_areas.values()):
             # One frame may wait while the previous one is encoded: rendering the next frame
             # overlaps its encoding, and the wait is bounded to that one frame.
-            if area._dirty and area._pending_frame is None:
+            if area._dirty and area._pending_frame is None and area._backoff.retry_at <= now:
                 ready = self._ready_connections(area)
                 for connection in area._connections.values():
                     if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
@@ -910,6 +914,8 @@ class Service:
             answers = area._call("on_requested_frame", area, ready[0])
             answer = next((a for a in answers if a is not None and a is not _FAILED), None)
             if answer is None:
+                if _FAILED in answers:
+                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
                 return None
             image, interactive = _checked_frame(answer, area)
             if image is None:
@@ -919,8 +925,8 @@ class Service:
                 return None
             try:
                 image = area.scene_manager.render(area.width, area.height, interactive=interactive)
-            except Exception:
-                log.exception("rendering %r failed", area)
+            except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
+                self._frame_failed(area, "render", error)
                 return None
             area._call("on_post_render", area)
         rendering_ms = (time.perf_counter() - started) * 1000.0
@@ -963,8 +969,8 @@ class Service:
         height, width = image.shape[:2]
         try:
             jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
-        except Exception:
-            log.exception("opening an encoder for %r failed", area)
+        except Exception as error:
+            self._frame_failed(area, "encode", error)
             return
         self._close_retired(area)  # nothing of this area is being encoded now
         assert self._pool is not None
@@ -1010,9 +1016,13 @@ class Service:
                 connection._encoding -= 1
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
-        except Exception:
-            log.exception("encoding a frame of %r failed", area)
+        except Exception as error:
+            for connection_id in job.members:
+                if (connection := area._connections.get(connection_id)) is not None and job.stream is not None:
+                    connection._needs_key = True  # its stream lost a frame
+            self._frame_failed(area, "encode", error)
             return
+        self._frame_succeeded(area)
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
         stream = job.stream
@@ -1034,6 +1044,24 @@ class Service:
                       frame.input_seqs.get(connection_id, 0),
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
+
+    def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
+        """Back off from ``area``; log and tell its viewers once per kind of failure."""
+        report = area._backoff.failed(stage, error, time.monotonic())
+        area._dirty = True  # tried again once the delay has passed
+        if not report.is_news:
+            return
+        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
+                  MAX_DELAY, report.detail, exc_info=error)
+        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
+        for connection in area.connections:
+            if connection.is_open:
+                self._send(connection, area._failure)
+
+    def _frame_succeeded(self, area: RenderArea) -> None:
+        if area._backoff.succeeded():
+            area._failure = None
+            log.info("frames of %r work again", area)
 
     def _offer(self, connection: Connection, header: tuple, prefix: bytes, payload: bytes, *, is_video: bool,
                is_key: bool) -> None:

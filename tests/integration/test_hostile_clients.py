@@ -523,3 +523,96 @@ def test_defect_6_a_real_move_flood_is_closed_and_a_bystander_keeps_its_frames()
         code, frame, bystander_closed = asyncio.run(scenario(runner))
     assert code == 4429
     assert frame.image is not None and not bystander_closed
+
+
+# ------------------------------------------------------------------ defect 7
+
+def test_defect_7_a_failing_frame_source_backs_off_is_logged_once_and_reaches_the_page(caplog) -> None:
+    calls: list[float] = []
+
+    class Broken(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            class Listener(rv.RenderAreaListener):
+                def on_requested_frame(self, render_area, connection):
+                    calls.append(time.monotonic())
+                    raise RuntimeError("the frame source is broken")
+
+            render_area.add_listener(Listener())
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Broken")) as view:
+            await async_wait_until(lambda: view.failures)
+            await asyncio.sleep(1.5)
+            return list(view.failures), view.is_closed
+
+    with caplog.at_level(logging.INFO), running_service(Broken()) as runner:
+        failures, closed = asyncio.run(scenario(runner))
+    assert not closed
+    assert len(failures) == 1 and failures[0].stage == "render"
+    assert "on_requested_frame raised" in failures[0].detail and failures[0].retry_ms > 0
+    assert 2 <= len(calls) <= 8, f"{len(calls)} attempts in about 1.5 s"  # 0.1, 0.2, 0.4, 0.8 s apart
+    assert caplog.text.count("retrying with back-off") == 1
+
+
+def test_defect_7_a_failing_encoder_backs_off_and_recovers(monkeypatch, caplog) -> None:
+    from remoteviz.encoders import image
+
+    attempts: list[int] = []
+    broken = [True]
+    real = image.ImageEncoder.encode
+
+    def encode(self, *args, **kwargs):
+        attempts.append(1)
+        if broken[0]:
+            raise RuntimeError("the encoder library crashed")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(image.ImageEncoder, "encode", encode)
+
+    class Source(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            from .harness import FrameSource
+
+            render_area.add_listener(FrameSource(keep_rendering=True))
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Enc")) as view:
+            await async_wait_until(lambda: view.failures)
+            await asyncio.sleep(1.0)
+            during = len(attempts)
+            broken[0] = False
+            frame = await view.next_frame(timeout=15)
+            return view.failures, during, frame
+
+    with caplog.at_level(logging.INFO), running_service(Source()) as runner:
+        failures, during, frame = asyncio.run(scenario(runner))
+    assert failures[0].stage == "encode" and "the encoder library crashed" in failures[0].detail
+    assert during <= 10, f"{during} encodes tried in about a second"
+    assert frame.image is not None
+    assert caplog.text.count("retrying with back-off") == 1
+    assert "work again" in caplog.text
+
+
+def test_defect_7_a_3x3_av1_area_gets_frames() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("Tiny", "width=3&height=3"), decoders=["jpeg", "png", "av1"]) as view:
+            frame = await view.next_frame(timeout=15)
+            return frame, view.failures
+
+    class Av1(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            from .harness import FrameSource
+
+            class Choose(rv.RenderAreaListener):
+                def on_opened_connection(self, render_area, connection, frame_encoders):
+                    frame_encoders.still_encoder = rv.Encoder.AV1
+                    frame_encoders.interactive_encoder = rv.Encoder.AV1
+
+            render_area.add_listener(FrameSource())
+            render_area.add_listener(Choose())
+
+    with running_service(Av1()) as runner:
+        frame, failures = asyncio.run(scenario(runner))
+    assert frame.codec is rv.Codec.AV1
+    assert frame.image.shape == (3, 3, 3)
+    assert not failures

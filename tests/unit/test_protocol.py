@@ -7,7 +7,7 @@ import pytest
 from remoteviz import protocol
 from remoteviz.events import KeyAction, KeyEvent, Modifiers, MouseAction, MouseButton, MouseEvent, TouchAction, \
     TouchEvent, WheelEvent
-from remoteviz.protocol import (Accept, Ack, AppMessage, Codec, ContainerResize, Disconnect, DisconnectReason, Error,
+from remoteviz.protocol import (Accept, Ack, AppMessage, Codec, ContainerResize, Disconnect, DisconnectReason, Error, Failure,
                                 Frame, FrameFlags, Hello, Input, KeyFrameRequest, Notify, Ping, Pong, ProtocolError,
                                 Resize, SizeRequest, StreamConfig)
 
@@ -40,6 +40,7 @@ SERVICE_MESSAGES = [
     Accept("c1", "p1", "TheCone", 640, 480, "png", "jpeg"),
     Disconnect(DisconnectReason.KICKED, "bye"),
     Error("bad"),
+    Failure("encode", "RuntimeError: broke", 400),
     Notify("finishedNetworkCalibration", {"bandwidth": 1e6, "latency_ms": 3.0}),
     Resize(10, 20),
     StreamConfig(Codec.H264, "avc1.42E01F", 1280, 720),
