@@ -16,6 +16,7 @@ import hmac
 import logging
 import math
 import secrets
+import signal
 import ssl
 import threading
 import time
@@ -228,6 +229,7 @@ class Service:
         self._pool: ThreadPoolExecutor | None = None
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
+        self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
         self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
         self._access = AccessCheck(None)
@@ -340,7 +342,7 @@ class Service:
         if not self._is_open:
             return
         for area in self.render_areas:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+            self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None and self._pool is not None
         self._transport.stop()
         self._pool.shutdown(wait=True)
@@ -382,16 +384,41 @@ class Service:
         self._wake()
 
     def run(self, settings: ServiceSettings | None = None) -> None:
-        """Open, dispatch until :meth:`stop` or Ctrl-C, then close."""
+        """Open, dispatch until :meth:`stop`, Ctrl-C (SIGINT) or SIGTERM, then close.
+
+        On the main thread, both signals only ask the loop to stop (no KeyboardInterrupt lands in
+        the middle of anything): every viewer is then closed with DISPOSED (4001), and ``run()``
+        returns normally, so the process exits 0. The previous handlers are put back afterwards.
+        """
         if not self.open(settings):
             raise OSError(f"the service could not open on {self.settings.host}:{self.settings.port}")
+        previous = self._handle_stop_signals()
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._signalled is None:
                 self.dispatch(timeout=1.0)
-        except KeyboardInterrupt:
-            log.info("interrupted; closing the service")
+            if self._signalled is not None:
+                log.info("%s received; closing the service", signal.Signals(self._signalled).name)
         finally:
             self.close()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _handle_stop_signals(self) -> dict[int, Any]:
+        """Make SIGINT and SIGTERM stop :meth:`run`; the handlers they had before."""
+        self._signalled = None
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may set handlers; the application owns signals then
+
+        def handler(number: int, frame: object) -> None:
+            # A plain attribute and a wake-up: nothing here can wait for a lock the interrupted
+            # code holds (the wake-up's lock is reentrant, and the signal runs on this thread).
+            self._signalled = number
+            self._wake()
+
+        previous = {}
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, handler)
+        return previous
 
     async def serve(self, settings: ServiceSettings | None = None) -> None:
         """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
@@ -729,13 +756,14 @@ class Service:
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_disconnected_client", client.id)
 
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
+                             detail: str = "the render area was disposed") -> None:
         if area.is_disposed:
             return
         area.is_disposed = True
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
-            self._close_connection(connection, reason, "the render area was disposed")
+            self._close_connection(connection, reason, detail)
         area._encoders.reset()
         self._close_retired(area)
         area.show_preview(False)

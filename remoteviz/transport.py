@@ -115,6 +115,7 @@ class Link:
         self._pong_waiters: dict[float, asyncio.Future[None]] = {}
         self._probes = 0  # calibration pings sent; their t is minus this count
         self._calibration: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Link {self.remote_address}>"
@@ -354,6 +355,11 @@ class Transport:
             return
 
         async def shutdown() -> None:
+            # Links the service is closing get to send their disconnect and close code first:
+            # closing the server would otherwise close them with 1001 under it.
+            senders = [link._sender for link in self._links if link.closing and link._sender is not None]
+            if senders:
+                await asyncio.wait(senders, timeout=3)
             if self._server is not None:
                 self._server.close(close_connections=True)
                 await self._server.wait_closed()
@@ -396,7 +402,7 @@ class Transport:
             return
         if isinstance(websocket, _CountedConnection):
             websocket.identify()
-        sender = asyncio.create_task(link._send_loop())
+        sender = link._sender = asyncio.create_task(link._send_loop())
         self._links.add(link)
         self._events.link_opened(link, render_area_id, parameters, hello)
         try:
