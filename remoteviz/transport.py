@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 
 from . import protocol
 from .access import OriginPolicy
+from .audit import Audit
 from .limits import Admission, AdmissionLimits, RateBucket, Ticket
 from .events import MouseAction, MouseEvent
 from .protocol import CloseCode, ClientMessage, Disconnect, DisconnectReason, Error, Hello, Input, Ping, Pong, ProtocolError
@@ -78,7 +79,7 @@ class TransportEvents(Protocol):
         """The link closed; ``aborted`` when the peer vanished without a clean close."""
 
 
-HttpHandler = Callable[[Request], Awaitable[Response | None]]
+HttpHandler = Callable[[Request, ServerConnection], Awaitable[Response | None]]
 
 
 class Pending:
@@ -284,12 +285,14 @@ class Transport:
     """Runs the WebSocket server on its own thread and event loop."""
 
     def __init__(self, events: TransportEvents, http_handler: HttpHandler, limits: TransportLimits,
-                 ssl_context: ssl.SSLContext | None = None, origins: OriginPolicy | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, origins: OriginPolicy | None = None,
+                 audit: Audit | None = None) -> None:
         self._events = events
         self._http_handler = http_handler
         self._limits = limits
         self._ssl = ssl_context
         self._origins = origins or OriginPolicy(None)
+        self._audit = audit or Audit()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -329,7 +332,7 @@ class Transport:
         self._server = await serve(
             self._handle, host, port, ssl=self._ssl, compression=None,
             process_request=self._process_request,
-            create_connection=functools.partial(_CountedConnection, self._admission),
+            create_connection=functools.partial(_CountedConnection, self._admission, self._audit),
             open_timeout=self._limits.hello_timeout,
             # Few whole messages buffered by websockets, so that not reading a link (while its
             # inbox share is full) pushes back to TCP soon.
@@ -376,7 +379,7 @@ class Transport:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
-        return await self._http_handler(request)
+        return await self._http_handler(request, connection)
 
     @property
     def admission(self) -> Admission:
@@ -388,6 +391,7 @@ class Transport:
         headers = websocket.request.headers
         refusal = self._origins.refusal(headers.get("Origin"), headers.get("Host"))
         if refusal is not None:
+            self._audit.refused(link.address, refusal)
             # After the handshake, not as an HTTP 403: the page can then show REFUSED and why.
             await _say_and_close(websocket, protocol.serialize(Disconnect(DisconnectReason.REFUSED, refusal)),
                                  CloseCode.REFUSED, "refused")
@@ -396,6 +400,7 @@ class Transport:
             render_area_id, parameters = _parse_target(websocket.request.path)
             hello = await self._receive_hello(websocket)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             await _refuse(websocket, str(error))
             return
         except (ConnectionClosed, TimeoutError):
@@ -408,9 +413,11 @@ class Transport:
         try:
             await self._receive(link, websocket)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             link._enqueue(protocol.serialize(Error(str(error))))
             link._enqueue((int(CloseCode.PROTOCOL_ERROR), "protocol error"))
         except _Flood:
+            self._audit.protocol_error(link.address, "flood: more messages than its rate allows")
             link._enqueue(protocol.serialize(Error("too many messages: the service could not keep up")))
             link._enqueue((int(CloseCode.FLOOD), "flood"))
         except ConnectionClosed:
@@ -464,9 +471,10 @@ class Transport:
 class _CountedConnection(ServerConnection):
     """A server connection that takes a place in the socket counts as soon as TCP accepts it."""
 
-    def __init__(self, admission: Admission, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, admission: Admission, audit: Audit, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._admission = admission
+        self._audit = audit
         self._ticket: Ticket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -474,7 +482,7 @@ class _CountedConnection(ServerConnection):
         address = _address_of(transport.get_extra_info("peername"))
         ticket = self._admission.admit(address)
         if isinstance(ticket, str):
-            log.warning("refused a connection from %s: %s", address, ticket)
+            self._audit.refused(address, ticket)
             transport.abort()
             return
         self._ticket = ticket
