@@ -29,11 +29,12 @@ from PIL import Image
 
 from . import protocol
 from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
+from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
 from .encoders.streams import Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
-from .http import HttpRequest, HttpResponse, HttpServer
+from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
 from .metrics import Monitoring
 from .protocol import (
     Accept,
@@ -108,6 +109,7 @@ class ServiceSettings:
     encoder_threads: int = 2
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
+    content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served
 
     def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
         """Serve wss:// (and https://) with this certificate and private key (PEM files)."""
@@ -233,6 +235,7 @@ class Service:
         self._is_open = False
         self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
         self._access = AccessCheck(None)
+        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -313,7 +316,7 @@ class Service:
                     hello_timeout=self.settings.hello_timeout,
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),
-                ssl_context=ssl_context, origins=origins)
+                ssl_context=ssl_context, origins=origins, audit=self._audit)
             self._transport.start(self.settings.host, self.settings.port)
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
@@ -708,6 +711,7 @@ class Service:
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
     def _refuse(self, link: Link, detail: str) -> None:
+        self._audit.refused(link.address, detail)
         link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
         link.close(CloseCode.REFUSED, "refused")
 
@@ -787,6 +791,7 @@ class Service:
         try:
             self._route(connection, message)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             link.send(protocol.serialize(protocol.Error(str(error))))
             link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
             self._remove_connection(connection, aborted=False)

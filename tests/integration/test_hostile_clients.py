@@ -616,3 +616,26 @@ def test_defect_7_a_3x3_av1_area_gets_frames() -> None:
     assert frame.codec is rv.Codec.AV1
     assert frame.image.shape == (3, 3, 3)
     assert not failures
+
+
+# ------------------------------------------------------------------ defect 10
+
+def test_defect_10_refusals_and_protocol_errors_are_logged_once_with_address_and_reason(caplog) -> None:
+    async def scenario(runner):
+        try:
+            async with client.connect(runner.url("A", "token=THE-TOKEN-VALUE.xyz")):
+                pass
+        except client.ServiceClosed:
+            pass
+        await closed_with(runner.url("A"), "{nope")
+        await refusal_for(runner.url("A"), origin="http://evil.example")
+
+    with caplog.at_level(logging.INFO), running_service(Relay(), access=SECRET) as runner:
+        asyncio.run(scenario(runner))
+    audit = [r.getMessage() for r in caplog.records if r.name == "remoteviz.audit"]
+    assert sorted(audit) == [
+        "protocol error from 127.0.0.1: a text message must be a JSON object",
+        "refused 127.0.0.1: invalid access token",
+        "refused 127.0.0.1: pages from origin 'http://evil.example' may not connect to this service",
+    ]
+    assert "THE-TOKEN-VALUE" not in caplog.text
