@@ -431,10 +431,15 @@ class Transport:
             # Let the sender flush what is queued (an error, a disconnect) and close; a no-op
             # close item ends it when nothing else will. It never outlives the handler.
             link._enqueue((int(CloseCode.NORMAL), ""))
+            # Messages still arriving are read and dropped, or they would fill websockets' small
+            # buffer, stop the reading, and the peer's close frame would never be seen.
+            discard = asyncio.create_task(_discard_until_closed(websocket))
             try:
                 await asyncio.wait_for(sender, timeout=5)
             except (TimeoutError, asyncio.CancelledError):
                 sender.cancel()
+            finally:
+                discard.cancel()
 
     async def _receive(self, link: Link, websocket: ServerConnection) -> None:
         """Read the link until it closes: parse, count, answer pings, post the rest."""
@@ -496,6 +501,14 @@ class _CountedConnection(ServerConnection):
         """It said hello: no longer counted among the connections waiting for one."""
         if self._ticket is not None:
             self._ticket.identify()
+
+
+async def _discard_until_closed(websocket: ServerConnection) -> None:
+    try:
+        async for _ in websocket:
+            pass
+    except ConnectionClosed:
+        pass
 
 
 def _address_of(peer: object) -> str:
