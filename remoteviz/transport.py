@@ -43,7 +43,7 @@ class TransportLimits:
     max_outgoing_bytes: int = 64 << 20  # their bytes
     max_inbound_rate: float = 8 << 20  # bytes per second one link may send; reading waits beyond
     max_message_rate: float = 2000.0  # messages per second one link may send, on average
-    message_burst: float = 5.0  # seconds of that rate a burst may take before it is a flood
+    message_burst: float = 2.0  # seconds of that rate a burst may take before it is a flood
     hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
