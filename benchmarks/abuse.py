@@ -32,16 +32,15 @@ import tempfile
 import textwrap
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed
 
 import remoteviz as rv
 from remoteviz import client
-from remoteviz.fuzz import ProtocolFuzzer
+from remoteviz.abuse import HELLO, Bystander, churn, download, flood, fuzz
 
 SERVICE = textwrap.dedent("""
     import sys, time
@@ -79,104 +78,8 @@ SERVICE = textwrap.dedent("""
         service.close()
 """)
 
-MOVE = json.dumps({"type": "mouse", "action": "move", "x": 1, "y": 1})
-HELLO = json.dumps({"type": "hello", "version": 1, "decoders": ["jpeg", "png"]})
-
-
-class Bystander:
-    """Counts the frames one viewer receives, to give frames per second over any interval."""
-
-    def __init__(self, view) -> None:
-        self.view = view
-        self.frames = 0
-        self._task = asyncio.create_task(self._count())
-
-    async def _count(self) -> None:
-        while True:
-            await self.view.next_frame(timeout=60)
-            self.frames += 1
-
-    async def fps_during(self, work) -> tuple[float, object]:
-        started, before = time.monotonic(), self.frames
-        result = await work
-        return (self.frames - before) / max(1e-3, time.monotonic() - started), result
-
-    def stop(self) -> None:
-        self._task.cancel()
-
-    async def fps_for(self, seconds: float) -> float:
-        return (await self.fps_during(asyncio.sleep(seconds)))[0]
-
-
-async def fuzz(url: str, messages: int) -> tuple[int, int, dict[int, int]]:
-    fuzzer = ProtocolFuzzer(seed=2026, valid_ratio=0.85)
-    sent = connections = 0
-    codes: dict[int, int] = {}
-    while sent < messages:
-        code = None
-        try:
-            async with ws_connect(url, compression=None, max_size=None) as ws:
-                connections += 1
-                await ws.send(fuzzer.hello())
-                for _ in range(25):
-                    await ws.send(fuzzer.message())
-                    sent += 1
-                await ws.close()
-            code = ws.close_code
-        except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else 1006
-        except (InvalidHandshake, OSError, TimeoutError):
-            await asyncio.sleep(0.05)
-        if code is not None:
-            codes[code] = codes.get(code, 0) + 1
-    return sent, connections, codes
-
-
-async def flood(url: str, moves: int) -> dict[int, int]:
-    async with ws_connect(url, compression=None) as ws:
-        await ws.send(HELLO)
-        try:
-            for _ in range(moves):
-                await ws.send(MOVE)
-        except ConnectionClosed:
-            pass
-        await asyncio.wait_for(ws.wait_closed(), 30)
-    return {ws.close_code or 1006: 1}
-
-
-async def churn(url: str, port: int, count: int) -> tuple[int, dict[int, int]]:
-    done = 0
-    codes: dict[int, int] = {}
-    for i in range(count):
-        try:
-            if i % 4 == 0:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-            elif i % 4 == 1:
-                async with ws_connect(url, compression=None):
-                    pass
-            elif i % 4 == 2:
-                async with ws_connect(url, compression=None) as ws:
-                    await ws.send(HELLO)
-            else:
-                async with client.connect(url) as view:
-                    await view.next_frame()
-                codes[view.close_code or 0] = codes.get(view.close_code or 0, 0) + 1
-            done += 1
-        except (InvalidHandshake, OSError, ConnectionClosed, TimeoutError, client.ServiceClosed):
-            await asyncio.sleep(0.02)
-    return done, codes
-
-
 async def downloads(url: str, count: int) -> list[int]:
-    def fetch() -> int:
-        with urllib.request.urlopen(url, timeout=120) as response:
-            size = 0
-            while chunk := response.read(1 << 18):
-                size += len(chunk)
-            return size
-
-    return list(await asyncio.gather(*(asyncio.to_thread(fetch) for _ in range(count))))
+    return list(await asyncio.gather(*(download(url) for _ in range(count))))
 
 
 async def hostile_client(url: str, seconds: float) -> None:
@@ -252,20 +155,21 @@ async def run(args: argparse.Namespace, port: int, process: psutil.Process, atta
         # Warm up what is made once and kept: threads that read files, encoders, and the heap's
         # high-water mark (RSS reaches a plateau within the first few thousand fuzzed messages).
         await attacker("downloads", f"http://127.0.0.1:{port}/big.bin", 4)
-        await attacker("fuzz", attack, 5000)
+        await attacker("fuzz", attack, 5000, 1)
         await attacker("churn", attack, port, 200)
         await asyncio.sleep(2)
         results["before"] = resources(process)
         codes: dict[int, int] = {}
         phases = {
-            "fuzz": lambda: attacker("fuzz", attack, args.messages),
+            "fuzz": lambda: attacker("fuzz", attack, args.messages, 2026),
             "move flood": lambda: attacker("flood", attack, 100_000),
             "churn": lambda: attacker("churn", attack, port, args.churn),
             "100 MiB download x4": lambda: attacker("downloads", f"http://127.0.0.1:{port}/big.bin", 4),
         }
         for name, make in phases.items():
             before = await bystander.fps_for(args.phase_seconds)
-            during, outcome = await bystander.fps_during(make())
+            frames, seconds, outcome = await bystander.frames_during(make())
+            during = frames / seconds
             after = await bystander.fps_for(args.phase_seconds)
             results["phases"][name] = {"before": before, "during": during, "after": after,
                                        "rss_mib": process.memory_info().rss >> 20}
@@ -274,12 +178,9 @@ async def run(args: argparse.Namespace, port: int, process: psutil.Process, atta
                 for code, n in fuzz_codes.items():
                     codes[code] = codes.get(code, 0) + n
             elif name == "move flood":
-                for code, n in outcome.items():
-                    codes[code] = codes.get(code, 0) + n
+                codes[outcome] = codes.get(outcome, 0) + 1
             elif name == "churn":
-                results["connections_churned"], churn_codes = outcome
-                for code, n in churn_codes.items():
-                    codes[code] = codes.get(code, 0) + n
+                results["connections_churned"] = outcome
             else:
                 results["downloaded_mib"] = [size >> 20 for size in outcome]
         results["close_codes"] = dict(sorted(codes.items()))

@@ -16,7 +16,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .service import Service
 
 log = logging.getLogger("remoteviz.http")
+
+T = TypeVar("T")
 
 CLIENT_URL_PREFIX = "/remoteviz/"
 """Where the browser client's modules are served (``/remoteviz/remoteviz.js``)."""
@@ -92,6 +94,16 @@ class HttpServer:
         static = service.settings.static_dir
         self._static_root = Path(static).resolve() if static else None
         self._page_policy = service.settings.content_security_policy
+        # Files are read here, never on the network thread; two readers bound the threads and
+        # the memory that concurrent downloads take (a chunk each).
+        self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="remoteviz-files")
+
+    def close(self) -> None:
+        """Stop the file reading threads (after the transport has stopped)."""
+        self._readers.shutdown(wait=True, cancel_futures=True)
+
+    async def _read(self, call: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call, *args)
 
     async def handle(self, request: Request, connection: ServerConnection | None = None) -> Response:
         """Network thread: answer one request (``connection`` lets a large file be streamed)."""
@@ -131,7 +143,7 @@ class HttpServer:
         if isinstance(found, Response):
             return found
         try:
-            size, tag = await asyncio.to_thread(_describe, found)
+            size, tag = await self._read(_describe, found)
         except OSError:
             return _response(HTTPStatus.NOT_FOUND, b"not found\n")
         kind = _content_type(found.name)
@@ -144,12 +156,12 @@ class HttpServer:
             return _response(HTTPStatus.OK, b"", kind, headers, length=size)
         if size <= CHUNK_SIZE or connection is None:
             try:
-                body = await asyncio.to_thread(found.read_bytes)
+                body = await self._read(found.read_bytes)
             except OSError:
                 return _response(HTTPStatus.NOT_FOUND, b"not found\n")
             return _response(HTTPStatus.OK, body, kind, headers)
         head = _response(HTTPStatus.OK, b"", kind, {**headers, "Connection": "close"}, length=size)
-        return await _stream(connection, head, found)
+        return await _stream(connection, head, found, self._read)
 
     async def _ask_application(self, request: Request, query: str) -> Response | None:
         future: concurrent.futures.Future[HttpResponse | None] = concurrent.futures.Future()
@@ -199,8 +211,9 @@ def _describe(path: Path) -> tuple[int, str]:
     return stat.st_size, f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
 
 
-async def _stream(connection: ServerConnection, head: Response, path: Path) -> Response:
-    """Write ``head`` and the file to the socket in chunks, read by a worker thread.
+async def _stream(connection: ServerConnection, head: Response, path: Path,
+                  read: Callable[..., Awaitable[bytes]]) -> Response:
+    """Write ``head`` and the file to the socket in chunks, each read by ``read`` in a worker thread.
 
     websockets writes a handshake answer in one piece, so a large body goes out here instead:
     each chunk waits for the socket to drain, so a slow reader holds one chunk of memory, not the
@@ -210,7 +223,7 @@ async def _stream(connection: ServerConnection, head: Response, path: Path) -> R
     transport.write(head.serialize())
     try:
         with path.open("rb") as file:
-            while chunk := await asyncio.to_thread(file.read, CHUNK_SIZE):
+            while chunk := await read(file.read, CHUNK_SIZE):
                 if transport.is_closing():
                     break
                 transport.write(chunk)

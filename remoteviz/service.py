@@ -348,6 +348,8 @@ class Service:
             self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None and self._pool is not None
         self._transport.stop()
+        if self._http is not None:
+            self._http.close()
         self._pool.shutdown(wait=True)
         # Encodes that finished meanwhile: let them close the encoders they were holding open.
         for handler, args in list(self._inbox):
@@ -357,7 +359,7 @@ class Service:
         self._inbox.clear()
         self._connections.clear()
         self._clients.clear()
-        self._transport = self._pool = None
+        self._transport = self._pool = self._http = None
         self._is_open = False
 
     def _ssl_context(self) -> ssl.SSLContext | None:
