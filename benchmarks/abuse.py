@@ -16,6 +16,8 @@ client could add (the bound the limits set, and what one hostile client measured
 
     python -m benchmarks.abuse [--messages 50000] [--churn 1000] [--phase-seconds 3] [--output FILE]
 
+(JSON goes to ``benchmarks/results/abuse.json`` by default.)
+
 Figures compare within one run only; other work on the machine moves them.
 """
 
@@ -77,6 +79,9 @@ SERVICE = textwrap.dedent("""
     finally:
         service.close()
 """)
+
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "abuse.json"
+
 
 async def downloads(url: str, count: int) -> list[int]:
     return list(await asyncio.gather(*(download(url) for _ in range(count))))
@@ -202,7 +207,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=50_000, help="messages to fuzz")
     parser.add_argument("--churn", type=int, default=1000, help="connections to churn")
     parser.add_argument("--phase-seconds", type=float, default=3.0, help="before and after each phase")
-    parser.add_argument("--output", type=Path, help="also write the results as JSON")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results as JSON")
     args = parser.parse_args()
     attacker = Attacker()
     with tempfile.TemporaryDirectory() as folder:
@@ -227,8 +232,8 @@ def main() -> None:
     bound = settings.max_pending_bytes + 4 * settings.max_message_size + settings.max_outgoing_bytes
     results["one_client_rss_bound_mib"] = bound / (1 << 20)
     report(results)
-    if args.output:
-        args.output.write_text(json.dumps(results, indent=2))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
 
 
 def report(results: dict) -> None:
