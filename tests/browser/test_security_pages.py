@@ -5,6 +5,7 @@ the service serves work under its Content-Security-Policy."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,18 @@ def test_the_hello_cone_page_works_under_the_services_content_security_policy(co
     assert page.evaluate("window.__rv.decoded.length") > 0
     assert page.text_content("#status") == "connected"
     assert not violations
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["default", "null allowed"])
+def test_a_page_opened_from_a_file_loads_the_client_and_connects_once_null_is_allowed(
+        allowed, independent_service, new_page, tmp_path) -> None:
+    options = {"allowed_origins": ["null"]} if allowed else {}
+    runner = independent_service(Recorder(), **options)
+    page_file = tmp_path / "index.html"
+    page_file.write_text((Path(__file__).parent / "pages" / "remote.html").read_text())
+    page = new_page(f"{page_file.as_uri()}?service=http://127.0.0.1:{runner.service.port}")
+    if allowed:
+        wait_first_frame(page)
+    else:
+        reason, detail = service_events(page, "disconnected")[0][1:]
+        assert reason == "REFUSED" and "'null'" in detail
