@@ -106,7 +106,8 @@ class Link:
         self._pending_bytes = 0
         self._pending_move: Pending | None = None  # the last event posted, if a move not yet taken
         self._pending_lock = threading.Lock()
-        self._room = asyncio.Event()  # set when dispatch() takes an event
+        self._room = asyncio.Event()  # set when dispatch() takes an event while reading waits
+        self._waiting_for_room = False
         now = time.monotonic()
         self._message_rate = RateBucket(limits.max_message_rate, limits.max_message_rate * limits.message_burst, now)
         self._byte_rate = RateBucket(limits.max_inbound_rate, max(limits.max_inbound_rate, 2 * limits.max_message_size),
@@ -147,7 +148,9 @@ class Link:
             if self._pending_move is pending:
                 self._pending_move = None
             message = pending.message
-        self._transport.call_soon(self._room.set)
+            wake, self._waiting_for_room = self._waiting_for_room, False
+        if wake:  # only then: a wake-up per message would cost the network thread at 1000 Hz
+            self._transport.call_soon(self._room.set)
         return message
 
     # ---- network thread
@@ -174,6 +177,7 @@ class Link:
                     self._pending_move = pending if is_move else None
                     break
                 self._room.clear()
+                self._waiting_for_room = True
             await self._room.wait()
         self._transport._events.link_message(self, pending)
 
