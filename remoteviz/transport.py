@@ -108,6 +108,7 @@ class Link:
         self._pending_lock = threading.Lock()
         self._room = asyncio.Event()  # set when dispatch() takes an event while reading waits
         self._waiting_for_room = False
+        self._stopping = False  # the transport stops: nothing more is posted
         now = time.monotonic()
         self._message_rate = RateBucket(limits.max_message_rate, limits.max_message_rate * limits.message_burst, now)
         self._byte_rate = RateBucket(limits.max_inbound_rate, max(limits.max_inbound_rate, 2 * limits.max_message_size),
@@ -163,6 +164,8 @@ class Link:
         is_move = isinstance(message, Input) and isinstance(message.event, MouseEvent) and \
             message.event.action is MouseAction.MOVE
         while True:
+            if self._stopping:
+                return
             with self._pending_lock:
                 cell = self._pending_move
                 if is_move and cell is not None:
@@ -180,6 +183,11 @@ class Link:
                 self._waiting_for_room = True
             await self._room.wait()
         self._transport._events.link_message(self, pending)
+
+    def _stop_delivering(self) -> None:
+        """The transport stops: a reader waiting for room gives up (dispatch may never take more)."""
+        self._stopping = True
+        self._room.set()
 
     def _count_received(self, size: int) -> float:
         """Count one received message; the seconds to pause reading to keep to the byte rate."""
@@ -362,6 +370,8 @@ class Transport:
             return
 
         async def shutdown() -> None:
+            for link in self._links:
+                link._stop_delivering()
             # Links the service is closing get to send their disconnect and close code first:
             # closing the server would otherwise close them with 1001 under it.
             senders = [link._sender for link in self._links if link.closing and link._sender is not None]

@@ -624,3 +624,27 @@ def test_defect_10_refusals_and_protocol_errors_are_logged_once_with_address_and
         "refused 127.0.0.1: pages from origin 'http://evil.example' may not connect to this service",
     ]
     assert "THE-TOKEN-VALUE" not in caplog.text
+
+
+def test_defect_5_a_link_waiting_for_room_does_not_hold_up_closing_the_service() -> None:
+    class Stall(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            class Listener(rv.RenderAreaListener):
+                def on_received_message(self, render_area, connection, message):
+                    time.sleep(0.5)
+
+            render_area.add_listener(Listener())
+
+    async def fill(url):
+        ws = await ws_connect(url, compression=None)
+        await ws.send(hello())
+        for _ in range(20):  # far more than the inbox share: the service stops reading it
+            await ws.send(json.dumps({"type": "message", "text": "x"}))
+        await asyncio.sleep(0.3)
+        return ws
+
+    peers = []  # kept open (not collected) while the service closes
+    with running_service(Stall(), max_pending_events=4) as runner:
+        peers.append(asyncio.run(fill(runner.url("A"))))
+    # running_service stopped dispatch, then closed the service: it returned, or this line is not reached
+    assert not runner.service.is_open
