@@ -184,6 +184,14 @@ class Link:
             await self._room.wait()
         self._transport._events.link_message(self, pending)
 
+    async def _discard_until_closed(self) -> None:
+        """Read and drop what still arrives, within the link's rate: a flooder is not read at all."""
+        try:
+            async for data in self.websocket:
+                self._count_received(len(data))
+        except (ConnectionClosed, _Flood):
+            pass  # not reading any more: the close times out (close_timeout) and the socket is cut
+
     def _stop_delivering(self) -> None:
         """The transport stops: a reader waiting for room gives up (dispatch may never take more)."""
         self._stopping = True
@@ -447,7 +455,7 @@ class Transport:
             link._enqueue((int(CloseCode.NORMAL), ""))
             # Messages still arriving are read and dropped, or they would fill websockets' small
             # buffer, stop the reading, and the peer's close frame would never be seen.
-            discard = asyncio.create_task(_discard_until_closed(websocket))
+            discard = asyncio.create_task(link._discard_until_closed())
             try:
                 await asyncio.wait_for(sender, timeout=5)
             except (TimeoutError, asyncio.CancelledError):
@@ -515,14 +523,6 @@ class _CountedConnection(ServerConnection):
         """It said hello: no longer counted among the connections waiting for one."""
         if self._ticket is not None:
             self._ticket.identify()
-
-
-async def _discard_until_closed(websocket: ServerConnection) -> None:
-    try:
-        async for _ in websocket:
-            pass
-    except ConnectionClosed:
-        pass
 
 
 def _address_of(peer: object) -> str:
