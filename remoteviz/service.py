@@ -620,6 +620,7 @@ class Service:
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
         if not self._negotiate_encoders(area, connection):
+            self._audit.refused(link.address, "no frame encoder works for this browser")
             self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
             return
         performance = client.network_performance
