@@ -56,12 +56,21 @@ export interface ConnectedInfo {
   streamingMode: "image" | "video";
 }
 
+/** Why the service cannot make frames for a view now. */
+export interface FailureInfo {
+  stage: "render" | "encode" | (string & {});
+  detail: string;
+  retryMs: number;
+}
+
 /** A service notification: the event name, then its details. */
 export type ServiceEvent =
   | ["connected", ConnectedInfo]
   | ["disconnected", DisconnectReason, string]
   | ["reconnecting", number, number]
   | ["error", string]
+  /** The service cannot make frames now (it retries after retryMs); the next frame means it works again. */
+  | ["failure", FailureInfo]
   | ["startNetworkCalibration" | "pendingNetworkCalibration" | "finishedNetworkCalibration" | (string & {}), Record<string, unknown>];
 
 export type Codec = "jpeg" | "png" | "h264" | "vp9" | "av1";

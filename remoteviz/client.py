@@ -44,6 +44,7 @@ from .protocol import (
     Codec,
     Disconnect,
     Error,
+    Failure,
     Frame,
     Hello,
     Input,
@@ -105,6 +106,7 @@ class RemoteView:
         self.disconnect: Disconnect | None = None
         self.error: str | None = None
         self.notifications: list[Notify] = []
+        self.failures: list[Failure] = []  # the service could not make frames (it retries)
         self.resizes: list[Resize] = []
         self._frames: asyncio.Queue[ReceivedFrame] = asyncio.Queue()
         self._messages: asyncio.Queue[str | bytes] = asyncio.Queue()
@@ -189,6 +191,8 @@ class RemoteView:
                 self.disconnect = message
             case Error(detail=detail):
                 self.error = detail
+            case Failure():
+                self.failures.append(message)
             case Notify():
                 self.notifications.append(message)
             case Resize(width=w, height=h):

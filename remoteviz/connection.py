@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .encoders import FrameEncoders
-from .protocol import AppMessage, DisconnectReason, Hello
+from .protocol import AppMessage, DisconnectReason, Hello, is_valid_unicode
 from .streaming import Pacer, RateController, Targets
 
 if TYPE_CHECKING:
@@ -245,6 +245,9 @@ class Connection:
         """Send an application message (text or bytes) to this view's page."""
         if not isinstance(message, (str, bytes, bytearray, memoryview)):
             raise TypeError("a message is str or bytes")
+        if isinstance(message, str) and not is_valid_unicode(message):
+            # It could not be sent as WebSocket text: refuse it here, not on the wire.
+            raise ValueError("a text message must be valid Unicode (it holds a lone surrogate)")
         data = message if isinstance(message, str) else bytes(message)
         self._service._send(self, AppMessage(data))
 

@@ -27,7 +27,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .connection import ConnectionParameters
 from .metrics import MetricsListener
 from .tokens import TokenError, verify_token
 
@@ -43,10 +42,6 @@ ENV_SESSION_ID = "REMOTEVIZ_SESSION_ID"
 ENV_ACCESS_SECRET = "REMOTEVIZ_ACCESS_SECRET"
 ENV_CONTROL_FD = "REMOTEVIZ_CONTROL_FD"
 
-BUILTIN_SECRET_SETTING = "access_secret"
-"""The ServiceSettings field of a built-in token check, if the service has one: set instead of ours."""
-
-
 def configure(settings: ServiceSettings) -> ServiceSettings:
     """``settings`` with what the manager's environment overrides (host, port, access secret)."""
     changes: dict[str, object] = {}
@@ -55,17 +50,14 @@ def configure(settings: ServiceSettings) -> ServiceSettings:
     if ENV_PORT in os.environ:
         changes["port"] = int(os.environ[ENV_PORT])
     secret = os.environ.get(ENV_ACCESS_SECRET)
-    if secret and BUILTIN_SECRET_SETTING in {f.name for f in dataclasses.fields(settings)}:
-        changes[BUILTIN_SECRET_SETTING] = secret
+    if secret:  # the service's built-in token check, bound to this session
+        changes["access"] = SessionAccess(secret, os.environ.get(ENV_SESSION_ID)).check
     return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def attach(service: Service) -> None:
-    """Called once the service listens: install the token check, report readiness, answer heartbeats."""
+    """Called once the service listens: report readiness, answer heartbeats."""
     session_id = os.environ.get(ENV_SESSION_ID)
-    secret = os.environ.get(ENV_ACCESS_SECRET)
-    if secret and not hasattr(service.settings, BUILTIN_SECRET_SETTING):
-        service.set_access_check(SessionAccess(secret, session_id).refusal)
     fd = os.environ.get(ENV_CONTROL_FD)
     if fd is None:
         return
@@ -97,15 +89,12 @@ class SessionAccess:
         self._secret = secret
         self._session_id = session_id
 
-    def refusal(self, render_area_id: str, parameters: ConnectionParameters) -> str | None:
-        """Why a connection to ``render_area_id`` with ``parameters`` is refused, or None to let it on."""
-        try:
-            claims = verify_token(self._secret, parameters.get("token"), render_area_id, now=time.time())
-        except TokenError as error:
-            return str(error)
+    def check(self, token: str | None, render_area_id: str) -> None:
+        """``ServiceSettings.access``: raise :class:`TokenError` unless ``token`` opens
+        ``render_area_id`` in this session."""
+        claims = verify_token(self._secret, token, render_area_id, now=time.time())
         if self._session_id is not None and claims.session_id != self._session_id:
-            return "access token is for another session"
-        return None
+            raise TokenError("access token is for another session")
 
 
 class _Activity(MetricsListener):

@@ -219,6 +219,19 @@ class Notify:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """The service cannot make frames for this view now; it retries after ``retry_ms``.
+
+    ``stage`` is ``render`` (rendering, or the application's frame source) or ``encode``. The
+    connection stays open: the next frame means it works again.
+    """
+
+    stage: str
+    detail: str
+    retry_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Resize:
     """The render area changed size; frames that follow have it."""
 
@@ -263,7 +276,7 @@ class Frame:
 
 
 ServiceMessage = Union[
-    Accept, Disconnect, Error, Notify, Resize, StreamConfig, Ping, Pong, AppMessage, Frame
+    Accept, Disconnect, Error, Failure, Notify, Resize, StreamConfig, Ping, Pong, AppMessage, Frame
 ]
 
 # --------------------------------------------------------------------------- validation helpers
@@ -298,7 +311,11 @@ def _int(obj: dict[str, Any], name: str, lo: int, hi: int, default: Any = ...) -
 
 
 def _number(obj: dict[str, Any], name: str, default: Any = ...) -> float:
-    value = float(_field(obj, name, (int, float), default))
+    value = _field(obj, name, (int, float), default)
+    try:
+        value = float(value)
+    except OverflowError:  # a JSON integer too large for a float
+        raise ProtocolError(f"field {name!r} must be finite") from None
     if not math.isfinite(value):
         raise ProtocolError(f"field {name!r} must be finite")
     return value
@@ -398,8 +415,21 @@ _INPUT_PARSERS = {"mouse": _parse_mouse, "wheel": _parse_wheel, "key": _parse_ke
 
 
 def parse_client_text(text: str) -> ClientMessage:
-    """Parse one text WebSocket message from a client, or raise :class:`ProtocolError`."""
+    """Parse one text WebSocket message from a client, or raise :class:`ProtocolError`.
+
+    Whatever the text, the only exception is :class:`ProtocolError`: a parse failure is the
+    client's fault, never the service's.
+    """
     obj = _load_object(text)
+    try:
+        return _parse_client_object(obj)
+    except ProtocolError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
+        raise ProtocolError(f"malformed {obj.get('type')!s} message: {type(error).__name__}") from None
+
+
+def _parse_client_object(obj: dict[str, Any]) -> ClientMessage:
     kind = obj.get("type")
     if kind in _INPUT_PARSERS:
         return Input(event=_INPUT_PARSERS[kind](obj), seq=_int(obj, "seq", 0, 2**32 - 1, 0))
@@ -431,7 +461,9 @@ def parse_client_binary(data: bytes) -> AppMessage:
 
 def _load_object(text: str) -> dict[str, Any]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, object_pairs_hook=_checked_pairs)
+    except ProtocolError:
+        raise
     except (ValueError, RecursionError):
         raise ProtocolError("a text message must be a JSON object") from None
     if not isinstance(obj, dict):
@@ -439,6 +471,30 @@ def _load_object(text: str) -> dict[str, Any]:
     if not isinstance(obj.get("type"), str):
         raise ProtocolError("a text message must have a string field 'type'")
     return obj
+
+
+def _checked_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose strings are valid Unicode.
+
+    JSON escapes can name a lone surrogate (``"\\ud800"``), which no UTF-8 text can carry: relayed
+    to another browser it could not be sent at all. Refused here, at the edge.
+    """
+    for key, value in pairs:
+        if not is_valid_unicode(key):
+            raise ProtocolError("a field name is not valid Unicode (lone surrogate)")
+        items = value if isinstance(value, list) else (value,)
+        if any(isinstance(v, str) and not is_valid_unicode(v) for v in items):
+            raise ProtocolError(f"field {key!r} is not valid Unicode (lone surrogate)")
+    return dict(pairs)
+
+
+def is_valid_unicode(text: str) -> bool:
+    """True when ``text`` can be encoded as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- serialising
@@ -502,6 +558,8 @@ def serialize(message: ClientMessage | ServiceMessage) -> str | bytes:
             return _dump({"type": "disconnect", "reason": reason.value, "detail": detail})
         case Error(detail=detail):
             return _dump({"type": "error", "detail": detail})
+        case Failure(stage=stage, detail=detail, retry_ms=retry_ms):
+            return _dump({"type": "failure", "stage": stage, "detail": detail, "retry_ms": retry_ms})
         case Notify(event=event, data=data):
             return _dump({**data, "type": "notify", "event": event})
         case Resize(width=w, height=h):
@@ -554,6 +612,8 @@ def parse_service_text(text: str) -> ServiceMessage:
         return Disconnect(_enum(obj, "reason", DisconnectReason), _field(obj, "detail", str, ""))
     if kind == "error":
         return Error(_field(obj, "detail", str))
+    if kind == "failure":
+        return Failure(_field(obj, "stage", str), _field(obj, "detail", str), _int(obj, "retry_ms", 0, 2**31 - 1))
     if kind == "notify":
         data = {k: v for k, v in obj.items() if k not in ("type", "event")}
         return Notify(_field(obj, "event", str), data)

@@ -11,7 +11,8 @@ from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
 from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
-from .protocol import DisconnectReason
+from .failures import Backoff
+from .protocol import DisconnectReason, Failure
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -76,9 +77,14 @@ class RenderAreaListener:
         return None
 
     def on_requested_size(self, render_area: RenderArea, connection: Connection, width: int,
-                          height: int) -> bool:
-        """A browser asked for a new size; return False to refuse it."""
-        return True
+                          height: int) -> bool | None:
+        """A browser asked for a new size: True grants it, False refuses it.
+
+        None (the default) lets the service decide: granted when ``connection`` is the area's
+        only viewer, refused when the area is shared, so that one viewer cannot resize the
+        picture of everyone else.
+        """
+        return None
 
     def on_resize(self, render_area: RenderArea, width: int, height: int) -> None:
         """The render area changed size."""
@@ -155,6 +161,9 @@ class RenderArea(ConnectionGroup):
 
     def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
         super().__init__()
+        self._creator_id: str | None = None  # the client whose connection created it, if one did
+        self._backoff = Backoff()  # rendering or encoding its frames fails: when to try again
+        self._failure: Failure | None = None  # what its viewers were told about it
         self._service = service
         self.id = render_area_id
         self._width = width

@@ -13,10 +13,13 @@ import collections
 import enum
 import errno
 import functools
+import hashlib
+import hmac
 import inspect
 import logging
 import math
 import secrets
+import signal
 import socket
 import ssl
 import threading
@@ -29,11 +32,13 @@ import numpy as np
 from PIL import Image
 
 from . import launch, protocol
+from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
+from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
 from .encoders.streams import Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
-from .http import HttpRequest, HttpResponse, HttpServer
+from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
 from .metrics import Monitoring
 from .protocol import (
     Accept,
@@ -43,6 +48,7 @@ from .protocol import (
     ContainerResize,
     Disconnect,
     DisconnectReason,
+    Failure,
     FrameFlags,
     Hello,
     Input,
@@ -55,7 +61,9 @@ from .protocol import (
     SizeRequest,
 )
 from .render_area import RenderArea, RenderAreaListener
-from .transport import Calibration, Link, Transport, TransportLimits
+from .failures import MAX_DELAY
+from .limits import AdmissionLimits
+from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
 
@@ -76,16 +84,28 @@ class ServiceSettings:
     run_mode: RunMode = RunMode.INVENTOR_SERVICE
     certificate_path: str | None = None
     private_key_path: str | None = None
-    allowed_origins: list[str] | None = None  # Origin headers accepted; None accepts any
+    # Pages of other origins allowed to connect, besides the service's own; ["*"] allows any (logged).
+    allowed_origins: list[str] | None = None
+    # Access tokens: None (none needed), a secret (tokens of remoteviz.tokens), or check(token, area_id).
+    access: AccessSetting = None
     default_width: int = 640  # used when a connection asks for no size
     default_height: int = 480
     max_width: int = 3840
     max_height: int = 2160
     max_render_areas: int = 64
+    max_render_areas_per_client: int = 8  # areas one client may have created and still open
+    max_total_pixels: int = 4 * 3840 * 2160  # of every render area together: their memory
     max_connections: int = 256
+    max_connections_per_address: int = 32  # sockets, counted from the TCP accept
+    max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)
+    max_connections_without_hello_per_address: int = 16
     max_message_size: int = 1 << 20
-    max_pending_events: int = 256
-    hello_timeout: float = 10.0
+    max_pending_events: int = 256  # per connection, in the inbox; reading it waits beyond
+    max_pending_bytes: int = 4 << 20  # their bytes, per connection
+    max_outgoing_bytes: int = 64 << 20  # queued to one connection; beyond, it is closed as stalled
+    max_inbound_rate: float = 8 << 20  # bytes per second one connection may send; reading waits beyond
+    max_message_rate: float = 2000.0  # messages per second, averaged over 5 s; beyond is a flood (4429)
+    hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
     still_delay: float = 0.05  # seconds without input before a still frame is sent
@@ -93,6 +113,7 @@ class ServiceSettings:
     encoder_threads: int = 2
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
+    content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served
 
     def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
         """Serve wss:// (and https://) with this certificate and private key (PEM files)."""
@@ -214,9 +235,12 @@ class Service:
         self._pool: ThreadPoolExecutor | None = None
         self._still_pending: set[str] = set()  # areas whose last frame was interactive
         self._stop = threading.Event()
+        self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
-        self._access_check: Callable[[str, ConnectionParameters], str | None] | None = None
+        self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
+        self._access = AccessCheck(None)
+        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -278,16 +302,27 @@ class Service:
         self._stop.clear()
         try:
             ssl_context = self._ssl_context()
+            self._access = AccessCheck(self.settings.access)
+            origins = OriginPolicy(self.settings.allowed_origins)
             self._http = HttpServer(self)
             self._transport = Transport(
                 events=self, http_handler=self._http.handle,
                 limits=TransportLimits(
                     max_message_size=self.settings.max_message_size,
                     max_pending_events=self.settings.max_pending_events,
+                    max_pending_bytes=self.settings.max_pending_bytes,
+                    max_outgoing_bytes=self.settings.max_outgoing_bytes,
+                    max_inbound_rate=self.settings.max_inbound_rate,
+                    max_message_rate=self.settings.max_message_rate,
+                    admission=AdmissionLimits(
+                        max_sockets=self.settings.max_connections + self.settings.max_connections_without_hello,
+                        max_sockets_per_address=self.settings.max_connections_per_address,
+                        max_unidentified=self.settings.max_connections_without_hello,
+                        max_unidentified_per_address=self.settings.max_connections_without_hello_per_address),
                     hello_timeout=self.settings.hello_timeout,
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),
-                ssl_context=ssl_context, origins=self.settings.allowed_origins)
+                ssl_context=ssl_context, origins=origins, audit=self._audit)
             self._transport.start(self.settings.host, self.settings.port)
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
@@ -303,6 +338,7 @@ class Service:
         viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
         for url in self.page_urls():
             log.info("open %s in a browser%s", url, viewer)
+        self._log_openings(origins)
         launch.attach(self)
         return True
 
@@ -319,14 +355,27 @@ class Service:
         hosts = ["127.0.0.1", socket.gethostname()] if host in ("", "0.0.0.0", "::") else [host]
         return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
 
+    def _log_openings(self, origins: OriginPolicy) -> None:
+        """Say at start what the settings open up: each is an explicit choice of the application."""
+        if origins.allows_any:
+            log.warning("allowed_origins is ['*']: pages of any web site may connect in their visitors' name")
+        elif self.settings.allowed_origins:
+            log.info("pages of these origins may connect too: %s", ", ".join(self.settings.allowed_origins))
+        if not self._access.enabled:
+            level = logging.INFO if self.settings.host in ("127.0.0.1", "::1", "localhost") else logging.WARNING
+            log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
+                    "(set ServiceSettings.access to require one)", self.settings.host, self.port)
+
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
         if not self._is_open:
             return
         for area in self.render_areas:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED)
+            self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None and self._pool is not None
         self._transport.stop()
+        if self._http is not None:
+            self._http.close()
         self._pool.shutdown(wait=True)
         # Encodes that finished meanwhile: let them close the encoders they were holding open.
         for handler, args in list(self._inbox):
@@ -336,7 +385,7 @@ class Service:
         self._inbox.clear()
         self._connections.clear()
         self._clients.clear()
-        self._transport = self._pool = None
+        self._transport = self._pool = self._http = None
         self._is_open = False
 
     def _open_or_raise(self, settings: ServiceSettings | None) -> None:
@@ -382,27 +431,45 @@ class Service:
         """Run ``callback(*args)`` on the dispatch thread, inside a coming ``dispatch()`` (safe from any thread)."""
         self._post(callback, *args)
 
-    def set_access_check(self, check: Callable[[str, ConnectionParameters], str | None] | None) -> None:
-        """Check every connection before any listener is asked: ``check(render_area_id, parameters)``
-        returns the reason to refuse it (shown to the page), or None to go on."""
-        self._access_check = check
-
     def run(self, settings: ServiceSettings | None = None) -> None:
-        """Open, dispatch until :meth:`stop` or Ctrl-C, then close.
+        """Open, dispatch until :meth:`stop`, Ctrl-C (SIGINT) or SIGTERM, then close.
 
-        Where the application has configured no logging, the service's INFO messages (the
-        URLs to open among them) go to stderr. Raises OSError, caused by the real error, when
-        the service cannot open (a port in use, a certificate that does not load).
+        On the main thread, both signals only ask the loop to stop (no KeyboardInterrupt lands in
+        the middle of anything): every viewer is then closed with DISPOSED (4001), and ``run()``
+        returns normally, so the process exits 0. The previous handlers are put back afterwards.
+        Where the application has configured no logging, the service's INFO messages (the URLs to
+        open among them) go to stderr. Raises OSError, caused by the real error, when the service
+        cannot open (a port in use, a certificate that does not load).
         """
         _log_to_stderr_unless_configured()
         self._open_or_raise(settings)
+        previous = self._handle_stop_signals()
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and self._signalled is None:
                 self.dispatch(timeout=1.0)
-        except KeyboardInterrupt:
-            log.info("interrupted; closing the service")
+            if self._signalled is not None:
+                log.info("%s received; closing the service", signal.Signals(self._signalled).name)
         finally:
             self.close()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _handle_stop_signals(self) -> dict[int, Any]:
+        """Make SIGINT and SIGTERM stop :meth:`run`; the handlers they had before."""
+        self._signalled = None
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may set handlers; the application owns signals then
+
+        def handler(number: int, frame: object) -> None:
+            # A plain attribute and a wake-up: nothing here can wait for a lock the interrupted
+            # code holds (the wake-up's lock is reentrant, and the signal runs on this thread).
+            self._signalled = number
+            self._wake()
+
+        previous = {}
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, handler)
+        return previous
 
     async def serve(self, settings: ServiceSettings | None = None) -> None:
         """Like :meth:`run`, for an application that owns an asyncio loop: callbacks run on it."""
@@ -503,7 +570,7 @@ class Service:
             if area._dirty and area._pending_frame is None:
                 ready_at = self._ready_time(connection, now)
                 if ready_at is not None:
-                    wait = min(wait, max(0.0, ready_at - now))
+                    wait = min(wait, max(0.0, ready_at - now, area._backoff.retry_at - now))
         for area_id in self._still_pending:
             pending = self._render_areas.get(area_id)
             due = pending._last_input_time + self.settings.still_delay if pending is not None else now
@@ -517,9 +584,9 @@ class Service:
         """Network thread: a client said hello."""
         self._post(self._open_connection, link, render_area_id, ConnectionParameters(parameters), hello)
 
-    def link_message(self, link: Link, message: protocol.ClientMessage) -> None:
+    def link_message(self, link: Link, pending: Pending) -> None:
         """Network thread: a message arrived."""
-        self._post(self._handle_message, link, message)
+        self._post(self._handle_message, link, pending)
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """Network thread: the link closed."""
@@ -563,19 +630,21 @@ class Service:
         if len(self._connections) >= self.settings.max_connections:
             self._refuse(link, "the service has reached its connection limit", area_id)
             return
-        client = self._clients.get(hello.client_id) if hello.client_id else None
+        refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
+        if refusal is not None:  # before any client, render area or listener call
+            self._refuse(link, refusal, area_id)
+            return
+        client_id = self._client_id(hello.client_id)
+        client = self._clients.get(client_id)
         new_client = client is None
         if client is None:
-            client = Client(self, hello.client_id or secrets.token_hex(8), hello)
+            client = Client(self, client_id, hello)
             self._clients[client.id] = client
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_connected_client", client.id, client.network_performance)
 
         area = self._render_areas.get(area_id)
-        refusal = self._access_refusal(area_id, parameters)
-        if refusal is not None:
-            log.info("refused a connection to %r: %s", area_id, refusal)
-        elif area is not None:
+        if area is not None:
             answers = self._call_service("on_pending_share_render_area", area, client, parameters)
             if not any(a is not False and a is not _FAILED for a in answers):
                 refusal = "the application refused to share this render area"
@@ -588,12 +657,20 @@ class Service:
                 refusal = "the application refused to create this render area"
             elif len(self._render_areas) >= self.settings.max_render_areas:
                 refusal = "the service has reached its render area limit"
+            elif sum(a._creator_id == client.id for a in self._render_areas.values()) >= \
+                    self.settings.max_render_areas_per_client:
+                refusal = "this client has reached its render area limit"
             else:
                 for answer in accepted:
                     if isinstance(answer, tuple):
                         width, height = _size_answer(answer, width, height)
                         break
-                area = self._new_render_area(area_id, *self._clamp_size(width, height))
+                width, height = self._clamp_size(width, height)
+                if self._total_pixels() + width * height > self.settings.max_total_pixels:
+                    refusal = "the service has reached its pixel limit (render area memory)"
+                else:
+                    area = self._new_render_area(area_id, width, height)
+                    area._creator_id = client.id
         if refusal is not None or area is None:
             self._refuse(link, refusal or "refused", area_id)
             if new_client:
@@ -607,6 +684,7 @@ class Service:
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
         if not self._negotiate_encoders(area, connection):
+            self._audit.refused(link.address, "no frame encoder works for this browser")
             self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
             return
         performance = client.network_performance
@@ -623,6 +701,24 @@ class Service:
         if new_client:
             self._call_service("on_initialized_client", client, performance)
         self._initialize_connection(connection)
+
+    def _access_refusal(self, token: str | None, area_id: str) -> str | None:
+        try:
+            return self._access.refusal(token, area_id)
+        except Exception:
+            log.exception("the access check raised; refusing the connection")
+            return "access check failed"
+
+    def _client_id(self, page_key: str) -> str:
+        """The service's id for the page whose views say ``page_key`` in their hello.
+
+        The id is derived from the key with a secret of this service, so knowing a client's id
+        (the application's, or what ``accept`` tells its page) does not let anyone join that
+        client: only a page's own views know its key. An empty key makes a new client.
+        """
+        if not page_key:
+            return secrets.token_hex(8)
+        return hmac.new(self._client_secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
     def _calibrated(self, client: Client, result: Calibration) -> None:
         """Network thread's calibration finished: tell the page, then let its connections start."""
@@ -653,11 +749,16 @@ class Service:
                                       encoders.still_encoder.value, encoders.interactive_encoder.value))
         connection.is_open = True
         area._dirty = True
+        if area._failure is not None:
+            self._send(connection, area._failure)  # what its viewers already know
 
     def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
         width = parameters.get_int("width") or hello.width or self.settings.default_width
         height = parameters.get_int("height") or hello.height or self.settings.default_height
         return width, height
+
+    def _total_pixels(self) -> int:
+        return sum(a.width * a.height for a in self._render_areas.values())
 
     def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
         return (max(1, min(int(width), self.settings.max_width)),
@@ -676,17 +777,8 @@ class Service:
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
-    def _access_refusal(self, area_id: str, parameters: ConnectionParameters) -> str | None:
-        if self._access_check is None:
-            return None
-        try:
-            return self._access_check(area_id, parameters)
-        except Exception:
-            log.exception("the access check raised; refusing")  # a crashing check never lets one in
-            return "access check failed"
-
     def _refuse(self, link: Link, detail: str, area_id: str) -> None:
-        log.warning("refused a connection to render area %r: %s", area_id, detail)
+        self._audit.refused(link.address, detail, area_id)
         link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
         link.close(CloseCode.REFUSED, "refused")
 
@@ -735,13 +827,14 @@ class Service:
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_disconnected_client", client.id)
 
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
+                             detail: str = "the render area was disposed") -> None:
         if area.is_disposed:
             return
         area.is_disposed = True
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
-            self._close_connection(connection, reason, "the render area was disposed")
+            self._close_connection(connection, reason, detail)
         area._encoders.reset()
         self._close_retired(area)
         area.show_preview(False)
@@ -757,14 +850,15 @@ class Service:
 
     # ------------------------------------------------------------------ messages from browsers
 
-    def _handle_message(self, link: Link, message: protocol.ClientMessage) -> None:
-        link.taken()
+    def _handle_message(self, link: Link, pending: Pending) -> None:
+        message = link.take(pending)
         connection = self._connections.get(link)
         if connection is None or connection._closing:
             return
         try:
             self._route(connection, message)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             link.send(protocol.serialize(protocol.Error(str(error))))
             link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
             self._remove_connection(connection, aborted=False)
@@ -785,8 +879,17 @@ class Service:
                 area._call("on_received_message", area, connection, data)
             case SizeRequest(width=width, height=height):
                 answers = area._call("on_requested_size", area, connection, width, height)
-                if all(a is not False and a is not _FAILED for a in answers):
-                    area.resize(width, height)
+                if any(a is False or a is _FAILED for a in answers):
+                    return
+                # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
+                # must not change what everybody else sees (a "size 1x1" for all).
+                if not (any(a is True for a in answers) or area.num_connections == 1):
+                    return
+                new_width, new_height = self._clamp_size(width, height)
+                if self._total_pixels() - area.width * area.height + new_width * new_height > \
+                        self.settings.max_total_pixels:
+                    return  # the memory of every area together stays bounded
+                area.resize(width, height)
             case ContainerResize(width=width, height=height):
                 connection.container_width, connection.container_height = width, height
             case KeyFrameRequest():
@@ -843,7 +946,7 @@ class Service:
 
     def _has_render_work(self) -> bool:
         return any(self._ready_connections(area) for area in self._render_areas.values()
-                   if area._dirty and area._pending_frame is None)
+                   if area._dirty and area._pending_frame is None and area._backoff.retry_at <= time.monotonic())
 
     def _ready_connections(self, area: RenderArea) -> list[Connection]:
         """Connections that can take a frame of ``area`` by the time it is rendered and encoded."""
@@ -888,7 +991,7 @@ class Service:
         for area in list(self._render_areas.values()):
             # One frame may wait while the previous one is encoded: rendering the next frame
             # overlaps its encoding, and the wait is bounded to that one frame.
-            if area._dirty and area._pending_frame is None:
+            if area._dirty and area._pending_frame is None and area._backoff.retry_at <= now:
                 ready = self._ready_connections(area)
                 for connection in area._connections.values():
                     if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
@@ -912,6 +1015,8 @@ class Service:
             answers = area._call("on_requested_frame", area, ready[0])
             answer = next((a for a in answers if a is not None and a is not _FAILED), None)
             if answer is None:
+                if _FAILED in answers:
+                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
                 return None
             image, interactive = _checked_frame(answer, area)
             if image is None:
@@ -921,8 +1026,8 @@ class Service:
                 return None
             try:
                 image = area.scene_manager.render(area.width, area.height, interactive=interactive)
-            except Exception:
-                log.exception("rendering %r failed", area)
+            except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
+                self._frame_failed(area, "render", error)
                 return None
             area._call("on_post_render", area)
         rendering_ms = (time.perf_counter() - started) * 1000.0
@@ -965,8 +1070,8 @@ class Service:
         height, width = image.shape[:2]
         try:
             jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
-        except Exception:
-            log.exception("opening an encoder for %r failed", area)
+        except Exception as error:
+            self._frame_failed(area, "encode", error)
             return
         self._close_retired(area)  # nothing of this area is being encoded now
         assert self._pool is not None
@@ -977,7 +1082,7 @@ class Service:
                 connection._needs_key = False
                 connection._encoding += 1
                 said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
-                texts[connection_id] = "\n".join(said).encode()
+                texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
             area._encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
@@ -1011,9 +1116,13 @@ class Service:
                 connection._encoding -= 1
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
-        except Exception:
-            log.exception("encoding a frame of %r failed", area)
+        except Exception as error:
+            for connection_id in job.members:
+                if (connection := area._connections.get(connection_id)) is not None and job.stream is not None:
+                    connection._needs_key = True  # its stream lost a frame
+            self._frame_failed(area, "encode", error)
             return
+        self._frame_succeeded(area)
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
         stream = job.stream
@@ -1036,8 +1145,26 @@ class Service:
                       texts.get(connection_id, b""))
             self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
 
-    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *,
-               is_video: bool, is_key: bool) -> None:
+    def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
+        """Back off from ``area``; log and tell its viewers once per kind of failure."""
+        report = area._backoff.failed(stage, error, time.monotonic())
+        area._dirty = True  # tried again once the delay has passed
+        if not report.is_news:
+            return
+        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
+                  MAX_DELAY, report.detail, exc_info=error)
+        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
+        for connection in area.connections:
+            if connection.is_open:
+                self._send(connection, area._failure)
+
+    def _frame_succeeded(self, area: RenderArea) -> None:
+        if area._backoff.succeeded():
+            area._failure = None
+            log.info("frames of %r work again", area)
+
+    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *, is_video: bool,
+               is_key: bool) -> None:
         """Put a frame in the connection's slot and send it if the window has room.
 
         An image in the slot is simply replaced by a newer one. A video frame depends on the one

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import functools
 import threading
-from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -21,7 +23,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from . import protocol
-from .protocol import CloseCode, ClientMessage, Error, Hello, Input, MouseEvent, Ping, Pong, ProtocolError
+from .access import OriginPolicy
+from .audit import Audit
+from .limits import Admission, AdmissionLimits, RateBucket, Ticket
+from .events import MouseAction, MouseEvent
+from .protocol import CloseCode, ClientMessage, Disconnect, DisconnectReason, Error, Hello, Input, Ping, Pong, ProtocolError
 
 log = logging.getLogger("remoteviz.transport")
 
@@ -31,11 +37,17 @@ class TransportLimits:
     """What the network thread enforces before the service sees anything."""
 
     max_message_size: int = 1 << 20
-    max_pending_events: int = 256  # events of one link not yet taken by dispatch()
+    max_pending_events: int = 256  # events of one link in the inbox, not yet taken by dispatch()
+    max_pending_bytes: int = 4 << 20  # their bytes: reading the link stops beyond either
     max_outgoing: int = 256  # messages queued to one link before it counts as stalled
-    hello_timeout: float = 10.0
+    max_outgoing_bytes: int = 64 << 20  # their bytes
+    max_inbound_rate: float = 8 << 20  # bytes per second one link may send; reading waits beyond
+    max_message_rate: float = 2000.0  # messages per second one link may send, on average
+    message_burst: float = 2.0  # seconds of that rate a burst may take before it is a flood
+    hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
 
 
 @dataclass(frozen=True)
@@ -60,14 +72,24 @@ class TransportEvents(Protocol):
     def link_opened(self, link: Link, render_area_id: str, parameters: dict[str, str], hello: Hello) -> None:
         """A client said hello on a new link."""
 
-    def link_message(self, link: Link, message: ClientMessage) -> None:
-        """A valid message arrived."""
+    def link_message(self, link: Link, pending: Pending) -> None:
+        """A valid message arrived; ``link.take(pending)`` gets it (and frees its inbox share)."""
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """The link closed; ``aborted`` when the peer vanished without a clean close."""
 
 
-HttpHandler = Callable[[Request], Awaitable[Response | None]]
+HttpHandler = Callable[[Request, ServerConnection], Awaitable[Response | None]]
+
+
+class Pending:
+    """An event of one link waiting in the service's inbox; a newer mouse move may replace it."""
+
+    __slots__ = ("message", "size")
+
+    def __init__(self, message: ClientMessage, size: int) -> None:
+        self.message = message
+        self.size = size
 
 
 class Link:
@@ -78,16 +100,33 @@ class Link:
         self.websocket = websocket
         self._limits = limits
         self._outbox: asyncio.Queue[str | bytes | tuple[int, str]] = asyncio.Queue()
+        self._outbox_bytes = 0
+        # The inbox share: events (and their bytes) posted and not yet taken by dispatch().
         self._pending = 0
+        self._pending_bytes = 0
+        self._pending_move: Pending | None = None  # the last event posted, if a move not yet taken
         self._pending_lock = threading.Lock()
+        self._room = asyncio.Event()  # set when dispatch() takes an event while reading waits
+        self._waiting_for_room = False
+        self._stopping = False  # the transport stops: nothing more is posted
+        now = time.monotonic()
+        self._message_rate = RateBucket(limits.max_message_rate, limits.max_message_rate * limits.message_burst, now)
+        self._byte_rate = RateBucket(limits.max_inbound_rate, max(limits.max_inbound_rate, 2 * limits.max_message_size),
+                                     now)
         self.closing = False
         self.remote_address = websocket.remote_address
         self._pong_waiters: dict[float, asyncio.Future[None]] = {}
         self._probes = 0  # calibration pings sent; their t is minus this count
         self._calibration: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Link {self.remote_address}>"
+
+    @property
+    def address(self) -> str:
+        """The peer's IP address, as the limits and the logs name it."""
+        return _address_of(self.remote_address)
 
     # ---- called from any thread
     def send(self, data: str | bytes) -> None:
@@ -102,35 +141,83 @@ class Link:
         """Measure this link's latency and bandwidth; ``done`` gets the result on the network thread."""
         self._transport.call_soon(self._start_calibration, max_seconds, done)
 
-    def taken(self) -> None:
-        """The service took one event of this link off its inbox."""
+    def take(self, pending: Pending) -> ClientMessage:
+        """The service takes an event of this link off its inbox: the newest message it holds."""
         with self._pending_lock:
             self._pending -= 1
+            self._pending_bytes -= pending.size
+            if self._pending_move is pending:
+                self._pending_move = None
+            message = pending.message
+            wake, self._waiting_for_room = self._waiting_for_room, False
+        if wake:  # only then: a wake-up per message would cost the network thread at 1000 Hz
+            self._transport.call_soon(self._room.set)
+        return message
 
     # ---- network thread
-    def _admit(self, message: ClientMessage) -> bool:
-        """Count an event against the link's budget; False if it must be dropped."""
-        with self._pending_lock:
-            if self._pending >= self._limits.max_pending_events:
-                # Moves are superseded by the next one anyway; anything else overflowing is a flood.
-                if isinstance(message, Input) and isinstance(message.event, MouseEvent) and \
-                        message.event.action.value == "move":
-                    return False
-                raise _Flood()
-            self._pending += 1
-            return True
+    async def _deliver(self, message: ClientMessage, size: int) -> None:
+        """Post ``message`` to the service once this link's inbox share has room for it.
+
+        Reading the link waits meanwhile (backpressure down to TCP), except for a mouse move
+        following a move not yet taken: it replaces that one, as only the newest position matters.
+        """
+        is_move = isinstance(message, Input) and isinstance(message.event, MouseEvent) and \
+            message.event.action is MouseAction.MOVE
+        while True:
+            if self._stopping:
+                return
+            with self._pending_lock:
+                cell = self._pending_move
+                if is_move and cell is not None:
+                    self._pending_bytes += size - cell.size
+                    cell.message, cell.size = message, size
+                    return
+                if self._pending < self._limits.max_pending_events and (
+                        self._pending_bytes + size <= self._limits.max_pending_bytes or not self._pending):
+                    pending = Pending(message, size)
+                    self._pending += 1
+                    self._pending_bytes += size
+                    self._pending_move = pending if is_move else None
+                    break
+                self._room.clear()
+                self._waiting_for_room = True
+            await self._room.wait()
+        self._transport._events.link_message(self, pending)
+
+    async def _discard_until_closed(self) -> None:
+        """Read and drop what still arrives, within the link's rate: a flooder is not read at all."""
+        try:
+            async for data in self.websocket:
+                self._count_received(len(data))
+        except (ConnectionClosed, _Flood):
+            pass  # not reading any more: the close times out (close_timeout) and the socket is cut
+
+    def _stop_delivering(self) -> None:
+        """The transport stops: a reader waiting for room gives up (dispatch may never take more)."""
+        self._stopping = True
+        self._room.set()
+
+    def _count_received(self, size: int) -> float:
+        """Count one received message; the seconds to pause reading to keep to the byte rate."""
+        now = time.monotonic()
+        if self._message_rate.take(1, now) > 0:
+            raise _Flood()
+        return self._byte_rate.take(size, now)
 
     def _enqueue(self, item: str | bytes | tuple[int, str]) -> None:
         if self.closing:
             return
         if isinstance(item, tuple):
             self.closing = True
-        elif self._outbox.qsize() >= self._limits.max_outgoing:
-            # The peer reads slower than the service writes messages: treat it as gone.
+        elif self._outbox.qsize() >= self._limits.max_outgoing or \
+                self._outbox_bytes + len(item) > self._limits.max_outgoing_bytes:
+            # The peer reads slower than the service writes: treat it as gone.
             log.warning("%r: outgoing queue full, closing", self)
             self.closing = True
             self._outbox.put_nowait((int(CloseCode.NETWORKFAILURE), "client does not read"))
             return
+        else:
+            self._outbox_bytes += len(item)
         self._outbox.put_nowait(item)
 
     def _start_calibration(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
@@ -185,13 +272,12 @@ class Link:
         return loop.time() - started
 
     def _pong(self, message: Pong) -> bool:
-        """True if ``message`` answers a calibration ping (then it is not the service's)."""
-        if message.t >= 0:
-            return False
+        """True if ``message`` answers a calibration ping this link is waiting for."""
         waiter = self._pong_waiters.pop(message.t, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        return True  # late answers to a calibration that ended are dropped too
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(None)
+        return True
 
     async def _send_loop(self) -> None:
         try:
@@ -200,30 +286,39 @@ class Link:
                 if isinstance(item, tuple):
                     await self.websocket.close(*item)
                     return
-                await self.websocket.send(item)
+                self._outbox_bytes -= len(item)
+                try:
+                    await self.websocket.send(item)
+                except (UnicodeEncodeError, TypeError):
+                    # Never queued by the service (it checks what it sends); if it were, dropping
+                    # the one message keeps the link, where letting it raise would end it.
+                    log.error("%r: a message that cannot be sent was dropped", self)
         except ConnectionClosed:
             pass
 
 
 class _Flood(Exception):
-    pass
+    """The link sent more messages than its rate allows, for longer than its burst."""
 
 
 class Transport:
     """Runs the WebSocket server on its own thread and event loop."""
 
     def __init__(self, events: TransportEvents, http_handler: HttpHandler, limits: TransportLimits,
-                 ssl_context: ssl.SSLContext | None = None, origins: list[str] | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, origins: OriginPolicy | None = None,
+                 audit: Audit | None = None) -> None:
         self._events = events
         self._http_handler = http_handler
         self._limits = limits
         self._ssl = ssl_context
-        self._origins = origins
+        self._origins = origins or OriginPolicy(None)
+        self._audit = audit or Audit()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._links: set[Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # background work to end before the loop stops
+        self._admission = Admission(limits.admission)
         self.port = 0
 
     def start(self, host: str, port: int) -> None:
@@ -256,7 +351,12 @@ class Transport:
     async def _listen(self, host: str, port: int) -> None:
         self._server = await serve(
             self._handle, host, port, ssl=self._ssl, compression=None,
-            process_request=self._process_request, origins=self._origins,
+            process_request=self._process_request,
+            create_connection=functools.partial(_CountedConnection, self._admission, self._audit),
+            open_timeout=self._limits.hello_timeout,
+            # Few whole messages buffered by websockets, so that not reading a link (while its
+            # inbox share is full) pushes back to TCP soon.
+            max_queue=4,
             max_size=self._limits.max_message_size,
             ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
             close_timeout=2, server_header="remoteviz", logger=log)
@@ -278,6 +378,13 @@ class Transport:
             return
 
         async def shutdown() -> None:
+            for link in self._links:
+                link._stop_delivering()
+            # Links the service is closing get to send their disconnect and close code first:
+            # closing the server would otherwise close them with 1001 under it.
+            senders = [link._sender for link in self._links if link.closing and link._sender is not None]
+            if senders:
+                await asyncio.wait(senders, timeout=3)
             if self._server is not None:
                 self._server.close(close_connections=True)
                 await self._server.wait_closed()
@@ -294,37 +401,45 @@ class Transport:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
-        return await self._http_handler(request)
+        return await self._http_handler(request, connection)
+
+    @property
+    def admission(self) -> Admission:
+        """The socket counts (network thread)."""
+        return self._admission
 
     async def _handle(self, websocket: ServerConnection) -> None:
         link = Link(self, websocket, self._limits)
+        headers = websocket.request.headers
+        refusal = self._origins.refusal(headers.get("Origin"), headers.get("Host"))
+        if refusal is not None:
+            self._audit.refused(link.address, refusal)
+            # After the handshake, not as an HTTP 403: the page can then show REFUSED and why.
+            await _say_and_close(websocket, protocol.serialize(Disconnect(DisconnectReason.REFUSED, refusal)),
+                                 CloseCode.REFUSED, "refused")
+            return
         try:
             render_area_id, parameters = _parse_target(websocket.request.path)
             hello = await self._receive_hello(websocket)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             await _refuse(websocket, str(error))
             return
         except (ConnectionClosed, TimeoutError):
             return
-        sender = asyncio.create_task(link._send_loop())
+        if isinstance(websocket, _CountedConnection):
+            websocket.identify()
+        sender = link._sender = asyncio.create_task(link._send_loop())
         self._links.add(link)
         self._events.link_opened(link, render_area_id, parameters, hello)
         try:
-            async for data in websocket:
-                message = (protocol.parse_client_text(data) if isinstance(data, str)
-                           else protocol.parse_client_binary(data))
-                if isinstance(message, Ping):  # answered here so the round trip excludes dispatch
-                    link.send(protocol.serialize(Pong(message.t)))
-                elif isinstance(message, Pong) and link._pong(message):
-                    pass
-                elif isinstance(message, Hello):
-                    raise ProtocolError("hello was already received")
-                elif link._admit(message):
-                    self._events.link_message(link, message)
+            await self._receive(link, websocket)
         except ProtocolError as error:
+            self._audit.protocol_error(link.address, str(error))
             link._enqueue(protocol.serialize(Error(str(error))))
             link._enqueue((int(CloseCode.PROTOCOL_ERROR), "protocol error"))
         except _Flood:
+            self._audit.protocol_error(link.address, "flood: more messages than its rate allows")
             link._enqueue(protocol.serialize(Error("too many messages: the service could not keep up")))
             link._enqueue((int(CloseCode.FLOOD), "flood"))
         except ConnectionClosed:
@@ -335,13 +450,37 @@ class Transport:
             for waiter in link._pong_waiters.values():
                 waiter.cancel()  # a calibration in progress ends now, with what it measured
             self._events.link_closed(link, aborted)
-        # Let the sender flush what is queued (an error, a disconnect) and close; a no-op close
-        # item ends it when nothing else will.
-        link._enqueue((int(CloseCode.NORMAL), ""))
-        try:
-            await asyncio.wait_for(sender, timeout=5)
-        except TimeoutError:
-            pass
+            # Let the sender flush what is queued (an error, a disconnect) and close; a no-op
+            # close item ends it when nothing else will. It never outlives the handler.
+            link._enqueue((int(CloseCode.NORMAL), ""))
+            # Messages still arriving are read and dropped, or they would fill websockets' small
+            # buffer, stop the reading, and the peer's close frame would never be seen.
+            discard = asyncio.create_task(link._discard_until_closed())
+            try:
+                await asyncio.wait_for(sender, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                sender.cancel()
+            finally:
+                discard.cancel()
+
+    async def _receive(self, link: Link, websocket: ServerConnection) -> None:
+        """Read the link until it closes: parse, count, answer pings, post the rest."""
+        async for data in websocket:
+            message = (protocol.parse_client_text(data) if isinstance(data, str)
+                       else protocol.parse_client_binary(data))
+            if isinstance(message, Pong) and link._pong(message):
+                continue  # calibration asked for it: not the client's to count
+            pause = link._count_received(len(data))
+            if isinstance(message, Ping):  # answered here so the round trip excludes dispatch
+                link.send(protocol.serialize(Pong(message.t)))
+            elif isinstance(message, Pong) and message.t < 0:
+                pass  # late answers to a calibration that ended: not the service's pings
+            elif isinstance(message, Hello):
+                raise ProtocolError("hello was already received")
+            else:
+                await link._deliver(message, len(data))
+            if pause:  # beyond its byte rate: stop reading it for a while (TCP pushes back)
+                await asyncio.sleep(pause)
 
     async def _receive_hello(self, websocket: ServerConnection) -> Hello:
         try:
@@ -354,6 +493,42 @@ class Transport:
         if not isinstance(message, Hello):
             raise ProtocolError("the first message must be hello")
         return message
+
+
+class _CountedConnection(ServerConnection):
+    """A server connection that takes a place in the socket counts as soon as TCP accepts it."""
+
+    def __init__(self, admission: Admission, audit: Audit, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._admission = admission
+        self._audit = audit
+        self._ticket: Ticket | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        address = _address_of(transport.get_extra_info("peername"))
+        ticket = self._admission.admit(address)
+        if isinstance(ticket, str):
+            self._audit.refused(address, ticket)
+            transport.abort()
+            return
+        self._ticket = ticket
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._ticket is not None:
+            self._ticket.release()
+
+    def identify(self) -> None:
+        """It said hello: no longer counted among the connections waiting for one."""
+        if self._ticket is not None:
+            self._ticket.identify()
+
+
+def _address_of(peer: object) -> str:
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return str(peer or "unknown")
 
 
 def _parse_target(target: str) -> tuple[str, dict[str, str]]:
@@ -374,8 +549,12 @@ def _closed_cleanly(websocket: ServerConnection) -> bool:
 
 
 async def _refuse(websocket: ServerConnection, detail: str) -> None:
+    await _say_and_close(websocket, protocol.serialize(Error(detail)), CloseCode.PROTOCOL_ERROR, "protocol error")
+
+
+async def _say_and_close(websocket: ServerConnection, message: str | bytes, code: CloseCode, reason: str) -> None:
     try:
-        await websocket.send(protocol.serialize(Error(detail)))
-        await websocket.close(int(CloseCode.PROTOCOL_ERROR), "protocol error")
+        await websocket.send(message)
+        await websocket.close(int(code), reason)
     except ConnectionClosed:
         pass

@@ -327,6 +327,22 @@ export function disconnectReason(code, disconnect, errorDetail = "", closeReason
 }
 
 /**
+ * The service event a `failure` message becomes: the service cannot make frames for this view
+ * now (rendering or encoding failed) and retries after `retryMs`; the connection stays open and
+ * the next frame means it works again. A page shows `detail` instead of a frozen picture.
+ * @param {{stage?: unknown, detail?: unknown, retry_ms?: unknown}} message
+ * @returns {["failure", {stage: "render" | "encode" | string, detail: string, retryMs: number}]}
+ */
+export function failureEvent(message) {
+  const retryMs = Number(message.retry_ms);
+  return ["failure", {
+    stage: String(message.stage ?? ""),
+    detail: String(message.detail ?? ""),
+    retryMs: Number.isFinite(retryMs) && retryMs > 0 ? retryMs : 0,
+  }];
+}
+
+/**
  * Whether a connection streams images or video, from the encoders its `accept` names
  * ("JPEG", "PNG", "H264_NVENC", "VP9_VPX"...; the two are never mixed).
  * @param {string} stillEncoder

@@ -12,6 +12,7 @@ import {
   binaryMessage,
   containerMessage,
   disconnectReason,
+  failureEvent,
   helloMessage,
   keyFrameMessage,
   parseServiceBinary,
@@ -52,6 +53,8 @@ import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pag
  * - `["startNetworkCalibration", fields]`, `["pendingNetworkCalibration", fields]`,
  *   `["finishedNetworkCalibration", {bandwidth, latency_ms}]` (the `notify` message's other fields)
  * - `["error", detail]` the service says the page broke the protocol
+ * - `["failure", {stage, detail, retryMs}]` the service cannot make frames now (rendering or
+ *   encoding failed; it retries): show `detail` until the next frame arrives
  * @typedef {[string, ...any[]]} ServiceEvent
  */
 
@@ -597,6 +600,9 @@ export class RemoteVizRenderArea {
       case "error":
         connection.errorDetail = String(message.detail ?? "");
         this._notify(this._listeners.service, ["error", connection.errorDetail]);
+        break;
+      case "failure":
+        this._notify(this._listeners.service, failureEvent(message));
         break;
       case "notify": {
         const { type, event, ...fields } = message;

@@ -10,6 +10,7 @@ import {
   containerMessage,
   disconnectReason,
   DisconnectReason,
+  failureEvent,
   helloMessage,
   keyFrameMessage,
   keyMessage,
@@ -239,4 +240,13 @@ test("connect URLs keep ws and wss, and map http(s) and relative paths to them",
 test("a message too big for the service ends the connection without a reconnect", () => {
   assert.equal(disconnectReason(1009, null, "", "message too big").reason, DisconnectReason.KICKED);
   assert.equal(disconnectReason(1006, null).reason, DisconnectReason.NETWORKFAILURE);
+});
+
+test("a failure message becomes a failure event a page can show, and docs/protocol.md lists its fields", () => {
+  const wire = parseServiceText('{"type":"failure","stage":"encode","detail":"RuntimeError: broke","retry_ms":400}');
+  assert.deepEqual(failureEvent(wire), ["failure", { stage: "encode", detail: "RuntimeError: broke", retryMs: 400 }]);
+  // Whatever a service sends, the event has the documented shape.
+  assert.deepEqual(failureEvent({ retry_ms: "soon" }), ["failure", { stage: "", detail: "", retryMs: 0 }]);
+  assert.deepEqual(failureEvent({ stage: "render", detail: 3, retry_ms: -1 }), ["failure", { stage: "render", detail: "3", retryMs: 0 }]);
+  if (existsSync(SPEC)) assert.deepEqual(specFields("## Service to client (text)").get("failure"), ["detail", "retry_ms", "stage"]);
 });

@@ -188,6 +188,7 @@ class _Backend:
     options: Callable[[int, int | None], dict[str, str]]
     caps_bitrate: bool
     even_size: bool = False  # H.264 4:2:0 encoders refuse odd widths and heights
+    min_side: int = 1  # smaller pictures are padded up to this (SVT-AV1 refuses less than 4)
     global_header: bool = False  # read the parameter sets (H.264) or sequence header (AV1) at open
     retune: Callable[[VideoCodecContext, int], None] | None = None  # changes the quantizer live
 
@@ -200,10 +201,10 @@ _SPECS: dict[str, _Backend] = {
     "libopenh264": _Backend(Codec.H264, (44, 10), _openh264_options, caps_bitrate=True, even_size=True,
                             global_header=True),
     "libvpx-vp9": _Backend(Codec.VP9, (56, 8), _vpx_options, caps_bitrate=False, retune=_retune_vpx),
-    "libsvtav1": _Backend(Codec.AV1, (56, 8), _svtav1_options, caps_bitrate=False, global_header=True),
+    "libsvtav1": _Backend(Codec.AV1, (56, 8), _svtav1_options, caps_bitrate=False, global_header=True, min_side=8),
     # rav1e's quantizer is AV1's qindex, 0..255, about four times the others' scale
-    "librav1e": _Backend(Codec.AV1, (224, 32), _rav1e_options, caps_bitrate=False, global_header=True),
-    "libaom-av1": _Backend(Codec.AV1, (56, 8), _aom_options, caps_bitrate=False, global_header=True),
+    "librav1e": _Backend(Codec.AV1, (224, 32), _rav1e_options, caps_bitrate=False, global_header=True, min_side=8),
+    "libaom-av1": _Backend(Codec.AV1, (56, 8), _aom_options, caps_bitrate=False, global_header=True, min_side=8),
 }
 
 
@@ -277,7 +278,8 @@ class VideoEncoder:
     H.264 in 4:2:0 needs an even width and height: frames of odd size are padded by repeating
     their last column or row, so the decoded picture is :attr:`coded_width` x :attr:`coded_height`
     while :attr:`width` x :attr:`height` stays the real size, which a client crops to. VP9 and AV1
-    code odd sizes as they are.
+    code odd sizes as they are; AV1 pictures smaller than 8x8 (SVT-AV1 refuses less than 4x4) are
+    padded the same way.
 
     Use an encoder from one thread at a time. Raises :class:`VideoEncoderUnavailable` if the
     backend does not make ``codec``, does not work here or does not open at this size (or, without
@@ -390,8 +392,8 @@ class VideoEncoder:
     def _start(self, backend: str) -> None:
         spec = self._spec = _SPECS[backend]
         self.backend = backend
-        self.coded_width = self.width + self.width % 2 if spec.even_size else self.width
-        self.coded_height = self.height + self.height % 2 if spec.even_size else self.height
+        self.coded_width = max(spec.min_side, self.width + self.width % 2 if spec.even_size else self.width)
+        self.coded_height = max(spec.min_side, self.height + self.height % 2 if spec.even_size else self.height)
         self.live_quality = spec.retune is not None
         self.caps_bitrate = spec.caps_bitrate
         self._quantizer = self._quantizer_for(0.7)

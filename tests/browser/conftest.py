@@ -58,12 +58,16 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
     One CSS pixel is one device pixel (device_scale_factor 1), so render areas have the view's
     size. Fails the test at teardown on an uncaught error in a page or a warning of the client.
+    The page's Content-Security-Policy is bypassed unless ``bypass_csp=False``: Playwright's
+    ``wait_for_function`` compiles its predicate in the page, which the service's policy forbids
+    (no ``unsafe-eval``); ``test_security_pages.py`` checks the pages under the real policy.
     """
     contexts = []
     problems: list[str] = []
 
     def open_page(url: str, **options) -> Page:
-        context = browser.new_context(**{"viewport": VIEWPORT, "device_scale_factor": 1, **options})
+        context = browser.new_context(**{"viewport": VIEWPORT, "device_scale_factor": 1, "bypass_csp": True,
+                                         **options})
         contexts.append(context)
         context.add_init_script(INSTRUMENT)
         page = context.new_page()

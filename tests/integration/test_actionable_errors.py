@@ -68,5 +68,5 @@ def test_a_refusal_is_logged_with_the_id_and_the_reason(recorder: Recorder, capl
     caplog.set_level(logging.WARNING, logger="remoteviz")
     with running_service(recorder) as runner:
         asyncio.run(scenario(runner.url("Secret")))
-    assert "refused a connection to render area 'Secret': the application refused to create this render area" \
+    assert "refused 127.0.0.1 for render area 'Secret': the application refused to create this render area" \
         in caplog.text

@@ -137,7 +137,7 @@ def test_a_flood_closes_the_flooder_and_nothing_grows() -> None:
             answers = [await good.next_message() for _ in range(1)]
             return bad.close_code, bad.error, answers
 
-    with running_service(Echo(stall=0.5), max_pending_events=32) as runner:
+    with running_service(Echo(stall=0.5), max_pending_events=32, max_message_rate=20) as runner:
         code, error, answers = asyncio.run(scenario(runner))
         assert len(runner.service._inbox) < 64
     assert code == 4429

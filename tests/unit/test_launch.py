@@ -1,4 +1,4 @@
-"""remoteviz/launch.py: the environment a session manager sets, and the token check it installs."""
+"""remoteviz/launch.py: the environment a session manager sets, and the token check it sets up."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import remoteviz as rv
 from remoteviz import launch
-from remoteviz.connection import ConnectionParameters
+from remoteviz.access import AccessCheck
 from remoteviz.tokens import ANY_AREA, issue_token
 
 SECRET = "a-session-secret-of-enough-length"
@@ -24,13 +24,22 @@ def test_configure_overrides_host_and_port_only_when_told(monkeypatch):
     assert settings.port == 8080  # the user's object is not changed
 
 
+def test_a_session_secret_in_the_environment_turns_the_service_token_check_on(monkeypatch):
+    monkeypatch.setenv(launch.ENV_ACCESS_SECRET, SECRET)
+    monkeypatch.setenv(launch.ENV_SESSION_ID, "session-a")
+    check = AccessCheck(launch.configure(rv.ServiceSettings()).access)
+    token = issue_token(SECRET, ANY_AREA, ttl=60, now=time.time(), session_id="session-a")
+    assert check.enabled and check.refusal(token, "TheCone") is None
+    assert check.refusal(None, "TheCone") == "missing access token"
+
+
 def test_session_access_wants_a_token_of_this_session():
-    access = launch.SessionAccess(SECRET, "session-a")
+    access = AccessCheck(launch.SessionAccess(SECRET, "session-a").check)
     now = time.time()
     good = issue_token(SECRET, ANY_AREA, ttl=60, now=now, session_id="session-a")
     other = issue_token(SECRET, ANY_AREA, ttl=60, now=now, session_id="session-b")
     forged = issue_token("another-secret-of-enough-length", ANY_AREA, ttl=60, now=now, session_id="session-a")
-    assert access.refusal("TheCone", ConnectionParameters({"token": good})) is None
-    assert access.refusal("TheCone", ConnectionParameters({})) == "missing access token"
-    assert access.refusal("TheCone", ConnectionParameters({"token": other})) == "access token is for another session"
-    assert access.refusal("TheCone", ConnectionParameters({"token": forged})) == "invalid access token"
+    assert access.refusal(good, "TheCone") is None
+    assert access.refusal(None, "TheCone") == "missing access token"
+    assert access.refusal(other, "TheCone") == "access token is for another session"
+    assert access.refusal(forged, "TheCone") == "invalid access token"

@@ -7,7 +7,7 @@ import pytest
 from remoteviz import protocol
 from remoteviz.events import KeyAction, KeyEvent, Modifiers, MouseAction, MouseButton, MouseEvent, TouchAction, \
     TouchEvent, WheelEvent
-from remoteviz.protocol import (Accept, Ack, AppMessage, Codec, ContainerResize, Disconnect, DisconnectReason, Error,
+from remoteviz.protocol import (Accept, Ack, AppMessage, Codec, ContainerResize, Disconnect, DisconnectReason, Error, Failure,
                                 Frame, FrameFlags, Hello, Input, KeyFrameRequest, Notify, Ping, Pong, ProtocolError,
                                 Resize, SizeRequest, StreamConfig)
 
@@ -40,6 +40,7 @@ SERVICE_MESSAGES = [
     Accept("c1", "p1", "TheCone", 640, 480, "png", "jpeg"),
     Disconnect(DisconnectReason.KICKED, "bye"),
     Error("bad"),
+    Failure("encode", "RuntimeError: broke", 400),
     Notify("finishedNetworkCalibration", {"bandwidth": 1e6, "latency_ms": 3.0}),
     Resize(10, 20),
     StreamConfig(Codec.H264, "avc1.42E01F", 1280, 720),
@@ -96,6 +97,11 @@ def test_frame_header_layout_matches_the_specification() -> None:
     ('{"type": "hello", "version": 1, "decoders": "jpeg"}', "'decoders'"),
     ('{"type": "hello", "version": 1, "client_id": "' + "x" * 200 + '"}', "longer than 128"),
     ("[" * 100000 + "]" * 100000, "JSON object"),
+    ('{"type": "ping", "t": 1' + "0" * 400 + '}', "must be finite"),
+    ('{"type": "mouse", "action": "move", "x": -1' + "0" * 400 + ', "y": 1}', "must be finite"),
+    ('{"type": "message", "text": "\\ud800"}', "not valid Unicode"),
+    ('{"type": "hello", "version": 1, "decoders": ["\\udc00"]}', "not valid Unicode"),
+    ('{"type": "ping", "t": 1, "\\ud800": 1}', "not valid Unicode"),
 ])
 def test_malformed_client_text_is_a_clear_protocol_error(text: str, fragment: str) -> None:
     with pytest.raises(ProtocolError) as error:

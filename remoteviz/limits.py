@@ -1,0 +1,113 @@
+"""Admission and rate accounting: how much one address, one connection, or everyone may take.
+
+Counted from the TCP accept, before a byte of HTTP is read, so that connections that never say
+hello cost a slot like any other. The network thread alone uses these objects (no locks).
+``docs/security.md`` lists every limit and what it bounds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    """How many sockets may be open, in all and per remote address, and how many before hello."""
+
+    max_sockets: int = 320
+    max_sockets_per_address: int = 32
+    max_unidentified: int = 64  # sockets that have not said hello yet (HTTP requests included)
+    max_unidentified_per_address: int = 8
+
+
+class Ticket:
+    """One accepted socket's place in the counts; released once, whatever happens."""
+
+    __slots__ = ("_admission", "address", "identified", "released")
+
+    def __init__(self, admission: Admission, address: str) -> None:
+        self._admission = admission
+        self.address = address
+        self.identified = False
+        self.released = False
+
+    def identify(self) -> None:
+        """The socket said hello: it no longer counts as unidentified."""
+        if not self.identified and not self.released:
+            self.identified = True
+            self._admission._unidentified[self.address] -= 1
+            self._admission._unidentified_total -= 1
+
+    def release(self) -> None:
+        """The socket closed."""
+        if self.released:
+            return
+        if not self.identified:
+            self._admission._unidentified[self.address] -= 1
+            self._admission._unidentified_total -= 1
+        self.released = True
+        self._admission._sockets[self.address] -= 1
+        self._admission._sockets_total -= 1
+        for counter in (self._admission._sockets, self._admission._unidentified):
+            if counter[self.address] <= 0:
+                del counter[self.address]  # no address is remembered once it has gone
+
+
+class Admission:
+    """The counts of open sockets, per address and in all."""
+
+    def __init__(self, limits: AdmissionLimits) -> None:
+        self.limits = limits
+        self._sockets: Counter[str] = Counter()
+        self._unidentified: Counter[str] = Counter()
+        self._sockets_total = 0
+        self._unidentified_total = 0
+
+    def admit(self, address: str) -> Ticket | str:
+        """A ticket for a new socket from ``address``, or the reason it is refused."""
+        limits = self.limits
+        if self._sockets_total >= limits.max_sockets:
+            return "the service has reached its connection limit"
+        if self._sockets[address] >= limits.max_sockets_per_address:
+            return "too many connections from this address"
+        if self._unidentified_total >= limits.max_unidentified:
+            return "too many connections waiting for their hello"
+        if self._unidentified[address] >= limits.max_unidentified_per_address:
+            return "too many connections from this address waiting for their hello"
+        self._sockets[address] += 1
+        self._unidentified[address] += 1
+        self._sockets_total += 1
+        self._unidentified_total += 1
+        return Ticket(self, address)
+
+    @property
+    def open_sockets(self) -> int:
+        """Sockets open now."""
+        return self._sockets_total
+
+    @property
+    def addresses(self) -> int:
+        """Distinct addresses with a socket open now (what the counts remember)."""
+        return len(self._sockets)
+
+
+class RateBucket:
+    """A token bucket: ``rate`` units per second on average, bursts up to ``burst`` units."""
+
+    __slots__ = ("rate", "burst", "_level", "_time")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._level = burst
+        self._time = now
+
+    def take(self, amount: float, now: float) -> float:
+        """Take ``amount``; the seconds until the bucket is back above empty (0 while within the rate)."""
+        self._level = min(self.burst, self._level + (now - self._time) * self.rate) - amount
+        self._time = now
+        return 0.0 if self._level >= 0 else -self._level / self.rate
+
+
+__all__ = ["Admission", "AdmissionLimits", "RateBucket", "Ticket"]
