@@ -44,15 +44,15 @@ ENV_CONTROL_FD = "REMOTEVIZ_CONTROL_FD"
 
 def configure(settings: ServiceSettings) -> ServiceSettings:
     """``settings`` with what the manager's environment overrides (host, port, access secret)."""
-    changes: dict[str, object] = {}
+    configured = settings
     if ENV_HOST in os.environ:
-        changes["host"] = os.environ[ENV_HOST]
+        configured = dataclasses.replace(configured, host=os.environ[ENV_HOST])
     if ENV_PORT in os.environ:
-        changes["port"] = int(os.environ[ENV_PORT])
+        configured = dataclasses.replace(configured, port=int(os.environ[ENV_PORT]))
     secret = os.environ.get(ENV_ACCESS_SECRET)
     if secret:  # the service's built-in token check, bound to this session
-        changes["access"] = SessionAccess(secret, os.environ.get(ENV_SESSION_ID)).check
-    return dataclasses.replace(settings, **changes) if changes else settings
+        configured = dataclasses.replace(configured, access=SessionAccess(secret, os.environ.get(ENV_SESSION_ID)).check)
+    return configured
 
 
 def attach(service: Service) -> None:

@@ -466,7 +466,7 @@ class Service:
             self._signalled = number
             self._wake()
 
-        previous = {}
+        previous: dict[int, Any] = {}
         for number in (signal.SIGINT, signal.SIGTERM):
             previous[number] = signal.signal(number, handler)
         return previous

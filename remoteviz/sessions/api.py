@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .access import SESSION_KEY, api_authorized, origin_allowed
 from .manager import Grant, Refusal, SessionManager
@@ -48,7 +49,7 @@ class RestApi:
                 web.get("/api/status", self.status), web.options("/api/{tail:.*}", self.preflight)]
 
     @web.middleware
-    async def cors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Let a page of an allowed other origin read the API's answers (CORS); no one else."""
         response = await handler(request)
         origin = request.headers.get("Origin")

@@ -73,8 +73,8 @@ def _group_alive(pgid: int) -> bool:
             fields = stat.read_text()
         except OSError:
             continue
-        fields = fields[fields.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        state = fields[fields.rindex(")") + 2:].split()
+        if state[0] != "Z" and int(state[2]) == pgid:
             return True
     return False
 

@@ -47,12 +47,18 @@ def _sendable(code: int | None, reason: str) -> tuple[int, bytes]:
     return code, reason.encode()[:120]
 
 
+def _text(message: Disconnect | Notify) -> str:
+    text = protocol.serialize(message)
+    assert isinstance(text, str)  # control messages are JSON text
+    return text
+
+
 def _disconnect(reason: DisconnectReason, detail: str) -> str:
-    return protocol.serialize(Disconnect(reason, detail))
+    return _text(Disconnect(reason, detail))
 
 
 def _notify(event: str, **fields: object) -> str:
-    return protocol.serialize(Notify(event, fields))
+    return _text(Notify(event, fields))
 
 
 class Proxy:
@@ -167,7 +173,8 @@ class Proxy:
         first = done.pop()
         if first.exception() is not None:
             log.warning("relaying failed: %r", first.exception())
-            code, reason = 1011, ""
+            code: int | None = 1011
+            reason = ""
         else:
             code, reason = first.result()
         other = browser if first is down else upstream
