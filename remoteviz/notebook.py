@@ -14,11 +14,17 @@ The view is an anywidget: its browser side is the ordinary client, handed to the
 the widget (no request to the service for scripts), and it connects straight to the service's
 WebSocket, so input goes back as in any page. The browser must reach the service's address: the
 kernel's machine, as with a local JupyterLab or VS Code.
+
+The notebook page's origin is Jupyter's, not the service's, so the default settings accept pages
+of any origin but want an access token: a secret made in the kernel signs one token per view, and
+the token reaches only the notebook page, through Jupyter's own authenticated widget channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -29,8 +35,11 @@ import traitlets
 from .http import CLIENT_DIR
 from .render_area import RenderArea
 from .service import Service, ServiceSettings
+from .tokens import issue_token
 
 _VIEW_MODULE = Path(__file__).resolve().parent / "notebook_view.js"
+VIEW_TOKEN_TTL = 7 * 24 * 3600.0
+"""How long a view's token opens its render area, in seconds: a notebook stays open for days."""
 
 
 def _client_modules() -> dict[str, str]:
@@ -58,11 +67,14 @@ class RenderAreaView(anywidget.AnyWidget):
 def start(settings: ServiceSettings | None = None, service: Service | None = None) -> Service:
     """Open ``service`` (default: the process's) in this kernel and dispatch it between cells.
 
-    ``settings`` default to a free port on 127.0.0.1. Call it again after ``service.stop()``.
-    Raises OSError when the service cannot open (the log says why).
+    ``settings`` default to a free port on 127.0.0.1, pages of any origin (the notebook's is
+    Jupyter's) and a token check with a secret made here, which :func:`view` signs its tokens
+    with. Call it again after ``service.stop()``. Raises OSError when the service cannot open
+    (the log says why).
     """
     service = service if service is not None else Service.instance()
-    settings = settings if settings is not None else ServiceSettings(host="127.0.0.1", port=0)
+    if settings is None:
+        settings = ServiceSettings(host="127.0.0.1", port=0, allowed_origins=["*"], access=secrets.token_hex(32))
     if not service.open(settings):
         raise OSError(f"the service could not open on {settings.host}:{settings.port}; see the log")
     # The kernel's loop runs the task whenever no cell is executing.
@@ -74,8 +86,9 @@ def view(render_area: RenderArea | str, width: int | None = None, height: int | 
          service: Service | None = None, **parameters: str) -> RenderAreaView:
     """A live view of ``render_area`` (or of the render area with that id, created on connection).
 
-    ``parameters`` travel as connection parameters (``token=...``); the size defaults to the
-    render area's, else 640 x 480.
+    ``parameters`` travel as connection parameters; with a secret as the service's ``access``
+    setting (as :func:`start` sets by default), a ``token`` for the area is signed with it. The
+    size defaults to the render area's, else 640 x 480.
     """
     service = service if service is not None else Service.instance()
     if not service.is_open:
@@ -83,6 +96,10 @@ def view(render_area: RenderArea | str, width: int | None = None, height: int | 
     area_id = render_area.id if isinstance(render_area, RenderArea) else render_area
     if isinstance(render_area, RenderArea):
         width, height = width or render_area.width, height or render_area.height
+    access = service.settings.access
+    if "token" not in parameters and isinstance(access, (str, bytes)):
+        parameters["token"] = issue_token(access, area_id, ttl=VIEW_TOKEN_TTL,
+                                          now=time.time())
     query = urlencode(parameters)
     host = service.settings.host if service.settings.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
     scheme = "wss" if service.settings.is_secure else "ws"

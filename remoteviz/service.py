@@ -357,7 +357,9 @@ class Service:
 
     def _log_openings(self, origins: OriginPolicy) -> None:
         """Say at start what the settings open up: each is an explicit choice of the application."""
-        if origins.allows_any:
+        if origins.allows_any and self._access.enabled:
+            log.info("allowed_origins is ['*']: pages of any web site may connect, with an access token")
+        elif origins.allows_any:
             log.warning("allowed_origins is ['*']: pages of any web site may connect in their visitors' name")
         elif self.settings.allowed_origins:
             log.info("pages of these origins may connect too: %s", ", ".join(self.settings.allowed_origins))
