@@ -35,6 +35,7 @@ async function render({ model, el }) {
     if (event[0] === "connected") status.textContent = `${event[1].renderAreaId}: connected`;
     if (event[0] === "disconnected") status.textContent = `disconnected: ${event[1]} ${event[2] || ""}`;
     if (event[0] === "error") status.textContent = `error: ${event[1]}`;
+    if (event[0] === "failure") status.textContent = `the service cannot ${event[1].stage} frames: ${event[1].detail}`;
   });
   area.connectTo(model.get("url"));
   return () => area.dispose();
