@@ -152,6 +152,7 @@ class Instance:
             self._on_exit(self)
             raise StartError(f"the application could not be started: {error.strerror or error}") from None
         log.info("session %s: started %s, pid %s", self.id, self.app, self.pid)
+        # _watch_exit reads _tasks[1], the control reader, before it gives up on readiness.
         self._tasks = [asyncio.ensure_future(self._watch_exit()), asyncio.ensure_future(self._read_control()),
                        asyncio.ensure_future(self._supervise())]
         try:
@@ -169,6 +170,11 @@ class Instance:
             self._end("crashed" if self.exit_status else "exited", self.state)
         log.info("session %s: pid %s exited with status %s (%s)", self.id, self.pid, self.exit_status,
                  self.end_reason)
+        if not self._ready.done():
+            # Its last lines ("failed ... in use") may still be in the control channel, which its
+            # exit has closed: read them first, so a busy port is known as such.
+            reader = self._tasks[1]
+            await asyncio.wait({reader}, timeout=1.0)
         if not self._ready.done():
             self._ready.set_exception(StartError(f"the application exited before it was ready "
                                                  f"(status {self.exit_status})"))
