@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from .backend import InstanceHandle, LaunchSpec
+from .backend import CapacityError, InstanceHandle, LaunchSpec
 
 log = logging.getLogger("remoteviz.sessions")
 
@@ -65,24 +65,26 @@ class Timeouts:
 
 
 class StartError(Exception):
-    """The instance did not become ready; ``str()`` says why, ``port_busy`` if its port was taken."""
+    """The instance did not become ready; ``str()`` says why, ``port_busy`` if its port was taken,
+    ``capacity`` if the backend had no room."""
 
-    def __init__(self, reason: str, port_busy: bool = False) -> None:
+    def __init__(self, reason: str, port_busy: bool = False, capacity: bool = False) -> None:
         super().__init__(reason)
         self.port_busy = port_busy
+        self.capacity = capacity
 
 
 class Instance:
     """A viewer service started for one session."""
 
     def __init__(self, spec: LaunchSpec, timeouts: Timeouts, on_exit: Callable[[Instance], None],
-                 on_end_reason: Callable[[str], None]) -> None:
+                 on_end_reason: Callable[[str], None], created: float | None = None) -> None:
         self.spec = spec
         self.id = spec.session_id
         self.app = spec.app.name
         self.state = State.LAUNCHING
-        self.created = time.time()
-        self._started = time.monotonic()
+        self.created = time.time() if created is None else created
+        self._started = time.monotonic() - max(0.0, time.time() - self.created)
         self.port = spec.port  # the reserved port; replaced by the bound one on ready
         self.end_reason: str | None = None
         self.exit_status: int | None = None
@@ -120,6 +122,12 @@ class Instance:
         return self._handle.host if self._handle is not None else self.spec.host
 
     @property
+    def access_secret(self) -> str:
+        """The secret its tokens are signed with (the one the instance was started with)."""
+        given = self._handle.access_secret if self._handle is not None else None
+        return given or self.spec.access_secret
+
+    @property
     def age(self) -> float:
         """Seconds since it was requested."""
         return time.monotonic() - self._started
@@ -147,18 +155,54 @@ class Instance:
         try:
             self._handle = await handle_factory(self.spec)
         except OSError as error:
-            self._end("start_failed", State.EXITED)
+            capacity = isinstance(error, CapacityError)
+            self._end("at_capacity" if capacity else "start_failed", State.EXITED)
             self.exited.set()
             self._on_exit(self)
-            raise StartError(f"the application could not be started: {error.strerror or error}") from None
+            raise StartError(f"the application could not be started: {error.strerror or error}",
+                             capacity=capacity) from None
         log.info("session %s: started %s, pid %s", self.id, self.app, self.pid)
+        self._follow()
+        await self.until_ready()
+
+    def adopt(self, handle: InstanceHandle) -> None:
+        """Follow an instance another manager started (a shared backend's): the same states and
+        timeouts from here on, as if this manager had started it."""
+        self._handle = handle
+        log.info("session %s: following %s started elsewhere %.0f s ago", self.id, self.app, self.age)
+        self._follow()
+        self._tasks.append(asyncio.ensure_future(self._until_ready_or_stop()))
+
+    async def _until_ready_or_stop(self) -> None:
+        try:
+            await self.until_ready()
+        except StartError:
+            pass
+
+    def _follow(self) -> None:
         self._tasks = [asyncio.ensure_future(self._watch_exit()), asyncio.ensure_future(self._read_control()),
                        asyncio.ensure_future(self._supervise())]
+
+    async def until_ready(self) -> None:
+        """Wait until the instance is ready (``start_timeout`` at most, then it is stopped); raises StartError."""
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self._timeouts.start)
         except TimeoutError:
             self.stop("start_timeout")
             raise StartError(f"the application was not ready within {self._timeouts.start:g} s") from None
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """True once the instance is ready, False if it is not within ``timeout`` (it is not stopped)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except (TimeoutError, StartError):
+            return False
+        return True
+
+    def detach(self) -> None:
+        """Stop following the instance and leave it running (a shared backend's, when this manager stops)."""
+        for task in self._tasks:
+            task.cancel()
 
     async def _watch_exit(self) -> None:
         assert self._handle is not None
