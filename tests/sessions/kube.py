@@ -63,7 +63,7 @@ class Kubelet:
 
     def __init__(self, url: str) -> None:
         self.client = AsyncClient(config=KubeConfig.from_dict(kubeconfig(url)), namespace=NAMESPACE)
-        self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.processes: dict[str, asyncio.subprocess.Process | None] = {}  # None: starting
         self.started: list[str] = []  # pod names, in the order their process started
         self._next_ip = 2
         self._task: asyncio.Task[None] | None = None
@@ -89,7 +89,7 @@ class Kubelet:
             if kind == "DELETED" or pod.metadata.deletionTimestamp is not None:
                 await self.stop(name)
             elif name not in self.processes and (pod.status is None or pod.status.phase in (None, "Pending")):
-                self.processes[name] = None  # type: ignore[assignment]  # claimed: started below
+                self.processes[name] = None
                 task = asyncio.ensure_future(self._start(pod))
                 self._starting.add(task)
                 task.add_done_callback(self._starting.discard)
@@ -120,6 +120,13 @@ class Kubelet:
         with contextlib.suppress(Exception):  # deleted meanwhile
             await self.client.patch(Pod, name, status, namespace=NAMESPACE, patch_type=PatchType.MERGE)
 
+    async def evict(self, name: str) -> None:
+        """What a kubelet does to a pod over its memory or on a node under pressure: Failed, Evicted."""
+        await self.stop(name)
+        await self.client.patch(Pod, name, {"status": {"phase": "Failed", "reason": "Evicted",
+                                                       "message": "The node was low on resource: memory."}},
+                                namespace=NAMESPACE, patch_type=PatchType.MERGE)
+
     async def stop(self, name: str) -> None:
         """The kubelet's SIGTERM to a deleted pod's container."""
         process = self.processes.pop(name, None)
@@ -134,6 +141,7 @@ class Kubelet:
 
 def manager_config(kubeconfig_path: Path, container_port: int, **settings: Any) -> dict[str, Any]:
     """A sessions config table for the kubernetes backend and the pattern viewer."""
+    settings = dict(settings)
     kubernetes = {"namespace": NAMESPACE, "container_port": container_port, "token_secret": TOKEN_SECRET,
                   "kubeconfig": str(kubeconfig_path), **settings.pop("kubernetes", {})}
     kubernetes.setdefault("pod_template", {
@@ -188,6 +196,20 @@ class Manager:
         """The REST answer's url, pointed at this replica (as a Service may send the browser to either)."""
         path = answer["url"].split("/", 3)[3]
         return f"ws://127.0.0.1:{self.port}/{path}"
+
+
+@contextlib.asynccontextmanager
+async def replicas(kubeconfigs: list[Path], **settings: Any) -> AsyncIterator[list[Manager]]:
+    """A started manager on each API endpoint, one configuration (the replicas of one Deployment)."""
+    port = free_port()
+    managers: list[Manager] = []
+    try:
+        for path in kubeconfigs:
+            managers.append(await Manager(manager_config(path, port, **settings)).start())
+        yield managers
+    finally:
+        for manager in managers:
+            await manager.stop()
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ import pytest
 from remoteviz import client
 from remoteviz.client import ServiceClosed
 
-from .kube import Manager, cluster, free_port, manager_config, pods, until
+from .kube import Manager, cluster, free_port, manager_config, pods, replicas, until
 
 
 async def view_one_frame(url: str) -> str:
@@ -35,8 +35,7 @@ async def view_one_frame(url: str) -> str:
 def test_a_session_is_one_pod_with_its_labels_resources_and_probe(tmp_path: Path) -> None:
     async def run() -> None:
         async with cluster(tmp_path, servers=1) as (kubeconfigs, kubelet, api):
-            manager = await Manager(manager_config(kubeconfigs[0], free_port(), max_age=600)).start()
-            try:
+            async with replicas(kubeconfigs, max_age=600) as (manager,):
                 answer = await manager.create()
                 (pod,) = await pods(api)
                 labels = pod.metadata.labels
@@ -61,22 +60,23 @@ def test_a_session_is_one_pod_with_its_labels_resources_and_probe(tmp_path: Path
                 status, listed = await manager.request("GET", "/api/sessions")
                 assert [s["id"] for s in listed["sessions"]] == [answer["id"]]
                 assert len(kubelet.started) == 1  # one pod, one process: nothing else was started
-            finally:
-                await manager.stop()
 
     asyncio.run(run())
 
 
-def test_deleting_the_pod_ends_the_session_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("end", ["deleted", "evicted"])
+def test_a_pod_deleted_or_evicted_ends_the_session_at_once(tmp_path: Path, end: str) -> None:
     async def run() -> None:
         async with cluster(tmp_path, servers=1) as (kubeconfigs, kubelet, api):
-            manager = await Manager(manager_config(kubeconfigs[0], free_port())).start()
-            try:
+            async with replicas(kubeconfigs) as (manager,):
                 answer = await manager.create()
                 async with client.connect(answer["url"], width=96, height=64, timeout=30) as remote:
                     await remote.next_frame(timeout=30)
                     (pod,) = await pods(api)
-                    await api.delete(type(pod), pod.metadata.name, namespace="remoteviz")  # as an eviction would
+                    if end == "deleted":  # kubectl delete, a node drain
+                        await api.delete(type(pod), pod.metadata.name, namespace="remoteviz")
+                    else:
+                        await kubelet.evict(pod.metadata.name)
                     # The session is gone from the API at once, and the viewer's connection ends.
                     await until(lambda: _gone(manager, answer["id"]), timeout=10)
                     with pytest.raises(ServiceClosed):
@@ -87,10 +87,19 @@ def test_deleting_the_pod_ends_the_session_at_once(tmp_path: Path) -> None:
                     async with client.connect(answer["url"], timeout=20):
                         pass
                 assert manager.server.manager.metrics.ends("crashed") == 1
-            finally:
-                await manager.stop()
+                # An evicted pod is deleted by the manager, so its slot is free again.
+                await until(lambda: _no_pods(api), timeout=10)
 
     asyncio.run(run())
+
+
+async def _viewers(manager: Manager, session_id: str, count: int) -> bool:
+    status, shown = await manager.request("GET", f"/api/sessions/{session_id}")
+    return status == 200 and shown["viewers"] == count and shown["state"] in ("ready", "in_use", "draining")
+
+
+async def _no_pods(api: object) -> bool:
+    return not await pods(api)
 
 
 async def _gone(manager: Manager, session_id: str) -> bool:
@@ -101,16 +110,18 @@ async def _gone(manager: Manager, session_id: str) -> bool:
 def test_two_managers_see_and_proxy_each_others_sessions(tmp_path: Path) -> None:
     async def run() -> None:
         async with cluster(tmp_path, servers=2) as (kubeconfigs, kubelet, api):
-            port = free_port()
-            a = await Manager(manager_config(kubeconfigs[0], port)).start()
-            b = await Manager(manager_config(kubeconfigs[1], port)).start()
-            try:
+            async with replicas(kubeconfigs) as (a, b):
                 first, second = await a.create(), await b.create()
                 for manager in (a, b):
                     status, listed = await manager.request("GET", "/api/sessions")
                     assert sorted(s["id"] for s in listed["sessions"]) == sorted([first["id"], second["id"]])
                 # Each replica proxies the other's session with the other's token (one shared secret).
                 await view_one_frame(b.url_at(first))
+                async with client.connect(b.url_at(first), width=96, height=64, timeout=30) as remote:
+                    await remote.next_frame(timeout=30)
+                    # The replica that relays nothing still sees the viewer: the pod's service counts it.
+                    await until(lambda: _viewers(a, first["id"], 1), timeout=15)
+                await until(lambda: _viewers(a, first["id"], 0), timeout=15)
                 await view_one_frame(a.url_at(second))
                 # A token of one session still opens no other, whichever replica checks it.
                 crossed = b.url_at(second).replace(second["token"], first["token"])
@@ -121,9 +132,6 @@ def test_two_managers_see_and_proxy_each_others_sessions(tmp_path: Path) -> None
                 assert (await b.request("DELETE", f"/api/sessions/{first['id']}"))[0] == 204
                 await until(lambda: _gone(a, first["id"]), timeout=10)
                 assert len(await pods(api)) == 1
-            finally:
-                await a.stop()
-                await b.stop()
 
     asyncio.run(run())
 
@@ -153,19 +161,13 @@ def test_a_manager_restarted_in_the_middle_loses_no_session(tmp_path: Path) -> N
 def test_the_cap_holds_across_two_managers(tmp_path: Path) -> None:
     async def run() -> None:
         async with cluster(tmp_path, servers=2) as (kubeconfigs, kubelet, api):
-            port = free_port()
-            a = await Manager(manager_config(kubeconfigs[0], port, max_instances=3, max_pending=10)).start()
-            b = await Manager(manager_config(kubeconfigs[1], port, max_instances=3, max_pending=10)).start()
-            try:
+            async with replicas(kubeconfigs, max_instances=3, max_pending=10) as (a, b):
                 answers = await asyncio.gather(*(m.request("POST", "/api/sessions", {"app": "pattern"})
                                                  for m in [a, b] * 5))
                 statuses = sorted(status for status, _ in answers)
                 assert statuses == [201] * 3 + [503] * 7, statuses
                 assert len(await pods(api)) == 3
                 assert len(kubelet.started) == 3
-            finally:
-                await a.stop()
-                await b.stop()
 
     asyncio.run(run())
 
@@ -173,11 +175,7 @@ def test_the_cap_holds_across_two_managers(tmp_path: Path) -> None:
 def test_a_warm_pod_is_claimed_by_one_session_and_the_pool_is_topped_up(tmp_path: Path) -> None:
     async def run() -> None:
         async with cluster(tmp_path, servers=2) as (kubeconfigs, kubelet, api):
-            port = free_port()
-            settings = {"max_instances": 4, "kubernetes": {"warm_pool": 1}}
-            a = await Manager(manager_config(kubeconfigs[0], port, **settings)).start()
-            b = await Manager(manager_config(kubeconfigs[1], port, **settings)).start()
-            try:
+            async with replicas(kubeconfigs, max_instances=4, kubernetes={"warm_pool": 1}) as (a, b):
                 async def warm() -> list[str]:
                     return [p.metadata.name for p in await pods(api) if p.metadata.labels["remoteviz/state"] == "warm"
                             and p.status is not None and p.status.podIP]
@@ -193,9 +191,6 @@ def test_a_warm_pod_is_claimed_by_one_session_and_the_pool_is_topped_up(tmp_path
                 (again,) = await until(warm)
                 assert again != warm_pod
                 assert len(await pods(api)) == 3
-            finally:
-                await a.stop()
-                await b.stop()
 
     asyncio.run(run())
 
@@ -217,3 +212,21 @@ def test_every_kubernetes_key_is_documented_with_its_default() -> None:
             assert f"`{field.default}`" in row, row
         elif field.default is MISSING and field.default_factory is MISSING:
             assert "(required)" in row, row
+
+
+def test_a_wrong_kubernetes_config_names_each_problem(tmp_path: Path) -> None:
+    from remoteviz.sessions.config import ConfigError, parse
+
+    raw = manager_config(tmp_path / "kubeconfig", 8080, rest_endpoint="direct")
+    raw["kubernetes"].update(token_secret="short", warm_pool=-1, colour="blue")
+    raw["kubernetes"]["pod_template"] = {"image_pull_policy": "Sometimes", "resources": {"limits": {"cpu": 2}}}
+    with pytest.raises(ConfigError) as error:
+        parse(raw)
+    message = str(error.value)
+    for expected in ['rest_endpoint: must be "proxy"', "kubernetes.token_secret: at least 32",
+                     "kubernetes.warm_pool: expected a whole number", "kubernetes.colour: unknown key",
+                     "kubernetes.pod_template.image: the viewer image is needed",
+                     "kubernetes.pod_template.image_pull_policy", "kubernetes.pod_template.resources"]:
+        assert expected in message, message
+    with pytest.raises(ConfigError, match='kubernetes: only read with backend = "kubernetes"'):
+        parse({**raw, "backend": "process", "rest_endpoint": "proxy"})
