@@ -35,7 +35,7 @@ import secrets
 import socket
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, cast
+from typing import Any, Callable, Coroutine, cast
 
 import aiohttp
 from lightkube import AsyncClient, KubeConfig
@@ -45,6 +45,7 @@ from lightkube.types import PatchType
 from .. import launch
 from .backend import Adopted, Backend, CapacityError, InstanceHandle, LaunchSpec
 from .config import AppConfig, KubernetesConfig, ManagerConfig
+from .instances import MISSED_HEARTBEATS
 
 log = logging.getLogger("remoteviz.sessions")
 
@@ -316,17 +317,18 @@ class KubernetesBackend(Backend):
                 log.warning("pod %s: cannot delete it: %s", name, error)
 
     async def metrics_of(self, ip: str, port: int) -> str | None:
-        """The service's ``/metrics`` text, or None if it does not answer within a heartbeat."""
+        """The service's ``/metrics`` text, or None if it does not answer before the instance would
+        count as hung anyway (a slow answer still proves it runs)."""
         if self._http is None:
             self._http = aiohttp.ClientSession()
+        timeout = aiohttp.ClientTimeout(total=MISSED_HEARTBEATS * self._config.heartbeat)
         try:
-            async with self._http.get(f"http://{ip}:{port}/metrics",
-                                      timeout=aiohttp.ClientTimeout(total=self._config.heartbeat)) as response:
+            async with self._http.get(f"http://{ip}:{port}/metrics", timeout=timeout) as response:
                 return await response.text() if response.status == 200 else None
         except (aiohttp.ClientError, OSError, TimeoutError):
             return None
 
-    def _spawn(self, coroutine: Any) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
