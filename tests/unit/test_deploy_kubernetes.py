@@ -209,6 +209,8 @@ def test_the_viewer_image_is_debian_with_mesa_and_runs_unprivileged() -> None:
              if line.strip() and not line.lstrip().startswith("#")]
     instructions = [line.split(None, 1) for line in lines]
     assert instructions[0] == ["FROM", "debian:bookworm-slim"]
+    # The manager runs from it too, on the Kubernetes backend.
+    assert ["RUN", 'pip install --no-cache-dir ".[kubernetes]"'] in instructions
     install = next(arguments for name, arguments in instructions if name == "RUN" and "apt-get install" in arguments)
     for package in ("libegl1", "libegl-mesa0", "libgl1-mesa-dri"):  # EGL and llvmpipe
         assert package in install.split()
