@@ -35,6 +35,9 @@ MISSED_HEARTBEATS = 3
 TICK = 0.25
 """The longest an instance's timer sleeps: how late a coarse timeout (idle, max_age...) may be seen."""
 
+EXIT_LINES_GRACE = 1.0
+"""Seconds an instance that exited before it was ready has for its last control lines to be read."""
+
 STOP_LINE_GRACE = 1.0
 """Seconds an instance asked to stop on its control channel has before SIGTERM."""
 
@@ -104,6 +107,7 @@ class Instance:
         self._sigterm_at: float | None = None
         self._ping = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._reader: asyncio.Task[None] | None = None
         self.exited = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -180,8 +184,8 @@ class Instance:
             pass
 
     def _follow(self) -> None:
-        self._tasks = [asyncio.ensure_future(self._watch_exit()), asyncio.ensure_future(self._read_control()),
-                       asyncio.ensure_future(self._supervise())]
+        self._reader = asyncio.ensure_future(self._read_control())
+        self._tasks = [asyncio.ensure_future(self._watch_exit()), self._reader, asyncio.ensure_future(self._supervise())]
 
     async def until_ready(self) -> None:
         """Wait until the instance is ready (``start_timeout`` at most, then it is stopped); raises StartError."""
@@ -207,6 +211,9 @@ class Instance:
     async def _watch_exit(self) -> None:
         assert self._handle is not None
         self.exit_status = await self._handle.wait()
+        if not self._ready.done() and self._reader is not None:
+            # The lines it wrote before exiting ("failed ... in use") come first: read to their end.
+            await asyncio.wait([self._reader], timeout=EXIT_LINES_GRACE)
         if self.state is not State.KILLED:
             self.state = State.EXITED
         if self.end_reason is None:
