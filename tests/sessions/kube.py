@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 import socket
@@ -248,3 +249,47 @@ async def until(predicate: Any, timeout: float = 30.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.05)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def to_toml(table: dict[str, Any], path: tuple[str, ...] = ()) -> str:
+    """``table`` as a TOML file: nested tables as [sections], the rest inline."""
+    lines = [f"[{'.'.join(json.dumps(p) for p in path)}]"] if path else []
+    lines += [f"{json.dumps(k)} = {_inline(v)}" for k, v in table.items() if not isinstance(v, dict)]
+    text = "\n".join(lines) + "\n"
+    return text + "".join(to_toml(v, (*path, k)) for k, v in table.items() if isinstance(v, dict))
+
+
+@contextlib.asynccontextmanager
+async def manager_command(config: Path, environ: dict[str, str]) -> AsyncIterator[tuple[asyncio.subprocess.Process, int]]:
+    """``python -m remoteviz.sessions --config config``; its process and port. SIGTERM is the test's to send."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEVIZ_")} | environ
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "remoteviz.sessions", "--config", str(config),
+                                                   env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.STDOUT)
+    assert process.stdout is not None
+    try:
+        port = 0
+        output = []
+        while not port:
+            line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+            assert line, "the manager exited:\n" + "".join(output)
+            output.append(line)
+            if line.startswith("remoteviz-sessions listening on port"):
+                port = int(line.split()[-1])
+        drain = asyncio.ensure_future(process.stdout.read())  # keep its pipe from filling up
+        yield process, port
+        await drain
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 from pathlib import Path
+
+import aiohttp
 
 import kubernetes_validate
 import pytest
@@ -19,7 +22,8 @@ import pytest
 from remoteviz import client
 from remoteviz.client import ServiceClosed
 
-from .kube import Manager, cluster, free_port, manager_config, pods, replicas, until
+from .kube import TOKEN_SECRET, Manager, cluster, free_port, manager_command, manager_config, pods, replicas, \
+    to_toml, until
 
 
 async def view_one_frame(url: str) -> str:
@@ -230,3 +234,29 @@ def test_a_wrong_kubernetes_config_names_each_problem(tmp_path: Path) -> None:
         assert expected in message, message
     with pytest.raises(ConfigError, match='kubernetes: only read with backend = "kubernetes"'):
         parse({**raw, "backend": "process", "rest_endpoint": "proxy"})
+
+
+def test_the_manager_command_leaves_its_pods_to_the_next_one_on_sigterm(tmp_path: Path) -> None:
+    """The real command, config file and environment: SIGTERM (a rolling update) ends no session."""
+    async def run() -> None:
+        async with cluster(tmp_path, servers=1) as (kubeconfigs, kubelet, api):
+            raw = manager_config(kubeconfigs[0], free_port())
+            del raw["kubernetes"]["token_secret"]  # from the environment, as the Deployment passes it
+            config = tmp_path / "sessions.toml"
+            config.write_text(to_toml(raw))
+            environ = {"REMOTEVIZ_SESSIONS_KUBERNETES__TOKEN_SECRET": TOKEN_SECRET}
+            async with manager_command(config, environ) as (first, port), aiohttp.ClientSession() as http:
+                async with http.post(f"http://127.0.0.1:{port}/api/sessions", json={"app": "pattern"}) as response:
+                    assert response.status == 201
+                    answer = await response.json()
+                first.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(first.wait(), 30) == 0
+            assert [p.metadata.labels["remoteviz/session"] for p in await pods(api)] == [answer["id"]]
+            async with manager_command(config, environ) as (second, port):
+                path = answer["url"].split("/", 3)[3]
+                await view_one_frame(f"ws://127.0.0.1:{port}/{path}")
+                second.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(second.wait(), 30) == 0
+            assert len(kubelet.started) == 1
+
+    asyncio.run(run())
