@@ -2,9 +2,9 @@
 
 ``remoteviz-sessions --config sessions.toml`` starts it (``docs/sessions.md``). One flat module
 per concern: :mod:`.config` (TOML, environment, validation), :mod:`.backend` (the interface to
-what runs instances) and :mod:`.local` (child processes), :mod:`.instances` (one instance's
-states, heartbeat and timeouts), :mod:`.ports` (the port range), :mod:`.manager` (caps, tokens,
-the registry), :mod:`.api` (REST), :mod:`.proxy` (WebSocket relay), :mod:`.access` (origins,
+what runs instances), :mod:`.local` (child processes) and :mod:`.kubernetes` (a pod per session,
+lightkube), :mod:`.instances` (one instance's states, heartbeat and timeouts), :mod:`.ports`
+(the port range), :mod:`.manager` (caps, tokens, the registry), :mod:`.api` (REST), :mod:`.proxy` (WebSocket relay), :mod:`.access` (origins,
 API secret), :mod:`.metrics` (Prometheus), :mod:`.server` (the one port), :mod:`.cli`.
 The service side is :mod:`remoteviz.launch`.
 """

@@ -26,6 +26,8 @@ from .manager import Grant, Refusal, SessionManager
 log = logging.getLogger("remoteviz.sessions")
 
 RENDER_AREA_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,128}$")
+FORWARDED_PREFIX = re.compile(r"^(/[A-Za-z0-9_.~-]{1,64}){1,4}$")
+"""An ``X-Forwarded-Prefix`` taken into proxy urls (nginx's ``/sessions``); anything else is ignored."""
 DEFAULT_RENDER_AREA = "main"
 MAX_BODY = 16 * 1024
 
@@ -111,8 +113,13 @@ class RestApi:
         if self._config.rest_endpoint == "direct":
             url = f"ws://{host}:{instance.port}/{area}?token={grant.token}"
         else:
-            scheme = "wss" if self._config.is_secure else "ws"
-            url = f"{scheme}://{request.host}/{instance.app}/{area}?session={instance.id}&token={grant.token}"
+            # Behind a proxy that ends TLS and forwards a prefix (deploy/nginx): the url the browser
+            # can use. Only the asker's own answer depends on these headers.
+            secure = self._config.is_secure or request.headers.get("X-Forwarded-Proto") == "https"
+            prefix = request.headers.get("X-Forwarded-Prefix", "")
+            prefix = prefix if FORWARDED_PREFIX.match(prefix) else ""
+            url = (f"{'wss' if secure else 'ws'}://{request.host}{prefix}/{instance.app}/{area}"
+                   f"?session={instance.id}&token={grant.token}")
         return {"id": instance.id, "url": url, "token": grant.token, "expires": grant.expires}
 
     async def list_sessions(self, request: web.Request) -> web.Response:

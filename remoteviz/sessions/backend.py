@@ -4,13 +4,17 @@ The manager, the REST API and the proxy only use these names, so another backend
 pod per session, issue #12) plugs in without touching them. An :class:`InstanceHandle` is one
 running viewer service: it carries the control channel's lines (``ready port=N``, ``pong ...``),
 its exit, and the signals to end it. ``docs/architecture.md`` describes the contract.
+
+A backend whose instances outlive the manager and are shared by several managers (Kubernetes:
+:mod:`.kubernetes`) also hands the manager the instances it did not start (:meth:`Backend.follow`),
+and the manager leaves them running when it stops (:attr:`Backend.shared`).
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .config import AppConfig
 
@@ -25,6 +29,10 @@ class LaunchSpec:
     port: int  # 0: the instance picks one and reports it (proxy mode)
     access_secret: str  # the session's token secret (REMOTEVIZ_ACCESS_SECRET)
     parameters: Mapping[str, str] = field(default_factory=dict)  # REMOTEVIZ_PARAM_<NAME>
+
+
+class CapacityError(OSError):
+    """The backend has no room for another instance (the cap, held by the backend itself)."""
 
 
 class InstanceHandle(abc.ABC):
@@ -67,6 +75,21 @@ class InstanceHandle(abc.ABC):
     def memory(self) -> int | None:
         """Resident memory in bytes, if known."""
 
+    @property
+    def access_secret(self) -> str | None:
+        """The token secret the instance was really given, when not the spec's (a warm pod's); None: the spec's."""
+        return None
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """An instance the backend found running that this manager did not start (another replica's,
+    or a previous run's)."""
+
+    spec: LaunchSpec
+    handle: InstanceHandle
+    created: float  # Unix seconds
+
 
 class Backend(abc.ABC):
     """Starts instances and cleans up after a previous run of the manager."""
@@ -82,3 +105,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def forget(self, session_id: str) -> None:
         """The instance has ended: drop any record kept of it for :meth:`reclaim`."""
+
+    shared = False
+    """True when instances outlive the manager and other managers see them: it stops none when it stops."""
+
+    async def follow(self, adopt: Callable[[Adopted], None]) -> None:
+        """Hand every instance this manager did not start to ``adopt``, now and as they appear; returns
+        once the instances running now were handed over. The local backend has none: its
+        instances are its children."""
+
+    async def close(self) -> None:
+        """Release what the backend holds (connections, watches); instances of a shared backend go on."""

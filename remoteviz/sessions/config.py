@@ -39,6 +39,36 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class PodTemplate:
+    """``[kubernetes.pod_template]``: what every session pod is made of (Kubernetes' own field shapes)."""
+
+    image: str
+    image_pull_policy: str = "IfNotPresent"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # requests, limits
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """``[kubernetes]``: the Kubernetes backend's settings (``backend = "kubernetes"``)."""
+
+    pod_template: PodTemplate
+    namespace: str = ""  # empty: the manager's own ($POD_NAMESPACE), else "default"
+    container_port: int = 8080
+    warm_pool: int = 0
+    warm_app: str = ""  # empty: the only app
+    token_secret: str = ""  # shared by every replica; from a Secret ($REMOTEVIZ_SESSIONS_KUBERNETES__TOKEN_SECRET)
+    kubeconfig: str = ""  # empty: the pod's service account (in the cluster)
+    pod_name_prefix: str = "remoteviz-session"
+
+    def resolved_namespace(self) -> str:
+        """The namespace of the session pods."""
+        return self.namespace or os.environ.get("POD_NAMESPACE", "") or "default"
+
+
+@dataclass(frozen=True)
 class ManagerConfig:
     """Everything the manager is told; defaults are safe for one machine on loopback."""
 
@@ -65,6 +95,8 @@ class ManagerConfig:
     tls_private_key: str = ""
     state_dir: str = ""  # where each instance's pid is recorded; empty: a per-user runtime folder
     client_dir: str = ""  # empty: the browser client shipped with remoteviz
+    backend: str = "process"  # "process": child processes here; "kubernetes": a pod per session
+    kubernetes: KubernetesConfig | None = None  # the [kubernetes] table, with backend = "kubernetes"
 
     @property
     def is_secure(self) -> bool:
@@ -79,7 +111,10 @@ class ManagerConfig:
         return Path(runtime) / "remoteviz-sessions" if runtime else Path(f"/tmp/remoteviz-sessions-{os.getuid()}")
 
 
-_TOP_KEYS = {f.name: f for f in fields(ManagerConfig) if f.name != "apps"}
+_TOP_KEYS = {f.name: f for f in fields(ManagerConfig) if f.name not in ("apps", "kubernetes")}
+_KUBERNETES_KEYS = {f.name for f in fields(KubernetesConfig)}
+_TEMPLATE_KEYS = {f.name for f in fields(PodTemplate)}
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 _APP_KEYS = {f.name for f in fields(AppConfig) if f.name != "name"}
 
 
@@ -123,7 +158,7 @@ def parse(raw: Mapping[str, Any], base: Path | None = None) -> ManagerConfig:
     errors: list[str] = []
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "apps":
+        if key in ("apps", "kubernetes"):
             continue
         if key not in _TOP_KEYS:
             errors.append(f"{key}: unknown key (known: apps, {', '.join(sorted(_TOP_KEYS))})")
@@ -148,6 +183,15 @@ def parse(raw: Mapping[str, Any], base: Path | None = None) -> ManagerConfig:
             errors.append("port_range: fewer ports than max_instances")
         if bool(values.get("tls_certificate")) != bool(values.get("tls_private_key")):
             errors.append("tls_certificate, tls_private_key: give both or neither")
+    if values.get("backend") == "kubernetes":
+        if values.get("rest_endpoint", "direct") != "proxy":
+            errors.append('rest_endpoint: must be "proxy" with the kubernetes backend (pods are reached through it)')
+        try:
+            values["kubernetes"] = _check_kubernetes(raw.get("kubernetes"), apps, base)
+        except ValueError as error:
+            errors.extend(f"kubernetes.{line}" for line in str(error).splitlines())
+    elif "kubernetes" in raw:
+        errors.append('kubernetes: only read with backend = "kubernetes"')
     if errors:
         raise ConfigError("invalid session manager configuration:\n  " + "\n  ".join(errors))
     for key in ("tls_certificate", "tls_private_key", "state_dir", "client_dir"):
@@ -184,6 +228,10 @@ def _check_top(key: str, value: Any) -> Any:
         if not 1024 <= first <= last <= 65535:
             raise ValueError(f"expected 1024 <= first <= last <= 65535, got {value!r}")
         return (first, last)
+    if key == "backend":
+        if value not in ("process", "kubernetes"):
+            raise ValueError(f"expected \"process\" or \"kubernetes\", got {value!r}")
+        return value
     if key == "rest_endpoint":
         if value not in ("direct", "proxy"):
             raise ValueError(f"expected \"direct\" or \"proxy\", got {value!r}")
@@ -240,3 +288,67 @@ def _check_app(name: str, table: Any, base: Path) -> AppConfig:
         raise ValueError("\n".join(errors))
     return AppConfig(name=name, command=tuple(command), cwd=paths["cwd"], env=dict(env),
                      static_dir=paths["static_dir"], parameters=tuple(parameters))
+
+
+def _string_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _check_kubernetes(table: Any, apps: Mapping[str, AppConfig], base: Path) -> KubernetesConfig:
+    """The ``[kubernetes]`` table; raises ValueError with one line per problem."""
+    if not isinstance(table, dict):
+        raise ValueError("expected a [kubernetes] table with a [kubernetes.pod_template]")
+    errors = [f"{key}: unknown key (known: {', '.join(sorted(_KUBERNETES_KEYS))})" for key in table
+              if key not in _KUBERNETES_KEYS]
+    values: dict[str, Any] = {}
+    for key in ("namespace", "warm_app", "token_secret", "kubeconfig", "pod_name_prefix"):
+        if key in table:
+            if not isinstance(table[key], str):
+                errors.append(f"{key}: expected a string, got {table[key]!r}")
+            else:
+                values[key] = table[key]
+    for key, low, high in (("container_port", 1, 65535), ("warm_pool", 0, 1000)):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                errors.append(f"{key}: expected a whole number from {low} to {high}, got {value!r}")
+            else:
+                values[key] = value
+    if len(values.get("token_secret", "")) < 32:
+        errors.append("token_secret: at least 32 characters, the same for every replica "
+                      "(REMOTEVIZ_SESSIONS_KUBERNETES__TOKEN_SECRET from a Secret)")
+    if not K8S_NAME.match(values.get("pod_name_prefix", KubernetesConfig.pod_name_prefix)):
+        errors.append("pod_name_prefix: lower-case letters, digits and -, at most 40")
+    if values.get("warm_pool"):
+        warm_app = values.get("warm_app") or (next(iter(apps)) if len(apps) == 1 else "")
+        if warm_app not in apps:
+            errors.append(f"warm_app: the app of the warm pods, one of {', '.join(apps)}")
+        values["warm_app"] = warm_app
+    if values.get("kubeconfig"):
+        values["kubeconfig"] = str((base / values["kubeconfig"]).resolve())
+    template = table.get("pod_template")
+    if not isinstance(template, dict):
+        errors.append("pod_template: expected a table with at least image")
+        template = {}
+    errors += [f"pod_template.{key}: unknown key (known: {', '.join(sorted(_TEMPLATE_KEYS))})" for key in template
+               if key not in _TEMPLATE_KEYS]
+    if not isinstance(template.get("image"), str) or not template.get("image"):
+        errors.append("pod_template.image: the viewer image is needed")
+    if template.get("image_pull_policy", "IfNotPresent") not in ("Always", "IfNotPresent", "Never"):
+        errors.append("pod_template.image_pull_policy: Always, IfNotPresent or Never")
+    for key in ("node_selector", "env"):
+        if not _string_table(template.get(key, {})):
+            errors.append(f"pod_template.{key}: expected a table of strings")
+    tolerations = template.get("tolerations", [])
+    if not isinstance(tolerations, list) or not all(isinstance(t, dict) for t in tolerations):
+        errors.append("pod_template.tolerations: expected a list of tables (Kubernetes' toleration fields)")
+    resources = template.get("resources", {})
+    if not isinstance(resources, dict) or set(resources) - {"requests", "limits"} or \
+            not all(_string_table(v) for v in resources.values()):
+        errors.append('pod_template.resources: requests and limits, tables of quantities as strings ("2", "1Gi")')
+    if errors:
+        raise ValueError("\n".join(errors))
+    pod = PodTemplate(image=template["image"], image_pull_policy=template.get("image_pull_policy", "IfNotPresent"),
+                      node_selector=dict(template.get("node_selector", {})), tolerations=tuple(tolerations),
+                      env=dict(template.get("env", {})), resources={k: dict(v) for k, v in resources.items()})
+    return KubernetesConfig(pod_template=pod, **values)

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from .backend import InstanceHandle, LaunchSpec
+from .backend import CapacityError, InstanceHandle, LaunchSpec
 
 log = logging.getLogger("remoteviz.sessions")
 
@@ -34,6 +34,9 @@ MISSED_HEARTBEATS = 3
 
 TICK = 0.25
 """The longest an instance's timer sleeps: how late a coarse timeout (idle, max_age...) may be seen."""
+
+EXIT_LINES_GRACE = 1.0
+"""Seconds an instance that exited before it was ready has for its last control lines to be read."""
 
 STOP_LINE_GRACE = 1.0
 """Seconds an instance asked to stop on its control channel has before SIGTERM."""
@@ -65,24 +68,26 @@ class Timeouts:
 
 
 class StartError(Exception):
-    """The instance did not become ready; ``str()`` says why, ``port_busy`` if its port was taken."""
+    """The instance did not become ready; ``str()`` says why, ``port_busy`` if its port was taken,
+    ``capacity`` if the backend had no room."""
 
-    def __init__(self, reason: str, port_busy: bool = False) -> None:
+    def __init__(self, reason: str, port_busy: bool = False, capacity: bool = False) -> None:
         super().__init__(reason)
         self.port_busy = port_busy
+        self.capacity = capacity
 
 
 class Instance:
     """A viewer service started for one session."""
 
     def __init__(self, spec: LaunchSpec, timeouts: Timeouts, on_exit: Callable[[Instance], None],
-                 on_end_reason: Callable[[str], None]) -> None:
+                 on_end_reason: Callable[[str], None], created: float | None = None) -> None:
         self.spec = spec
         self.id = spec.session_id
         self.app = spec.app.name
         self.state = State.LAUNCHING
-        self.created = time.time()
-        self._started = time.monotonic()
+        self.created = time.time() if created is None else created
+        self._started = time.monotonic() - max(0.0, time.time() - self.created)
         self.port = spec.port  # the reserved port; replaced by the bound one on ready
         self.end_reason: str | None = None
         self.exit_status: int | None = None
@@ -102,6 +107,7 @@ class Instance:
         self._sigterm_at: float | None = None
         self._ping = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._reader: asyncio.Task[None] | None = None
         self.exited = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -118,6 +124,12 @@ class Instance:
     def host(self) -> str:
         """The address the manager reaches the instance at."""
         return self._handle.host if self._handle is not None else self.spec.host
+
+    @property
+    def access_secret(self) -> str:
+        """The secret its tokens are signed with (the one the instance was started with)."""
+        given = self._handle.access_secret if self._handle is not None else None
+        return given or self.spec.access_secret
 
     @property
     def age(self) -> float:
@@ -147,34 +159,67 @@ class Instance:
         try:
             self._handle = await handle_factory(self.spec)
         except OSError as error:
-            self._end("start_failed", State.EXITED)
+            capacity = isinstance(error, CapacityError)
+            self._end("at_capacity" if capacity else "start_failed", State.EXITED)
             self.exited.set()
             self._on_exit(self)
-            raise StartError(f"the application could not be started: {error.strerror or error}") from None
+            raise StartError(f"the application could not be started: {error.strerror or error}",
+                             capacity=capacity) from None
         log.info("session %s: started %s, pid %s", self.id, self.app, self.pid)
-        # _watch_exit reads _tasks[1], the control reader, before it gives up on readiness.
-        self._tasks = [asyncio.ensure_future(self._watch_exit()), asyncio.ensure_future(self._read_control()),
-                       asyncio.ensure_future(self._supervise())]
+        self._follow()
+        await self.until_ready()
+
+    def adopt(self, handle: InstanceHandle) -> None:
+        """Follow an instance another manager started (a shared backend's): the same states and
+        timeouts from here on, as if this manager had started it."""
+        self._handle = handle
+        log.info("session %s: following %s started elsewhere %.0f s ago", self.id, self.app, self.age)
+        self._follow()
+        self._tasks.append(asyncio.ensure_future(self._until_ready_or_stop()))
+
+    async def _until_ready_or_stop(self) -> None:
+        try:
+            await self.until_ready()
+        except StartError:
+            pass
+
+    def _follow(self) -> None:
+        self._reader = asyncio.ensure_future(self._read_control())
+        self._tasks = [asyncio.ensure_future(self._watch_exit()), self._reader, asyncio.ensure_future(self._supervise())]
+
+    async def until_ready(self) -> None:
+        """Wait until the instance is ready (``start_timeout`` at most, then it is stopped); raises StartError."""
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self._timeouts.start)
         except TimeoutError:
             self.stop("start_timeout")
             raise StartError(f"the application was not ready within {self._timeouts.start:g} s") from None
 
+    async def wait_ready(self, timeout: float) -> bool:
+        """True once the instance is ready, False if it is not within ``timeout`` (it is not stopped)."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except (TimeoutError, StartError):
+            return False
+        return True
+
+    def detach(self) -> None:
+        """Stop following the instance and leave it running (a shared backend's, when this manager stops)."""
+        for task in self._tasks:
+            task.cancel()
+
     async def _watch_exit(self) -> None:
         assert self._handle is not None
         self.exit_status = await self._handle.wait()
+        if not self._ready.done() and self._reader is not None:
+            # The lines it wrote before exiting ("failed ... in use") come first: read to their end.
+            await asyncio.wait([self._reader], timeout=EXIT_LINES_GRACE)
         if self.state is not State.KILLED:
             self.state = State.EXITED
         if self.end_reason is None:
             self._end("crashed" if self.exit_status else "exited", self.state)
         log.info("session %s: pid %s exited with status %s (%s)", self.id, self.pid, self.exit_status,
                  self.end_reason)
-        if not self._ready.done():
-            # Its last lines ("failed ... in use") may still be in the control channel, which its
-            # exit has closed: read them first, so a busy port is known as such.
-            reader = self._tasks[1]
-            await asyncio.wait({reader}, timeout=1.0)
         if not self._ready.done():
             self._ready.set_exception(StartError(f"the application exited before it was ready "
                                                  f"(status {self.exit_status})"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..tokens import ANY_AREA, TokenError, issue_token, verify_token
-from .backend import Backend, LaunchSpec
+from .backend import Adopted, Backend, LaunchSpec
 from .config import AppConfig, ManagerConfig
 from .instances import Instance, StartError, State, Timeouts
 from .metrics import ManagerMetrics
@@ -29,6 +29,10 @@ PORT_ATTEMPTS = 3
 """Ports tried for one instance when the first ones turn out to be held by another program."""
 
 PARAMETER_VALUE_LIMIT = 256
+
+ADOPT_WAIT = 3.0
+"""Seconds a connection to a session this manager has not seen yet waits for it (a shared backend:
+another replica created it a moment ago, and this one's watch has not delivered it yet)."""
 
 
 class Refusal(Exception):
@@ -58,7 +62,7 @@ class SessionManager:
         self._backend = backend
         self.metrics = metrics or ManagerMetrics()
         self._instances: dict[str, Instance] = {}
-        self._secrets: dict[str, str] = {}  # session id -> its token secret; never leaves the manager
+        self._arrived = asyncio.Event()  # set whenever the backend hands over an instance
         self._ports = PortPool(*config.port_range)
         self._port_busy: set[str] = set()  # sessions whose reserved port another program holds
         self._closing = False
@@ -109,6 +113,16 @@ class SessionManager:
         if stopped:
             log.warning("stopped %d orphan instance(s) of a previous run: %s", len(stopped), ", ".join(stopped))
             self.metrics.ended("orphan", len(stopped))
+        await self._backend.follow(self._adopt)
+
+    def _adopt(self, found: Adopted) -> None:
+        """An instance another manager started: follow it as if this one had."""
+        if found.spec.session_id in self._instances or self._closing:
+            return
+        instance = Instance(found.spec, self._timeouts, self._exited, self.metrics.ended, created=found.created)
+        self._instances[instance.id] = instance
+        instance.adopt(found.handle)
+        self._arrived.set()
 
     async def create(self, app_name: str, parameters: Mapping[str, str] | None = None, *,
                      proxied: bool) -> Grant:
@@ -142,6 +156,10 @@ class SessionManager:
                 await instance.start(self._backend.start)
             except StartError as error:
                 instance.stop("start_failed")
+                if error.capacity:
+                    self.metrics.refused("cap")
+                    raise Refusal(503, f"all {self.config.max_instances} viewer instances are in use",
+                                  retry_after=10) from None
                 last_error = str(error)
                 if error.port_busy and port:
                     log.warning("session %s: port %d is held by another program; trying another", instance.id, port)
@@ -154,13 +172,12 @@ class SessionManager:
         raise Refusal(502, f"the viewer instance did not start: {last_error}")
 
     def _register(self, app: AppConfig, parameters: dict[str, str], port: int, direct: bool) -> Instance:
-        session_id = secrets.token_urlsafe(12)
+        session_id = secrets.token_hex(12)  # hex: also a valid Kubernetes label value
         secret = secrets.token_urlsafe(32)
         spec = LaunchSpec(session_id=session_id, app=app, port=port, access_secret=secret,
                           host=self.config.instance_host if direct else "127.0.0.1", parameters=parameters)
         instance = Instance(spec, self._timeouts, self._exited, self.metrics.ended)
         self._instances[session_id] = instance
-        self._secrets[session_id] = secret
         log.info("session %s: spawning %s (%s)", session_id, app.name, f"port {port}" if port else "proxied")
         return instance
 
@@ -173,31 +190,44 @@ class SessionManager:
             else:
                 self._ports.release(instance.spec.port)
         self._instances.pop(instance.id, None)
-        self._secrets.pop(instance.id, None)
         self._backend.forget(instance.id)
 
     def grant(self, instance: Instance) -> Grant:
         """A fresh token for ``instance``: bound to its session, every render area, ``token_ttl``."""
         now = time.time()
         ttl = self.config.token_ttl
-        token = issue_token(self._secrets[instance.id], ANY_AREA, ttl=ttl, now=now, session_id=instance.id)
+        token = issue_token(instance.access_secret, ANY_AREA, ttl=ttl, now=now, session_id=instance.id)
         return Grant(instance, token, float(int(now + ttl)))
 
-    def join(self, session_id: str, token: str | None, render_area_id: str) -> Instance:
-        """The live instance ``token`` opens; raises Refusal with the reason otherwise."""
+    async def join(self, session_id: str, token: str | None, render_area_id: str) -> Instance:
+        """The live, ready instance ``token`` opens; raises Refusal with the reason otherwise."""
         instance = self._instances.get(session_id)
-        secret = self._secrets.get(session_id)
+        if instance is None and self._backend.shared:
+            instance = await self._arrival(session_id)
         # One answer for "no such session" and "wrong token": an id alone tells a guesser nothing.
-        if instance is None or secret is None:
+        if instance is None:
             raise Refusal(403, "unknown or ended session")
+        if instance.state is State.LAUNCHING and not await instance.wait_ready(ADOPT_WAIT):
+            raise Refusal(503, "the session is not ready", retry_after=2)
         try:
-            claims = verify_token(secret, token, render_area_id, now=time.time())
+            claims = verify_token(instance.access_secret, token, render_area_id, now=time.time())
         except TokenError as error:
             raise Refusal(403, str(error)) from None
         if claims.session_id != session_id:
             raise Refusal(403, "access token is for another session")
         if not instance.is_live:
             raise Refusal(410, "the session is ending")
+        return instance
+
+    async def _arrival(self, session_id: str) -> Instance | None:
+        """Wait up to ``ADOPT_WAIT`` for the backend to hand over ``session_id``."""
+        deadline = time.monotonic() + ADOPT_WAIT
+        while (instance := self._instances.get(session_id)) is None and time.monotonic() < deadline:
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
         return instance
 
     async def delete(self, session_id: str, reason: str = "deleted") -> bool:
@@ -210,9 +240,19 @@ class SessionManager:
         return True
 
     async def close(self) -> None:
-        """Stop every instance (SIGTERM, SIGKILL after kill_grace) and wait until each is reaped."""
+        """Stop every instance (SIGTERM, SIGKILL after kill_grace) and wait until each is reaped.
+
+        A shared backend's instances are left running: the other replicas, or this one started
+        again, go on serving them.
+        """
         self._closing = True
         instances = list(self._instances.values())
-        for instance in instances:
-            instance.stop("shutdown")
-        await asyncio.gather(*(i.exited.wait() for i in instances))
+        if self._backend.shared:
+            for instance in instances:
+                instance.detach()
+            self._instances.clear()
+        else:
+            for instance in instances:
+                instance.stop("shutdown")
+            await asyncio.gather(*(i.exited.wait() for i in instances))
+        await self._backend.close()

@@ -128,7 +128,7 @@ class Proxy:
                                                token=grant.token, expires=grant.expires))
                 log.info("session %s: started for a proxied viewer from %s", instance.id, request.remote)
             else:
-                instance = self._manager.join(session_id, token, area)
+                instance = await self._manager.join(session_id, token, area)
                 if instance.app != app:
                     raise Refusal(403, "the session is of another application")
                 log.info("session %s: proxied viewer from %s joins", instance.id, request.remote)

@@ -19,6 +19,7 @@ from aiohttp import web
 from ..http import CLIENT_DIR
 from .access import ACCESS_LOG, RequestLog
 from .api import RestApi
+from .backend import Backend
 from .config import ManagerConfig
 from .local import LocalProcessBackend
 from .manager import SessionManager
@@ -117,9 +118,18 @@ class ManagerServer:
         await self._proxy.close()
 
 
+def make_backend(config: ManagerConfig) -> Backend:
+    """The backend ``config.backend`` names."""
+    if config.backend == "kubernetes":
+        from .kubernetes import KubernetesBackend  # lightkube: the optional extra remoteviz[kubernetes]
+        return KubernetesBackend(config)
+    return LocalProcessBackend(config.state_path())
+
+
 async def serve(config: ManagerConfig) -> None:
-    """Run a manager until SIGTERM or SIGINT; then every instance is stopped and reaped."""
-    manager = SessionManager(config, LocalProcessBackend(config.state_path()))
+    """Run a manager until SIGTERM or SIGINT; then every instance is stopped and reaped (a shared
+    backend's are left to the other replicas)."""
+    manager = SessionManager(config, make_backend(config))
     server = ManagerServer(manager)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -156,11 +156,40 @@ def test_the_example_session_pod_is_what_the_config_and_the_policy_expect() -> N
     assert container["ports"][0]["containerPort"] == config["kubernetes"]["container_port"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     assert {"name": "REMOTEVIZ_SESSION_ID", "value": labels["remoteviz/session"]} in container["env"]
+    assert labels["remoteviz/state"] == "session"
     # Pod Security "restricted", which the namespace enforces.
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert the("Namespace")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_the_example_session_pod_is_what_the_backend_makes_of_the_config() -> None:
+    """The backend's pod for the ConfigMap's config is the example, but for what differs per
+    session (its id, key, start, secret) and the manager's name."""
+    pytest.importorskip("lightkube")
+    from remoteviz.sessions.config import parse
+    from remoteviz.sessions.kubernetes import derive_secret, pod_manifest
+
+    example = yaml.safe_load((DEPLOY / "examples" / "session-pod.yaml").read_text())
+    raw = tomllib.loads(the("ConfigMap")["data"]["sessions.toml"])
+    for app in raw["apps"].values():
+        app.pop("static_dir")  # a folder of the manager's image, absent here
+    raw["kubernetes"]["token_secret"] = "t" * 32
+    config = parse(raw)
+    labels, annotations = example["metadata"]["labels"], example["metadata"]["annotations"]
+    made = pod_manifest(config, config.apps[labels["remoteviz/app"]], example["metadata"]["name"],
+                        annotations["remoteviz/key"], "t" * 32, labels["remoteviz/session"])
+    for volatile in ("remoteviz/started", "remoteviz/created-by"):
+        made["metadata"]["annotations"][volatile] = annotations[volatile]
+    secret = next(e for e in example["spec"]["containers"][0]["env"] if e["name"] == "REMOTEVIZ_ACCESS_SECRET")
+    secret["value"] = derive_secret("t" * 32, annotations["remoteviz/key"])
+    assert made == example
+    for version in KUBERNETES_VERSIONS:
+        validate(made, version)
+    warm = pod_manifest(config, config.apps["hello_cone"], "remoteviz-session-19", "k", "t" * 32, None)
+    validate(warm)
+    assert warm["metadata"]["labels"]["remoteviz/state"] == "warm" and "remoteviz/session" not in warm["metadata"]["labels"]
 
 
 def test_the_dockerfile_passes_hadolint_and_a_broken_one_does_not(tmp_path: Path) -> None:
@@ -180,6 +209,8 @@ def test_the_viewer_image_is_debian_with_mesa_and_runs_unprivileged() -> None:
              if line.strip() and not line.lstrip().startswith("#")]
     instructions = [line.split(None, 1) for line in lines]
     assert instructions[0] == ["FROM", "debian:bookworm-slim"]
+    # The manager runs from it too, on the Kubernetes backend.
+    assert ["RUN", 'pip install --no-cache-dir ".[kubernetes]"'] in instructions
     install = next(arguments for name, arguments in instructions if name == "RUN" and "apt-get install" in arguments)
     for package in ("libegl1", "libegl-mesa0", "libgl1-mesa-dri"):  # EGL and llvmpipe
         assert package in install.split()
