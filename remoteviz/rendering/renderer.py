@@ -185,13 +185,16 @@ class Renderer:
 
     def draw(self, frame: Frame, framebuffer: Framebuffer) -> None:
         """Draw ``frame`` into ``framebuffer``; the context must be current."""
-        framebuffer.bind()
         GL.glDepthMask(GL.GL_TRUE)
-        GL.glClearColor(0.0, 0.0, 0.0, 1.0)
-        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        background = frame.background
+        if background is None:
+            framebuffer.bind()
+            GL.glClearColor(0.0, 0.0, 0.0, 1.0)
+            GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        else:
+            look = (tuple(background.top_color), tuple(background.bottom_color))
+            framebuffer.clear_to_background(look, lambda: self._draw_background(background))
         try:
-            if frame.background is not None:
-                self._draw_background(frame.background)
             if frame.shapes:
                 self._draw_scene(frame, framebuffer)
         finally:
