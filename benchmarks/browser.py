@@ -1,18 +1,28 @@
-"""Browser benchmark: HelloCone in headless Chromium under a continuous orbit.
+"""Browser benchmark: HelloCone in headless Chromium, measured the way a peer is measured.
 
-Starts the HelloCone service in a subprocess, opens its page in Debian's Chromium (Playwright),
-drags in circles on the canvas for a fixed time, and prints (and writes as JSON) what the page
-itself measured: frames painted per second, input-to-picture latency (from the input's send to the
-decoded picture that shows it, p50/p95), bytes per frame, and how long after the mouse is released
-the sharp still is painted. The browser shares the machine's cores with the service, as a user's
-would not: this is the pessimistic figure.
+Starts the HelloCone service in a subprocess, opens its page in Debian's Chromium (Playwright)
+with a render area of exactly the size asked for, shown one to one (one canvas pixel per CSS
+pixel, checked and reported), and prints (and writes as JSON):
 
-    python -m benchmarks.browser [--seconds 5] [--encoders jpeg,h264] [--sizes 1280x720,1920x1080]
+- fps: frames painted per second during a continuous orbit (drag in circles);
+- drag p50/p95: input-to-picture latency during that orbit (from the input's send to the decoded
+  picture that shows it, as the page measures it);
+- isolated p50: the same for one small move a second, the pipeline idle in between;
+- server CPU per frame: the service process's CPU time over the orbit / frames it rendered;
+- bytes per frame, and how long after the mouse is released the sharp still is painted.
+
+The browser shares the machine's cores with the service, as a user's would not: this is the
+pessimistic figure.
+
+    python -m benchmarks.browser [--seconds 5] [--isolated 5] [--encoders jpeg,h264]
+                                 [--sizes 1280x636,1920x996]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import json
 import math
 import statistics
@@ -21,9 +31,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import Any
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
-from benchmarks.streaming import ServiceProcess
+from benchmarks.streaming import ServiceProcess, _rendered
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,21 +74,28 @@ class BrowserResult:
     bytes_per_frame: float
     still_ms: float
     decode_ms: float  # the page's decode and paint time, mean
+    isolated_latency_p50_ms: float = float("nan")  # one small move a second, pipeline idle
+    server_cpu_ms_per_frame: float = float("nan")  # service CPU over the orbit / frames rendered
+    one_to_one: bool = False  # the canvas has exactly the size asked for, in canvas and CSS pixels
 
 
-def run(encoder: str, width: int, height: int, seconds: float) -> BrowserResult:
-    """One encoder and size: open the page, orbit, read the page's figures."""
+def run(encoder: str, width: int, height: int, seconds: float, isolated: int = 5) -> BrowserResult:
+    """One encoder and size: open the page, orbit, read the page's figures and the service's CPU."""
     service = ServiceProcess(encoder)
     try:
-        return measure(f"http://127.0.0.1:{service.port}/", encoder, width, height, seconds)
+        return measure(f"http://127.0.0.1:{service.port}/", encoder, width, height, seconds,
+                       service=service, isolated=isolated)
     finally:
         service.stop()
 
 
 def measure(base_url: str, encoder: str, width: int, height: int, seconds: float,
+            service: ServiceProcess | None = None, isolated: int = 0,
             **context_options: object) -> BrowserResult:
     """Open the HelloCone page at ``base_url`` in a fresh Chromium, orbit, read the page's figures.
 
+    With ``service`` (the process behind ``base_url``) its CPU per rendered frame is measured over
+    the orbit; ``isolated`` small moves, one a second, measure the idle pipeline's latency.
     ``context_options`` go to Playwright's context (``ignore_https_errors=True`` for a
     self-signed certificate).
     """
@@ -95,17 +115,28 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                 theRenderArea.requestRenderAreaSize({width}, {height}); }}""")
             page.wait_for_function(f"theRenderArea.getRenderAreaWidth() === {width}", timeout=30_000)
             page.wait_for_timeout(500)
-            box = page.locator(".remoteviz-view canvas").bounding_box()
+            canvas = page.locator(".remoteviz-view canvas").first
+            box = canvas.bounding_box()
+            pixels = canvas.evaluate("(c) => [c.width, c.height, window.devicePixelRatio]")
+            one_to_one = (pixels == [width, height, 1] and round(box["width"]) == width
+                          and round(box["height"]) == height)
             cx, cy, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"] / 4
+            isolated_latencies = _isolated_latencies(page, cx, cy, isolated)
             start_count = page.evaluate("window.__bench.decoded.length")
             page.mouse.move(cx + radius, cy)
             page.mouse.down()
+            if service is not None:
+                cpu_before, rendered_before = service.cpu_seconds(), _frames_rendered(service.port)
             started = time.monotonic()
             angle = 0.0
             while time.monotonic() - started < seconds:
                 angle += 0.05
                 page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
             elapsed = time.monotonic() - started
+            cpu_ms = float("nan")
+            if service is not None:
+                cpu = service.cpu_seconds() - cpu_before
+                cpu_ms = cpu * 1000.0 / max(1, _frames_rendered(service.port) - rendered_before)
             released = page.evaluate("performance.now()")
             page.mouse.up()
             page.wait_for_timeout(1000)
@@ -121,27 +152,63 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
     return BrowserResult(encoder, f"{width}x{height}", len(during) / elapsed, quantile(0.5), quantile(0.95),
                          statistics.fmean(sizes) if sizes else 0.0,
                          stills[0] - released if stills else float("nan"),
-                         statistics.fmean(d["decode"] for d in during) if during else float("nan"))
+                         statistics.fmean(d["decode"] for d in during) if during else float("nan"),
+                         statistics.median(isolated_latencies) if isolated_latencies else float("nan"),
+                         cpu_ms, one_to_one)
+
+
+def _frames_rendered(port: int) -> int:
+    """The service's count of rendered frames, read on a thread of its own: Playwright's sync API
+    runs an event loop on this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _rendered(port)).result()
+
+
+def _isolated_latencies(page: Any, cx: float, cy: float, moves: int) -> list[float]:
+    """Input-to-picture latency of ``moves`` small drags, one a second: each starts with the
+    pipeline idle (the still of the one before painted long ago)."""
+    latencies = []
+    page.mouse.move(cx, cy)
+    page.mouse.down()
+    try:
+        for index in range(moves):
+            page.wait_for_timeout(1000)
+            count = page.evaluate("window.__bench.decoded.length")
+            page.mouse.move(cx + 3 * (1 if index % 2 else -1), cy)
+            try:
+                page.wait_for_function(
+                    f"window.__bench.decoded.slice({count}).some((d) => d.latency !== null)", timeout=10_000)
+            except PlaywrightTimeout:
+                continue  # no picture showed that move: counted as missing, not as a time
+            shown = page.evaluate(f"window.__bench.decoded.slice({count}).find((d) => d.latency !== null)")
+            latencies.append(shown["latency"])
+    finally:
+        page.mouse.up()
+    page.wait_for_timeout(1000)
+    return latencies
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run every encoder at every size and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="orbit time per case")
+    parser.add_argument("--isolated", type=int, default=5, help="isolated moves (one a second) per case")
     parser.add_argument("--encoders", default="jpeg,h264")
-    parser.add_argument("--sizes", default="1280x720,1920x1080")
+    parser.add_argument("--sizes", default="1280x636,1920x996")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     results = []
-    print(f"{'encoder':8} {'size':10} {'fps':>6} {'p50 ms':>7} {'p95 ms':>7} {'KB/frame':>8} {'still ms':>8} "
-          f"{'decode ms':>9}")
+    print(f"{'encoder':8} {'size':10} {'1:1':>3} {'fps':>6} {'iso p50':>7} {'drag p50':>8} {'drag p95':>8} "
+          f"{'cpu ms/f':>8} {'KB/frame':>8} {'still ms':>8} {'decode ms':>9}")
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         for encoder in args.encoders.split(","):
-            r = run(encoder, width, height, args.seconds)
+            r = run(encoder, width, height, args.seconds, args.isolated)
             results.append(r)
-            print(f"{r.encoder:8} {r.size:10} {r.fps:6.1f} {r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f} "
-                  f"{r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f} {r.decode_ms:9.1f}", flush=True)
+            print(f"{r.encoder:8} {r.size:10} {'yes' if r.one_to_one else 'NO':>3} {r.fps:6.1f} "
+                  f"{r.isolated_latency_p50_ms:7.1f} {r.latency_p50_ms:8.1f} {r.latency_p95_ms:8.1f} "
+                  f"{r.server_cpu_ms_per_frame:8.1f} {r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f} "
+                  f"{r.decode_ms:9.1f}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(r) for r in results], indent=2))
     print(f"results written to {args.output}")

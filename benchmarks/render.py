@@ -5,7 +5,9 @@ Scenes: HelloCone (SceneExaminer + GradientBackground + Cone) and a 1-million-tr
 1280x720: CT-like 256^3 and 512^3 uint8 volumes at the interactive and the still sample rates
 (each frame rendered as the service renders it: interactive frames without multisampling, still
 frames with 4x), a million points and a 1-million-segment line set. Prints median and 95th
-percentile over N frames and writes ``benchmarks/results/render.json``. Figures from a machine
+percentile over N frames and writes ``benchmarks/results/render.json``. Last, the 1-million-triangle
+mesh as the service renders it while the view moves and after (interactive: no multisampling, with
+and without its decimated level of detail; still: full mesh, 4x). Figures from a machine
 shared with other work are only comparable within one run.
 
     python -m benchmarks.render [--frames 30] [--volume-frames 5] [--output benchmarks/results/render.json]
@@ -164,6 +166,40 @@ def measure(
         manager.dispose()
 
 
+def measure_level_of_detail(scene: SceneExaminer, width: int, height: int, frames: int) -> dict[str, list[float]]:
+    """Milliseconds per frame of a scene with a big mesh: interactive frames without a level of
+    detail (the threshold raised out of reach), interactive frames with it (once the background
+    thread has made it), and still frames."""
+    from remoteviz.rendering import level_of_detail
+    from remoteviz.rendering.renderer import Renderer
+
+    threshold = level_of_detail.LOD_MIN_TRIANGLES
+    level_of_detail.LOD_MIN_TRIANGLES = 1 << 62
+    try:
+        full = measure(scene, width, height, 0, frames, interactive=True)
+    finally:
+        level_of_detail.LOD_MIN_TRIANGLES = threshold
+    manager = SceneManager()
+    manager.interactive_antialiasing = 0
+    manager.scene_graph = scene
+    try:
+        manager.render(width, height)
+        whole = Renderer.shared().triangles_drawn
+        deadline = time.monotonic() + 300
+        manager.render(width, height, interactive=True)  # asks for the copy
+        while Renderer.shared().triangles_drawn >= whole:
+            time.sleep(0.05)
+            manager.render(width, height, interactive=True)
+            if time.monotonic() > deadline:
+                raise RuntimeError("the decimated copy was not made in 5 minutes")
+            time.sleep(0.05)
+    finally:
+        manager.dispose()
+    lod = measure(scene, width, height, 0, frames, interactive=True)
+    still = measure(scene, width, height, 4, frames, interactive=False)
+    return {"interactive, full mesh": full, "interactive, LOD": lod, "still, full mesh": still}
+
+
 def percentile(values: list[float], fraction: float) -> float:
     """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
     ordered = sorted(values)
@@ -186,9 +222,9 @@ def main() -> None:
         results.append({"scene": name, "frame": kind, "width": width, "height": height, "antialiasing": samples,
                         "frames": frames, "median_ms": round(median, 2), "p95_ms": round(p95, 2)})
         size = f"{width}x{height}"
-        print(f"{name:<18} {kind:>11} {size:>10} {samples:>5} {median:>10.1f} {p95:>8.1f} {1000 / median:>6.1f}")
+        print(f"{name:<18} {kind:>22} {size:>10} {samples:>5} {median:>10.1f} {p95:>8.1f} {1000 / median:>6.1f}")
 
-    print(f"{'scene':<18} {'frame':>11} {'size':>10} {'msaa':>5} {'median ms':>10} {'p95 ms':>8} {'fps':>6}")
+    print(f"{'scene':<18} {'frame':>22} {'size':>10} {'msaa':>5} {'median ms':>10} {'p95 ms':>8} {'fps':>6}")
     for name, build in SCENES.items():
         if args.only not in name:
             continue
@@ -209,6 +245,11 @@ def main() -> None:
         else:
             for samples in ANTIALIASING:
                 report(name, width, height, samples, args.frames, measure(scene, width, height, samples, args.frames), "still")
+
+    if args.only in "mesh_1m_lod":
+        width, height = DATA_SIZE
+        for kind, times in measure_level_of_detail(million_triangles(), width, height, args.frames).items():
+            report("mesh_1m_lod", width, height, 4 if kind.startswith("still") else 0, args.frames, times, kind)
 
     from remoteviz.rendering.renderer import Renderer  # loaded by the first render
 

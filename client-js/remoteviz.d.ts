@@ -43,6 +43,8 @@ export interface RenderAreaOptions {
   application?: string;
   /** How long the container must stay still before the service hears of a new size (default 150). */
   resizeDelayMs?: number;
+  /** Decode video in a worker, off the page's main thread, where the browser can (default true). */
+  videoWorker?: boolean;
 }
 
 export interface ConnectedInfo {
@@ -112,6 +114,8 @@ export interface Stats {
   framesPainted: number;
   /** Frames acknowledged without being shown. */
   framesDropped: number;
+  /** True while video is decoded in a worker (false: on the main thread). */
+  videoInWorker: boolean;
 }
 
 export interface MouseMessage {

@@ -27,6 +27,7 @@ import { DisplayMode, areaSizeFor, checkDisplayMode, computeLayout, containerToA
 import { InputCapture } from "./input-capture.js";
 import { InputLatency } from "./latency.js";
 import { ImageFrameQueue, VideoStream, createWebCodecsDecoder } from "./frames.js";
+import { WorkerDecoders } from "./worker-decoder.js";
 import { RateMeter, formatStats } from "./stats.js";
 import { reconnectDelay } from "./reconnect.js";
 import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders } from "./capabilities.js";
@@ -43,6 +44,8 @@ import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pag
  * @property {string} [application] the application name the service is told (default `document.title`)
  * @property {number} [resizeDelayMs] how long the container must stay still before the service
  *   hears of a new size (default 150)
+ * @property {boolean} [videoWorker] decode video in a worker, off the page's main thread, where
+ *   the browser can (default true; false decodes on the main thread)
  */
 
 /**
@@ -108,7 +111,14 @@ export class RemoteVizRenderArea {
     const element = typeof container === "string" ? document.getElementById(container) : container;
     if (!element) throw new Error(`RemoteVizRenderArea: no element with id "${container}"`);
     this._displayMode = checkDisplayMode(displayMode);
-    this._options = { autoResize: false, reconnect: false, resizeDelayMs: DEFAULT_RESIZE_DELAY_MS, ...options };
+    this._options = { autoResize: false, reconnect: false, resizeDelayMs: DEFAULT_RESIZE_DELAY_MS, videoWorker: true, ...options };
+    // One worker per render area, started with the first video stream; main-thread decoders otherwise.
+    this._videoDecoders = this._options.videoWorker && typeof Worker !== "undefined"
+      ? new WorkerDecoders({
+        startWorker: () => new Worker(new URL("./video-worker.js", import.meta.url), { type: "module" }),
+        fallback: createWebCodecsDecoder,
+      })
+      : null;
     this._listeners = {
       service: new Set(),
       resize: new Set(),
@@ -311,7 +321,7 @@ export class RemoteVizRenderArea {
   getStats() {
     const now = performance.now();
     const { frames, bytes, ...counts } = this._stats;
-    return { fps: frames.rate(now), bandwidth: bytes.rate(now), ...counts };
+    return { fps: frames.rate(now), bandwidth: bytes.rate(now), ...counts, videoInWorker: this._videoDecoders?.inWorker ?? false };
   }
 
   /**
@@ -344,6 +354,7 @@ export class RemoteVizRenderArea {
     this._input.detach();
     this._resizeObserver?.disconnect();
     clearTimeout(this._resizeTimer);
+    this._videoDecoders?.terminate();
     this._view.remove();
   }
 
@@ -480,7 +491,7 @@ export class RemoteVizRenderArea {
       done,
     });
     connection.video = new VideoStream({
-      createDecoder: createWebCodecsDecoder,
+      createDecoder: this._videoDecoders?.createDecoder ?? createWebCodecsDecoder,
       paint,
       done,
       requestKeyFrame: () => this._send(connection, keyFrameMessage()),

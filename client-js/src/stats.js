@@ -56,6 +56,7 @@ export class RateMeter {
  * @property {number} framesReceived
  * @property {number} framesPainted
  * @property {number} framesDropped frames acknowledged without being shown
+ * @property {boolean} videoInWorker true while video is decoded in a worker (false: on the main thread)
  */
 
 /**

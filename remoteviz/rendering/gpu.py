@@ -180,6 +180,11 @@ class GpuTriangles(_VertexResource):
         self.has_texcoords = geometry.texcoords is not None
         self.nbytes = 0
 
+    @property
+    def triangle_count(self) -> int:
+        """How many triangles :meth:`draw` draws."""
+        return self.vertices.index_count // 3
+
     def draw(self) -> None:
         """Draw the triangles with the current program."""
         self.vertices.draw_elements(GL.GL_TRIANGLES)

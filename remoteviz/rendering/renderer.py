@@ -13,6 +13,7 @@ back into a layer of their own that is then laid over the picture; text labels o
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import weakref
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from remoteviz.rendering.gpu import (
     GpuTriangles,
     GpuVolume,
 )
+from remoteviz.rendering.level_of_detail import Decimator, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
@@ -57,7 +59,7 @@ from remoteviz.rendering.shaders import (
     VOLUME_VERTEX,
     ShaderProgram,
 )
-from remoteviz.rendering.shapes import Geometry
+from remoteviz.rendering.shapes import Geometry, Shape
 from remoteviz.rendering.slices import SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
 from remoteviz.rendering.texture import Texture2D
@@ -82,10 +84,26 @@ _VOLUME_MODES = {VolumeMode.COMPOSITE: 0, VolumeMode.MIP: 1, VolumeMode.ISOSURFA
 
 @dataclass(slots=True)
 class _CacheEntry:
-    """The GPU copy of one node, and the node version it was made from."""
+    """The GPU copy of one node, and the node version it was made from; for a big mesh, also
+    its decimated copy for interactive frames (being made, then on the GPU)."""
 
     version: int
     gpu: Any
+    lod: concurrent.futures.Future[Geometry] | None = None
+    lod_gpu: GpuTriangles | None = None
+
+    def drop_lod(self) -> None:
+        """Forget the decimated copy (the mesh changed); the context must be current."""
+        if self.lod is not None:
+            self.lod.cancel()
+        if self.lod_gpu is not None:
+            self.lod_gpu.delete()
+        self.lod = self.lod_gpu = None
+
+    def delete(self) -> None:
+        """Free the GPU copies; the context must be current."""
+        self.drop_lod()
+        self.gpu.delete()
 
 
 class _Layer:
@@ -150,6 +168,10 @@ class Renderer:
         self.max_3d_texture_size = int(GL.glGetIntegerv(GL.GL_MAX_3D_TEXTURE_SIZE))
         self.bricks_drawn = 0
         """Volume bricks ray cast in the last frame (empty ones are skipped): for diagnostics."""
+        self.triangles_drawn = 0
+        """Triangles of meshes and shapes drawn in the last frame (decimated copies counted as
+        drawn): for diagnostics."""
+        self._decimator = Decimator()
         self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
         self._released: collections.deque[_CacheEntry] = collections.deque()
@@ -173,7 +195,7 @@ class Renderer:
         self.context.make_current()
         try:
             while self._released:
-                self._released.popleft().gpu.delete()
+                self._released.popleft().delete()
             yield
         finally:
             self.context.release()
@@ -185,13 +207,17 @@ class Renderer:
 
     def draw(self, frame: Frame, framebuffer: Framebuffer) -> None:
         """Draw ``frame`` into ``framebuffer``; the context must be current."""
-        framebuffer.bind()
         GL.glDepthMask(GL.GL_TRUE)
-        GL.glClearColor(0.0, 0.0, 0.0, 1.0)
-        GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        self.triangles_drawn = 0
+        background = frame.background
+        if background is None:
+            framebuffer.bind()
+            GL.glClearColor(0.0, 0.0, 0.0, 1.0)
+            GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+        else:
+            look = (tuple(background.top_color), tuple(background.bottom_color))
+            framebuffer.clear_to_background(look, lambda: self._draw_background(background))
         try:
-            if frame.background is not None:
-                self._draw_background(frame.background)
             if frame.shapes:
                 self._draw_scene(frame, framebuffer)
         finally:
@@ -238,7 +264,7 @@ class Renderer:
             kinds[type(instance.shape.geometry)].append(instance)
         triangles = kinds[Geometry]
         opaque = [i for i in triangles if i.material.transparency == 0.0]
-        self._draw_triangles(opaque, view, projection, orthographic, frame.global_lights)
+        self._draw_triangles(opaque, view, projection, orthographic, frame)
         self._draw_slices(kinds[SliceGeometry], view, projection)
         self._draw_points(kinds[PointGeometry], view, projection)
         self._draw_lines(kinds[LineGeometry], view, projection, viewport)
@@ -249,7 +275,7 @@ class Renderer:
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
         GL.glDepthMask(GL.GL_FALSE)
-        self._draw_triangles(transparent, view, projection, orthographic, frame.global_lights)
+        self._draw_triangles(transparent, view, projection, orthographic, frame)
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
 
@@ -266,7 +292,7 @@ class Renderer:
         view: Matrix,
         projection: Matrix,
         orthographic: bool,
-        global_lights: tuple[LightInstance, ...],
+        frame: Frame,
     ) -> None:
         if not instances:
             return
@@ -276,10 +302,10 @@ class Renderer:
         program.set_int("u_orthographic", orthographic)
         program.set_int("u_texture", 0)
         for instance in instances:
-            self._draw_shape(instance, view, global_lights)
+            self._draw_shape(instance, view, frame.global_lights, frame.interactive)
 
     def _draw_shape(
-        self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...]
+        self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...], interactive: bool
     ) -> None:
         program, material = self._surface, instance.material
         model_view = view @ instance.model
@@ -305,7 +331,8 @@ class Renderer:
             GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
         else:
             GL.glDisable(GL.GL_CULL_FACE)  # a clipped solid shows its inside through the cut
-        gpu: GpuTriangles = self._gpu(instance.shape)
+        gpu = self._triangles(instance.shape, interactive)
+        self.triangles_drawn += gpu.triangle_count
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
             GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
@@ -541,8 +568,27 @@ class Renderer:
                 entry.gpu = entry.gpu.updated(source, Volume.memory_budget - self.volume_bytes)
             else:
                 entry.gpu = entry.gpu.updated(source)
+            entry.drop_lod()
             entry.version = node.version
         return entry.gpu
+
+    def _triangles(self, shape: Shape, interactive: bool) -> GpuTriangles:
+        """The GPU triangles to draw ``shape`` with: for an interactive frame of a big mesh, its
+        decimated copy once the background thread has made it; else the full mesh."""
+        gpu: GpuTriangles = self._gpu(shape)
+        if not interactive:
+            return gpu
+        entry = self._cache[shape]
+        if entry.lod_gpu is not None:
+            return entry.lod_gpu
+        if entry.lod is None:
+            geometry = shape.geometry
+            if wants_lod(geometry):
+                entry.lod = self._decimator.submit(geometry)
+        elif entry.lod.done() and not entry.lod.cancelled() and entry.lod.exception() is None:
+            entry.lod_gpu = GpuTriangles(entry.lod.result())
+            return entry.lod_gpu
+        return gpu
 
     def _make(self, source: Any) -> Any:
         if isinstance(source, Geometry):

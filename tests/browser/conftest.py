@@ -54,7 +54,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """``new_page(url, **context_options)``: a page in a context of its own, loaded from ``url``.
+    """``new_page(url, init_script="", **context_options)``: a page in a context of its own, loaded
+    from ``url``, with ``init_script`` run before the page's own scripts.
 
     One CSS pixel is one device pixel (device_scale_factor 1), so render areas have the view's
     size. Fails the test at teardown on an uncaught error in a page or a warning of the client.
@@ -65,11 +66,11 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     contexts = []
     problems: list[str] = []
 
-    def open_page(url: str, **options) -> Page:
+    def open_page(url: str, init_script: str = "", **options) -> Page:
         context = browser.new_context(**{"viewport": VIEWPORT, "device_scale_factor": 1, "bypass_csp": True,
                                          **options})
         contexts.append(context)
-        context.add_init_script(INSTRUMENT)
+        context.add_init_script(INSTRUMENT + init_script)
         page = context.new_page()
         page.on("pageerror", lambda error: problems.append(f"{url}: uncaught {error}"))
         page.on("console", lambda message: problems.append(f"{url}: console {message.type}: {message.text}")

@@ -32,3 +32,16 @@ def test_the_cone_streamed_as_video_shows_and_turns(cone_page, codec: str) -> No
     assert any(not frame["key"] for frame in seen["received"]), "the drag was streamed as delta frames"
     stats = page.evaluate("theRenderArea.getStats()")
     assert stats["codec"] == codec and stats["framesDropped"] == 0, stats
+    # Decoded in the render area's worker (video-worker.js), painted from the pictures it sent back.
+    assert stats["videoInWorker"], "Chromium decodes video in a worker"
+
+
+def test_without_workers_h264_is_decoded_on_the_main_thread(cone_page) -> None:
+    # A browser (or a page policy) without workers: the render area falls back to decoding on
+    # the page's main thread, and the picture is the same.
+    page = cone_page("?encoder=h264", init_script="delete window.Worker;")
+    assert page.evaluate("typeof Worker") == "undefined"
+    assert page.evaluate("theRenderArea.getStreamingMode()") == "video"
+    assert_a_drag_turns_the_cone(page)
+    stats = page.evaluate("theRenderArea.getStats()")
+    assert stats["codec"] == "h264" and stats["framesDropped"] == 0 and not stats["videoInWorker"], stats

@@ -295,6 +295,28 @@ def test_editing_a_field_re_renders_with_the_new_value(make_manager):
     assert image[H // 2, W // 2, 2] > 150 and image[H // 2, W // 2, 0] < 40
 
 
+def test_the_cached_background_follows_its_colours_the_size_and_the_samples(make_manager):
+    # The gradient is drawn once into a cached buffer and copied in at every frame: a new colour,
+    # a new size and the other sample count must each show the gradient as it is now.
+    manager = make_manager()
+    examiner = hello_cone()
+    manager.scene_graph = examiner
+    background = examiner.children[0]
+    for interactive in (False, True):
+        image = manager.render(W, H, interactive=interactive).astype(int)
+        np.testing.assert_allclose(image[0, 0], (0, 0, 255), atol=6)
+    background.top_color = (1.0, 0.0, 0.0)
+    for interactive in (False, True):
+        image = manager.render(W, H, interactive=interactive).astype(int)
+        np.testing.assert_allclose(image[0, 0], (255, 0, 0), atol=6)
+        np.testing.assert_allclose(image[-1, -1], (0, 255, 0), atol=6)
+    small = manager.render(40, 30).astype(int)
+    np.testing.assert_allclose(small[0, 0], (255, 0, 0), atol=10)
+    np.testing.assert_allclose(small[-1, 0], (0, 255, 0), atol=10)
+    examiner.remove_child(background)
+    np.testing.assert_array_equal(manager.render(W, H)[0, 0], (0, 0, 0))  # no background: black
+
+
 def test_framebuffer_follows_the_requested_size(make_manager):
     manager = make_manager()
     manager.scene_graph = hello_cone()
