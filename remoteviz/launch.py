@@ -5,7 +5,7 @@ variables; the user's code does not change, because :meth:`Service.open` calls
 :func:`configure` and :func:`attach`:
 
 - ``REMOTEVIZ_HOST`` / ``REMOTEVIZ_PORT``: where to listen, overriding the settings. Port 0 lets
-  the kernel pick (proxy mode); the port actually bound is reported back, so the manager never
+  the kernel pick; the port actually bound is reported back, so the manager never
   binds and closes a port for the child (no bind-and-close race).
 - ``REMOTEVIZ_UNIX_SOCKET``: listen on this Unix socket path instead, and on no TCP port at all
   (proxy mode: only the manager connects, through a folder only its user can enter).

@@ -46,7 +46,7 @@ class LaunchSpec:
     session_id: str
     app: AppConfig
     host: str  # the address the instance listens on
-    port: int  # 0: the instance picks one and reports it (proxy mode)
+    port: int  # 0: the instance picks one and reports it (proxy mode, unless it gets a Unix socket)
     access_secret: str  # the session's token secret (REMOTEVIZ_ACCESS_SECRET)
     parameters: Mapping[str, str] = field(default_factory=dict)  # REMOTEVIZ_PARAM_<NAME>
     unix_socket: bool = False  # proxy mode: only the manager connects; a backend that can gives a Unix socket, no port
