@@ -193,10 +193,10 @@ class LocalProcess(InstanceHandle):
 class LocalProcessBackend(Backend):
     """Starts each instance as ``app.command`` on this machine."""
 
-    def __init__(self, state_dir: Path, socket_root: Path | None = None) -> None:
+    def __init__(self, state_dir: Path) -> None:
         self._state_dir = state_dir
-        # Unix socket paths are short (108 bytes): the temporary folder, not the state folder.
-        self._socket_root = socket_root or Path(tempfile.gettempdir())
+        # Unix socket paths are short (108 bytes): under the temporary folder ($TMPDIR), not the state folder.
+        self._socket_root = Path(tempfile.gettempdir())
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Its records name processes to signal: a folder someone else owns or may write to (a
         # shared /tmp) could make the manager kill anything of ours.
