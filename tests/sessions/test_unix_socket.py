@@ -114,6 +114,7 @@ def test_a_socket_root_other_users_may_write_to_is_not_used(tmp_path: Path, sock
         answer = manager.create("fake")
         folder = _socket_of(manager.session(answer["id"])["pid"]).parent
         assert folder.parent == socket_root
+    assert list(socket_root.iterdir()) == []  # the manager stopped, and its instances with their folders
 
 
 def test_direct_mode_keeps_a_tcp_port_from_the_range(tmp_path: Path, socket_root: Path):
