@@ -6,7 +6,8 @@ Starts ``remoteviz-sessions`` in a subprocess (its CPU and memory are its own) a
   answer's url) and through the proxy (connect to ``ws://manager/hello_cone/TheCone``);
 - the round trip the proxy adds, p50/p95, against a direct connection to the same instance in
   the same run, interleaved: a ``ping`` (answered by the service's network thread) and a 64 KiB
-  message echoed by the application (the size of a frame);
+  message echoed by the application (the size of a frame); once for a direct REST session's
+  instance (TCP) and once for one the proxy started (its Unix socket, connected to directly too);
 - proxied throughput: MB relayed per second of the manager's CPU time (MB/s per core);
 - the manager's RSS per idle proxied connection (``--connections`` of them on one instance);
 - ``--cycles`` spawn/kill cycles (4 at a time) of a minimal viewer: port collisions (a port handed
@@ -86,10 +87,14 @@ class RawView:
 
     def __init__(self, websocket: websockets.ClientConnection) -> None:
         self.ws = websocket
+        self.session: tuple[str, str] | None = None  # the proxy's (session, token), if it started one
 
     @classmethod
-    async def open(cls, url: str) -> RawView:
-        view = cls(await websockets.connect(url, compression=None, max_size=None))
+    async def open(cls, url: str, unix_path: str | None = None) -> RawView:
+        """Connect to ``url``, or to the instance's Unix socket ``unix_path`` (``url`` then names the area)."""
+        options = {"compression": None, "max_size": None}
+        view = cls(await (websockets.unix_connect(unix_path, url, **options) if unix_path
+                          else websockets.connect(url, **options)))
         await view.ws.send(json.dumps({"type": "hello", "version": 1, "client_id": "", "width": 64, "height": 48,
                                        "decoders": ["png", "jpeg"]}))
         await view.until(lambda m: m.get("type") == "accept")
@@ -105,6 +110,8 @@ class RawView:
                     await self.ws.send(json.dumps({"type": "ack", "frame": frame_id, "decode_ms": 1}))
                 continue
             message = json.loads(data)
+            if message.get("type") == "notify" and message.get("session"):
+                self.session = (message["session"], message["token"])
             if message.get("type") == "ping":
                 await self.ws.send(json.dumps({"type": "pong", "t": message["t"]}))
             if wanted(message):
@@ -115,10 +122,28 @@ class RawView:
 
 
 async def round_trips(direct_url: str, proxied_url: str, count: int) -> dict[str, dict[str, float]]:
-    """Interleaved round trips on a direct and a proxied connection to one instance."""
+    """Interleaved round trips on a direct and a proxied connection to one instance (TCP: a direct
+    REST session, relayed by the proxy too)."""
+    return await timed_round_trips({"direct": await RawView.open(direct_url),
+                                    "proxied": await RawView.open(proxied_url)}, count)
+
+
+async def unix_round_trips(manager: ManagerProcess, count: int) -> dict[str, dict[str, float]]:
+    """The same for an instance the proxy started (proxy mode: its Unix socket, no port), against a
+    direct connection to that socket."""
+    proxied = await RawView.open(manager.ws_url("pattern", "A"))
+    assert proxied.session is not None
+    session, token = proxied.session
+    pid = manager.session(session)["pid"]
+    path = next(c.laddr for c in psutil.Process(pid).net_connections(kind="unix") if c.laddr)
+    direct = await RawView.open(f"ws://localhost/A?token={token}", unix_path=path)
+    return await timed_round_trips({"direct": direct, "proxied": proxied}, count)
+
+
+async def timed_round_trips(views: dict[str, RawView], count: int) -> dict[str, dict[str, float]]:
+    """Interleaved ping and echo round trips on the ``direct`` and ``proxied`` views; closes them."""
     results: dict[str, list[float]] = {"ping_direct": [], "ping_proxied": [], "echo_direct": [], "echo_proxied": []}
     payload = "x" * 65536
-    views = {"direct": await RawView.open(direct_url), "proxied": await RawView.open(proxied_url)}
     await asyncio.sleep(0.5)  # the first frames and stills have gone
     try:
         for index in range(count):
@@ -288,6 +313,9 @@ def main() -> None:
             results["idle_connection_memory"] = asyncio.run(idle_memory(manager, query, args.connections))
             print("manager memory per idle proxied connection:", json.dumps(results["idle_connection_memory"]))
             manager.request("DELETE", f"/api/sessions/{answer['id']}")
+            results["proxy_round_trip_unix"] = asyncio.run(unix_round_trips(manager, args.pings))
+            print("round trips, direct vs proxied, proxy-mode instance (Unix socket):",
+                  json.dumps(results["proxy_round_trip_unix"]))
             results["spawn_kill_cycles"] = churn(manager, args.cycles)
             print("spawn/kill cycles:", json.dumps(results["spawn_kill_cycles"]))
             results["crash_to_port_free"] = crash_reclaim(manager, args.crashes)

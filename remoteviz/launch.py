@@ -5,13 +5,15 @@ variables; the user's code does not change, because :meth:`Service.open` calls
 :func:`configure` and :func:`attach`:
 
 - ``REMOTEVIZ_HOST`` / ``REMOTEVIZ_PORT``: where to listen, overriding the settings. Port 0 lets
-  the kernel pick (proxy mode); the port actually bound is reported back, so the manager never
+  the kernel pick; the port actually bound is reported back, so the manager never
   binds and closes a port for the child (no bind-and-close race).
+- ``REMOTEVIZ_UNIX_SOCKET``: listen on this Unix socket path instead, and on no TCP port at all
+  (proxy mode: only the manager connects, through a folder only its user can enter).
 - ``REMOTEVIZ_SESSION_ID``: the session this process serves.
 - ``REMOTEVIZ_ACCESS_SECRET``: the session's token secret; every connection must then carry a
   token (``?token=``) minted for this session (:mod:`remoteviz.tokens`).
 - ``REMOTEVIZ_CONTROL_FD``: one end of a socket pair to the manager, line based. The service
-  writes ``ready port=N`` once listening (or ``failed REASON``); the manager writes ``ping N``
+  writes ``ready port=N`` (``ready unix=PATH``) once listening (or ``failed REASON``); the manager writes ``ping N``
   every heartbeat and the service's *dispatch thread* answers ``pong N connections=C idle=S``,
   so a hung dispatch loop is seen as hung; ``stop`` asks the service to stop, and so does the
   manager going away (end of file), so no service outlives its manager by more than a dispatch.
@@ -41,6 +43,13 @@ ENV_PORT = "REMOTEVIZ_PORT"
 ENV_SESSION_ID = "REMOTEVIZ_SESSION_ID"
 ENV_ACCESS_SECRET = "REMOTEVIZ_ACCESS_SECRET"
 ENV_CONTROL_FD = "REMOTEVIZ_CONTROL_FD"
+ENV_UNIX_SOCKET = "REMOTEVIZ_UNIX_SOCKET"
+
+
+def unix_socket() -> str | None:
+    """The Unix socket path the manager gave this service to listen on instead of a TCP port."""
+    return os.environ.get(ENV_UNIX_SOCKET) or None
+
 
 def configure(settings: ServiceSettings) -> ServiceSettings:
     """``settings`` with what the manager's environment overrides (host, port, access secret)."""
@@ -125,8 +134,9 @@ class ControlChannel:
     def start(self) -> None:
         """Report ``ready`` with the bound port and start reading the manager's lines."""
         self._service.get_monitoring().add_listener(self._activity)
-        self._write(f"ready port={self._service.port}")
-        log.info("session %s ready on port %d", self._session_id, self._service.port)
+        path = unix_socket()  # Service.open listened there, or failed
+        self._write(f"ready unix={path}" if path else f"ready port={self._service.port}")
+        log.info("session %s ready on %s", self._session_id, path or f"port {self._service.port}")
         threading.Thread(target=self._read, name="remoteviz-control", daemon=True).start()
 
     def _write(self, line: str) -> None:

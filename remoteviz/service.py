@@ -323,7 +323,7 @@ class Service:
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),
                 ssl_context=ssl_context, origins=origins, audit=self._audit)
-            self._transport.start(self.settings.host, self.settings.port)
+            self._transport.start(self.settings.host, self.settings.port, unix_path=launch.unix_socket())
         except (OSError, ssl.SSLError, ValueError) as error:
             log.error("the service cannot open on %s:%s: %s", self.settings.host, self.settings.port, error)
             self._transport = None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve, unix_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -321,8 +321,9 @@ class Transport:
         self._admission = Admission(limits.admission)
         self.port = 0
 
-    def start(self, host: str, port: int) -> None:
-        """Start listening on ``host:port`` (0 picks a free port); raises OSError on failure."""
+    def start(self, host: str, port: int, unix_path: str | None = None) -> None:
+        """Start listening on ``host:port`` (0 picks a free port), or on the Unix socket
+        ``unix_path`` instead (``port`` stays 0); raises OSError on failure."""
         started = threading.Event()
         failure: list[BaseException] = []
 
@@ -330,7 +331,7 @@ class Transport:
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
-                loop.run_until_complete(self._listen(host, port))
+                loop.run_until_complete(self._listen(host, port, unix_path))
             except BaseException as error:  # reported to the caller of start()
                 failure.append(error)
                 started.set()
@@ -348,9 +349,10 @@ class Transport:
             self._thread.join()
             raise failure[0]
 
-    async def _listen(self, host: str, port: int) -> None:
-        self._server = await serve(
-            self._handle, host, port, ssl=self._ssl, compression=None,
+    async def _listen(self, host: str, port: int, unix_path: str | None) -> None:
+        where: dict[str, Any] = {"path": unix_path} if unix_path else {"host": host, "port": port}
+        self._server = await (unix_serve if unix_path else serve)(
+            self._handle, **where, ssl=self._ssl, compression=None,
             process_request=self._process_request,
             create_connection=functools.partial(_CountedConnection, self._admission, self._audit),
             open_timeout=self._limits.hello_timeout,
@@ -360,7 +362,8 @@ class Transport:
             max_size=self._limits.max_message_size,
             ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
             close_timeout=2, server_header="remoteviz", logger=log)
-        self.port = self._server.sockets[0].getsockname()[1]
+        if not unix_path:
+            self.port = self._server.sockets[0].getsockname()[1]
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         """Run ``callback(*args)`` on the network thread (safe from any thread)."""

@@ -3,7 +3,8 @@
 The manager, the REST API and the proxy only use these names, so another backend (a Kubernetes
 pod per session, issue #12) plugs in without touching them. An :class:`InstanceHandle` is one
 running viewer service: it carries the control channel's lines (``ready port=N``, ``pong ...``),
-its exit, and the signals to end it. ``docs/architecture.md`` describes the contract.
+its exit, and the signals to end it; :meth:`InstanceHandle.address` says where it listens, a TCP
+host and port or a Unix socket (:data:`Address`). ``docs/architecture.md`` describes the contract.
 
 A backend whose instances outlive the manager and are shared by several managers (Kubernetes:
 :mod:`.kubernetes`) also hands the manager the instances it did not start (:meth:`Backend.follow`),
@@ -14,9 +15,28 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Union
 
 from .config import AppConfig
+
+
+@dataclass(frozen=True)
+class TcpAddress:
+    """An instance listening on a TCP port (direct mode, a pod)."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class UnixAddress:
+    """An instance listening on a Unix socket only the manager may reach (local proxy mode)."""
+
+    path: str
+
+
+Address = Union[TcpAddress, UnixAddress]
+"""Where the manager reaches an instance."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +46,10 @@ class LaunchSpec:
     session_id: str
     app: AppConfig
     host: str  # the address the instance listens on
-    port: int  # 0: the instance picks one and reports it (proxy mode)
+    port: int  # 0: the instance picks one and reports it (proxy mode, unless it gets a Unix socket)
     access_secret: str  # the session's token secret (REMOTEVIZ_ACCESS_SECRET)
     parameters: Mapping[str, str] = field(default_factory=dict)  # REMOTEVIZ_PARAM_<NAME>
+    unix_socket: bool = False  # proxy mode: only the manager connects; a backend that can gives a Unix socket, no port
 
 
 class CapacityError(OSError):
@@ -47,6 +68,14 @@ class InstanceHandle(abc.ABC):
     @abc.abstractmethod
     def host(self) -> str:
         """The address the manager reaches the instance at (its port comes in the ``ready`` line)."""
+
+    def address(self, ready: Mapping[str, str]) -> Address | None:
+        """Where the instance listens, from the fields of its ``ready`` line (``port=N``); None if
+        they do not name it. A backend that gave the instance a Unix socket overrides this."""
+        try:
+            return TcpAddress(self.host, int(ready.get("port", "")))
+        except ValueError:
+            return None
 
     @abc.abstractmethod
     async def read_line(self) -> str | None:

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from .backend import CapacityError, InstanceHandle, LaunchSpec
+from .backend import Address, CapacityError, InstanceHandle, LaunchSpec, TcpAddress
 
 log = logging.getLogger("remoteviz.sessions")
 
@@ -88,7 +88,8 @@ class Instance:
         self.state = State.LAUNCHING
         self.created = time.time() if created is None else created
         self._started = time.monotonic() - max(0.0, time.time() - self.created)
-        self.port = spec.port  # the reserved port; replaced by the bound one on ready
+        self.port = spec.port  # the reserved port; replaced by the bound one on ready (0: a Unix socket)
+        self.address: Address | None = None  # where the manager reaches it, once ready
         self.end_reason: str | None = None
         self.exit_status: int | None = None
         self.viewers = 0  # connections relayed by the proxy
@@ -119,11 +120,6 @@ class Instance:
     def pid(self) -> int | None:
         """The process id, once started."""
         return self._handle.pid if self._handle is not None else None
-
-    @property
-    def host(self) -> str:
-        """The address the manager reaches the instance at."""
-        return self._handle.host if self._handle is not None else self.spec.host
 
     @property
     def access_secret(self) -> str:
@@ -236,14 +232,16 @@ class Instance:
             word, _, rest = line.partition(" ")
             fields = dict(part.partition("=")[::2] for part in rest.split())
             if word == "ready" and not self._ready.done():
-                try:
-                    self.port = int(fields.get("port", ""))
-                except ValueError:
+                address = self._handle.address(fields)
+                if address is None:
                     continue
+                self.address = address
+                self.port = address.port if isinstance(address, TcpAddress) else 0
                 self.state = State.READY
                 self._ready_at = self._last_pong = self._last_activity = time.monotonic()
                 self._ready.set_result(None)
-                log.info("session %s: ready on port %d after %.3f s", self.id, self.port, self.age)
+                log.info("session %s: ready on %s after %.3f s", self.id,
+                         f"port {self.port}" if self.port else "its Unix socket", self.age)
             elif word == "failed" and not self._ready.done():
                 busy = "in use" in rest.lower() or "errno 98" in rest.lower()
                 self._ready.set_exception(StartError(f"the application failed to start: {rest[:200]}", busy))

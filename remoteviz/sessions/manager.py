@@ -175,7 +175,8 @@ class SessionManager:
         session_id = secrets.token_hex(12)  # hex: also a valid Kubernetes label value
         secret = secrets.token_urlsafe(32)
         spec = LaunchSpec(session_id=session_id, app=app, port=port, access_secret=secret,
-                          host=self.config.instance_host if direct else "127.0.0.1", parameters=parameters)
+                          host=self.config.instance_host if direct else "127.0.0.1", parameters=parameters,
+                          unix_socket=not direct)
         instance = Instance(spec, self._timeouts, self._exited, self.metrics.ended)
         self._instances[session_id] = instance
         log.info("session %s: spawning %s (%s)", session_id, app.name, f"port {port}" if port else "proxied")

@@ -26,6 +26,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..protocol import CloseCode, Disconnect, DisconnectReason, Notify
 from .access import SESSION_KEY, origin_allowed
+from .backend import Address, UnixAddress
 from .manager import Refusal, SessionManager
 
 log = logging.getLogger("remoteviz.sessions")
@@ -141,12 +142,13 @@ class Proxy:
             return
         request[SESSION_KEY] = instance.id
         query["token"] = self._manager.grant(instance).token
-        url = f"ws://{instance.host}:{instance.port}/{area}"
+        assert instance.address is not None  # create() and join() give ready instances only
+        client, url = self._upstream(instance.address, area)
         instance.viewer_joined()
         try:
             try:
                 async with asyncio.timeout(UPSTREAM_TIMEOUT):
-                    upstream = await self._client.ws_connect(
+                    upstream = await client.ws_connect(
                         url, params=query, max_msg_size=MAX_INSTANCE_MESSAGE, compress=0, autoping=True,
                         timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0))
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
@@ -163,6 +165,16 @@ class Proxy:
                 await self._relay(browser, upstream, instance.activity)
         finally:
             instance.viewer_left()
+            if client is not self._client:
+                await client.close()
+
+    def _upstream(self, address: Address, area: str) -> tuple[aiohttp.ClientSession, str]:
+        """The client session and URL that reach an instance: its TCP port through the shared
+        session, or its Unix socket through a session of this connection's (a connector names one socket)."""
+        if isinstance(address, UnixAddress):
+            connector = aiohttp.UnixConnector(path=address.path)
+            return aiohttp.ClientSession(connector=connector, auto_decompress=False), f"ws://localhost/{area}"
+        return self._client, f"ws://{address.host}:{address.port}/{area}"
 
     async def _relay(self, browser: web.WebSocketResponse, upstream: aiohttp.ClientWebSocketResponse,
                      activity: Callable[[], None]) -> None:

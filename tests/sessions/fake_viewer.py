@@ -6,7 +6,7 @@ half a second after ready), ``hang`` (ready, then never answer a heartbeat), ``i
 (ignore SIGTERM and the stop line), ``grandchild`` (start a ``sleep`` that stays in its group;
 its pid goes to ``$FAKE_PID_DIR/<session>.grandchild``), ``never-ready``, ``port-busy`` (report
 that the port is taken, as a service whose bind failed), ``idle`` (say idle=9999 in every pong), ``slow`` (ready one second late).
-It binds and holds its port like a real service, so port reuse is observable.
+It binds and holds its port (its Unix socket in proxy mode) like a real service, so port reuse is observable.
 """
 
 import os
@@ -39,10 +39,11 @@ if "grandchild" in modes:
 if "port-busy" in modes:
     say("failed [Errno 98] error while attempting to bind: address already in use")
     sys.exit(1)
-listener = socket.socket()
+unix_path = os.environ.get("REMOTEVIZ_UNIX_SOCKET")  # proxy mode: a Unix socket, no port
+listener = socket.socket(socket.AF_UNIX if unix_path else socket.AF_INET)
 listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's servers do
 try:
-    listener.bind((os.environ["REMOTEVIZ_HOST"], int(os.environ["REMOTEVIZ_PORT"])))
+    listener.bind(unix_path or (os.environ["REMOTEVIZ_HOST"], int(os.environ["REMOTEVIZ_PORT"])))
 except OSError as error:  # as a real service reports a port somebody else holds
     say(f"failed {error}")
     sys.exit(1)
@@ -51,7 +52,7 @@ if "slow" in modes:
     time.sleep(1.0)
 if "never-ready" in modes:
     time.sleep(1000)
-say(f"ready port={listener.getsockname()[1]}")
+say(f"ready unix={unix_path}" if unix_path else f"ready port={listener.getsockname()[1]}")
 if "crash" in modes:
     time.sleep(0.5)
     os._exit(3)
