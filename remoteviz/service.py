@@ -24,9 +24,10 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -35,10 +36,12 @@ from . import launch, protocol
 from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
-from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
+from .encoders import DEFAULT_FALLBACK_CHAIN
 from .encoders.streams import Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
+from .failures import MAX_DELAY
 from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
+from .limits import AdmissionLimits
 from .metrics import Monitoring
 from .protocol import (
     Accept,
@@ -60,9 +63,7 @@ from .protocol import (
     Resize,
     SizeRequest,
 )
-from .render_area import RenderArea, RenderAreaListener
-from .failures import MAX_DELAY
-from .limits import AdmissionLimits
+from .render_area import RenderArea
 from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")

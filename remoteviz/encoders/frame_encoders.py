@@ -9,8 +9,9 @@ itself; the image pairs are JPEG/JPEG and PNG (still) with JPEG (interactive). A
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 

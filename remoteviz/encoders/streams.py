@@ -11,8 +11,8 @@ ids and gets back jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .frame_encoders import Encoder, FrameEncoder
 

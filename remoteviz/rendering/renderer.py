@@ -15,8 +15,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 from OpenGL import GL

@@ -9,8 +9,8 @@ its exit, and the signals to end it. ``docs/architecture.md`` describes the cont
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .config import AppConfig
 
