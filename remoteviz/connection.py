@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .encoders import FrameEncoders
+from .pipeline.pacing import Pacer, Targets
+from .pipeline.sending import Outgoing
 from .protocol import AppMessage, DisconnectReason, Hello, is_valid_unicode
-from .streaming import Pacer, RateController, Targets
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
@@ -106,7 +108,6 @@ class ConnectionSettings:
     quality: float = 0.7
     min_quality: float = 0.3
     interactive_downscale: bool = False  # allow interactive images at down to half size on slow links
-    _connection: Connection | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._check()
@@ -208,21 +209,21 @@ class Connection:
         self.requested_height = hello.height
         self.container_width = hello.container_width
         self.container_height = hello.container_height
-        self.settings = ConnectionSettings(_connection=self)
+        self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self.pacer = Pacer(service.settings.frame_window)
-        self._rate = RateController(self._targets(), self.pacer.window)
-        self.last_encoded_frame: bytes | None = None
-        # The newest encoded frame waiting for room in the window; a newer one replaces it.
-        self._slot: tuple[tuple[Any, ...], bytes, bytes] | None = None
-        self._needs_key = True  # a video stream must start with a key frame for this connection
-        self._encoding = 0  # frames of this connection in the encoder threads
-        self._last_input_seq = 0  # the browser's number of its last input taken
+        self.outgoing = Outgoing(self._targets(), time.monotonic(), service.settings.frame_window)
+        """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
+        self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
         self.is_open = False  # becomes True once initialized and accepted
         self._closing = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
+
+    @property
+    def pacer(self) -> Pacer:
+        """Its window of frames in flight."""
+        return self.outgoing.pacer
 
     def _targets(self) -> Targets:
         """What the rate controller aims at, from the settings and this connection's bandwidth share."""
@@ -234,12 +235,12 @@ class Connection:
     @property
     def interactive_quality(self) -> float:
         """The quality interactive frames are encoded at now (adapted to the link)."""
-        return self._rate.quality
+        return self.outgoing.rate.quality
 
     @property
     def interactive_scale(self) -> float:
         """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
-        return self._rate.scale
+        return self.outgoing.rate.scale
 
     def send_message(self, message: str | bytes) -> None:
         """Send an application message (text or bytes) to this view's page."""
