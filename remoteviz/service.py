@@ -977,7 +977,9 @@ class Service:
                 encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
                 outgoing.rate.quality if frame.interactive else 1.0,
                 outgoing.needs_key,
-                outgoing.rate.scale if frame.interactive else 1.0))
+                outgoing.rate.scale if frame.interactive else 1.0,
+                outgoing.rate.targets.fps,
+                outgoing.rate.bitrate()))
         height, width = frame.image.shape[:2]
         try:
             jobs = area._encoders.plan(members, width, height, still=not frame.interactive)

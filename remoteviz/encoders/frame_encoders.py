@@ -208,8 +208,13 @@ class FrameEncoders:
         return False
 
 
-def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0) -> FrameEncoder:
-    """Open a ready-to-use encoder for frames of ``width`` x ``height``."""
+def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0,
+                 bitrate: int | None = None) -> FrameEncoder:
+    """Open a ready-to-use encoder for frames of ``width`` x ``height``.
+
+    A video encoder assumes ``fps`` frames per second and caps its stream at ``bitrate`` bits per
+    second where its backend can (None: quality alone sets the size).
+    """
     codec = encoder.codec
     if codec is None:
         raise ValueError("Encoder.NONE cannot encode")
@@ -220,4 +225,4 @@ def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0) -
     backend = next((b for b in encoder.backends if video.probe(b)), None)
     if backend is None:
         raise video.VideoEncoderUnavailable(f"no backend of {encoder.name} opens here")
-    return video.VideoEncoder(codec, width, height, backend=backend, fps=fps)
+    return video.VideoEncoder(codec, width, height, backend=backend, fps=fps, bitrate=bitrate)

@@ -159,6 +159,10 @@ class RateController:
             interval = max(interval, self.frame_bytes / self.targets.bandwidth)
         return interval
 
+    def bitrate(self) -> int | None:
+        """Bits per second a video stream for this connection may use: its bandwidth share, if known."""
+        return round(self.targets.bandwidth * 8) if self.targets.bandwidth > 0 else None
+
     def on_ack(self, info: AckInfo, now: float) -> None:
         """Learn from one acknowledgement at ``now``, and adjust if it is time to."""
         self.round_trip_ms = _smooth(self.round_trip_ms, info.round_trip_ms)

@@ -173,7 +173,8 @@ def test_the_rate_cap_is_looked_at_one_frame_cost_ahead() -> None:
 
 
 class Coder:
-    def __init__(self, encoder: Encoder, width: int, height: int) -> None:
+    def __init__(self, encoder: Encoder, width: int, height: int, fps: float, bitrate: int | None) -> None:
+        self.opened_at = (fps, bitrate)
         self.codec = encoder.codec
         self.codec_string = "avc1.42E01F"
 
@@ -224,3 +225,12 @@ def test_a_stalled_video_viewer_leaves_the_plan_and_rejoins_with_a_key_frame() -
     assert stalled.outgoing.waiting is None
     jobs = plan(area, {"fast": fast, "stalled": stalled})
     assert jobs[("stalled",)].key and "stalled" in jobs[("stalled",)].joined
+
+
+def test_a_video_stream_opens_at_the_connections_rate_and_its_links_bitrate() -> None:
+    outgoing = Outgoing(Targets(True, 24, 0.7, 0.3, 60, False, 100_000.0), now=0.0)
+    assert outgoing.rate.bitrate() == 800_000  # 100 kB/s of bandwidth share
+    assert Outgoing(targets(), now=0.0).rate.bitrate() is None  # unknown: quality alone sets the size
+    member = Member("a", Encoder.H264, 0.7, True, fps=outgoing.rate.targets.fps, bitrate=outgoing.rate.bitrate())
+    (job,) = AreaEncoders(Coder).plan([member], 8, 8, still=False)
+    assert job.coder.opened_at == (24, 800_000)
