@@ -136,6 +136,21 @@ class ConnectionSettings:
         return probe.validate()
 
 
+class ConnectionState(enum.Enum):
+    """Where a connection is in its life; nothing is sent to one that is closing or closed."""
+
+    HANDSHAKE = "handshake"  # said hello; the listeners are deciding, its encoders being negotiated
+    CALIBRATING = "calibrating"  # waiting for its page's network calibration
+    OPEN = "open"  # accepted: frames flow
+    CLOSING = "closing"  # told why and its socket closed; being forgotten
+    CLOSED = "closed"  # forgotten by its client and its render area
+
+    @property
+    def live(self) -> bool:
+        """Neither closing nor closed: messages may still be sent to it."""
+        return self not in (ConnectionState.CLOSING, ConnectionState.CLOSED)
+
+
 class ConnectionGroup:
     """Something connections belong to: a client (its page's views) or a render area (its viewers)."""
 
@@ -214,11 +229,16 @@ class Connection:
         self.outgoing = Outgoing(self._targets(), time.monotonic(), service.settings.frame_window)
         """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
         self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
-        self.is_open = False  # becomes True once initialized and accepted
-        self._closing = False
+        self.state = ConnectionState.HANDSHAKE
+        """Where it is in its life (the service's; read, do not change)."""
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
+
+    @property
+    def is_open(self) -> bool:
+        """True once accepted (frames flow), until it closes."""
+        return self.state is ConnectionState.OPEN
 
     @property
     def pacer(self) -> Pacer:

@@ -34,7 +34,7 @@ from PIL import Image
 from . import launch, protocol
 from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
 from .audit import Audit
-from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
+from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN
 from .encoders.streams import Job, Member
 from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
@@ -657,12 +657,14 @@ class Service:
         performance = client.network_performance
         if new_client and performance.calibration_enabled:
             client._calibrating = [connection]
+            connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("startNetworkCalibration"))
             link.calibrate(performance.max_calibration_duration_ms / 1000.0,
                            functools.partial(self._post, self._calibrated, client))
             return
         if client._calibrating is not None:  # another view of this page is being calibrated
             client._calibrating.append(connection)
+            connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("pendingNetworkCalibration"))
             return
         if new_client:
@@ -696,25 +698,25 @@ class Service:
         performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
         performance.measured = result.measured
         client._last_ping = time.monotonic()
-        waiting = [c for c in waiting if c.render_area._connections.get(c.id) is c]
+        waiting = [c for c in waiting if c.state.live]
         figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
         for connection in waiting:
             self._send(connection, Notify("finishedNetworkCalibration", figures))
         self._call_service("on_initialized_client", client, performance)
         for connection in waiting:
-            if connection.render_area._connections.get(connection.id) is connection:
+            if connection.state.live:
                 self._initialize_connection(connection)
 
     def _initialize_connection(self, connection: Connection) -> None:
         """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
         area = connection.render_area
         area._call("on_initialized_connection", area, connection, connection.frame_encoders)
-        if area._connections.get(connection.id) is not connection:  # a listener closed it
+        if not connection.state.live:  # a listener closed it
             return
         encoders = connection.frame_encoders
         self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
                                       encoders.still_encoder.value, encoders.interactive_encoder.value))
-        connection.is_open = True
+        connection.state = ConnectionState.OPEN
         connection.outgoing.configure(connection._targets(), connection.frame_encoders.is_video)
         self._scheduler.add_viewer(area.id, connection.id, connection.outgoing)
         if area._failure is not None:
@@ -739,7 +741,7 @@ class Service:
             if encoders.validate():
                 return True
             area._call("on_refused_encoder", area, connection, encoders)
-            if connection.id not in area._connections:
+            if not connection.state.live:  # a listener closed it
                 return False
         if encoders.validate():
             return True
@@ -767,9 +769,9 @@ class Service:
 
     def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
-        if connection._closing:
+        if not connection.state.live:
             return
-        connection._closing = True
+        connection.state = ConnectionState.CLOSING
         link: Link = connection._link  # type: ignore[assignment]
         link.send(protocol.serialize(Disconnect(reason, detail)))
         link.close(CloseCode[reason.value], reason.value.lower())
@@ -779,8 +781,7 @@ class Service:
         link: Link = connection._link  # type: ignore[assignment]
         if self._connections.pop(link, None) is None:
             return
-        connection.is_open = False
-        connection._closing = True
+        connection.state = ConnectionState.CLOSED
         self._scheduler.remove_viewer(connection.render_area.id, connection.id)
         area, client = connection.render_area, connection.client
         area._connections.pop(connection.id, None)
@@ -823,7 +824,7 @@ class Service:
     def _handle_message(self, link: Link, pending: Pending) -> None:
         message = link.take(pending)
         connection = self._connections.get(link)
-        if connection is None or connection._closing:
+        if connection is None or not connection.state.live:
             return
         try:
             self._route(connection, message)
@@ -902,7 +903,7 @@ class Service:
     # ------------------------------------------------------------------ sending
 
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
-        if not connection._closing:
+        if connection.state.live:
             connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the frame path
