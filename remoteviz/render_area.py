@@ -12,6 +12,7 @@ from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
 from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
+from .listeners import call_all
 from .pipeline.scheduler import AreaSchedule
 from .protocol import DisconnectReason, Failure
 
@@ -283,7 +284,7 @@ class RenderArea(ConnectionGroup):
         return list(self._listeners) or [_DEFAULT_LISTENER]
 
     def _call(self, method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
-        return self._service._call_all(self.listeners, method, *args, event=event)
+        return call_all(self.listeners, method, *args, event=event)
 
 
 _DEFAULT_LISTENER = RenderAreaListener()

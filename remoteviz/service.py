@@ -15,7 +15,6 @@ import errno
 import functools
 import hashlib
 import hmac
-import inspect
 import logging
 import secrets
 import signal
@@ -23,7 +22,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +36,10 @@ from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN
 from .encoders.streams import Job, Member
-from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
 from .failures import MAX_DELAY
 from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
+from .listeners import FAILED, call_all, input_callback
 from .metrics import Monitoring
 from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
 from .pipeline.pacing import DEFAULT_WINDOW
@@ -186,7 +185,6 @@ LATENCY_PROBE_INTERVAL = 1.0
 """Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
-_FAILED = object()  # what a listener that raised answered
 
 
 class Service:
@@ -561,29 +559,11 @@ class Service:
 
     # ------------------------------------------------------------------ listener calls
 
-    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any, event: Any = None) -> list[Any]:
-        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED.
-
-        An input ``event`` goes as the keyword ``event`` to the callbacks that take one.
-        """
-        results = []
-        for listener in listeners:
-            try:
-                callback = getattr(listener, method)
-                if event is not None and _takes_event(callback):
-                    results.append(callback(*args, event=event))
-                else:
-                    results.append(callback(*args))
-            except Exception:
-                log.exception("%s.%s raised", type(listener).__name__, method)
-                results.append(_FAILED)
-        return results
-
     def _service_listeners(self) -> list[ServiceListener]:
         return list(self._listeners) or [_DEFAULT_SERVICE_LISTENER]
 
     def _call_service(self, method: str, *args: Any) -> list[Any]:
-        return self._call_all(self._service_listeners(), method, *args)
+        return call_all(self._service_listeners(), method, *args)
 
     # ------------------------------------------------------------------ connecting
 
@@ -592,14 +572,14 @@ class Service:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
         if not area_id:
-            self._refuse(link, "the URL names no render area", area_id)
+            self._fail(link, CloseCode.REFUSED, "the URL names no render area", area_id=area_id)
             return
         if len(self._connections) >= self.settings.max_connections:
-            self._refuse(link, "the service has reached its connection limit", area_id)
+            self._fail(link, CloseCode.REFUSED, "the service has reached its connection limit", area_id=area_id)
             return
         refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
         if refusal is not None:  # before any client, render area or listener call
-            self._refuse(link, refusal, area_id)
+            self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
         client_id = self._client_id(hello.client_id)
         client = self._clients.get(client_id)
@@ -613,13 +593,13 @@ class Service:
         area = self._render_areas.get(area_id)
         if area is not None:
             answers = self._call_service("on_pending_share_render_area", area, client, parameters)
-            if not any(a is not False and a is not _FAILED for a in answers):
+            if not any(a is not False and a is not FAILED for a in answers):
                 refusal = "the application refused to share this render area"
         else:
             width, height = self._requested_size(parameters, hello)
             answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
                                          parameters)
-            accepted = [a for a in answers if a is not False and a is not _FAILED]
+            accepted = [a for a in answers if a is not False and a is not FAILED]
             if not accepted:
                 refusal = "the application refused to create this render area"
             elif len(self._render_areas) >= self.settings.max_render_areas:
@@ -639,7 +619,7 @@ class Service:
                     area = self._new_render_area(area_id, width, height)
                     area._creator_id = client.id
         if refusal is not None or area is None:
-            self._refuse(link, refusal or "refused", area_id)
+            self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
                 self._drop_client(client)
             return
@@ -651,8 +631,7 @@ class Service:
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
         if not self._negotiate_encoders(area, connection):
-            self._audit.refused(link.address, "no frame encoder works for this browser")
-            self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
+            self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         performance = client.network_performance
         if new_client and performance.calibration_enabled:
@@ -747,10 +726,28 @@ class Service:
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
-    def _refuse(self, link: Link, detail: str, area_id: str) -> None:
-        self._audit.refused(link.address, detail, area_id)
-        link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
-        link.close(CloseCode.REFUSED, "refused")
+    def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
+              area_id: str | None = None) -> None:
+        """The one way the service ends a link: log a refusal or protocol error, tell the browser why
+        (``disconnect`` with the reason of ``code``, or ``error``), close with ``code``, forget its connection.
+        """
+        if connection is not None:
+            if not connection.state.live:
+                return
+            connection.state = ConnectionState.CLOSING
+        message: protocol.ServiceMessage
+        if code is CloseCode.PROTOCOL_ERROR:
+            self._audit.protocol_error(link.address, detail)
+            message = protocol.Error(detail)
+        else:
+            reason = DisconnectReason[code.name]
+            if reason is DisconnectReason.REFUSED:
+                self._audit.refused(link.address, detail, area_id)
+            message = Disconnect(reason, detail)
+        link.send(protocol.serialize(message))
+        link.close(code, code.name.lower().replace("_", " "))
+        if connection is not None:
+            self._remove_connection(connection, aborted=False)
 
     def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
         area = RenderArea(self, area_id, *self._clamp_size(width, height))
@@ -769,13 +766,8 @@ class Service:
 
     def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
-        if not connection.state.live:
-            return
-        connection.state = ConnectionState.CLOSING
         link: Link = connection._link  # type: ignore[assignment]
-        link.send(protocol.serialize(Disconnect(reason, detail)))
-        link.close(CloseCode[reason.value], reason.value.lower())
-        self._remove_connection(connection, aborted=False)
+        self._fail(link, CloseCode[reason.value], detail, connection)
 
     def _remove_connection(self, connection: Connection, aborted: bool) -> None:
         link: Link = connection._link  # type: ignore[assignment]
@@ -829,10 +821,7 @@ class Service:
         try:
             self._route(connection, message)
         except ProtocolError as error:
-            self._audit.protocol_error(link.address, str(error))
-            link.send(protocol.serialize(protocol.Error(str(error))))
-            link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
-            self._remove_connection(connection, aborted=False)
+            self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
 
     def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
         area = connection.render_area
@@ -850,7 +839,7 @@ class Service:
                 area._call("on_received_message", area, connection, data)
             case SizeRequest(width=width, height=height):
                 answers = area._call("on_requested_size", area, connection, width, height)
-                if any(a is False or a is _FAILED for a in answers):
+                if any(a is False or a is FAILED for a in answers):
                     return
                 # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
                 # must not change what everybody else sees (a "size 1x1" for all).
@@ -871,7 +860,7 @@ class Service:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 
     def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*_listener_call(area, connection, event), event=event)
+        answers = area._call(*input_callback(area, connection, event), event=event)
         area.schedule.input_arrived(time.monotonic())
         connection.outgoing.last_input_seq = seq
         if not all(a is not False for a in answers):
@@ -932,16 +921,16 @@ class Service:
         interactive = area.is_interacting
         if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
             answers = area._call("on_requested_frame", area, ready[0])
-            answer = next((a for a in answers if a is not None and a is not _FAILED), None)
+            answer = next((a for a in answers if a is not None and a is not FAILED), None)
             if answer is None:
-                if _FAILED in answers:
+                if FAILED in answers:
                     self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
                 return None
             image, interactive = _checked_frame(answer, area)
             if image is None:
                 return None
         else:
-            if not all(a is not False and a is not _FAILED for a in area._call("on_pre_render", area)):
+            if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
                 return None
             try:
                 image = area.scene_manager.render(area.width, area.height, interactive=interactive)
@@ -1133,50 +1122,6 @@ def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int,
                   answer, width, height)
         return width, height
     return new_width, new_height
-
-
-@functools.lru_cache(maxsize=1024)
-def _accepts_event(function: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "event" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
-def _takes_event(callback: Callable[..., Any]) -> bool:
-    """Whether an input callback takes the ``event`` keyword (those written before it was added do not)."""
-    return _accepts_event(getattr(callback, "__func__", callback))
-
-
-def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:
-    """The RenderAreaListener method and arguments an input event is delivered with."""
-    match event:
-        case MouseEvent(action=MouseAction.DOWN):
-            return ("on_mouse_down", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.UP):
-            return ("on_mouse_up", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.MOVE):
-            return ("on_mouse_move", area, connection, event.x, event.y)
-        case MouseEvent(action=MouseAction.DOUBLE_CLICK):
-            return ("on_mouse_double_click", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.ENTER):
-            return ("on_mouse_enter", area, connection, event.x, event.y)
-        case MouseEvent(action=MouseAction.LEAVE):
-            return ("on_mouse_leave", area, connection, event.x, event.y)
-        case WheelEvent():
-            return ("on_mouse_wheel", area, connection, event.x, event.y, event.delta)
-        case KeyEvent(action=KeyAction.DOWN):
-            return ("on_key_down", area, connection, event.x, event.y, event.key)
-        case KeyEvent(action=KeyAction.UP):
-            return ("on_key_up", area, connection, event.x, event.y, event.key)
-        case TouchEvent(action=TouchAction.START):
-            return ("on_touch_start", area, connection, event.touch_id, event.x, event.y)
-        case TouchEvent(action=TouchAction.MOVE):
-            return ("on_touch_move", area, connection, event.touch_id, event.x, event.y)
-        case TouchEvent():
-            return ("on_touch_end", area, connection, event.touch_id, event.x, event.y)
-    raise TypeError(f"not an input event: {event!r}")
 
 
 def _log_to_stderr_unless_configured() -> None:
