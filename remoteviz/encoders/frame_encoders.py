@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..protocol import Codec
+from .backends import BACKENDS, HARDWARE
 from .image import ImageEncoder
 
 
@@ -45,7 +46,12 @@ class Encoder(enum.Enum):
     @property
     def backends(self) -> tuple[str, ...]:
         """The FFmpeg encoders that can serve this encoder, best first (empty for images)."""
-        return _BACKENDS.get(self, ())
+        codec = self.codec
+        if codec is None or not codec.is_video:
+            return ()
+        pinned = _PINNED.get(self)
+        # An encoder that names no backend takes its codec's software ones, best first.
+        return (pinned,) if pinned else tuple(b for b in BACKENDS[codec] if b not in HARDWARE)
 
     @classmethod
     def parse(cls, name: str) -> Encoder:
@@ -66,13 +72,8 @@ _CODECS = {
     Encoder.AV1: Codec.AV1,
 }
 
-_BACKENDS = {
-    Encoder.H264_NVENC: ("h264_nvenc",),
-    Encoder.H264_OPENH264: ("libopenh264",),
-    Encoder.H264: ("libx264", "libopenh264"),
-    Encoder.VP9_VPX: ("libvpx-vp9",),
-    Encoder.AV1: ("libsvtav1", "librav1e", "libaom-av1"),
-}
+_PINNED = {Encoder.H264_NVENC: "h264_nvenc", Encoder.H264_OPENH264: "libopenh264"}
+"""Encoders that name one backend of :data:`~remoteviz.encoders.backends.BACKENDS`."""
 
 DEFAULT_FALLBACK_CHAIN: tuple[tuple[Encoder, Encoder], ...] = (
     (Encoder.H264_NVENC, Encoder.H264_NVENC),
