@@ -902,7 +902,10 @@ class Service:
         now = time.monotonic()
         for area_id, connection_id, send in self._scheduler.sendable(now):
             self._transmit(self._render_areas[area_id].get_connection(connection_id), send)
-        for area_id, ready_ids in self._scheduler.due(now):
+        for area_id in self._scheduler.due(now):
+            ready_ids = self._scheduler.render_now(area_id, time.monotonic())
+            if not ready_ids:
+                continue
             area = self._render_areas[area_id]
             ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
             frame = self._render(area, ready)

@@ -12,8 +12,6 @@ its back-off (:mod:`remoteviz.failures`) allows it, and at least one viewer is r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ..failures import Backoff
 from .frames import RenderedFrame, Send
 from .sending import Outgoing
@@ -149,26 +147,27 @@ class Scheduler:
                     sends.append((area_id, connection_id, send))
         return sends
 
-    def due(self, now: float) -> Iterator[tuple[str, list[str]]]:
-        """The areas to render now, each with the connections ready for it.
+    def due(self, now: float) -> list[str]:
+        """The areas that may be due for a render now, in order; stills that fell due dirty their area.
 
-        A generator, looked at one area at a time: rendering one area runs listeners, which may
-        change the others (dispose them, close connections). Stills that fell due dirty their area.
+        Ask :meth:`render_now` of each in turn, with the time then: rendering one area runs
+        listeners, which may change the others (dispose them, close connections), and takes time.
         """
         for schedule in self._areas.values():
             schedule.check_still(now)
-        for area_id in list(self._areas):
-            found = self._areas.get(area_id)  # a listener called while rendering another may have disposed it
-            # One frame may wait while the previous one is encoded: rendering the next frame
-            # overlaps its encoding, and the wait is bounded to that one frame.
-            if found is None or not found.may_render(now):
-                continue
-            ready = self.ready(area_id, now)
-            for outgoing in self._viewers[area_id].values():
-                if outgoing.pacer.window_full:
-                    outgoing.rate.congested()  # a frame is wanted and its window is full
-            if ready:
-                yield area_id, ready
+        return list(self._areas)
+
+    def render_now(self, area_id: str, now: float) -> list[str]:
+        """The connections to render area ``area_id`` for now; empty if it is not to be rendered."""
+        schedule = self._areas.get(area_id)  # a listener called while rendering another may have disposed it
+        # One frame may wait while the previous one is encoded: rendering the next frame
+        # overlaps its encoding, and the wait is bounded to that one frame.
+        if schedule is None or not schedule.may_render(now):
+            return []
+        for outgoing in self._viewers[area_id].values():
+            if outgoing.pacer.window_full:
+                outgoing.rate.congested()  # a frame is wanted and its window is full
+        return self.ready(area_id, now)
 
     def has_work(self, now: float) -> bool:
         """Whether some area could be rendered now."""

@@ -18,6 +18,11 @@ from remoteviz.pipeline.sending import Outgoing
 from remoteviz.protocol import Codec, FrameFlags, StreamConfig
 
 
+def due(scheduler: Scheduler, now: float) -> list[tuple[str, list[str]]]:
+    """What the service does each dispatch: the areas to render now, each with its ready connections."""
+    return [(area, ready) for area in scheduler.due(now) if (ready := scheduler.render_now(area, now))]
+
+
 def targets(fps: int = 30, max_sending_fps: int = 60) -> Targets:
     return Targets(True, fps, 0.7, 0.3, max_sending_fps, False, 0.0)
 
@@ -116,15 +121,15 @@ def test_a_still_follows_once_input_stopped_for_still_delay() -> None:
     viewer = Viewer()
     scheduler.add_viewer("A", "c", viewer.outgoing)
     schedule.input_arrived(0.0)
-    assert [area for area, _ in scheduler.due(0.0)] == ["A"] and schedule.is_interacting(0.0)
+    assert [area for area, _ in due(scheduler, 0.0)] == ["A"] and schedule.is_interacting(0.0)
     schedule.render_started()
     schedule.rendered(interactive=True, seconds=0.001)
-    assert list(scheduler.due(0.03)) == []  # still interacting, nothing changed
+    assert due(scheduler, 0.03) == []  # still interacting, nothing changed
     assert scheduler.sleep(0.03) == pytest.approx(0.02)  # it wakes for the still
-    assert list(scheduler.due(0.05)) == [("A", ["c"])] and not schedule.is_interacting(0.05)
+    assert due(scheduler, 0.05) == [("A", ["c"])] and not schedule.is_interacting(0.05)
     schedule.render_started()
     schedule.rendered(interactive=False, seconds=0.001)
-    assert list(scheduler.due(0.2)) == []  # one still, then quiet
+    assert due(scheduler, 0.2) == []  # one still, then quiet
     assert scheduler.sleep(0.2) == pytest.approx(1.0)
 
 
@@ -136,19 +141,19 @@ def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() ->
     scheduler.add_viewer("A", "full", full.outgoing)
     scheduler.add_viewer("A", "free", free.outgoing)
     full.offer(frame("x"), 0.0)  # its window is full until an ack
-    assert list(scheduler.due(0.0)) == [("A", ["free"])]
+    assert due(scheduler, 0.0) == [("A", ["free"])]
     schedule.pending = RenderedFrame(np.zeros((1, 1, 3), np.uint8), False, 1, 1, {})
-    assert list(scheduler.due(0.0)) == [] and not scheduler.has_work(0.0)  # it waits for the encoders
+    assert due(scheduler, 0.0) == [] and not scheduler.has_work(0.0)  # it waits for the encoders
     schedule.pending = None
     schedule.render_started()
-    assert list(scheduler.due(0.0)) == []  # not dirty
+    assert due(scheduler, 0.0) == []  # not dirty
     scheduler.remove_viewer("A", "free")
     schedule.request_redraw()
-    assert list(scheduler.due(0.0)) == []  # the only viewer left has a full window
+    assert due(scheduler, 0.0) == []  # the only viewer left has a full window
     full.ack(1, 0.01)
-    assert list(scheduler.due(0.01)) == []  # its rate cap (60 fps) lets the next frame go at 1/60 s
+    assert due(scheduler, 0.01) == []  # its rate cap (60 fps) lets the next frame go at 1/60 s
     assert scheduler.sleep(0.01) == pytest.approx(1 / 60 - 0.01)
-    assert list(scheduler.due(1 / 60)) == [("A", ["full"])]
+    assert due(scheduler, 1 / 60) == [("A", ["full"])]
 
 
 def test_render_ahead_only_when_the_target_rate_needs_it() -> None:
