@@ -87,6 +87,9 @@ class Pacer:
         return AckInfo(frame_id, (now - sent) * 1000.0, decode_ms, size, interactive)
 
 
+MAX_BITRATE = 100_000_000
+"""The highest bitrate cap given to a video stream (bits per second)."""
+
 QUALITY_STEP = 0.05
 """Qualities move in steps, so connections at nearly the same quality still share one encode."""
 
@@ -160,8 +163,14 @@ class RateController:
         return interval
 
     def bitrate(self) -> int | None:
-        """Bits per second a video stream for this connection may use: its bandwidth share, if known."""
-        return round(self.targets.bandwidth * 8) if self.targets.bandwidth > 0 else None
+        """Bits per second a video stream for this connection may use: its bandwidth share, if known.
+
+        At most :data:`MAX_BITRATE`: a loopback link measures gigabytes per second, which encoders
+        refuse as a rate (libx264 fails to open), and no stream here needs more.
+        """
+        if self.targets.bandwidth <= 0:
+            return None
+        return min(MAX_BITRATE, round(self.targets.bandwidth * 8))
 
     def on_ack(self, info: AckInfo, now: float) -> None:
         """Learn from one acknowledgement at ``now``, and adjust if it is time to."""

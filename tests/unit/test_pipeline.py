@@ -236,6 +236,20 @@ def test_a_video_stream_opens_at_the_connections_rate_and_its_links_bitrate() ->
     outgoing = Outgoing(Targets(True, 24, 0.7, 0.3, 60, False, 100_000.0), now=0.0)
     assert outgoing.rate.bitrate() == 800_000  # 100 kB/s of bandwidth share
     assert Outgoing(targets(), now=0.0).rate.bitrate() is None  # unknown: quality alone sets the size
+    loopback = Outgoing(Targets(True, 30, 0.7, 0.3, 60, False, 300e6), now=0.0)  # calibrated at 300 MB/s
+    assert loopback.rate.bitrate() == 100_000_000  # a rate encoders accept (libx264 refuses 2.4 Gbit/s)
     member = Member("a", Encoder.H264, 0.7, True, fps=outgoing.rate.targets.fps, bitrate=outgoing.rate.bitrate())
     (job,) = AreaEncoders(Coder).plan([member], 8, 8, still=False)
     assert job.coder.opened_at == (24, 800_000)
+
+
+def test_the_real_h264_encoder_opens_at_the_bitrate_of_a_loopback_link() -> None:
+    from remoteviz.encoders import open_encoder
+
+    outgoing = Outgoing(Targets(True, 30, 0.7, 0.3, 60, False, 300e6), now=0.0)  # as calibration measures loopback
+    coder = open_encoder(Encoder.H264, 1280, 720, outgoing.rate.targets.fps, outgoing.rate.bitrate())
+    try:
+        payload, is_key = coder.encode(np.zeros((720, 1280, 3), np.uint8), key=True, quality=0.7)
+        assert is_key and payload
+    finally:
+        coder.close()
