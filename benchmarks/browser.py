@@ -30,7 +30,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout

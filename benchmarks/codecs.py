@@ -22,7 +22,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
@@ -94,7 +94,7 @@ class OrbitScene:
         return slice(y0, y1), slice(x0, x1), xs[None, :], ys[:, None]
 
     def _shade(self, normal: Sequence[np.ndarray], base: np.ndarray, shininess: float) -> np.ndarray:
-        diffuse = np.clip(sum(n * l for n, l in zip(normal, self.light)), 0.0, 1.0)
+        diffuse = np.clip(sum(n * light for n, light in zip(normal, self.light)), 0.0, 1.0)
         specular = np.clip(sum(n * h for n, h in zip(normal, self.half)), 0.0, 1.0) ** shininess
         return base * (0.2 + 0.8 * diffuse)[..., None] + (0.6 * specular)[..., None]
 
@@ -295,7 +295,7 @@ def main() -> None:
 
     report = {
         "benchmark": "codecs",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "frames": str(args.source) if args.source else "synthetic orbit",
         "machine": platform.machine(),
         "cpus": os.cpu_count(),

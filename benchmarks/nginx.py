@@ -27,9 +27,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from websockets.asyncio.client import connect as ws_connect
 

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -151,7 +151,7 @@ async def timed_round_trips(views: dict[str, RawView], count: int) -> dict[str, 
                 t = 1e6 + index  # the service answers a protocol ping on its network thread
                 started = time.perf_counter()
                 await view.ws.send(json.dumps({"type": "ping", "t": t}))
-                await view.until(lambda m: m.get("type") == "pong" and m.get("t") == t)
+                await view.until(lambda m, t=t: m.get("type") == "pong" and m.get("t") == t)
                 results[f"ping_{name}"].append((time.perf_counter() - started) * 1000)
                 if index % 10 == 0:  # the application echoes a frame-sized message
                     started = time.perf_counter()
@@ -194,7 +194,7 @@ async def idle_memory(manager: ManagerProcess, session_query: str, connections: 
     process = psutil.Process(manager.pid)
     views, stack = [], []
     before = process.memory_info().rss
-    for index in range(connections):
+    for _index in range(connections):
         context = client.connect(manager.ws_url("pattern", "M", session_query), timeout=30, width=32, height=24)
         stack.append(context)
         views.append(await context.__aenter__())
@@ -295,7 +295,7 @@ def main() -> None:
                            "env": {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}},
             "pattern": {"command": ["{python}", str(PATTERN)]},
             "fake": {"command": ["{python}", str(FAKE)], "parameters": ["mode"]}}
-    results: dict[str, object] = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results: dict[str, object] = {"when": datetime.now(UTC).isoformat(timespec="seconds"),
                                   "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores",
                                   "load_average": psutil.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:

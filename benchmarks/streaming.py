@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -134,7 +134,6 @@ async def collect_frames(view: client.RemoteView, stop: asyncio.Event) -> list[c
 async def measure(url_of, encoder: str, width: int, height: int, viewers: int, areas: int, seconds: float,
                   service: ServiceProcess, scenario: str) -> Result:
     """Connect the viewers, orbit on each area for ``seconds``, gather the figures."""
-    views = []
     async with _connected(url_of, viewers, areas, width, height) as views:
         for view in views:  # settle: first frames, calibration, stills
             await view.latest_frame(settle=0.3)
@@ -276,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     print_table(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
-        "when": datetime.now(timezone.utc).isoformat(), "machine": platform.platform(),
+        "when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
         "cpus": psutil.cpu_count(), "seconds": args.seconds, "max_fps": args.max_fps, "results": [asdict(r) for r in results]},
         indent=2))
     print(f"results written to {args.output}")

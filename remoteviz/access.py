@@ -9,7 +9,7 @@ the application may give a callable. ``docs/security.md`` says what each one def
 from __future__ import annotations
 
 import time
-from typing import Callable, Union
+from collections.abc import Callable
 
 from .tokens import TokenError, verify_token
 
@@ -19,10 +19,10 @@ ANY_ORIGIN = "*"
 TOKEN_FIELD = "token"
 """The query field of the connect URL that carries the access token."""
 
-TokenCheck = Callable[[Union[str, None], str], object]
+TokenCheck = Callable[[str | None, str], object]
 """A callable ``check(token, render_area_id)``: raise :class:`TokenError` (or return False) to refuse."""
 
-AccessSetting = Union[str, bytes, TokenCheck, None]
+AccessSetting = str | bytes | TokenCheck | None
 """``ServiceSettings.access``: None (no token needed), a secret for :func:`verify_token`, or a check."""
 
 

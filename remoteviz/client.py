@@ -14,8 +14,9 @@ import contextlib
 import secrets
 import ssl as ssl_module
 import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable, Iterable, TypedDict
+from typing import TypedDict
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .encoders import FrameEncoders
+from .pipeline.pacing import Pacer, Targets
+from .pipeline.sending import Outgoing
 from .protocol import AppMessage, DisconnectReason, Hello, is_valid_unicode
-from .streaming import Pacer, RateController, Targets
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
@@ -106,7 +108,6 @@ class ConnectionSettings:
     quality: float = 0.7
     min_quality: float = 0.3
     interactive_downscale: bool = False  # allow interactive images at down to half size on slow links
-    _connection: Connection | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._check()
@@ -133,6 +134,21 @@ class ConnectionSettings:
         probe = FrameEncoders(frame_encoders.still_encoder, frame_encoders.interactive_encoder,
                               _client_decoders=frame_encoders._client_decoders)
         return probe.validate()
+
+
+class ConnectionState(enum.Enum):
+    """Where a connection is in its life; nothing is sent to one that is closing or closed."""
+
+    HANDSHAKE = "handshake"  # said hello; the listeners are deciding, its encoders being negotiated
+    CALIBRATING = "calibrating"  # waiting for its page's network calibration
+    OPEN = "open"  # accepted: frames flow
+    CLOSING = "closing"  # told why and its socket closed; being forgotten
+    CLOSED = "closed"  # forgotten by its client and its render area
+
+    @property
+    def live(self) -> bool:
+        """Neither closing nor closed: messages may still be sent to it."""
+        return self not in (ConnectionState.CLOSING, ConnectionState.CLOSED)
 
 
 class ConnectionGroup:
@@ -208,21 +224,26 @@ class Connection:
         self.requested_height = hello.height
         self.container_width = hello.container_width
         self.container_height = hello.container_height
-        self.settings = ConnectionSettings(_connection=self)
+        self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self.pacer = Pacer(service.settings.frame_window)
-        self._rate = RateController(self._targets(), self.pacer.window)
-        self.last_encoded_frame: bytes | None = None
-        # The newest encoded frame waiting for room in the window; a newer one replaces it.
-        self._slot: tuple[tuple[Any, ...], bytes, bytes] | None = None
-        self._needs_key = True  # a video stream must start with a key frame for this connection
-        self._encoding = 0  # frames of this connection in the encoder threads
-        self._last_input_seq = 0  # the browser's number of its last input taken
-        self.is_open = False  # becomes True once initialized and accepted
-        self._closing = False
+        self.outgoing = Outgoing(self._targets(), time.monotonic(), service.settings.frame_window)
+        """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
+        self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
+        self.state = ConnectionState.HANDSHAKE
+        """Where it is in its life (the service's; read, do not change)."""
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
+
+    @property
+    def is_open(self) -> bool:
+        """True once accepted (frames flow), until it closes."""
+        return self.state is ConnectionState.OPEN
+
+    @property
+    def pacer(self) -> Pacer:
+        """Its window of frames in flight."""
+        return self.outgoing.pacer
 
     def _targets(self) -> Targets:
         """What the rate controller aims at, from the settings and this connection's bandwidth share."""
@@ -234,12 +255,12 @@ class Connection:
     @property
     def interactive_quality(self) -> float:
         """The quality interactive frames are encoded at now (adapted to the link)."""
-        return self._rate.quality
+        return self.outgoing.rate.quality
 
     @property
     def interactive_scale(self) -> float:
         """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
-        return self._rate.scale
+        return self.outgoing.rate.scale
 
     def send_message(self, message: str | bytes) -> None:
         """Send an application message (text or bytes) to this view's page."""

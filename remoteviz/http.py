@@ -13,10 +13,11 @@ import asyncio
 import concurrent.futures
 import logging
 import mimetypes
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection

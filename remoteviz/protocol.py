@@ -13,8 +13,9 @@ import enum
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .events import (
     InputEvent,
@@ -175,9 +176,7 @@ class AppMessage:
     data: str | bytes
 
 
-ClientMessage = Union[
-    Hello, Input, Ack, SizeRequest, ContainerResize, Ping, Pong, KeyFrameRequest, AppMessage
-]
+ClientMessage = Hello | Input | Ack | SizeRequest | ContainerResize | Ping | Pong | KeyFrameRequest | AppMessage
 
 # --------------------------------------------------------------------------- service -> client
 
@@ -275,9 +274,8 @@ class Frame:
         return bool(self.flags & FrameFlags.STILL)
 
 
-ServiceMessage = Union[
-    Accept, Disconnect, Error, Failure, Notify, Resize, StreamConfig, Ping, Pong, AppMessage, Frame
-]
+ServiceMessage = (Accept | Disconnect | Error | Failure | Notify | Resize | StreamConfig | Ping | Pong | AppMessage
+                  | Frame)
 
 # --------------------------------------------------------------------------- validation helpers
 
@@ -307,7 +305,7 @@ def _int(obj: dict[str, Any], name: str, lo: int, hi: int, default: Any = ...) -
         value = int(value)
     if not lo <= value <= hi:
         raise ProtocolError(f"field {name!r} = {value} is outside [{lo}, {hi}]")
-    return value
+    return int(value)
 
 
 def _number(obj: dict[str, Any], name: str, default: Any = ...) -> float:
@@ -322,7 +320,7 @@ def _number(obj: dict[str, Any], name: str, default: Any = ...) -> float:
 
 
 def _text(obj: dict[str, Any], name: str, max_length: int, default: Any = ...) -> str:
-    value = _field(obj, name, str, default)
+    value: str = _field(obj, name, str, default)
     if len(value) > max_length:
         raise ProtocolError(f"field {name!r} is longer than {max_length} characters")
     return value
@@ -345,7 +343,7 @@ def _enum(obj: dict[str, Any], name: str, enum_type: type[enum.Enum]) -> Any:
     try:
         return enum_type(value)
     except ValueError:
-        allowed = ", ".join(repr(m.value) for m in enum_type)  # type: ignore[attr-defined]
+        allowed = ", ".join(repr(m.value) for m in enum_type)
         raise ProtocolError(f"field {name!r} = {value!r} is not one of {allowed}") from None
 
 
@@ -411,7 +409,8 @@ def _parse_touch(obj: dict[str, Any]) -> TouchEvent:
     )
 
 
-_INPUT_PARSERS = {"mouse": _parse_mouse, "wheel": _parse_wheel, "key": _parse_key, "touch": _parse_touch}
+_INPUT_PARSERS: dict[str, Callable[[dict[str, Any]], InputEvent]] = {
+    "mouse": _parse_mouse, "wheel": _parse_wheel, "key": _parse_key, "touch": _parse_touch}
 
 
 def parse_client_text(text: str) -> ClientMessage:

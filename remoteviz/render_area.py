@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,7 +12,8 @@ from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
 from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
-from .failures import Backoff
+from .listeners import call_all
+from .pipeline.scheduler import AreaSchedule
 from .protocol import DisconnectReason, Failure
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from .encoders import FrameEncoders
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
-    from .service import Service, _Frame
+    from .service import Service
 
 
 class RenderAreaListener:
@@ -162,7 +164,6 @@ class RenderArea(ConnectionGroup):
     def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
         super().__init__()
         self._creator_id: str | None = None  # the client whose connection created it, if one did
-        self._backoff = Backoff()  # rendering or encoding its frames fails: when to try again
         self._failure: Failure | None = None  # what its viewers were told about it
         self._service = service
         self.id = render_area_id
@@ -173,16 +174,10 @@ class RenderArea(ConnectionGroup):
         self.keep_alive = False
         """When True, the render area outlives its last connection (set for ``create_render_area``)."""
         self.is_disposed = False
-        self._dirty = True
-        self._last_input_time = -1e9
-        self._last_frame_interactive = False
-        self._pending_frame: _Frame | None = None  # rendered, waiting for the previous encode
+        self.schedule = AreaSchedule(service.settings.still_delay)
+        """When it renders next (the service's; read, do not change)."""
         self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
-        self._encodes_in_flight = 0
         self._preview: PreviewWindow | None = None
-        # Seconds to render and to encode a frame, smoothed: how early to start the next one.
-        self._render_cost = 0.0
-        self._encode_cost = 0.0
 
     def __repr__(self) -> str:
         return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"
@@ -246,8 +241,7 @@ class RenderArea(ConnectionGroup):
 
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""
-        if not self._dirty:
-            self._dirty = True
+        if self.schedule.request_redraw():
             self._service._wake()
 
     @property
@@ -257,7 +251,7 @@ class RenderArea(ConnectionGroup):
         Frames rendered meanwhile are interactive (interactive encoder, adapted quality); the
         first frame after that is a still one (still encoder, best quality).
         """
-        return time.monotonic() - self._last_input_time < self._service.settings.still_delay
+        return self.schedule.is_interacting(time.monotonic())
 
     def _repr_mimebundle_(self, include: Any = None,
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
@@ -289,12 +283,8 @@ class RenderArea(ConnectionGroup):
         """The attached listeners (a default one acts when there are none)."""
         return list(self._listeners) or [_DEFAULT_LISTENER]
 
-    @property
-    def _frame_cost(self) -> float:
-        return self._render_cost + self._encode_cost
-
     def _call(self, method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
-        return self._service._call_all(self.listeners, method, *args, event=event)
+        return call_all(self.listeners, method, *args, event=event)
 
 
 _DEFAULT_LISTENER = RenderAreaListener()

@@ -15,18 +15,17 @@ import errno
 import functools
 import hashlib
 import hmac
-import inspect
 import logging
-import math
 import secrets
 import signal
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -34,12 +33,18 @@ from PIL import Image
 from . import launch, protocol
 from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
 from .audit import Audit
-from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
-from .encoders import DEFAULT_FALLBACK_CHAIN, open_encoder
+from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
+from .encoders import DEFAULT_FALLBACK_CHAIN
 from .encoders.streams import Job, Member
-from .events import KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
+from .failures import MAX_DELAY
 from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
+from .limits import AdmissionLimits
+from .listeners import FAILED, call_all, input_callback
 from .metrics import Monitoring
+from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
+from .pipeline.pacing import DEFAULT_WINDOW
+from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
+from .pipeline.scheduler import Scheduler
 from .protocol import (
     Accept,
     Ack,
@@ -60,9 +65,7 @@ from .protocol import (
     Resize,
     SizeRequest,
 )
-from .render_area import RenderArea, RenderAreaListener
-from .failures import MAX_DELAY
-from .limits import AdmissionLimits
+from .render_area import RenderArea
 from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
@@ -109,7 +112,7 @@ class ServiceSettings:
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
     still_delay: float = 0.05  # seconds without input before a still frame is sent
-    frame_window: int = 2  # unacknowledged frames allowed in flight per connection
+    frame_window: int = DEFAULT_WINDOW  # unacknowledged frames allowed in flight per connection (up to 4)
     encoder_threads: int = 2
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
@@ -178,28 +181,10 @@ class ServiceListener:
         return None
 
 
-MAX_FRAME_WINDOW = 4
-"""The most frames a connection may have in flight, however long its round trip."""
-
 LATENCY_PROBE_INTERVAL = 1.0
 """Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
-_FAILED = object()  # what a listener that raised answered
-
-
-class _Frame:
-    """One render of a render area, on its way through the encoders."""
-
-    __slots__ = ("image", "interactive", "input_seqs", "width", "height")
-
-    def __init__(self, image: np.ndarray, interactive: bool, area: RenderArea) -> None:
-        self.image = image
-        self.interactive = interactive
-        # The last input of each connection that this picture shows (its frames carry it back).
-        self.input_seqs = {c.id: c._last_input_seq for c in area._connections.values()}
-        self.width = area.width
-        self.height = area.height
 
 
 class Service:
@@ -233,7 +218,7 @@ class Service:
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._still_pending: set[str] = set()  # areas whose last frame was interactive
+        self._scheduler = Scheduler()  # when each area renders, what each connection is sent
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
@@ -383,7 +368,6 @@ class Service:
         for handler, args in list(self._inbox):
             if handler == self._encoded:
                 handler(*args)
-        self._still_pending.clear()
         self._inbox.clear()
         self._connections.clear()
         self._clients.clear()
@@ -493,7 +477,7 @@ class Service:
             while not self._stop.is_set():
                 event.clear()
                 self.dispatch()
-                timeout = self._next_deadline()
+                timeout = self._scheduler.sleep(time.monotonic())
                 try:
                     await asyncio.wait_for(event.wait(), timeout)
                 except TimeoutError:
@@ -522,8 +506,9 @@ class Service:
         if not self._is_open:
             raise RuntimeError("the service is not open")
         with self._wakeup:
-            if not self._inbox and timeout > 0 and not self._has_render_work():
-                self._wakeup.wait(min(timeout, self._next_deadline()))
+            now = time.monotonic()
+            if not self._inbox and timeout > 0 and not self._scheduler.has_work(now):
+                self._wakeup.wait(min(timeout, self._scheduler.sleep(now)))
         # Take only what is there now: work posted meanwhile waits for the next call, so one
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):
@@ -560,26 +545,6 @@ class Service:
         for loop, event in list(self._async_wakers):
             loop.call_soon_threadsafe(event.set)
 
-    def _next_deadline(self) -> float:
-        """Seconds until a still frame falls due or a rate cap lets a frame go (at most 1)."""
-        wait = 1.0
-        now = time.monotonic()
-        for connection in self._connections.values():
-            pacer = connection.pacer
-            if connection._slot is not None and pacer.in_flight < pacer.window:
-                wait = min(wait, max(0.0, pacer.ready_at - now))
-            area = connection.render_area
-            if area._dirty and area._pending_frame is None:
-                ready_at = self._ready_time(connection, now)
-                if ready_at is not None:
-                    wait = min(wait, max(0.0, ready_at - now, area._backoff.retry_at - now))
-        for area_id in self._still_pending:
-            pending = self._render_areas.get(area_id)
-            due = pending._last_input_time + self.settings.still_delay if pending is not None else now
-            if due > now:  # once due, the area is dirty and waits like any other
-                wait = min(wait, due - now)
-        return wait
-
     # ------------------------------------------------------------------ transport events (network thread)
 
     def link_opened(self, link: Link, render_area_id: str, parameters: dict[str, str], hello: Hello) -> None:
@@ -596,29 +561,11 @@ class Service:
 
     # ------------------------------------------------------------------ listener calls
 
-    def _call_all(self, listeners: Iterable[Any], method: str, *args: Any, event: Any = None) -> list[Any]:
-        """Call ``method`` on each listener; a listener that raises is logged and answers _FAILED.
-
-        An input ``event`` goes as the keyword ``event`` to the callbacks that take one.
-        """
-        results = []
-        for listener in listeners:
-            try:
-                callback = getattr(listener, method)
-                if event is not None and _takes_event(callback):
-                    results.append(callback(*args, event=event))
-                else:
-                    results.append(callback(*args))
-            except Exception:
-                log.exception("%s.%s raised", type(listener).__name__, method)
-                results.append(_FAILED)
-        return results
-
     def _service_listeners(self) -> list[ServiceListener]:
         return list(self._listeners) or [_DEFAULT_SERVICE_LISTENER]
 
     def _call_service(self, method: str, *args: Any) -> list[Any]:
-        return self._call_all(self._service_listeners(), method, *args)
+        return call_all(self._service_listeners(), method, *args)
 
     # ------------------------------------------------------------------ connecting
 
@@ -627,14 +574,14 @@ class Service:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
         if not area_id:
-            self._refuse(link, "the URL names no render area", area_id)
+            self._fail(link, CloseCode.REFUSED, "the URL names no render area", area_id=area_id)
             return
         if len(self._connections) >= self.settings.max_connections:
-            self._refuse(link, "the service has reached its connection limit", area_id)
+            self._fail(link, CloseCode.REFUSED, "the service has reached its connection limit", area_id=area_id)
             return
         refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
         if refusal is not None:  # before any client, render area or listener call
-            self._refuse(link, refusal, area_id)
+            self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
         client_id = self._client_id(hello.client_id)
         client = self._clients.get(client_id)
@@ -648,13 +595,13 @@ class Service:
         area = self._render_areas.get(area_id)
         if area is not None:
             answers = self._call_service("on_pending_share_render_area", area, client, parameters)
-            if not any(a is not False and a is not _FAILED for a in answers):
+            if not any(a is not False and a is not FAILED for a in answers):
                 refusal = "the application refused to share this render area"
         else:
             width, height = self._requested_size(parameters, hello)
             answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
                                          parameters)
-            accepted = [a for a in answers if a is not False and a is not _FAILED]
+            accepted = [a for a in answers if a is not False and a is not FAILED]
             if not accepted:
                 refusal = "the application refused to create this render area"
             elif len(self._render_areas) >= self.settings.max_render_areas:
@@ -674,7 +621,7 @@ class Service:
                     area = self._new_render_area(area_id, width, height)
                     area._creator_id = client.id
         if refusal is not None or area is None:
-            self._refuse(link, refusal or "refused", area_id)
+            self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
                 self._drop_client(client)
             return
@@ -686,18 +633,19 @@ class Service:
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
         if not self._negotiate_encoders(area, connection):
-            self._audit.refused(link.address, "no frame encoder works for this browser")
-            self._close_connection(connection, DisconnectReason.REFUSED, "no frame encoder works for this browser")
+            self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         performance = client.network_performance
         if new_client and performance.calibration_enabled:
             client._calibrating = [connection]
+            connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("startNetworkCalibration"))
             link.calibrate(performance.max_calibration_duration_ms / 1000.0,
                            functools.partial(self._post, self._calibrated, client))
             return
         if client._calibrating is not None:  # another view of this page is being calibrated
             client._calibrating.append(connection)
+            connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("pendingNetworkCalibration"))
             return
         if new_client:
@@ -731,26 +679,27 @@ class Service:
         performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
         performance.measured = result.measured
         client._last_ping = time.monotonic()
-        waiting = [c for c in waiting if c.render_area._connections.get(c.id) is c]
+        waiting = [c for c in waiting if c.state.live]
         figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
         for connection in waiting:
             self._send(connection, Notify("finishedNetworkCalibration", figures))
         self._call_service("on_initialized_client", client, performance)
         for connection in waiting:
-            if connection.render_area._connections.get(connection.id) is connection:
+            if connection.state.live:
                 self._initialize_connection(connection)
 
     def _initialize_connection(self, connection: Connection) -> None:
         """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
         area = connection.render_area
         area._call("on_initialized_connection", area, connection, connection.frame_encoders)
-        if area._connections.get(connection.id) is not connection:  # a listener closed it
+        if not connection.state.live:  # a listener closed it
             return
         encoders = connection.frame_encoders
         self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
                                       encoders.still_encoder.value, encoders.interactive_encoder.value))
-        connection.is_open = True
-        area._dirty = True
+        connection.state = ConnectionState.OPEN
+        connection.outgoing.configure(connection._targets(), connection.frame_encoders.is_video)
+        self._scheduler.add_viewer(area.id, connection.id, connection.outgoing)
         if area._failure is not None:
             self._send(connection, area._failure)  # what its viewers already know
 
@@ -773,20 +722,39 @@ class Service:
             if encoders.validate():
                 return True
             area._call("on_refused_encoder", area, connection, encoders)
-            if connection.id not in area._connections:
+            if not connection.state.live:  # a listener closed it
                 return False
         if encoders.validate():
             return True
         return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
-    def _refuse(self, link: Link, detail: str, area_id: str) -> None:
-        self._audit.refused(link.address, detail, area_id)
-        link.send(protocol.serialize(Disconnect(DisconnectReason.REFUSED, detail)))
-        link.close(CloseCode.REFUSED, "refused")
+    def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
+              area_id: str | None = None) -> None:
+        """The one way the service ends a link: log a refusal or protocol error, tell the browser why
+        (``disconnect`` with the reason of ``code``, or ``error``), close with ``code``, forget its connection.
+        """
+        if connection is not None:
+            if not connection.state.live:
+                return
+            connection.state = ConnectionState.CLOSING
+        message: protocol.ServiceMessage
+        if code is CloseCode.PROTOCOL_ERROR:
+            self._audit.protocol_error(link.address, detail)
+            message = protocol.Error(detail)
+        else:
+            reason = DisconnectReason[code.name]
+            if reason is DisconnectReason.REFUSED:
+                self._audit.refused(link.address, detail, area_id)
+            message = Disconnect(reason, detail)
+        link.send(protocol.serialize(message))
+        link.close(code, code.name.lower().replace("_", " "))
+        if connection is not None:
+            self._remove_connection(connection, aborted=False)
 
     def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
         area = RenderArea(self, area_id, *self._clamp_size(width, height))
         self._render_areas[area_id] = area
+        self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
         self._call_service("on_instantiated_render_area", area)
         return area
@@ -800,20 +768,15 @@ class Service:
 
     def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
-        if connection._closing:
-            return
-        connection._closing = True
         link: Link = connection._link  # type: ignore[assignment]
-        link.send(protocol.serialize(Disconnect(reason, detail)))
-        link.close(CloseCode[reason.value], reason.value.lower())
-        self._remove_connection(connection, aborted=False)
+        self._fail(link, CloseCode[reason.value], detail, connection)
 
     def _remove_connection(self, connection: Connection, aborted: bool) -> None:
         link: Link = connection._link  # type: ignore[assignment]
         if self._connections.pop(link, None) is None:
             return
-        connection.is_open = False
-        connection._closing = True
+        connection.state = ConnectionState.CLOSED
+        self._scheduler.remove_viewer(connection.render_area.id, connection.id)
         area, client = connection.render_area, connection.client
         area._connections.pop(connection.id, None)
         client._connections.pop(connection.id, None)
@@ -846,7 +809,7 @@ class Service:
             except Exception:
                 log.exception("disposing the scene of %r failed", area)
         self._render_areas.pop(area.id, None)
-        self._still_pending.discard(area.id)
+        self._scheduler.remove_area(area.id)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
         self._call_service("on_disposed_render_area", area.id)
 
@@ -855,33 +818,30 @@ class Service:
     def _handle_message(self, link: Link, pending: Pending) -> None:
         message = link.take(pending)
         connection = self._connections.get(link)
-        if connection is None or connection._closing:
+        if connection is None or not connection.state.live:
             return
         try:
             self._route(connection, message)
         except ProtocolError as error:
-            self._audit.protocol_error(link.address, str(error))
-            link.send(protocol.serialize(protocol.Error(str(error))))
-            link.close(CloseCode.PROTOCOL_ERROR, "protocol error")
-            self._remove_connection(connection, aborted=False)
+            self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
 
     def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
         area = connection.render_area
         match message:
             case Ack(frame_id=frame_id, decode_ms=decode_ms):
-                info = connection.pacer.ack(frame_id, decode_ms)
-                connection._rate.on_ack(info, info.interactive)
-                connection.pacer.window = connection._rate.window = self._window_for(connection)
+                latency_ms = connection.client.network_performance.latency_ms
+                _, send = connection.outgoing.ack(frame_id, decode_ms, latency_ms, time.monotonic())
                 if decode_ms > 0:  # 0: the browser dropped the frame undecoded
                     self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
-                self._send_slot(connection)
+                if send is not None:
+                    self._transmit(connection, send)
             case Input(event=event, seq=seq):
                 self._handle_input(area, connection, event, seq)
             case AppMessage(data=data):
                 area._call("on_received_message", area, connection, data)
             case SizeRequest(width=width, height=height):
                 answers = area._call("on_requested_size", area, connection, width, height)
-                if any(a is False or a is _FAILED for a in answers):
+                if any(a is False or a is FAILED for a in answers):
                     return
                 # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
                 # must not change what everybody else sees (a "size 1x1" for all).
@@ -902,10 +862,9 @@ class Service:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 
     def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*_listener_call(area, connection, event), event=event)
-        area._last_input_time = time.monotonic()
-        connection._last_input_seq = seq
-        self._still_pending.add(area.id)
+        answers = area._call(*input_callback(area, connection, event), event=event)
+        area.schedule.input_arrived(time.monotonic())
+        connection.outgoing.last_input_seq = seq
         if not all(a is not False for a in answers):
             return
         if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
@@ -916,12 +875,6 @@ class Service:
                 log.exception("the scene of %r failed to process %r", area, event)
 
     # ------------------------------------------------------------------ resizing
-
-    def _window_for(self, connection: Connection) -> int:
-        """The window from the bandwidth-delay product: enough frames to cover one round trip."""
-        latency_s = connection.client.network_performance.latency_ms / 1000.0
-        wanted = math.ceil(latency_s * connection.settings.fps) + 1
-        return max(self.settings.frame_window, min(MAX_FRAME_WINDOW, wanted))
 
     def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
         width, height = self._clamp_size(width, height)
@@ -935,96 +888,54 @@ class Service:
         for connection in area.connections:
             if connection.is_open:
                 connection._link.send(message)  # type: ignore[attr-defined]
-        area._dirty = True
+        area.request_redraw()
         self._wake()
 
     # ------------------------------------------------------------------ sending
 
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
-        if not connection._closing:
+        if connection.state.live:
             connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the frame path
 
-    def _has_render_work(self) -> bool:
-        return any(self._ready_connections(area) for area in self._render_areas.values()
-                   if area._dirty and area._pending_frame is None and area._backoff.retry_at <= time.monotonic())
-
-    def _ready_connections(self, area: RenderArea) -> list[Connection]:
-        """Connections that can take a frame of ``area`` by the time it is rendered and encoded."""
-        now = time.monotonic()
-        return [c for c in area._connections.values() if (t := self._ready_time(c, now)) is not None and t <= now]
-
-    @staticmethod
-    def _ready_time(connection: Connection, now: float) -> float | None:
-        """When a frame for ``connection`` should start rendering; None while it waits for events.
-
-        The rate cap is looked at one frame's render and encode time ahead: waiting for it before
-        rendering would add that time to every capped frame's interval. Frames already rendered
-        for it and not yet sent count against its window.
-        """
-        if not connection.is_open or connection._closing:
-            return None
-        pacer = connection.pacer
-        waiting = (connection._slot is not None) + connection._encoding  # rendered, not yet sent
-        area = connection.render_area
-        if waiting and connection.frame_encoders.is_video:
-            # A newer video frame cannot replace a waiting one, and rendering ahead adds a frame of
-            # latency: only worth it when one frame after the other cannot hold the target rate.
-            if connection._slot is not None or area._frame_cost < 0.8 / connection.settings.fps:
-                return None
-        if pacer.in_flight + waiting >= pacer.window:
-            return None  # an ack (or a finished encode) comes first
-        next_send = max(pacer.ready_at, now) + pacer.min_interval * waiting
-        return next_send - area._frame_cost
-
     def _render_ready_areas(self) -> None:
-        for connection in self._connections.values():
-            if connection._slot is not None:
-                self._send_slot(connection)  # its rate cap may have let it go since
+        """Carry out the scheduler's decisions: send what the rate cap lets go, render what is due."""
         now = time.monotonic()
-        for area_id in list(self._still_pending):
-            area = self._render_areas.get(area_id)
-            if area is not None and now - area._last_input_time >= self.settings.still_delay:
-                if area._last_frame_interactive:
-                    area._dirty = True
-                else:
-                    self._still_pending.discard(area_id)
-        for area in list(self._render_areas.values()):
-            # One frame may wait while the previous one is encoded: rendering the next frame
-            # overlaps its encoding, and the wait is bounded to that one frame.
-            if area._dirty and area._pending_frame is None and area._backoff.retry_at <= now:
-                ready = self._ready_connections(area)
-                for connection in area._connections.values():
-                    if connection.is_open and connection.pacer.in_flight >= connection.pacer.window:
-                        connection._rate.congested()  # a frame is wanted and its window is full
-                if not ready:
-                    continue
-                frame = self._render(area, ready)
-                if frame is None:
-                    continue
-                if area._encodes_in_flight:
-                    area._pending_frame = frame  # encoded as soon as the previous frame is
-                else:
-                    self._submit(area, frame)
+        for area_id, connection_id, send in self._scheduler.sendable(now):
+            self._transmit(self._render_areas[area_id].get_connection(connection_id), send)
+        for area_id in self._scheduler.due(now):
+            ready_ids = self._scheduler.render_now(area_id, time.monotonic())
+            if not ready_ids:
+                continue
+            area = self._render_areas[area_id]
+            ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
+            frame = self._render(area, ready)
+            if frame is None:
+                continue
+            if area.schedule.encodes_in_flight:
+                area.schedule.pending = frame  # encoded as soon as the previous frame is
+            else:
+                self._submit(area, frame)
 
-    def _render(self, area: RenderArea, ready: list[Connection]) -> _Frame | None:
+    def _render(self, area: RenderArea, ready: list[Connection]) -> RenderedFrame | None:
         """Render (or ask the application for) one frame of ``area``; None if there is none."""
         started = time.perf_counter()
-        area._dirty = False
+        schedule = area.schedule
+        schedule.render_started()
         interactive = area.is_interacting
         if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
             answers = area._call("on_requested_frame", area, ready[0])
-            answer = next((a for a in answers if a is not None and a is not _FAILED), None)
+            answer = next((a for a in answers if a is not None and a is not FAILED), None)
             if answer is None:
-                if _FAILED in answers:
+                if FAILED in answers:
                     self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
                 return None
             image, interactive = _checked_frame(answer, area)
             if image is None:
                 return None
         else:
-            if not all(a is not False and a is not _FAILED for a in area._call("on_pre_render", area)):
+            if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
                 return None
             try:
                 image = area.scene_manager.render(area.width, area.height, interactive=interactive)
@@ -1033,7 +944,7 @@ class Service:
                 return None
             area._call("on_post_render", area)
         rendering_ms = (time.perf_counter() - started) * 1000.0
-        area._render_cost = 0.8 * area._render_cost + 0.2 * rendering_ms / 1000.0
+        schedule.rendered(bool(interactive), rendering_ms / 1000.0)
         self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
         if area._preview is not None:
             try:
@@ -1042,34 +953,29 @@ class Service:
             except Exception:
                 log.exception("the preview window of %r failed; closing it", area)
                 area.show_preview(False)
-        area._last_frame_interactive = bool(interactive)
-        if not interactive:
-            self._still_pending.discard(area.id)
-        return _Frame(image, bool(interactive), area)
+        input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
+        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs)
 
-    def _submit(self, area: RenderArea, frame: _Frame) -> None:
+    def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
         """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
-        image = frame.image
-        connections = {c.id: c for c in area.connections if c.is_open and not c._closing}
+        viewers = self._scheduler.viewers(area.id)
         members = []
-        for connection in list(connections.values()):
+        for connection_id, outgoing in list(viewers.items()):
+            connection = area.get_connection(connection_id)
+            assert connection is not None  # a viewer is one of the area's connections
             encoders = connection.frame_encoders
-            if connection._slot is not None and encoders.is_video:
-                # It has not taken the last frame yet: encoding more for it would only be dropped.
-                # It rejoins with a key frame once its slot is sent.
-                del connections[connection.id]
-                connection._needs_key = True
+            if not outgoing.join_plan(connection._targets(), encoders.is_video):
+                del viewers[connection_id]  # it rejoins through a resync stream once its slot is sent
                 continue
-            rate = connection._rate
-            rate.retarget(connection._targets())
-            connection.pacer.min_interval = rate.min_interval()
             members.append(Member(
-                connection.id,
+                connection_id,
                 encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
-                rate.quality if frame.interactive else 1.0,
-                connection._needs_key,
-                rate.scale if frame.interactive else 1.0))
-        height, width = image.shape[:2]
+                outgoing.rate.quality if frame.interactive else 1.0,
+                outgoing.needs_key,
+                outgoing.rate.scale if frame.interactive else 1.0,
+                outgoing.rate.targets.fps,
+                outgoing.rate.bitrate()))
+        height, width = frame.image.shape[:2]
         try:
             jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
         except Exception as error:
@@ -1080,77 +986,81 @@ class Service:
         for job in jobs:
             texts = {}
             for connection_id in job.members:
-                connection = connections[connection_id]
-                connection._needs_key = False
-                connection._encoding += 1
+                viewers[connection_id].encoding_started()
+                connection = area.get_connection(connection_id)
                 said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
                 texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
-            area._encodes_in_flight += 1
+            area.schedule.encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
 
     @staticmethod
     def _close_retired(area: RenderArea) -> None:
         """Close the encoders an area no longer uses, once none of its encodes is in flight."""
-        if not area._encodes_in_flight:
+        if not area.schedule.encodes_in_flight:
             for coder in area._encoders.take_retired():
                 coder.close()
 
     def _needs_key_frame(self, connection: Connection) -> None:
         """The connection cannot decode what follows until it receives a key frame."""
-        connection._needs_key = True
+        connection.outgoing.lose_stream()
         connection.render_area._encoders.forget(connection.id)
         connection.render_area.request_redraw()
 
-    def _encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes], future: Any) -> None:
-        area._encodes_in_flight -= 1
+    def _encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
+                 future: Any) -> None:
+        schedule = area.schedule
+        schedule.encodes_in_flight -= 1
         self._close_retired(area)
         self._send_encoded(area, frame, job, texts, future)
-        if not area._encodes_in_flight and area._pending_frame is not None and not area.is_disposed:
-            pending, area._pending_frame = area._pending_frame, None
+        if not schedule.encodes_in_flight and schedule.pending is not None and not area.is_disposed:
+            pending, schedule.pending = schedule.pending, None
             self._submit(area, pending)
 
-    def _send_encoded(self, area: RenderArea, frame: _Frame, job: Job, texts: dict[str, bytes],
+    def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
                       future: Any) -> None:
-        for connection_id in job.members:
-            connection = area._connections.get(connection_id)
-            if connection is not None:
-                connection._encoding -= 1
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
         except Exception as error:
             for connection_id in job.members:
-                if (connection := area._connections.get(connection_id)) is not None and job.stream is not None:
-                    connection._needs_key = True  # its stream lost a frame
+                if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
+                    outgoing.encoding_finished(failed_stream=job.stream is not None)
             self._frame_failed(area, "encode", error)
             return
+        for connection_id in job.members:
+            if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
+                outgoing.encoding_finished()
         self._frame_succeeded(area)
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
         stream = job.stream
-        config = b""
+        config = None
+        if stream is not None and job.encoder.codec is not None:
+            config = protocol.StreamConfig(job.encoder.codec, stream.codec_string, stream.width, stream.height)
         for connection_id in job.members:
-            connection = area._connections.get(connection_id)
-            if connection is None or not connection.is_open or connection._closing:
-                continue
-            if stream is not None and connection._needs_key and not is_key:
-                continue  # it missed a frame of this stream since the plan: wait for a key frame
+            outgoing = self._scheduler.viewer(area.id, connection_id)
+            connection = area.get_connection(connection_id)
+            if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
+                continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area._encode_cost = 0.8 * area._encode_cost + 0.2 * encode_ms / 1000.0
-            prefix = b""
-            if connection_id in job.joined and stream is not None and job.encoder.codec is not None:
-                config = config or str(protocol.serialize(protocol.StreamConfig(
-                    job.encoder.codec, stream.codec_string, stream.width, stream.height))).encode()
-                prefix = config
-            header = (job.encoder.codec, flags, width, height, frame.width, frame.height,
-                      frame.input_seqs.get(connection_id, 0),
-                      texts.get(connection_id, b""))
-            self._offer(connection, header, prefix, payload, is_video=stream is not None, is_key=is_key)
+            area.schedule.encoded(encode_ms / 1000.0)
+            assert job.encoder.codec is not None  # every encoder a connection can use has a codec
+            header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
+                                 frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
+            joined = connection_id in job.joined
+            offered = outgoing.offer(EncodedFrame(header, payload, stream is not None, config if joined else None),
+                                     time.monotonic())
+            if offered.dropped:
+                self._monitoring.count("frames_dropped")
+            if offered.lost_stream:
+                self._needs_key_frame(connection)
+            if offered.send is not None:
+                self._transmit(connection, offered.send)
 
     def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
         """Back off from ``area``; log and tell its viewers once per kind of failure."""
-        report = area._backoff.failed(stage, error, time.monotonic())
-        area._dirty = True  # tried again once the delay has passed
+        report = area.schedule.backoff.failed(stage, error, time.monotonic())
+        area.schedule.failed()
         if not report.is_news:
             return
         log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
@@ -1161,49 +1071,21 @@ class Service:
                 self._send(connection, area._failure)
 
     def _frame_succeeded(self, area: RenderArea) -> None:
-        if area._backoff.succeeded():
+        if area.schedule.backoff.succeeded():
             area._failure = None
             log.info("frames of %r work again", area)
 
-    def _offer(self, connection: Connection, header: tuple[Any, ...], prefix: bytes, payload: bytes, *, is_video: bool,
-               is_key: bool) -> None:
-        """Put a frame in the connection's slot and send it if the window has room.
-
-        An image in the slot is simply replaced by a newer one. A video frame depends on the one
-        before, so a newer delta frame cannot replace it: it is dropped, and the connection waits
-        for a key frame; a newer key frame replaces it (keeping a stream configuration to send).
-        """
-        slot = connection._slot
-        if slot is not None or not connection.pacer.has_room:
-            connection._rate.congested()
-        if slot is not None:
-            self._monitoring.count("frames_dropped")
-            if is_video:
-                if not is_key:
-                    self._needs_key_frame(connection)
-                    return
-                prefix = prefix or slot[1]
-        connection._slot = (header, prefix, payload)
-        self._send_slot(connection)
-
-    def _send_slot(self, connection: Connection) -> None:
-        """Send the connection's waiting frame if its window has room."""
-        slot = connection._slot
-        if slot is None or not connection.pacer.has_room:
-            return
-        connection._slot = None
-        header, prefix, payload = slot
-        codec, flags, width, height, area_width, area_height, input_seq, text = header
-        frame_id = connection.pacer.next_frame(len(payload), interactive=not flags & FrameFlags.STILL)
+    def _transmit(self, connection: Connection | None, send: Send) -> None:
+        """Carry out a send decision: the stream configuration if it is due, then the frame."""
+        assert connection is not None  # decisions are only ever made for open connections
+        frame = send.frame
         link: Link = connection._link  # type: ignore[assignment]
-        if prefix:
-            link.send(prefix.decode())
-        link.send(protocol.encode_frame_header(frame_id, codec, flags, width, height, area_width, area_height,
-                                               input_seq, text) + payload)
-        connection.last_encoded_frame = payload
+        if frame.stream is not None:
+            link.send(protocol.serialize(frame.stream))
+        link.send(frame.header.encode(send.frame_id) + frame.payload)
+        connection.last_encoded_frame = frame.payload
         self._monitoring.count("frames_sent")
-        self._monitoring.count("frame_bytes_sent", len(payload))
-
+        self._monitoring.count("frame_bytes_sent", len(frame.payload))
 
 def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
     """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
@@ -1245,50 +1127,6 @@ def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int,
                   answer, width, height)
         return width, height
     return new_width, new_height
-
-
-@functools.lru_cache(maxsize=1024)
-def _accepts_event(function: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "event" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
-def _takes_event(callback: Callable[..., Any]) -> bool:
-    """Whether an input callback takes the ``event`` keyword (those written before it was added do not)."""
-    return _accepts_event(getattr(callback, "__func__", callback))
-
-
-def _listener_call(area: RenderArea, connection: Connection, event: Any) -> tuple[Any, ...]:
-    """The RenderAreaListener method and arguments an input event is delivered with."""
-    match event:
-        case MouseEvent(action=MouseAction.DOWN):
-            return ("on_mouse_down", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.UP):
-            return ("on_mouse_up", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.MOVE):
-            return ("on_mouse_move", area, connection, event.x, event.y)
-        case MouseEvent(action=MouseAction.DOUBLE_CLICK):
-            return ("on_mouse_double_click", area, connection, event.x, event.y, int(event.button))
-        case MouseEvent(action=MouseAction.ENTER):
-            return ("on_mouse_enter", area, connection, event.x, event.y)
-        case MouseEvent(action=MouseAction.LEAVE):
-            return ("on_mouse_leave", area, connection, event.x, event.y)
-        case WheelEvent():
-            return ("on_mouse_wheel", area, connection, event.x, event.y, event.delta)
-        case KeyEvent(action=KeyAction.DOWN):
-            return ("on_key_down", area, connection, event.x, event.y, event.key)
-        case KeyEvent(action=KeyAction.UP):
-            return ("on_key_up", area, connection, event.x, event.y, event.key)
-        case TouchEvent(action=TouchAction.START):
-            return ("on_touch_start", area, connection, event.touch_id, event.x, event.y)
-        case TouchEvent(action=TouchAction.MOVE):
-            return ("on_touch_move", area, connection, event.touch_id, event.x, event.y)
-        case TouchEvent():
-            return ("on_touch_end", area, connection, event.touch_id, event.x, event.y)
-    raise TypeError(f"not an input event: {event!r}")
 
 
 def _log_to_stderr_unless_configured() -> None:

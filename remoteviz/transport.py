@@ -9,13 +9,14 @@ the same port go to an HTTP handler (health checks, static files, the applicatio
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
-import functools
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve, unix_serve
@@ -25,9 +26,20 @@ from websockets.http11 import Request, Response
 from . import protocol
 from .access import OriginPolicy
 from .audit import Audit
-from .limits import Admission, AdmissionLimits, RateBucket, Ticket
 from .events import MouseAction, MouseEvent
-from .protocol import CloseCode, ClientMessage, Disconnect, DisconnectReason, Error, Hello, Input, Ping, Pong, ProtocolError
+from .limits import Admission, AdmissionLimits, RateBucket, Ticket
+from .protocol import (
+    ClientMessage,
+    CloseCode,
+    Disconnect,
+    DisconnectReason,
+    Error,
+    Hello,
+    Input,
+    Ping,
+    Pong,
+    ProtocolError,
+)
 
 log = logging.getLogger("remoteviz.transport")
 
@@ -354,7 +366,9 @@ class Transport:
         self._server = await (unix_serve if unix_path else serve)(
             self._handle, **where, ssl=self._ssl, compression=None,
             process_request=self._process_request,
-            create_connection=functools.partial(_CountedConnection, self._admission, self._audit),
+            # A factory of ServerConnection subclasses, which websockets' annotation (a class) does not say.
+            create_connection=cast("type[ServerConnection]",
+                                   functools.partial(_CountedConnection, self._admission, self._audit)),
             open_timeout=self._limits.hello_timeout,
             # Few whole messages buffered by websockets, so that not reading a link (while its
             # inbox share is full) pushes back to TCP soon.
@@ -413,6 +427,7 @@ class Transport:
 
     async def _handle(self, websocket: ServerConnection) -> None:
         link = Link(self, websocket, self._limits)
+        assert websocket.request is not None  # the handler runs after the opening handshake
         headers = websocket.request.headers
         refusal = self._origins.refusal(headers.get("Origin"), headers.get("Host"))
         if refusal is not None:
@@ -513,7 +528,7 @@ class _CountedConnection(ServerConnection):
         ticket = self._admission.admit(address)
         if isinstance(ticket, str):
             self._audit.refused(address, ticket)
-            transport.abort()
+            cast(asyncio.Transport, transport).abort()  # a socket's transport, whatever the annotation
             return
         self._ticket = ticket
 

@@ -7,12 +7,11 @@
  */
 
 import { keyMessage, mouseMessage, touchMessage, wheelMessage } from "./protocol.js";
-import { modifierMask, mouseAction, wheelLines } from "./input.js";
+import { MAX_BUTTON, buttonBit, modifierMask, mouseAction, wheelLines } from "./input.js";
 
-const MAX_BUTTON = 4;
-
-// The DOM `buttons` bit of each `button` number: left, right, middle, back, forward.
-const BUTTON_BITS = [[1, 0], [2, 2], [4, 1], [8, 3], [16, 4]];
+// [the DOM `buttons` bit, its `button` number], in bit order: left, right, middle, back, forward.
+const BUTTON_BITS = Array.from({ length: MAX_BUTTON + 1 }, (_, button) => [buttonBit(button), button])
+  .sort(([a], [b]) => a - b);
 
 // Chromium aligns pointermove to animation frames, holding a move back up to 16 ms;
 // pointerrawupdate comes as soon as the mouse or pen moves. Touch moves are not held back.

@@ -41,6 +41,9 @@ export function modifierMask(event) {
   return (event.shiftKey ? 1 : 0) | (event.ctrlKey ? 2 : 0) | (event.altKey ? 4 : 0) | (event.metaKey ? 8 : 0);
 }
 
+/** The highest `MouseEvent.button` number sent (left, middle, right, back, forward). */
+export const MAX_BUTTON = 4;
+
 // MouseEvent.button numbers the middle button 1 and the right 2; MouseEvent.buttons swaps them.
 const BUTTON_BITS = [1, 4, 2, 8, 16];
 

@@ -9,12 +9,14 @@ itself; the image pairs are JPEG/JPEG and PNG (still) with JPEG (interactive). A
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from ..protocol import Codec
+from .backends import BACKENDS, HARDWARE
 from .image import ImageEncoder
 
 
@@ -44,7 +46,12 @@ class Encoder(enum.Enum):
     @property
     def backends(self) -> tuple[str, ...]:
         """The FFmpeg encoders that can serve this encoder, best first (empty for images)."""
-        return _BACKENDS.get(self, ())
+        codec = self.codec
+        if codec is None or not codec.is_video:
+            return ()
+        pinned = _PINNED.get(self)
+        # An encoder that names no backend takes its codec's software ones, best first.
+        return (pinned,) if pinned else tuple(b for b in BACKENDS[codec] if b not in HARDWARE)
 
     @classmethod
     def parse(cls, name: str) -> Encoder:
@@ -65,13 +72,8 @@ _CODECS = {
     Encoder.AV1: Codec.AV1,
 }
 
-_BACKENDS = {
-    Encoder.H264_NVENC: ("h264_nvenc",),
-    Encoder.H264_OPENH264: ("libopenh264",),
-    Encoder.H264: ("libx264", "libopenh264"),
-    Encoder.VP9_VPX: ("libvpx-vp9",),
-    Encoder.AV1: ("libsvtav1", "librav1e", "libaom-av1"),
-}
+_PINNED = {Encoder.H264_NVENC: "h264_nvenc", Encoder.H264_OPENH264: "libopenh264"}
+"""Encoders that name one backend of :data:`~remoteviz.encoders.backends.BACKENDS`."""
 
 DEFAULT_FALLBACK_CHAIN: tuple[tuple[Encoder, Encoder], ...] = (
     (Encoder.H264_NVENC, Encoder.H264_NVENC),
@@ -207,8 +209,13 @@ class FrameEncoders:
         return False
 
 
-def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0) -> FrameEncoder:
-    """Open a ready-to-use encoder for frames of ``width`` x ``height``."""
+def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0,
+                 bitrate: int | None = None) -> FrameEncoder:
+    """Open a ready-to-use encoder for frames of ``width`` x ``height``.
+
+    A video encoder assumes ``fps`` frames per second and caps its stream at ``bitrate`` bits per
+    second where its backend can (None: quality alone sets the size).
+    """
     codec = encoder.codec
     if codec is None:
         raise ValueError("Encoder.NONE cannot encode")
@@ -219,4 +226,4 @@ def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0) -
     backend = next((b for b in encoder.backends if video.probe(b)), None)
     if backend is None:
         raise video.VideoEncoderUnavailable(f"no backend of {encoder.name} opens here")
-    return video.VideoEncoder(codec, width, height, backend=backend, fps=fps)
+    return video.VideoEncoder(codec, width, height, backend=backend, fps=fps, bitrate=bitrate)

@@ -11,12 +11,13 @@ ids and gets back jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .frame_encoders import Encoder, FrameEncoder
 
-Opener = Callable[[Encoder, int, int], FrameEncoder]
+Opener = Callable[[Encoder, int, int, float, int | None], FrameEncoder]
+"""Opens a coder: encoder, width, height, frame rate, bitrate cap (bits per second, None: none)."""
 
 
 @dataclass(eq=False)
@@ -59,6 +60,8 @@ class Member:
     quality: float
     needs_key: bool
     scale: float = 1.0  # honoured for images; a video stream keeps the render area's size
+    fps: float = 30.0  # the connection's target rate: a video stream opened for it assumes it
+    bitrate: int | None = None  # bits per second its link carries, capping a video stream opened for it
 
 
 class AreaEncoders:
@@ -87,12 +90,12 @@ class AreaEncoders:
             if not encoder.is_video:
                 coder = self._images.get(encoder)
                 if coder is None:
-                    coder = self._images[encoder] = self._open(encoder, width, height)
+                    coder = self._images[encoder] = self._open(encoder, width, height, member.fps, None)
                 job = jobs.setdefault((encoder, member.quality, member.scale),
                                       Job(coder, encoder, member.quality, True, [], [], None, member.scale))
                 job.members.append(member.connection_id)
                 continue
-            main = self._main_stream(encoder, width, height)
+            main = self._main_stream(member, width, height)
             resync = self._resync.get(encoder)
             if member.connection_id in main.members and not member.needs_key:
                 stream = main
@@ -101,7 +104,7 @@ class AreaEncoders:
             elif resync is not None and member.connection_id in resync.members and not member.needs_key:
                 stream = resync
             else:
-                stream = self._resync_stream(encoder, width, height)
+                stream = self._resync_stream(member, width, height)
             self._leave_other_streams(member.connection_id, stream)
             joined = member.connection_id not in stream.members
             stream.members.add(member.connection_id)
@@ -122,21 +125,27 @@ class AreaEncoders:
         self._retire_empty()
         return list(jobs.values())
 
-    def _main_stream(self, encoder: Encoder, width: int, height: int) -> Stream:
+    def _main_stream(self, member: Member, width: int, height: int) -> Stream:
+        encoder = member.encoder
         stream = self._main.get(encoder)
         if stream is None or (stream.width, stream.height) != (width, height) or not stream.members:
             if stream is not None:
                 self.retired.append(stream.coder)
-            stream = self._main[encoder] = Stream(encoder, self._open(encoder, width, height), width, height)
+            stream = self._main[encoder] = Stream(encoder, self._open_for(member, width, height), width, height)
         return stream
 
-    def _resync_stream(self, encoder: Encoder, width: int, height: int) -> Stream:
+    def _resync_stream(self, member: Member, width: int, height: int) -> Stream:
+        encoder = member.encoder
         stream = self._resync.get(encoder)
         if stream is None or (stream.width, stream.height) != (width, height):
             if stream is not None:
                 self.retired.append(stream.coder)
-            stream = self._resync[encoder] = Stream(encoder, self._open(encoder, width, height), width, height)
+            stream = self._resync[encoder] = Stream(encoder, self._open_for(member, width, height), width, height)
         return stream
+
+    def _open_for(self, member: Member, width: int, height: int) -> FrameEncoder:
+        """A stream's coder, at the rate and bitrate of the member it is opened for (kept while it lives)."""
+        return self._open(member.encoder, width, height, member.fps, member.bitrate)
 
     def _leave_other_streams(self, connection_id: str, keep: Stream) -> None:
         for streams in (self._main, self._resync):

@@ -43,6 +43,7 @@ from av.video.frame import PictureType
 from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
 
 from ..protocol import Codec
+from .backends import BACKENDS
 
 __all__ = ["BACKENDS", "VideoEncoder", "VideoEncoderUnavailable", "probe"]
 
@@ -54,13 +55,6 @@ _log = logging.getLogger(__name__)
 # other threads' getenv().
 os.environ.setdefault("SVT_LOG", "1")
 
-BACKENDS: dict[Codec, tuple[str, ...]] = {
-    Codec.H264: ("h264_nvenc", "libx264", "libopenh264"),
-    Codec.VP9: ("libvpx-vp9",),
-    Codec.AV1: ("libsvtav1", "librav1e", "libaom-av1"),
-}
-"""The FFmpeg encoders that can make each video codec, best first: hardware, then the fastest
-software encoder with good compression, then the rest. Walk it with :func:`probe`."""
 
 
 class VideoEncoderUnavailable(RuntimeError):

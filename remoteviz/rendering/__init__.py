@@ -12,8 +12,8 @@ from remoteviz.rendering.actions import HandleEventAction  # noqa: E402  (after 
 from remoteviz.rendering.camera import Camera, OrthographicCamera, PerspectiveCamera, Viewport  # noqa: E402
 from remoteviz.rendering.examiner import InteractionMode, SceneExaminer  # noqa: E402
 from remoteviz.rendering.gl_platform import RenderingUnavailableError  # noqa: E402
-from remoteviz.rendering.math3d import BoundingBox, Rotation  # noqa: E402
 from remoteviz.rendering.lines import LineSet  # noqa: E402
+from remoteviz.rendering.math3d import BoundingBox, Rotation  # noqa: E402
 from remoteviz.rendering.mesh import Mesh  # noqa: E402
 from remoteviz.rendering.nodes import (  # noqa: E402
     ClipPlane,

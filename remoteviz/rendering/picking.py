@@ -178,7 +178,6 @@ def _nearest_triangle(
 
 
 def _pick_points(instance: ShapeInstance, geometry: PointGeometry, view: _PickView) -> PickedPoint | None:
-    ray = view.ray
     points = transform_points(instance.model, geometry.positions)
     return _nearest_on_screen(instance, view, points, np.maximum(PICK_RADIUS_PIXELS, geometry.sizes / 2.0))
 

@@ -16,8 +16,9 @@ import collections
 import concurrent.futures
 import contextlib
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 from OpenGL import GL

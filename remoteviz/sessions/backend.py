@@ -14,8 +14,8 @@ and the manager leaves them running when it stops (:attr:`Backend.shared`).
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
 
 from .config import AppConfig
 
@@ -35,7 +35,7 @@ class UnixAddress:
     path: str
 
 
-Address = Union[TcpAddress, UnixAddress]
+Address = TcpAddress | UnixAddress
 """Where the manager reaches an instance."""
 
 
@@ -138,10 +138,10 @@ class Backend(abc.ABC):
     shared = False
     """True when instances outlive the manager and other managers see them: it stops none when it stops."""
 
-    async def follow(self, adopt: Callable[[Adopted], None]) -> None:
+    async def follow(self, adopt: Callable[[Adopted], None]) -> None:  # noqa: B027 (optional hook)
         """Hand every instance this manager did not start to ``adopt``, now and as they appear; returns
         once the instances running now were handed over. The local backend has none: its
         instances are its children."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (optional hook)
         """Release what the backend holds (connections, watches); instances of a shared backend go on."""

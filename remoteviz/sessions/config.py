@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "REMOTEVIZ_SESSIONS_"
 APP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -22,8 +22,8 @@ import asyncio
 import enum
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from .backend import Address, CapacityError, InstanceHandle, LaunchSpec, TcpAddress
 

@@ -34,8 +34,9 @@ import os
 import secrets
 import socket
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Coroutine, cast
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import aiohttp
 from lightkube import AsyncClient, KubeConfig
@@ -68,14 +69,14 @@ def derive_secret(token_secret: str, key: str) -> str:
 
 
 def _now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _unix(rfc3339: str | None) -> float:
     if not rfc3339:
         return time.time()
     try:
-        return datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        return datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return time.time()
 

@@ -29,8 +29,8 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from .. import launch
 from .backend import Address, Backend, InstanceHandle, LaunchSpec, UnixAddress
@@ -77,9 +77,9 @@ def _kill_group(pgid: int, sig: int) -> bool:
 
 def _group_alive(pgid: int) -> bool:
     """True while a process of group ``pgid`` still runs (zombies do not count: they hold nothing)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for status_file in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text()
+            fields = status_file.read_text()
         except OSError:
             continue
         state = fields[fields.rindex(")") + 2:].split()

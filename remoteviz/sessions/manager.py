@@ -13,8 +13,8 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..tokens import ANY_AREA, TokenError, issue_token, verify_token
 from .backend import Adopted, Backend, LaunchSpec

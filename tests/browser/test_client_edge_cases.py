@@ -3,11 +3,10 @@ a page that disposes its view from a listener, a container resized while the ser
 
 import time
 
-import remoteviz as rv
 from remoteviz.protocol import CloseCode
+from tests.integration.harness import wait_until
 
 from .helpers import RecordingApp, RecordingArea, view_box, view_url, wait_first_frame
-from tests.integration.harness import wait_until
 
 
 class ButtonsArea(RecordingArea):

@@ -3,8 +3,8 @@ https://, the stream over wss:// through nginx to the service, which speaks plai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

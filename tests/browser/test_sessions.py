@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..sessions.harness import ManagerProcess, wait_for
-from .helpers import VERTICAL_DRAG, assert_shows_cone, canvas_image, changed_fraction, decoded_count, drag, \
-    record, wait_first_frame, wait_settled
+from .helpers import (
+    VERTICAL_DRAG,
+    assert_shows_cone,
+    canvas_image,
+    changed_fraction,
+    decoded_count,
+    drag,
+    record,
+    wait_first_frame,
+    wait_settled,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sessions"
 

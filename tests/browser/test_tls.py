@@ -3,8 +3,8 @@ the private key encrypted and its passphrase given by ``on_requested_private_key
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError

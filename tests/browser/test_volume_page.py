@@ -13,7 +13,16 @@ import pytest
 import remoteviz as rv
 
 from ..integration.harness import ServiceThread
-from .helpers import VERTICAL_DRAG, canvas_image, changed_fraction, decoded_count, drag, record, wait_first_frame, wait_settled
+from .helpers import (
+    VERTICAL_DRAG,
+    canvas_image,
+    changed_fraction,
+    decoded_count,
+    drag,
+    record,
+    wait_first_frame,
+    wait_settled,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "volume"))
 import volume_viewer  # noqa: E402

@@ -8,7 +8,7 @@ import remoteviz as rv
 from remoteviz import client
 from remoteviz.protocol import Codec
 
-from .harness import Recorder, async_wait_until, pattern, running_service
+from .harness import Recorder, pattern, running_service
 
 
 def test_png_still_frame_is_exactly_the_application_array(recorder: Recorder) -> None:

@@ -138,7 +138,7 @@ def test_render_area_send_message_reaches_all_or_only_the_chosen_connections(rec
             extra = await to_second.next_message()
             try:
                 leaked = await other.next_message(timeout=0.2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 leaked = None
             return got_a, got_b, extra, leaked
 

@@ -23,6 +23,7 @@ from ..certificates import Certificate, make_certificate
 from ..nginx import CLIENT_DIR, TEMPLATE, fill_template, free_port, running_nginx
 from .harness import Recorder, pattern, running_service
 
+
 @pytest.fixture
 def certificate(tmp_path: Path) -> Certificate:
     return make_certificate(tmp_path / "tls")

@@ -18,8 +18,9 @@ import os
 import random
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import kmock

@@ -15,15 +15,24 @@ import signal
 from pathlib import Path
 
 import aiohttp
-
 import kubernetes_validate
 import pytest
 
 from remoteviz import client
 from remoteviz.client import ServiceClosed
 
-from .kube import TOKEN_SECRET, Manager, cluster, free_port, manager_command, manager_config, pods, replicas, \
-    to_toml, until
+from .kube import (
+    TOKEN_SECRET,
+    Manager,
+    cluster,
+    free_port,
+    manager_command,
+    manager_config,
+    pods,
+    replicas,
+    to_toml,
+    until,
+)
 
 
 async def view_one_frame(url: str) -> str:

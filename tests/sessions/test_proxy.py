@@ -254,7 +254,8 @@ def test_a_browser_that_does_not_read_makes_the_manager_hold_a_bounded_amount(ma
             for _ in range(count):
                 await ws.send(json.dumps({"type": "message", "text": "z" * chunk}))
             # The echoes come back until every buffer on the way is full, then stop.
-            relayed = lambda: manager.metric('remoteviz_sessions_proxied_bytes_total{direction="to_browser"}')
+            def relayed():
+                return manager.metric('remoteviz_sessions_proxied_bytes_total{direction="to_browser"}')
             previous = -1.0
             while (now := relayed()) != previous:
                 previous = now

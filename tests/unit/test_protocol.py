@@ -5,11 +5,40 @@ import json
 import pytest
 
 from remoteviz import protocol
-from remoteviz.events import KeyAction, KeyEvent, Modifiers, MouseAction, MouseButton, MouseEvent, TouchAction, \
-    TouchEvent, WheelEvent
-from remoteviz.protocol import (Accept, Ack, AppMessage, Codec, ContainerResize, Disconnect, DisconnectReason, Error, Failure,
-                                Frame, FrameFlags, Hello, Input, KeyFrameRequest, Notify, Ping, Pong, ProtocolError,
-                                Resize, SizeRequest, StreamConfig)
+from remoteviz.events import (
+    KeyAction,
+    KeyEvent,
+    Modifiers,
+    MouseAction,
+    MouseButton,
+    MouseEvent,
+    TouchAction,
+    TouchEvent,
+    WheelEvent,
+)
+from remoteviz.protocol import (
+    Accept,
+    Ack,
+    AppMessage,
+    Codec,
+    ContainerResize,
+    Disconnect,
+    DisconnectReason,
+    Error,
+    Failure,
+    Frame,
+    FrameFlags,
+    Hello,
+    Input,
+    KeyFrameRequest,
+    Notify,
+    Ping,
+    Pong,
+    ProtocolError,
+    Resize,
+    SizeRequest,
+    StreamConfig,
+)
 
 CLIENT_MESSAGES = [
     Hello("page", 640, 480, 800, 600, frozenset({"jpeg", "png", "h264"}), "app", "agent"),

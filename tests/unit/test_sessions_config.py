@@ -85,7 +85,7 @@ def test_unreadable_and_invalid_toml(tmp_path):
 
 
 def test_every_key_is_documented_with_its_default():
-    from dataclasses import MISSING, fields
+    from dataclasses import fields
     from pathlib import Path
 
     from remoteviz.sessions.config import AppConfig, ManagerConfig

@@ -8,7 +8,7 @@ from remoteviz.protocol import Codec
 class Coder:
     opened: list["Coder"] = []
 
-    def __init__(self, encoder: Encoder, width: int, height: int) -> None:
+    def __init__(self, encoder: Encoder, width: int, height: int, fps: float = 30.0, bitrate=None) -> None:
         self.codec = encoder.codec
         self.size = (width, height)
         self.codec_string = f"{encoder.value}-{width}x{height}"

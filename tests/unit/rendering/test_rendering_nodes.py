@@ -3,7 +3,6 @@ real OpenGL and compared with expectations computed in numpy; picking on each.""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import trimesh
@@ -313,7 +312,7 @@ def test_a_screen_label_is_drawn_at_its_place_on_top_of_everything(make_manager)
     rows, cols = np.nonzero(yellow)
     assert len(rows) > 30  # glyph pixels
     assert rows.min() >= 8 and rows.max() < 8 + height and cols.min() >= 10 and cols.max() < 10 + width
-    assert (image[~yellow & ~((image[..., 0] > 20))][:, 2] > 200).all()  # elsewhere: the blue box
+    assert (image[~yellow & ~(image[..., 0] > 20)][:, 2] > 200).all()  # elsewhere: the blue box
 
 
 def test_an_anchored_label_follows_its_point_and_is_picked(make_manager):

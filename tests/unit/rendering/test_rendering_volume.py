@@ -5,8 +5,8 @@ transfer functions from messages, and picking the first voxel above a threshold.
 from __future__ import annotations
 
 import gc
-import math
 import json
+import math
 
 import numpy as np
 import pytest

@@ -1,21 +1,23 @@
-"""Per-connection pacing: the window of unacknowledged frames, and the newest-frame slot.
+"""Per-connection pacing: the window of unacknowledged frames, and how the rate adapts to the link.
 
-Sans-I/O like :mod:`remoteviz.protocol`: the service tells a :class:`Pacer` what it sent and what
-was acknowledged; the pacer says whether another frame may go now. A frame that cannot go waits in
-a single slot, where a newer frame replaces it, so a slow client gets the newest picture and the
-service never queues pictures.
+Sans-I/O like :mod:`remoteviz.protocol`: the caller tells a :class:`Pacer` what it sent and what
+was acknowledged, with the current time (``now``); the pacer says whether another frame may go.
+The :class:`RateController` turns acknowledgements and congestion into a quality, a scale and a
+frame interval. Neither reads a clock.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 
-from .protocol import ProtocolError
+from ..protocol import ProtocolError
 
 DEFAULT_WINDOW = 2
-"""Unacknowledged frames allowed in flight per connection."""
+"""Unacknowledged frames allowed in flight per connection (``ServiceSettings.frame_window``'s default)."""
+
+MAX_WINDOW = 4
+"""The most frames a connection may have in flight, however long its round trip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +37,14 @@ class Pacer:
     Frame ids start at 1 and increase by one per frame sent on the connection.
     """
 
-    def __init__(self, window: int = DEFAULT_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
         if window < 1:
             raise ValueError("the window must allow at least one frame")
         self.window = window
-        self._clock = clock
         self._in_flight: dict[int, tuple[float, int, bool]] = {}  # id -> (sent time, bytes, interactive)
         self._last_id = 0
         self._last_sent = float("-inf")
         self.min_interval = 0.0  # seconds to leave between two frames (a rate cap)
-        self.frames_sent = 0
         self.bytes_sent = 0
 
     @property
@@ -53,37 +53,42 @@ class Pacer:
         return len(self._in_flight)
 
     @property
-    def has_room(self) -> bool:
-        """True when one more frame may be sent now: the window has room and the interval passed."""
-        return len(self._in_flight) < self.window and self._clock() >= self.ready_at
+    def window_full(self) -> bool:
+        """True while the frames in flight fill the window (an ack comes first)."""
+        return len(self._in_flight) >= self.window
+
+    def has_room(self, now: float) -> bool:
+        """True when one more frame may be sent at ``now``: the window has room and the interval passed."""
+        return len(self._in_flight) < self.window and now >= self.ready_at
 
     @property
     def ready_at(self) -> float:
         """When the rate cap next allows a frame (the clock's time)."""
         return self._last_sent + self.min_interval
 
-    def next_frame(self, size: int, interactive: bool = False) -> int:
-        """Record a frame of ``size`` bytes as sent and return its id; the window must have room."""
-        if not self.has_room:
+    def next_frame(self, size: int, now: float, interactive: bool = False) -> int:
+        """Record a frame of ``size`` bytes as sent at ``now`` and return its id; the window must have room."""
+        if not self.has_room(now):
             raise RuntimeError("the window is full; check has_room before sending")
         self._last_id += 1
-        now = self._clock()
         # Keep to the rate cap's grid: a frame a little late does not push every later one back.
         on_grid = now - self.ready_at <= self.min_interval / 2
         self._last_sent = self.ready_at if on_grid else now
         self._in_flight[self._last_id] = (now, size, interactive)
-        self.frames_sent += 1
         self.bytes_sent += size
         return self._last_id
 
-    def ack(self, frame_id: int, decode_ms: float) -> AckInfo:
-        """Record the acknowledgement of ``frame_id``; a frame not in flight is a protocol error."""
+    def ack(self, frame_id: int, decode_ms: float, now: float) -> AckInfo:
+        """Record the acknowledgement of ``frame_id`` at ``now``; a frame not in flight is a protocol error."""
         entry = self._in_flight.pop(frame_id, None)
         if entry is None:
             raise ProtocolError(f"ack for frame {frame_id}, which is not in flight")
         sent, size, interactive = entry
-        return AckInfo(frame_id, (self._clock() - sent) * 1000.0, decode_ms, size, interactive)
+        return AckInfo(frame_id, (now - sent) * 1000.0, decode_ms, size, interactive)
 
+
+MAX_BITRATE = 100_000_000
+"""The highest bitrate cap given to a video stream (bits per second)."""
 
 QUALITY_STEP = 0.05
 """Qualities move in steps, so connections at nearly the same quality still share one encode."""
@@ -118,17 +123,16 @@ class RateController:
     keeps quality and spaces frames out so that the bytes fit the bandwidth.
     """
 
-    def __init__(self, targets: Targets, window: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, targets: Targets, window: int, now: float) -> None:
         self.targets = targets
         self.window = window
-        self._clock = clock
         self.quality = targets.quality
         self.scale = 1.0
         self.round_trip_ms = 0.0  # smoothed
         self.frame_bytes = 0.0  # smoothed, of interactive frames
         self.decode_ms = 0.0  # smoothed
         self._congested = False
-        self._last_adjust = clock()
+        self._last_adjust = now
 
     def retarget(self, targets: Targets) -> None:
         """The application changed its settings."""
@@ -158,13 +162,22 @@ class RateController:
             interval = max(interval, self.frame_bytes / self.targets.bandwidth)
         return interval
 
-    def on_ack(self, info: AckInfo, interactive: bool) -> None:
-        """Learn from one acknowledgement, and adjust if it is time to."""
+    def bitrate(self) -> int | None:
+        """Bits per second a video stream for this connection may use: its bandwidth share, if known.
+
+        At most :data:`MAX_BITRATE`: a loopback link measures gigabytes per second, which encoders
+        refuse as a rate (libx264 fails to open), and no stream here needs more.
+        """
+        if self.targets.bandwidth <= 0:
+            return None
+        return min(MAX_BITRATE, round(self.targets.bandwidth * 8))
+
+    def on_ack(self, info: AckInfo, now: float) -> None:
+        """Learn from one acknowledgement at ``now``, and adjust if it is time to."""
         self.round_trip_ms = _smooth(self.round_trip_ms, info.round_trip_ms)
         self.decode_ms = _smooth(self.decode_ms, info.decode_ms)
-        if interactive:
+        if info.interactive:
             self.frame_bytes = _smooth(self.frame_bytes, float(info.size))
-        now = self._clock()
         if now - self._last_adjust < ADJUST_INTERVAL:
             return
         self._last_adjust = now
@@ -185,6 +198,16 @@ class RateController:
                 self.scale = min(1.0, round(self.scale / 0.75, 3))
             elif self.quality < targets.quality - 1e-9:
                 self.quality = min(targets.quality, _step(self.quality + QUALITY_STEP))
+
+
+def window_for(latency_ms: float, fps: float, floor: int) -> int:
+    """The window from the bandwidth-delay product: enough frames to cover one round trip.
+
+    ``latency_ms`` is the probed latency, not the frame round trip, so a queue on a slow link does
+    not feed itself; ``floor`` is ``ServiceSettings.frame_window``.
+    """
+    wanted = math.ceil(latency_ms / 1000.0 * fps) + 1
+    return max(floor, min(MAX_WINDOW, wanted))
 
 
 def _smooth(current: float, sample: float) -> float:

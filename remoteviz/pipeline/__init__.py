@@ -1,0 +1,8 @@
+"""The frame path's sans-I/O core: events and the current time in, decisions out.
+
+``scheduler.py`` decides when each render area renders and for whom; ``sending.py`` owns each
+connection's outgoing frames (window, slot, key-frame need, rate); ``pacing.py`` counts frames in
+flight and adapts quality and rate to the link; ``frames.py`` types what is handed from the
+renderer to the encoders to the socket. Nothing here does I/O, reads a clock or calls a listener:
+:class:`remoteviz.service.Service` calls it, and carries out what it decides.
+"""

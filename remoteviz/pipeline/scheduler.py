@@ -1,0 +1,191 @@
+"""When each render area renders: its scheduling state, and the rule over its viewers' windows.
+
+Sans-I/O: the service reports events (input arrived, a frame rendered or encoded, a viewer
+joined or left) with the current time (``now``) and asks for decisions: which areas to render now
+and for whom, which waiting frames may go, how long it may sleep. Nothing here renders, encodes,
+sends, reads a clock or calls a listener.
+
+A render area is rendered only when it is dirty, no frame of it already waits for the encoders,
+its back-off (:mod:`remoteviz.failures`) allows it, and at least one viewer is ready
+(:meth:`~remoteviz.pipeline.sending.Outgoing.ready_time`). A slow viewer never makes it render more.
+"""
+
+from __future__ import annotations
+
+from ..failures import Backoff
+from .frames import RenderedFrame, Send
+from .sending import Outgoing
+
+MAX_SLEEP = 1.0
+"""The longest the service sleeps with nothing due (it probes latencies once a second)."""
+
+
+class AreaSchedule:
+    """One render area's scheduling state."""
+
+    def __init__(self, still_delay: float) -> None:
+        self.still_delay = still_delay
+        self.dirty = True
+        self.pending: RenderedFrame | None = None  # rendered, waiting for the previous encode
+        self.encodes_in_flight = 0
+        self.backoff = Backoff()  # rendering or encoding its frames fails: when to try again
+        self._last_input = -1e9
+        self._last_frame_interactive = False
+        self._still_pending = False  # its last frame was interactive: a still follows
+        # Seconds to render and to encode a frame, smoothed: how early to start the next one.
+        self.render_cost = 0.0
+        self.encode_cost = 0.0
+
+    @property
+    def frame_cost(self) -> float:
+        """Smoothed seconds to render and encode one frame."""
+        return self.render_cost + self.encode_cost
+
+    def request_redraw(self) -> bool:
+        """The picture changed; True when the area was not dirty already (worth waking the service)."""
+        was_dirty, self.dirty = self.dirty, True
+        return not was_dirty
+
+    def input_arrived(self, now: float) -> None:
+        """Input from a viewer: frames are interactive until ``still_delay`` has passed without any."""
+        self._last_input = now
+        self._still_pending = True
+
+    def is_interacting(self, now: float) -> bool:
+        """True while input arrived less than ``still_delay`` ago."""
+        return now - self._last_input < self.still_delay
+
+    def may_render(self, now: float) -> bool:
+        """Dirty, nothing waiting for the encoders, and not backing off."""
+        return self.dirty and self.pending is None and self.backoff.retry_at <= now
+
+    def render_started(self) -> None:
+        """The area is being rendered: changes from now on dirty it again."""
+        self.dirty = False
+
+    def rendered(self, interactive: bool, seconds: float) -> None:
+        """A frame was rendered in ``seconds``."""
+        self.render_cost = 0.8 * self.render_cost + 0.2 * seconds
+        self._last_frame_interactive = interactive
+        if not interactive:
+            self._still_pending = False
+
+    def encoded(self, seconds: float) -> None:
+        """One connection's copy of a frame was encoded in ``seconds`` (each copy counts, as it is sent)."""
+        self.encode_cost = 0.8 * self.encode_cost + 0.2 * seconds
+
+    def failed(self) -> None:
+        """Rendering or encoding failed: tried again once the back-off's delay has passed."""
+        self.dirty = True
+
+    def check_still(self, now: float) -> None:
+        """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still."""
+        if self._still_pending and now - self._last_input >= self.still_delay:
+            if self._last_frame_interactive:
+                self.dirty = True
+            else:
+                self._still_pending = False
+
+    def still_due(self, now: float) -> float | None:
+        """When a still falls due, if that is still to come."""
+        due = self._last_input + self.still_delay
+        return due if self._still_pending and due > now else None
+
+
+class Scheduler:
+    """Every render area's schedule and every viewer's outgoing stream, by id."""
+
+    def __init__(self) -> None:
+        self._areas: dict[str, AreaSchedule] = {}
+        self._viewers: dict[str, dict[str, Outgoing]] = {}  # area id -> connection id -> outgoing
+
+    # ---- events
+
+    def add_area(self, area_id: str, schedule: AreaSchedule) -> None:
+        """A render area was created."""
+        self._areas[area_id] = schedule
+        self._viewers.setdefault(area_id, {})
+
+    def remove_area(self, area_id: str) -> None:
+        """A render area was disposed."""
+        self._areas.pop(area_id, None)
+        self._viewers.pop(area_id, None)
+
+    def add_viewer(self, area_id: str, connection_id: str, outgoing: Outgoing) -> None:
+        """A connection was accepted: frames of the area may flow to it from now on."""
+        self._viewers[area_id][connection_id] = outgoing
+        self._areas[area_id].dirty = True
+
+    def remove_viewer(self, area_id: str, connection_id: str) -> None:
+        """A connection is closing or closed: no more frames for it."""
+        self._viewers.get(area_id, {}).pop(connection_id, None)
+
+    # ---- queries
+
+    def viewer(self, area_id: str, connection_id: str) -> Outgoing | None:
+        """The outgoing stream of an accepted, open connection of the area, or None."""
+        return self._viewers.get(area_id, {}).get(connection_id)
+
+    def viewers(self, area_id: str) -> dict[str, Outgoing]:
+        """The accepted, open connections of the area."""
+        return dict(self._viewers.get(area_id, {}))
+
+    def ready(self, area_id: str, now: float) -> list[str]:
+        """Connections that can take a frame of the area by the time it is rendered and encoded."""
+        cost = self._areas[area_id].frame_cost
+        return [cid for cid, outgoing in self._viewers[area_id].items()
+                if (t := outgoing.ready_time(now, cost)) is not None and t <= now]
+
+    # ---- decisions
+
+    def sendable(self, now: float) -> list[tuple[str, str, Send]]:
+        """Frames waiting in slots that the rate cap lets go now: (area id, connection id, send)."""
+        sends = []
+        for area_id, viewers in self._viewers.items():
+            for connection_id, outgoing in viewers.items():
+                if (send := outgoing.take(now)) is not None:
+                    sends.append((area_id, connection_id, send))
+        return sends
+
+    def due(self, now: float) -> list[str]:
+        """The areas that may be due for a render now, in order; stills that fell due dirty their area.
+
+        Ask :meth:`render_now` of each in turn, with the time then: rendering one area runs
+        listeners, which may change the others (dispose them, close connections), and takes time.
+        """
+        for schedule in self._areas.values():
+            schedule.check_still(now)
+        return list(self._areas)
+
+    def render_now(self, area_id: str, now: float) -> list[str]:
+        """The connections to render area ``area_id`` for now; empty if it is not to be rendered."""
+        schedule = self._areas.get(area_id)  # a listener called while rendering another may have disposed it
+        # One frame may wait while the previous one is encoded: rendering the next frame
+        # overlaps its encoding, and the wait is bounded to that one frame.
+        if schedule is None or not schedule.may_render(now):
+            return []
+        for outgoing in self._viewers[area_id].values():
+            if outgoing.pacer.window_full:
+                outgoing.rate.congested()  # a frame is wanted and its window is full
+        return self.ready(area_id, now)
+
+    def has_work(self, now: float) -> bool:
+        """Whether some area could be rendered now."""
+        return any(schedule.may_render(now) and self.ready(area_id, now) for area_id, schedule in self._areas.items())
+
+    def sleep(self, now: float) -> float:
+        """Seconds until a still falls due, a rate cap lets a frame go or an area may render (at most 1)."""
+        wait = MAX_SLEEP
+        for area_id, viewers in self._viewers.items():
+            schedule = self._areas[area_id]
+            for outgoing in viewers.values():
+                if (send_at := outgoing.send_time()) is not None:
+                    wait = min(wait, max(0.0, send_at - now))
+                if schedule.dirty and schedule.pending is None:
+                    ready_at = outgoing.ready_time(now, schedule.frame_cost)
+                    if ready_at is not None:
+                        wait = min(wait, max(0.0, ready_at - now, schedule.backoff.retry_at - now))
+        for schedule in self._areas.values():
+            if (due := schedule.still_due(now)) is not None:  # once due, the area waits like any other
+                wait = min(wait, due - now)
+        return wait

@@ -1,0 +1,152 @@
+"""One connection's outgoing frames: its window, its newest-frame slot, its key-frame need, its rate.
+
+Sans-I/O: every method takes the current time (``now``) and returns what to send; nothing here
+sends, reads a clock or calls a listener. The service carries the decisions out.
+
+The slot holds the newest encoded frame that could not go yet; a newer frame replaces it, so a
+slow viewer receives the newest picture, never a backlog. Video frames depend on the ones before
+them, so a delta frame cannot replace one in the slot: it is dropped, and the connection needs a
+key frame (it resyncs through :mod:`remoteviz.encoders.streams`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .frames import EncodedFrame, Send
+from .pacing import DEFAULT_WINDOW, AckInfo, Pacer, RateController, Targets, window_for
+
+RENDER_AHEAD_MARGIN = 0.8
+"""Video renders ahead only when one frame's render and encode take more than this share of its interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What became of a frame offered to a connection."""
+
+    send: Send | None  # send this now (the window had room)
+    dropped: bool  # a frame waiting in the slot was replaced or this one was dropped (it is counted)
+    lost_stream: bool  # a video delta frame was dropped: the connection needs a key frame (resync)
+
+
+class Outgoing:
+    """The frames on their way to one connection."""
+
+    def __init__(self, targets: Targets, now: float, window: int = DEFAULT_WINDOW) -> None:
+        self.window_floor = window
+        self.pacer = Pacer(window)
+        self.rate = RateController(targets, window, now)
+        self.is_video = False  # what the connection's encoders are, as of the last plan
+        self.needs_key = True  # a video stream must start with a key frame for this connection
+        self.encoding = 0  # frames of this connection in the encoders
+        self.last_input_seq = 0  # the browser's number of its last input taken
+        self._slot: EncodedFrame | None = None
+
+    @property
+    def waiting(self) -> EncodedFrame | None:
+        """The frame in the slot, waiting for room in the window."""
+        return self._slot
+
+    # ---- the encode plan
+
+    def join_plan(self, targets: Targets, is_video: bool) -> bool:
+        """Whether a frame being planned should be encoded for this connection.
+
+        A video connection that has not taken its last frame yet (its slot is full) is left out:
+        a newer delta frame could only be dropped. It rejoins with a key frame once its slot empties.
+        """
+        if self._slot is not None and is_video:
+            self.is_video = True
+            self.needs_key = True
+            return False
+        self.configure(targets, is_video)
+        return True
+
+    def configure(self, targets: Targets, is_video: bool) -> None:
+        """The application's settings and the connection's encoders, as they are now."""
+        self.is_video = is_video
+        self.rate.retarget(targets)
+        self.pacer.min_interval = self.rate.min_interval()
+
+    def encoding_started(self) -> None:
+        """A frame for this connection went to the encoders (with a key frame if it needed one)."""
+        self.needs_key = False
+        self.encoding += 1
+
+    def encoding_finished(self, failed_stream: bool = False) -> None:
+        """A frame for this connection came back from the encoders (``failed_stream``: a video encode failed)."""
+        self.encoding -= 1
+        if failed_stream:
+            self.needs_key = True  # its stream lost a frame
+
+    def accepts(self, frame_is_video: bool, frame_is_key: bool) -> bool:
+        """Whether an encoded frame is of use: after a lost video frame only a key frame is."""
+        return not (frame_is_video and self.needs_key and not frame_is_key)
+
+    def lose_stream(self) -> None:
+        """The connection cannot decode what follows until it receives a key frame."""
+        self.needs_key = True
+
+    # ---- sending
+
+    def offer(self, frame: EncodedFrame, now: float) -> Offered:
+        """An encoded frame for this connection: into the slot, and sent if the window has room."""
+        slot = self._slot
+        if slot is not None or not self.pacer.has_room(now):
+            self.rate.congested()
+        if slot is not None:
+            if frame.is_video:
+                if not frame.is_key:
+                    self.needs_key = True
+                    return Offered(None, dropped=True, lost_stream=True)
+                if frame.stream is None and slot.stream is not None:
+                    # The configuration still has to precede the stream's frames.
+                    frame = EncodedFrame(frame.header, frame.payload, frame.is_video, slot.stream)
+        self._slot = frame
+        return Offered(self.take(now), dropped=slot is not None, lost_stream=False)
+
+    def take(self, now: float) -> Send | None:
+        """The frame in the slot, to send now, if the window and the rate cap let it go."""
+        frame = self._slot
+        if frame is None or not self.pacer.has_room(now):
+            return None
+        self._slot = None
+        frame_id = self.pacer.next_frame(len(frame.payload), now, interactive=not frame.header.is_still)
+        return Send(frame_id, frame)
+
+    def ack(self, frame_id: int, decode_ms: float, latency_ms: float, now: float) -> tuple[AckInfo, Send | None]:
+        """The browser acknowledged ``frame_id``: adapt, size the window to ``latency_ms``, send the slot.
+
+        Raises :class:`~remoteviz.protocol.ProtocolError` for a frame that is not in flight.
+        """
+        info = self.pacer.ack(frame_id, decode_ms, now)
+        self.rate.on_ack(info, now)
+        self.pacer.window = self.rate.window = window_for(latency_ms, self.rate.targets.fps, self.window_floor)
+        return info, self.take(now)
+
+    # ---- scheduling
+
+    def ready_time(self, now: float, frame_cost: float) -> float | None:
+        """When a frame for this connection should start rendering; None while it waits for an event.
+
+        ``frame_cost`` is the area's smoothed render plus encode time. The rate cap is looked at
+        that far ahead: waiting for it before rendering would add that time to every capped
+        frame's interval. Frames rendered for it and not yet sent count against its window.
+        """
+        pacer = self.pacer
+        waiting = (self._slot is not None) + self.encoding
+        if waiting and self.is_video:
+            # A newer video frame cannot replace a waiting one, and rendering ahead adds a frame of
+            # latency: only worth it when one frame after the other cannot hold the target rate.
+            if self._slot is not None or frame_cost < RENDER_AHEAD_MARGIN / self.rate.targets.fps:
+                return None
+        if pacer.in_flight + waiting >= pacer.window:
+            return None  # an ack (or a finished encode) comes first
+        next_send = max(pacer.ready_at, now) + pacer.min_interval * waiting
+        return next_send - frame_cost
+
+    def send_time(self) -> float | None:
+        """When the frame in the slot may go, if only the rate cap holds it (else None)."""
+        if self._slot is None or self.pacer.window_full:
+            return None
+        return self.pacer.ready_at

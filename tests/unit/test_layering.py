@@ -1,0 +1,90 @@
+"""The package's import graph: no module imports another that imports it back when loaded, each loads
+alone, and the frame path's core (remoteviz/pipeline/) calls nothing up, not even for types."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "remoteviz"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported(name: str, *, with_type_checking: bool) -> set[str]:
+    """The package's modules that ``name`` imports when it is loaded (module level, not in functions)."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return  # imported on first use, after every module is loaded
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) and not with_type_checking:
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in MODULES else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return {m for m in found if m in MODULES and m != name}
+
+
+def cycles(with_type_checking: bool) -> list[list[str]]:
+    graph = {name: imported(name, with_type_checking=with_type_checking) for name in MODULES}
+    found, state = [], {}
+
+    def walk(name: str, stack: list[str]) -> None:
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            # A package's __init__ importing its own modules is how a package is made, not a circle.
+            if name == other.rpartition(".")[0] or other == name.rpartition(".")[0]:
+                continue
+            if state.get(other) == "open":
+                found.append(stack[stack.index(other):] + [other])
+            elif other not in state:
+                walk(other, stack + [other])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [name])
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    assert cycles(with_type_checking=False) == []
+
+
+def test_the_frame_path_core_imports_only_the_wire_format_the_back_off_and_itself() -> None:
+    allowed = {"remoteviz.protocol", "remoteviz.events", "remoteviz.failures"}
+    for name in MODULES:
+        if name.startswith("remoteviz.pipeline"):
+            outside = {m for m in imported(name, with_type_checking=True) if not m.startswith("remoteviz.pipeline")}
+            assert outside <= allowed, (name, outside)
+
+
+def test_each_service_module_imports_alone_in_a_fresh_interpreter() -> None:
+    names = [n for n in MODULES if not n.startswith(("remoteviz.rendering", "remoteviz.sessions"))
+             and n not in ("remoteviz.__main__", "remoteviz.notebook")]
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    for name in names:
+        done = subprocess.run([sys.executable, "-c", code, name], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (name, done.stderr)

@@ -1,0 +1,255 @@
+"""The scheduling and sending rules of the frame path, driven by a fake clock: no sockets, threads or sleeps.
+
+A stub viewer records what the core decides to send and acknowledges when the test says so (as
+jupyter_rfb's flow-control tests do); the encode plan uses recording stand-in coders.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remoteviz.encoders import Encoder
+from remoteviz.encoders.streams import AreaEncoders, Member
+from remoteviz.pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame
+from remoteviz.pipeline.pacing import Targets
+from remoteviz.pipeline.scheduler import AreaSchedule, Scheduler
+from remoteviz.pipeline.sending import Outgoing
+from remoteviz.protocol import Codec, FrameFlags, StreamConfig
+
+
+def due(scheduler: Scheduler, now: float) -> list[tuple[str, list[str]]]:
+    """What the service does each dispatch: the areas to render now, each with its ready connections."""
+    return [(area, ready) for area in scheduler.due(now) if (ready := scheduler.render_now(area, now))]
+
+
+def targets(fps: int = 30, max_sending_fps: int = 60) -> Targets:
+    return Targets(True, fps, 0.7, 0.3, max_sending_fps, False, 0.0)
+
+
+def frame(name: str, *, video: bool = False, key: bool = True, still: bool = False,
+          stream: StreamConfig | None = None) -> EncodedFrame:
+    flags = (FrameFlags.KEY if key else FrameFlags.NONE) | (FrameFlags.STILL if still else FrameFlags.NONE)
+    header = FrameHeader(Codec.H264 if video else Codec.JPEG, flags, 8, 8, 8, 8, 0, b"")
+    return EncodedFrame(header, name.encode(), video, stream)
+
+
+class Viewer:
+    """A stub browser: records the frames the core sends it, acknowledges on demand."""
+
+    def __init__(self, window: int = 2, **target_changes: int) -> None:
+        self.outgoing = Outgoing(targets(**target_changes), now=0.0, window=window)
+        self.outgoing.configure(targets(**target_changes), is_video=False)
+        self.received: list[tuple[int, bytes]] = []
+
+    def deliver(self, send) -> None:
+        if send is not None:
+            self.received.append((send.frame_id, send.frame.payload))
+
+    def offer(self, encoded: EncodedFrame, now: float):
+        offered = self.outgoing.offer(encoded, now)
+        self.deliver(offered.send)
+        return offered
+
+    def ack(self, frame_id: int, now: float) -> None:
+        _, send = self.outgoing.ack(frame_id, 1.0, latency_ms=0.0, now=now)
+        self.deliver(send)
+
+    @property
+    def payloads(self) -> list[bytes]:
+        return [payload for _, payload in self.received]
+
+
+def test_a_full_window_keeps_the_newest_frame_in_the_slot_and_an_ack_sends_it() -> None:
+    viewer = Viewer(window=2)
+    viewer.offer(frame("1"), 0.0)
+    viewer.offer(frame("2"), 0.02)
+    assert viewer.received == [(1, b"1"), (2, b"2")]
+    waited = viewer.offer(frame("3"), 0.04)  # the window is full: it waits in the slot
+    assert waited.send is None and not waited.dropped
+    replaced = viewer.offer(frame("4"), 0.06)  # a newer one replaces it
+    assert replaced.dropped and not replaced.lost_stream
+    assert viewer.outgoing.waiting is not None and viewer.outgoing.waiting.payload == b"4"
+    viewer.ack(1, 0.08)
+    assert viewer.received[-1] == (3, b"4")  # the newest, never the one it replaced
+    assert viewer.outgoing.waiting is None and viewer.outgoing.pacer.in_flight == 2
+    assert viewer.payloads == [b"1", b"2", b"4"]
+
+
+def test_a_video_delta_frame_never_replaces_a_waiting_one_and_the_stream_needs_a_key_frame() -> None:
+    viewer = Viewer(window=1)
+    config = StreamConfig(Codec.H264, "avc1.42E01F", 8, 8)
+    viewer.offer(frame("k", video=True, stream=config), 0.0)
+    viewer.offer(frame("d1", video=True, key=False), 0.02)  # waits
+    viewer.outgoing.encoding_started()
+    dropped = viewer.offer(frame("d2", video=True, key=False), 0.04)
+    assert dropped.lost_stream and dropped.dropped and viewer.outgoing.needs_key
+    assert viewer.outgoing.waiting is not None and viewer.outgoing.waiting.payload == b"d1"
+    assert not viewer.outgoing.accepts(frame_is_video=True, frame_is_key=False)
+    assert viewer.outgoing.accepts(frame_is_video=True, frame_is_key=True)
+
+
+def test_a_newer_key_frame_replacing_a_waiting_stream_start_keeps_the_stream_configuration() -> None:
+    viewer = Viewer(window=1)
+    viewer.offer(frame("old", video=True), 0.0)
+    config = StreamConfig(Codec.H264, "avc1.42E01F", 8, 8)
+    viewer.offer(frame("start", video=True, stream=config), 0.01)
+    viewer.offer(frame("newer key", video=True), 0.02)
+    send = viewer.outgoing.ack(1, 1.0, 0.0, 0.03)[1]
+    assert send is not None and send.frame.payload == b"newer key" and send.frame.stream == config
+
+
+def test_the_rate_cap_keeps_to_its_grid() -> None:
+    viewer = Viewer(window=4, max_sending_fps=10)  # one frame per 0.1 s
+    viewer.offer(frame("a"), 0.0)
+    assert viewer.outgoing.send_time() is None  # nothing waits
+    viewer.offer(frame("b"), 0.05)  # too soon: it waits for the cap, not for an ack
+    assert viewer.received == [(1, b"a")] and viewer.outgoing.send_time() == pytest.approx(0.1)
+    assert viewer.outgoing.take(0.099) is None
+    viewer.deliver(viewer.outgoing.take(0.13))  # sent a little late...
+    viewer.offer(frame("c"), 0.15)
+    viewer.deliver(viewer.outgoing.take(0.2))  # ...the next one is still due on the grid, at 0.2
+    assert viewer.payloads == [b"a", b"b", b"c"]
+    viewer.offer(frame("d"), 0.5)  # much later than its slot: the grid starts again from now
+    assert viewer.outgoing.pacer.ready_at == pytest.approx(0.6)
+
+
+def test_a_still_follows_once_input_stopped_for_still_delay() -> None:
+    scheduler = Scheduler()
+    schedule = AreaSchedule(still_delay=0.05)
+    scheduler.add_area("A", schedule)
+    viewer = Viewer()
+    scheduler.add_viewer("A", "c", viewer.outgoing)
+    schedule.input_arrived(0.0)
+    assert [area for area, _ in due(scheduler, 0.0)] == ["A"] and schedule.is_interacting(0.0)
+    schedule.render_started()
+    schedule.rendered(interactive=True, seconds=0.001)
+    assert due(scheduler, 0.03) == []  # still interacting, nothing changed
+    assert scheduler.sleep(0.03) == pytest.approx(0.02)  # it wakes for the still
+    assert due(scheduler, 0.05) == [("A", ["c"])] and not schedule.is_interacting(0.05)
+    schedule.render_started()
+    schedule.rendered(interactive=False, seconds=0.001)
+    assert due(scheduler, 0.2) == []  # one still, then quiet
+    assert scheduler.sleep(0.2) == pytest.approx(1.0)
+
+
+def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() -> None:
+    scheduler = Scheduler()
+    schedule = AreaSchedule(still_delay=0.05)
+    scheduler.add_area("A", schedule)
+    full, free = Viewer(window=1), Viewer(window=1)
+    scheduler.add_viewer("A", "full", full.outgoing)
+    scheduler.add_viewer("A", "free", free.outgoing)
+    full.offer(frame("x"), 0.0)  # its window is full until an ack
+    assert due(scheduler, 0.0) == [("A", ["free"])]
+    schedule.pending = RenderedFrame(np.zeros((1, 1, 3), np.uint8), False, 1, 1, {})
+    assert due(scheduler, 0.0) == [] and not scheduler.has_work(0.0)  # it waits for the encoders
+    schedule.pending = None
+    schedule.render_started()
+    assert due(scheduler, 0.0) == []  # not dirty
+    scheduler.remove_viewer("A", "free")
+    schedule.request_redraw()
+    assert due(scheduler, 0.0) == []  # the only viewer left has a full window
+    full.ack(1, 0.01)
+    assert due(scheduler, 0.01) == []  # its rate cap (60 fps) lets the next frame go at 1/60 s
+    assert scheduler.sleep(0.01) == pytest.approx(1 / 60 - 0.01)
+    assert due(scheduler, 1 / 60) == [("A", ["full"])]
+
+
+def test_render_ahead_only_when_the_target_rate_needs_it() -> None:
+    image, video = Viewer(window=2, fps=30), Viewer(window=2, fps=30)
+    video.outgoing.configure(targets(fps=30), is_video=True)
+    for viewer in (image, video):
+        viewer.outgoing.encoding_started()  # the previous frame is in the encoders
+    cheap, dear = 0.01, 0.03  # 0.8 / 30 fps = 0.0267 s
+    assert image.outgoing.ready_time(1.0, cheap) is not None  # images always overlap render and encode
+    assert video.outgoing.ready_time(1.0, cheap) is None  # one after the other holds 30 fps: no added latency
+    assert video.outgoing.ready_time(1.0, dear) is not None  # it does not: render the next one meanwhile
+    video.offer(frame("k", video=True), 1.0)
+    video.offer(frame("d", video=True, key=False), 1.0)
+    video.offer(frame("d", video=True, key=False), 1.0)  # the window of 2 is full, one waits in the slot
+    assert video.outgoing.ready_time(1.0, dear) is None  # a waiting video frame: never ahead
+
+
+def test_the_rate_cap_is_looked_at_one_frame_cost_ahead() -> None:
+    viewer = Viewer(window=4, max_sending_fps=10)
+    viewer.offer(frame("a"), 0.0)
+    assert viewer.outgoing.ready_time(0.0, frame_cost=0.03) == pytest.approx(0.07)
+
+
+class Coder:
+    def __init__(self, encoder: Encoder, width: int, height: int, fps: float, bitrate: int | None) -> None:
+        self.opened_at = (fps, bitrate)
+        self.codec = encoder.codec
+        self.codec_string = "avc1.42E01F"
+
+    def encode(self, image, *, key=False, quality=0.7):
+        raise AssertionError("the planner never encodes")
+
+    def close(self) -> None:
+        pass
+
+
+def plan(area: AreaEncoders, viewers: dict[str, Viewer], still: bool = False):
+    """What the service does for one frame: ask each viewer to join, plan, start the encodes."""
+    members = [Member(name, Encoder.H264, 0.7, v.outgoing.needs_key) for name, v in viewers.items()
+               if v.outgoing.join_plan(targets(), is_video=True)]
+    jobs = area.plan(members, 8, 8, still=still)
+    for job in jobs:
+        for name in job.members:
+            viewers[name].outgoing.encoding_started()
+    return {tuple(job.members): job for job in jobs}
+
+
+def test_a_joiner_gets_a_key_frame_through_a_resync_stream_and_the_others_are_undisturbed() -> None:
+    area = AreaEncoders(Coder)
+    a = Viewer()
+    first = plan(area, {"a": a})
+    assert first[("a",)].key
+    a.outgoing.encoding_finished()
+    b = Viewer()
+    assert b.outgoing.needs_key  # a new viewer starts with a key frame
+    jobs = plan(area, {"a": a, "b": b})
+    assert not jobs[("a",)].key and jobs[("b",)].key and jobs[("b",)].joined == ["b"]
+    assert jobs[("b",)].stream is not jobs[("a",)].stream  # the resync stream
+    assert not b.outgoing.needs_key
+
+
+def test_a_stalled_video_viewer_leaves_the_plan_and_rejoins_with_a_key_frame() -> None:
+    area = AreaEncoders(Coder)
+    fast, stalled = Viewer(window=1), Viewer(window=1)
+    plan(area, {"fast": fast, "stalled": stalled})
+    for viewer in (fast, stalled):
+        viewer.outgoing.encoding_finished()
+    stalled.offer(frame("k", video=True), 0.0)
+    stalled.offer(frame("d", video=True, key=False), 0.01)  # window 1 full: it waits in the slot
+    jobs = plan(area, {"fast": fast, "stalled": stalled})
+    assert set(jobs) == {("fast",)}  # nothing is encoded for it only to be dropped
+    assert stalled.outgoing.needs_key
+    stalled.ack(1, 0.02)  # its slot goes
+    assert stalled.outgoing.waiting is None
+    jobs = plan(area, {"fast": fast, "stalled": stalled})
+    assert jobs[("stalled",)].key and "stalled" in jobs[("stalled",)].joined
+
+
+def test_a_video_stream_opens_at_the_connections_rate_and_its_links_bitrate() -> None:
+    outgoing = Outgoing(Targets(True, 24, 0.7, 0.3, 60, False, 100_000.0), now=0.0)
+    assert outgoing.rate.bitrate() == 800_000  # 100 kB/s of bandwidth share
+    assert Outgoing(targets(), now=0.0).rate.bitrate() is None  # unknown: quality alone sets the size
+    loopback = Outgoing(Targets(True, 30, 0.7, 0.3, 60, False, 300e6), now=0.0)  # calibrated at 300 MB/s
+    assert loopback.rate.bitrate() == 100_000_000  # a rate encoders accept (libx264 refuses 2.4 Gbit/s)
+    member = Member("a", Encoder.H264, 0.7, True, fps=outgoing.rate.targets.fps, bitrate=outgoing.rate.bitrate())
+    (job,) = AreaEncoders(Coder).plan([member], 8, 8, still=False)
+    assert job.coder.opened_at == (24, 800_000)
+
+
+def test_the_real_h264_encoder_opens_at_the_bitrate_of_a_loopback_link() -> None:
+    from remoteviz.encoders import open_encoder
+
+    outgoing = Outgoing(Targets(True, 30, 0.7, 0.3, 60, False, 300e6), now=0.0)  # as calibration measures loopback
+    coder = open_encoder(Encoder.H264, 1280, 720, outgoing.rate.targets.fps, outgoing.rate.bitrate())
+    try:
+        payload, is_key = coder.encode(np.zeros((720, 1280, 3), np.uint8), key=True, quality=0.7)
+        assert is_key and payload
+    finally:
+        coder.close()
