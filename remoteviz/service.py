@@ -289,7 +289,9 @@ class Service:
             ssl_context = self._ssl_context()
             self._access = AccessCheck(self.settings.access)
             origins = OriginPolicy(self.settings.allowed_origins)
-            self._http = HttpServer(self)
+            self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
+                                    self._monitoring.prometheus_text,
+                                    functools.partial(self._call_service, "on_http_request"), self._post)
             self._transport = Transport(
                 events=self, http_handler=self._http.handle,
                 limits=TransportLimits(
@@ -587,7 +589,7 @@ class Service:
         client = self._clients.get(client_id)
         new_client = client is None
         if client is None:
-            client = Client(self, client_id, hello)
+            client = Client(client_id, hello)
             self._clients[client.id] = client
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_connected_client", client.id, client.network_performance)
@@ -626,7 +628,8 @@ class Service:
                 self._drop_client(client)
             return
 
-        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link)
+        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link,
+                                self.settings.frame_window)
         self._connections[link] = connection
         client._connections[connection.id] = connection
         area._connections[connection.id] = connection
@@ -752,7 +755,7 @@ class Service:
             self._remove_connection(connection, aborted=False)
 
     def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
-        area = RenderArea(self, area_id, *self._clamp_size(width, height))
+        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay)
         self._render_areas[area_id] = area
         self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
@@ -791,6 +794,12 @@ class Service:
         if self._clients.pop(client.id, None) is not None:
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_disconnected_client", client.id)
+
+    def _notebook_view(self, area: RenderArea, include: Any,
+                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        from .notebook import view  # the notebook extra, imported only where it is used
+
+        return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
 
     def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
                              detail: str = "the render area was disposed") -> None:
