@@ -23,25 +23,19 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
-from PIL import Image
 
 from . import launch, protocol
 from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
 from .encoders import DEFAULT_FALLBACK_CHAIN
-from .encoders.streams import Job, Member
-from .failures import MAX_DELAY
+from .frame_path import FramePath
 from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
 from .listeners import FAILED, call_all, input_callback
 from .metrics import Monitoring
-from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
 from .pipeline.pacing import DEFAULT_WINDOW
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
@@ -53,8 +47,6 @@ from .protocol import (
     ContainerResize,
     Disconnect,
     DisconnectReason,
-    Failure,
-    FrameFlags,
     Hello,
     Input,
     KeyFrameRequest,
@@ -217,8 +209,8 @@ class Service:
         self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
+        self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
@@ -318,7 +310,8 @@ class Service:
             launch.report_failure(str(error))
             return False
         self._open_error = None
-        self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
+        self._frames.open(self.settings.encoder_threads,
+                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE)
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
@@ -361,19 +354,19 @@ class Service:
             return
         for area in self.render_areas:
             self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
-        assert self._transport is not None and self._pool is not None
+        assert self._transport is not None
         self._transport.stop()
         if self._http is not None:
             self._http.close()
-        self._pool.shutdown(wait=True)
+        self._frames.close()
         # Encodes that finished meanwhile: let them close the encoders they were holding open.
         for handler, args in list(self._inbox):
-            if handler == self._encoded:
+            if handler == self._frames.encoded:
                 handler(*args)
         self._inbox.clear()
         self._connections.clear()
         self._clients.clear()
-        self._transport = self._pool = self._http = None
+        self._transport = self._http = None
         self._is_open = False
 
     def _open_or_raise(self, settings: ServiceSettings | None) -> None:
@@ -517,7 +510,7 @@ class Service:
             handler, args = self._inbox.popleft()
             handler(*args)
         self._probe_latency()
-        self._render_ready_areas()
+        self._frames.run()
 
     def _probe_latency(self) -> None:
         """Once a second per client, a ping whose pong measures the round trip."""
@@ -810,7 +803,7 @@ class Service:
         for connection in area.connections:
             self._close_connection(connection, reason, detail)
         area._encoders.reset()
-        self._close_retired(area)
+        self._frames.close_retired(area)
         area.show_preview(False)
         if area._scene_manager is not None:
             try:
@@ -843,7 +836,7 @@ class Service:
                 if decode_ms > 0:  # 0: the browser dropped the frame undecoded
                     self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
                 if send is not None:
-                    self._transmit(connection, send)
+                    self._frames.transmit(connection, send)
             case Input(event=event, seq=seq):
                 self._handle_input(area, connection, event, seq)
             case AppMessage(data=data):
@@ -864,7 +857,7 @@ class Service:
             case ContainerResize(width=width, height=height):
                 connection.container_width, connection.container_height = width, height
             case KeyFrameRequest():
-                self._needs_key_frame(connection)
+                self._frames.needs_key_frame(connection)
             case Pong(t=t):
                 self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
             case _:
@@ -891,7 +884,7 @@ class Service:
             return
         area._width, area._height = width, height
         area._encoders.reset()  # every video stream restarts at the new size with a key frame
-        self._close_retired(area)
+        self._frames.close_retired(area)
         area._call("on_resize", area, width, height)
         message = protocol.serialize(Resize(width, height))
         for connection in area.connections:
@@ -905,227 +898,6 @@ class Service:
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
         if connection.state.live:
             connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
-
-    # ------------------------------------------------------------------ the frame path
-
-    def _render_ready_areas(self) -> None:
-        """Carry out the scheduler's decisions: send what the rate cap lets go, render what is due."""
-        now = time.monotonic()
-        for area_id, connection_id, send in self._scheduler.sendable(now):
-            self._transmit(self._render_areas[area_id].get_connection(connection_id), send)
-        for area_id in self._scheduler.due(now):
-            ready_ids = self._scheduler.render_now(area_id, time.monotonic())
-            if not ready_ids:
-                continue
-            area = self._render_areas[area_id]
-            ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
-            frame = self._render(area, ready)
-            if frame is None:
-                continue
-            if area.schedule.encodes_in_flight:
-                area.schedule.pending = frame  # encoded as soon as the previous frame is
-            else:
-                self._submit(area, frame)
-
-    def _render(self, area: RenderArea, ready: list[Connection]) -> RenderedFrame | None:
-        """Render (or ask the application for) one frame of ``area``; None if there is none."""
-        started = time.perf_counter()
-        schedule = area.schedule
-        schedule.render_started()
-        interactive = area.is_interacting
-        if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
-            answers = area._call("on_requested_frame", area, ready[0])
-            answer = next((a for a in answers if a is not None and a is not FAILED), None)
-            if answer is None:
-                if FAILED in answers:
-                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
-                return None
-            image, interactive = _checked_frame(answer, area)
-            if image is None:
-                return None
-        else:
-            if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
-                return None
-            try:
-                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
-            except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
-                self._frame_failed(area, "render", error)
-                return None
-            area._call("on_post_render", area)
-        rendering_ms = (time.perf_counter() - started) * 1000.0
-        schedule.rendered(bool(interactive), rendering_ms / 1000.0)
-        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
-        if area._preview is not None:
-            try:
-                if not area._preview.show(image):
-                    area._preview = None  # the user closed it
-            except Exception:
-                log.exception("the preview window of %r failed; closing it", area)
-                area.show_preview(False)
-        input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
-        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs)
-
-    def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
-        """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
-        viewers = self._scheduler.viewers(area.id)
-        members = []
-        for connection_id, outgoing in list(viewers.items()):
-            connection = area.get_connection(connection_id)
-            assert connection is not None  # a viewer is one of the area's connections
-            encoders = connection.frame_encoders
-            if not outgoing.join_plan(connection._targets(), encoders.is_video):
-                del viewers[connection_id]  # it rejoins through a resync stream once its slot is sent
-                continue
-            members.append(Member(
-                connection_id,
-                encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
-                outgoing.rate.quality if frame.interactive else 1.0,
-                outgoing.needs_key,
-                outgoing.rate.scale if frame.interactive else 1.0,
-                outgoing.rate.targets.fps,
-                outgoing.rate.bitrate()))
-        height, width = frame.image.shape[:2]
-        try:
-            jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
-        except Exception as error:
-            self._frame_failed(area, "encode", error)
-            return
-        self._close_retired(area)  # nothing of this area is being encoded now
-        assert self._pool is not None
-        for job in jobs:
-            texts = {}
-            for connection_id in job.members:
-                viewers[connection_id].encoding_started()
-                connection = area.get_connection(connection_id)
-                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
-                texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
-            area.schedule.encodes_in_flight += 1
-            future = self._pool.submit(_encode, job, frame.image)
-            future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
-
-    @staticmethod
-    def _close_retired(area: RenderArea) -> None:
-        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
-        if not area.schedule.encodes_in_flight:
-            for coder in area._encoders.take_retired():
-                coder.close()
-
-    def _needs_key_frame(self, connection: Connection) -> None:
-        """The connection cannot decode what follows until it receives a key frame."""
-        connection.outgoing.lose_stream()
-        connection.render_area._encoders.forget(connection.id)
-        connection.render_area.request_redraw()
-
-    def _encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
-                 future: Any) -> None:
-        schedule = area.schedule
-        schedule.encodes_in_flight -= 1
-        self._close_retired(area)
-        self._send_encoded(area, frame, job, texts, future)
-        if not schedule.encodes_in_flight and schedule.pending is not None and not area.is_disposed:
-            pending, schedule.pending = schedule.pending, None
-            self._submit(area, pending)
-
-    def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
-                      future: Any) -> None:
-        try:
-            payload, is_key, encode_ms, (width, height) = future.result()
-        except Exception as error:
-            for connection_id in job.members:
-                if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                    outgoing.encoding_finished(failed_stream=job.stream is not None)
-            self._frame_failed(area, "encode", error)
-            return
-        for connection_id in job.members:
-            if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                outgoing.encoding_finished()
-        self._frame_succeeded(area)
-        flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
-            FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
-        stream = job.stream
-        config = None
-        if stream is not None and job.encoder.codec is not None:
-            config = protocol.StreamConfig(job.encoder.codec, stream.codec_string, stream.width, stream.height)
-        for connection_id in job.members:
-            outgoing = self._scheduler.viewer(area.id, connection_id)
-            connection = area.get_connection(connection_id)
-            if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
-                continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
-            self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area.schedule.encoded(encode_ms / 1000.0)
-            assert job.encoder.codec is not None  # every encoder a connection can use has a codec
-            header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
-                                 frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
-            joined = connection_id in job.joined
-            offered = outgoing.offer(EncodedFrame(header, payload, stream is not None, config if joined else None),
-                                     time.monotonic())
-            if offered.dropped:
-                self._monitoring.count("frames_dropped")
-            if offered.lost_stream:
-                self._needs_key_frame(connection)
-            if offered.send is not None:
-                self._transmit(connection, offered.send)
-
-    def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
-        """Back off from ``area``; log and tell its viewers once per kind of failure."""
-        report = area.schedule.backoff.failed(stage, error, time.monotonic())
-        area.schedule.failed()
-        if not report.is_news:
-            return
-        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
-                  MAX_DELAY, report.detail, exc_info=error)
-        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
-        for connection in area.connections:
-            if connection.is_open:
-                self._send(connection, area._failure)
-
-    def _frame_succeeded(self, area: RenderArea) -> None:
-        if area.schedule.backoff.succeeded():
-            area._failure = None
-            log.info("frames of %r work again", area)
-
-    def _transmit(self, connection: Connection | None, send: Send) -> None:
-        """Carry out a send decision: the stream configuration if it is due, then the frame."""
-        assert connection is not None  # decisions are only ever made for open connections
-        frame = send.frame
-        link: Link = connection._link  # type: ignore[assignment]
-        if frame.stream is not None:
-            link.send(protocol.serialize(frame.stream))
-        link.send(frame.header.encode(send.frame_id) + frame.payload)
-        connection.last_encoded_frame = frame.payload
-        self._monitoring.count("frames_sent")
-        self._monitoring.count("frame_bytes_sent", len(frame.payload))
-
-def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
-    """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
-    started = time.perf_counter()
-    if job.stream is not None and image.shape[2] != 3:
-        image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
-    if job.scale < 1.0:
-        height, width = image.shape[:2]
-        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
-        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-    payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
-    return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
-
-
-def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:
-    """Validate what on_requested_frame returned; log and drop anything unusable."""
-    try:
-        image, interactive = answer
-        image, interactive = np.asarray(image), bool(interactive)
-    except (TypeError, ValueError) as error:
-        log.error("on_requested_frame for %r must return (image, is_interactive): %s", area, error)
-        return None, False
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
-        log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
-                  "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
-        return None, False
-    if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
-        log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
-        return None, False
-    return image, interactive
-
 
 def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int, int]:
     """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
