@@ -34,30 +34,24 @@ from .encoders import DEFAULT_FALLBACK_CHAIN
 from .frame_path import FramePath
 from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
-from .listeners import FAILED, call_all, input_callback
+from .listeners import FAILED, call_all
 from .metrics import Monitoring
 from .pipeline.pacing import DEFAULT_WINDOW
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
 from .protocol import (
     Accept,
-    Ack,
-    AppMessage,
     CloseCode,
-    ContainerResize,
     Disconnect,
     DisconnectReason,
     Hello,
-    Input,
-    KeyFrameRequest,
     Notify,
     Ping,
-    Pong,
     ProtocolError,
     Resize,
-    SizeRequest,
 )
 from .render_area import RenderArea
+from .routing import Router
 from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
@@ -211,6 +205,8 @@ class Service:
         self._http: HttpServer | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
         self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
+        self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
+                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
@@ -707,6 +703,12 @@ class Service:
     def _total_pixels(self) -> int:
         return sum(a.width * a.height for a in self._render_areas.values())
 
+    def _fits(self, area: RenderArea, width: int, height: int) -> bool:
+        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
+        new_width, new_height = self._clamp_size(width, height)
+        return self._total_pixels() - area.width * area.height + new_width * new_height <= \
+            self.settings.max_total_pixels
+
     def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
         return (max(1, min(int(width), self.settings.max_width)),
                 max(1, min(int(height), self.settings.max_height)))
@@ -823,58 +825,9 @@ class Service:
         if connection is None or not connection.state.live:
             return
         try:
-            self._route(connection, message)
+            self._router.route(connection, message)
         except ProtocolError as error:
             self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
-
-    def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
-        area = connection.render_area
-        match message:
-            case Ack(frame_id=frame_id, decode_ms=decode_ms):
-                latency_ms = connection.client.network_performance.latency_ms
-                _, send = connection.outgoing.ack(frame_id, decode_ms, latency_ms, time.monotonic())
-                if decode_ms > 0:  # 0: the browser dropped the frame undecoded
-                    self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
-                if send is not None:
-                    self._frames.transmit(connection, send)
-            case Input(event=event, seq=seq):
-                self._handle_input(area, connection, event, seq)
-            case AppMessage(data=data):
-                area._call("on_received_message", area, connection, data)
-            case SizeRequest(width=width, height=height):
-                answers = area._call("on_requested_size", area, connection, width, height)
-                if any(a is False or a is FAILED for a in answers):
-                    return
-                # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
-                # must not change what everybody else sees (a "size 1x1" for all).
-                if not (any(a is True for a in answers) or area.num_connections == 1):
-                    return
-                new_width, new_height = self._clamp_size(width, height)
-                if self._total_pixels() - area.width * area.height + new_width * new_height > \
-                        self.settings.max_total_pixels:
-                    return  # the memory of every area together stays bounded
-                area.resize(width, height)
-            case ContainerResize(width=width, height=height):
-                connection.container_width, connection.container_height = width, height
-            case KeyFrameRequest():
-                self._frames.needs_key_frame(connection)
-            case Pong(t=t):
-                self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
-            case _:
-                raise ProtocolError(f"{type(message).__name__} is not expected here")
-
-    def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*input_callback(area, connection, event), event=event)
-        area.schedule.input_arrived(time.monotonic())
-        connection.outgoing.last_input_seq = seq
-        if not all(a is not False for a in answers):
-            return
-        if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
-            try:
-                area.scene_manager.process_event(event, area.width, area.height, render_area=area,
-                                                 connection=connection)
-            except Exception:
-                log.exception("the scene of %r failed to process %r", area, event)
 
     # ------------------------------------------------------------------ resizing
 
