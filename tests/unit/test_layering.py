@@ -1,5 +1,6 @@
 """The package's import graph: no module imports another that imports it back when loaded, each loads
-alone, and the frame path's core (remoteviz/pipeline/) calls nothing up, not even for types."""
+alone, the frame path's core (remoteviz/pipeline/) calls nothing up, not even for types, and nothing the
+service owns (connections, render areas, HTTP, the launcher, routing, the frame path) names the service."""
 
 from __future__ import annotations
 
