@@ -12,8 +12,6 @@ import asyncio
 import collections
 import errno
 import functools
-import hashlib
-import hmac
 import logging
 import secrets
 import signal
@@ -25,14 +23,14 @@ from collections.abc import Callable
 from typing import Any
 
 from . import launch, protocol
-from .access import TOKEN_FIELD, AccessCheck, OriginPolicy
+from .access import AccessCheck, OriginPolicy
+from .admission import Admission
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
-from .encoders import DEFAULT_FALLBACK_CHAIN
 from .frame_path import FramePath
 from .http import HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
-from .listeners import FAILED, call_all
+from .listeners import call_all
 from .metrics import Monitoring
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
@@ -146,13 +144,14 @@ class Service:
         self._http: HttpServer | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
         self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
+        self._admission = Admission(self._render_areas, self._call_service, self._new_render_area, self._clamp_size,
+                                    self._total_pixels)
         self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
-        self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
         self._access = AccessCheck(None)
         self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
@@ -217,6 +216,7 @@ class Service:
         try:
             ssl_context = self._ssl_context()
             self._access = AccessCheck(self.settings.access)
+            self._admission.configure(self.settings, self._access)
             origins = OriginPolicy(self.settings.allowed_origins)
             self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
                                     self._monitoring.prometheus_text,
@@ -505,17 +505,11 @@ class Service:
         if link.closing:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
-        if not area_id:
-            self._fail(link, CloseCode.REFUSED, "the URL names no render area", area_id=area_id)
-            return
-        if len(self._connections) >= self.settings.max_connections:
-            self._fail(link, CloseCode.REFUSED, "the service has reached its connection limit", area_id=area_id)
-            return
-        refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
+        refusal = self._admission.refusal(area_id, parameters, len(self._connections))
         if refusal is not None:  # before any client, render area or listener call
             self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
-        client_id = self._client_id(hello.client_id)
+        client_id = self._admission.client_id(hello.client_id)
         client = self._clients.get(client_id)
         new_client = client is None
         if client is None:
@@ -524,35 +518,9 @@ class Service:
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_connected_client", client.id, client.network_performance)
 
-        area = self._render_areas.get(area_id)
-        if area is not None:
-            answers = self._call_service("on_pending_share_render_area", area, client, parameters)
-            if not any(a is not False and a is not FAILED for a in answers):
-                refusal = "the application refused to share this render area"
-        else:
-            width, height = self._requested_size(parameters, hello)
-            answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
-                                         parameters)
-            accepted = [a for a in answers if a is not False and a is not FAILED]
-            if not accepted:
-                refusal = "the application refused to create this render area"
-            elif len(self._render_areas) >= self.settings.max_render_areas:
-                refusal = "the service has reached its render area limit"
-            elif sum(a._creator_id == client.id for a in self._render_areas.values()) >= \
-                    self.settings.max_render_areas_per_client:
-                refusal = "this client has reached its render area limit"
-            else:
-                for answer in accepted:
-                    if isinstance(answer, tuple):
-                        width, height = _size_answer(answer, width, height)
-                        break
-                width, height = self._clamp_size(width, height)
-                if self._total_pixels() + width * height > self.settings.max_total_pixels:
-                    refusal = "the service has reached its pixel limit (render area memory)"
-                else:
-                    area = self._new_render_area(area_id, width, height)
-                    area._creator_id = client.id
-        if refusal is not None or area is None:
+        answer = self._admission.area_for(area_id, client, parameters, hello)
+        area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
+        if area is None:
             self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
                 self._drop_client(client)
@@ -565,7 +533,7 @@ class Service:
         area._connections[connection.id] = connection
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
-        if not self._negotiate_encoders(area, connection):
+        if not self._admission.negotiate_encoders(area, connection):
             self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         performance = client.network_performance
@@ -584,24 +552,6 @@ class Service:
         if new_client:
             self._call_service("on_initialized_client", client, performance)
         self._initialize_connection(connection)
-
-    def _access_refusal(self, token: str | None, area_id: str) -> str | None:
-        try:
-            return self._access.refusal(token, area_id)
-        except Exception:
-            log.exception("the access check raised; refusing the connection")
-            return "access check failed"
-
-    def _client_id(self, page_key: str) -> str:
-        """The service's id for the page whose views say ``page_key`` in their hello.
-
-        The id is derived from the key with a secret of this service, so knowing a client's id
-        (the application's, or what ``accept`` tells its page) does not let anyone join that
-        client: only a page's own views know its key. An empty key makes a new client.
-        """
-        if not page_key:
-            return secrets.token_hex(8)
-        return hmac.new(self._client_secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
     def _calibrated(self, client: Client, result: Calibration) -> None:
         """Network thread's calibration finished: tell the page, then let its connections start."""
@@ -636,11 +586,6 @@ class Service:
         if area._failure is not None:
             self._send(connection, area._failure)  # what its viewers already know
 
-    def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
-        width = parameters.get_int("width") or hello.width or self.settings.default_width
-        height = parameters.get_int("height") or hello.height or self.settings.default_height
-        return width, height
-
     def _total_pixels(self) -> int:
         return sum(a.width * a.height for a in self._render_areas.values())
 
@@ -653,19 +598,6 @@ class Service:
     def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
         return (max(1, min(int(width), self.settings.max_width)),
                 max(1, min(int(height), self.settings.max_height)))
-
-    def _negotiate_encoders(self, area: RenderArea, connection: Connection) -> bool:
-        """Validate the chosen encoders; ask on_refused_encoder while invalid, then walk the default chain."""
-        encoders = connection.frame_encoders
-        for _ in range(self.settings.max_refused_encoder_rounds):
-            if encoders.validate():
-                return True
-            area._call("on_refused_encoder", area, connection, encoders)
-            if not connection.state.live:  # a listener closed it
-                return False
-        if encoders.validate():
-            return True
-        return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
     def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
               area_id: str | None = None) -> None:
@@ -792,17 +724,6 @@ class Service:
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
         if connection.state.live:
             connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
-
-def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int, int]:
-    """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
-    try:
-        new_width, new_height = (int(v) for v in answer)
-    except (TypeError, ValueError):
-        log.error("on_pending_create_render_area returned %r, not (width, height); keeping %dx%d",
-                  answer, width, height)
-        return width, height
-    return new_width, new_height
-
 
 def _log_to_stderr_unless_configured() -> None:
     """Send the service's INFO messages to stderr when the application set up no logging at all."""
