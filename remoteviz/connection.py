@@ -6,16 +6,24 @@ import enum
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .encoders import FrameEncoders
 from .pipeline.pacing import Pacer, Targets
 from .pipeline.sending import Outgoing
-from .protocol import AppMessage, DisconnectReason, Hello, is_valid_unicode
+from .protocol import AppMessage, DisconnectReason, Hello, ServiceMessage, is_valid_unicode
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
-    from .service import Service
+
+
+class ConnectionOwner(Protocol):
+    """What a connection asks of the service that owns it (the service implements it, so this module
+    names no service)."""
+
+    def _send(self, connection: Connection, message: ServiceMessage) -> None: ...
+
+    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None: ...
 
 
 class ConnectionParameters(Mapping[str, str]):
@@ -175,9 +183,8 @@ class ConnectionGroup:
 class Client(ConnectionGroup):
     """One web page (or other client) with its connections, usually one per render area shown."""
 
-    def __init__(self, service: Service, client_id: str, hello: Hello) -> None:
+    def __init__(self, client_id: str, hello: Hello) -> None:
         super().__init__()
-        self._service = service
         self.id = client_id
         self.settings = ClientSettings()
         self.network_performance = NetworkPerformance()
@@ -212,9 +219,9 @@ class Client(ConnectionGroup):
 class Connection:
     """One browser view of one render area."""
 
-    def __init__(self, service: Service, connection_id: str, client: Client, render_area: RenderArea,
-                 parameters: ConnectionParameters, hello: Hello, link: object) -> None:
-        self._service = service
+    def __init__(self, owner: ConnectionOwner, connection_id: str, client: Client, render_area: RenderArea,
+                 parameters: ConnectionParameters, hello: Hello, link: object, frame_window: int) -> None:
+        self._owner = owner
         self._link = link
         self.id = connection_id
         self.client = client
@@ -226,7 +233,7 @@ class Connection:
         self.container_height = hello.container_height
         self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self.outgoing = Outgoing(self._targets(), time.monotonic(), service.settings.frame_window)
+        self.outgoing = Outgoing(self._targets(), time.monotonic(), frame_window)
         """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
         self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
         self.state = ConnectionState.HANDSHAKE
@@ -270,8 +277,8 @@ class Connection:
             # It could not be sent as WebSocket text: refuse it here, not on the wire.
             raise ValueError("a text message must be valid Unicode (it holds a lone surrogate)")
         data = message if isinstance(message, str) else bytes(message)
-        self._service._send(self, AppMessage(data))
+        self._owner._send(self, AppMessage(data))
 
     def close(self) -> None:
         """Close the connection; the browser sees KICKED."""
-        self._service._close_connection(self, DisconnectReason.KICKED, "closed by the application")
+        self._owner._close_connection(self, DisconnectReason.KICKED, "closed by the application")

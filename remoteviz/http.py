@@ -17,15 +17,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
-
-if TYPE_CHECKING:
-    from .service import Service
 
 log = logging.getLogger("remoteviz.http")
 
@@ -93,11 +90,15 @@ class HttpResponse:
 class HttpServer:
     """Answers the plain HTTP requests that reach the service's port."""
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
-        static = service.settings.static_dir
-        self._static_root = Path(static).resolve() if static else None
-        self._page_policy = service.settings.content_security_policy
+    def __init__(self, static_dir: str | None, content_security_policy: str | None, metrics_text: Callable[[], str],
+                 ask_listeners: Callable[[HttpRequest], list[object]], post: Callable[[Callable[[], None]], None]) -> None:
+        """``metrics_text`` is called on the network thread; ``ask_listeners`` (the application's
+        ``on_http_request`` answers) runs on the dispatch thread, where ``post`` hands it."""
+        self._static_root = Path(static_dir).resolve() if static_dir else None
+        self._page_policy = content_security_policy
+        self._metrics_text = metrics_text
+        self._ask_listeners = ask_listeners
+        self._post = post
         # Files are read here, never on the network thread; two readers bound the threads and
         # the memory that concurrent downloads take (a chunk each).
         self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="remoteviz-files")
@@ -125,7 +126,7 @@ class HttpServer:
         if raw_path in ("/health", "/healthz"):
             return _response(HTTPStatus.OK, b"ok\n")
         if raw_path == "/metrics":
-            text = self._service.get_monitoring().prometheus_text()
+            text = self._metrics_text()
             return _response(HTTPStatus.OK, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
         if raw_path.startswith(CLIENT_URL_PREFIX):
             return await self._file(request, connection, CLIENT_DIR, raw_path[len(CLIENT_URL_PREFIX):],
@@ -177,10 +178,10 @@ class HttpServer:
         def ask() -> None:
             if not future.set_running_or_notify_cancel():
                 return  # the request timed out before dispatch() got to it
-            answers = self._service._call_service("on_http_request", http_request)
+            answers = self._ask_listeners(http_request)
             future.set_result(next((a for a in answers if isinstance(a, HttpResponse)), None))
 
-        self._service._post(ask)
+        self._post(ask)
         try:
             answer = await asyncio.wait_for(asyncio.wrap_future(future), HOOK_TIMEOUT)
         except TimeoutError:

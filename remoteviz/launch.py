@@ -27,14 +27,32 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .metrics import MetricsListener
+from .metrics import MetricsListener, Monitoring
 from .tokens import TokenError, verify_token
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .render_area import RenderArea
-    from .service import Service, ServiceSettings
+
+Settings = TypeVar("Settings", bound="DataclassInstance")
+
+
+class LaunchedService(Protocol):
+    """What the control channel asks of the service it reports on (the service implements it, so
+    this module names no service)."""
+
+    @property
+    def port(self) -> int: ...
+
+    def get_monitoring(self) -> Monitoring: ...
+
+    def call_soon(self, callback: Callable[..., None], *args: Any) -> None: ...
+
+    def stop(self) -> None: ...
 
 log = logging.getLogger("remoteviz.launch")
 
@@ -51,8 +69,8 @@ def unix_socket() -> str | None:
     return os.environ.get(ENV_UNIX_SOCKET) or None
 
 
-def configure(settings: ServiceSettings) -> ServiceSettings:
-    """``settings`` with what the manager's environment overrides (host, port, access secret)."""
+def configure(settings: Settings) -> Settings:
+    """``settings`` (a ``ServiceSettings``) with what the manager's environment overrides (host, port, access secret)."""
     configured = settings
     if ENV_HOST in os.environ:
         configured = dataclasses.replace(configured, host=os.environ[ENV_HOST])
@@ -64,7 +82,7 @@ def configure(settings: ServiceSettings) -> ServiceSettings:
     return configured
 
 
-def attach(service: Service) -> None:
+def attach(service: LaunchedService) -> None:
     """Called once the service listens: report readiness, answer heartbeats."""
     session_id = os.environ.get(ENV_SESSION_ID)
     fd = os.environ.get(ENV_CONTROL_FD)
@@ -124,7 +142,7 @@ class _Activity(MetricsListener):
 class ControlChannel:
     """The service's end of the manager's control socket (a reader thread; answers on dispatch)."""
 
-    def __init__(self, service: Service, channel: socket.socket, session_id: str | None) -> None:
+    def __init__(self, service: LaunchedService, channel: socket.socket, session_id: str | None) -> None:
         self._service = service
         self._channel = channel
         self._session_id = session_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -21,7 +21,21 @@ if TYPE_CHECKING:
     from .encoders import FrameEncoders
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
-    from .service import Service
+
+
+class RenderAreaOwner(Protocol):
+    """What a render area asks of the service that owns it (the service implements it, so this module
+    names no service)."""
+
+    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None: ...
+
+    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None: ...
+
+    def _wake(self) -> None: ...
+
+    def _notebook_view(self, area: RenderArea, include: Any,
+                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        """The area's live view as Jupyter shows it; raises ImportError without the notebook extra."""
 
 
 class RenderAreaListener:
@@ -161,11 +175,12 @@ class RenderAreaListener:
 class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
-    def __init__(self, service: Service, render_area_id: str, width: int, height: int) -> None:
+    def __init__(self, owner: RenderAreaOwner, render_area_id: str, width: int, height: int,
+                 still_delay: float) -> None:
         super().__init__()
         self._creator_id: str | None = None  # the client whose connection created it, if one did
         self._failure: Failure | None = None  # what its viewers were told about it
-        self._service = service
+        self._owner = owner
         self.id = render_area_id
         self._width = width
         self._height = height
@@ -174,7 +189,7 @@ class RenderArea(ConnectionGroup):
         self.keep_alive = False
         """When True, the render area outlives its last connection (set for ``create_render_area``)."""
         self.is_disposed = False
-        self.schedule = AreaSchedule(service.settings.still_delay)
+        self.schedule = AreaSchedule(still_delay)
         """When it renders next (the service's; read, do not change)."""
         self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
         self._preview: PreviewWindow | None = None
@@ -202,12 +217,12 @@ class RenderArea(ConnectionGroup):
 
     def resize(self, width: int, height: int) -> None:
         """Change the size; connected browsers are told and the next frames have it."""
-        self._service._resize_render_area(self, width, height)
+        self._owner._resize_render_area(self, width, height)
 
     # ---- connections
     def close_connections_and_dispose(self) -> None:
         """Close every connection (the browsers see DISPOSED) and dispose the area."""
-        self._service._dispose_render_area(self, DisconnectReason.DISPOSED)
+        self._owner._dispose_render_area(self, DisconnectReason.DISPOSED)
 
     # ---- scene
     @property
@@ -242,7 +257,7 @@ class RenderArea(ConnectionGroup):
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""
         if self.schedule.request_redraw():
-            self._service._wake()
+            self._owner._wake()
 
     @property
     def is_interacting(self) -> bool:
@@ -257,10 +272,9 @@ class RenderArea(ConnectionGroup):
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """In a Jupyter notebook, a render area shown by a cell is a live view of it."""
         try:
-            from .notebook import view
+            return self._owner._notebook_view(self, include, exclude)
         except ImportError:  # the notebook extra is not installed
             return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
-        return view(self, service=self._service)._repr_mimebundle_(include=include, exclude=exclude)
 
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import enum
 import errno
 import functools
-import hashlib
-import hmac
 import logging
 import secrets
 import signal
@@ -23,110 +20,38 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from . import launch, protocol
-from .access import TOKEN_FIELD, AccessCheck, AccessSetting, OriginPolicy
+from .access import AccessCheck, OriginPolicy
+from .admission import Admission
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
-from .encoders import DEFAULT_FALLBACK_CHAIN
-from .encoders.streams import Job, Member
-from .failures import MAX_DELAY
-from .http import DEFAULT_CONTENT_SECURITY_POLICY, HttpRequest, HttpResponse, HttpServer
+from .frame_path import FramePath
+from .http import HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
-from .listeners import FAILED, call_all, input_callback
+from .listeners import call_all
 from .metrics import Monitoring
-from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
-from .pipeline.pacing import DEFAULT_WINDOW
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
 from .protocol import (
     Accept,
-    Ack,
-    AppMessage,
     CloseCode,
-    ContainerResize,
     Disconnect,
     DisconnectReason,
-    Failure,
-    FrameFlags,
     Hello,
-    Input,
-    KeyFrameRequest,
     Notify,
     Ping,
-    Pong,
     ProtocolError,
     Resize,
-    SizeRequest,
 )
 from .render_area import RenderArea
+from .routing import Router
+from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
+from .settings import ServiceSettings as ServiceSettings
 from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
-
-
-class RunMode(enum.Enum):
-    """Who renders the frames."""
-
-    INVENTOR_SERVICE = "inventor"  # the library renders each render area's scene_manager
-    INDEPENDENT_SERVICE = "independent"  # the application returns frames from on_requested_frame
-
-
-@dataclass
-class ServiceSettings:
-    """How the service listens, renders and protects itself."""
-
-    host: str = "127.0.0.1"
-    port: int = 8080  # 0 picks a free port; read it back from Service.port
-    run_mode: RunMode = RunMode.INVENTOR_SERVICE
-    certificate_path: str | None = None
-    private_key_path: str | None = None
-    # Pages of other origins allowed to connect, besides the service's own; ["*"] allows any (logged).
-    allowed_origins: list[str] | None = None
-    # Access tokens: None (none needed), a secret (tokens of remoteviz.tokens), or check(token, area_id).
-    access: AccessSetting = None
-    default_width: int = 640  # used when a connection asks for no size
-    default_height: int = 480
-    max_width: int = 3840
-    max_height: int = 2160
-    max_render_areas: int = 64
-    max_render_areas_per_client: int = 8  # areas one client may have created and still open
-    max_total_pixels: int = 4 * 3840 * 2160  # of every render area together: their memory
-    max_connections: int = 256
-    max_connections_per_address: int = 32  # sockets, counted from the TCP accept
-    max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)
-    max_connections_without_hello_per_address: int = 16
-    max_message_size: int = 1 << 20
-    max_pending_events: int = 256  # per connection, in the inbox; reading it waits beyond
-    max_pending_bytes: int = 4 << 20  # their bytes, per connection
-    max_outgoing_bytes: int = 64 << 20  # queued to one connection; beyond, it is closed as stalled
-    max_inbound_rate: float = 8 << 20  # bytes per second one connection may send; reading waits beyond
-    max_message_rate: float = 2000.0  # messages per second, averaged over 5 s; beyond is a flood (4429)
-    hello_timeout: float = 5.0
-    keepalive_interval: float | None = 20.0
-    keepalive_timeout: float | None = 20.0
-    still_delay: float = 0.05  # seconds without input before a still frame is sent
-    frame_window: int = DEFAULT_WINDOW  # unacknowledged frames allowed in flight per connection (up to 4)
-    encoder_threads: int = 2
-    max_refused_encoder_rounds: int = 8
-    static_dir: str | None = None  # the application's static files, served over plain HTTP
-    content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served
-
-    def enable_secure_connection(self, certificate_path: str, private_key_path: str) -> None:
-        """Serve wss:// (and https://) with this certificate and private key (PEM files)."""
-        self.certificate_path = certificate_path
-        self.private_key_path = private_key_path
-
-    @property
-    def is_secure(self) -> bool:
-        """True when TLS is enabled."""
-        return self.certificate_path is not None
 
 
 class ServiceListener:
@@ -217,13 +142,16 @@ class Service:
         self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
+        self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
+        self._admission = Admission(self._render_areas, self._call_service, self._new_render_area, self._clamp_size,
+                                    self._total_pixels)
+        self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
+                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
-        self._client_secret = secrets.token_bytes(32)  # derives client ids from page keys
         self._access = AccessCheck(None)
         self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
@@ -288,8 +216,11 @@ class Service:
         try:
             ssl_context = self._ssl_context()
             self._access = AccessCheck(self.settings.access)
+            self._admission.configure(self.settings, self._access)
             origins = OriginPolicy(self.settings.allowed_origins)
-            self._http = HttpServer(self)
+            self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
+                                    self._monitoring.prometheus_text,
+                                    functools.partial(self._call_service, "on_http_request"), self._post)
             self._transport = Transport(
                 events=self, http_handler=self._http.handle,
                 limits=TransportLimits(
@@ -316,7 +247,8 @@ class Service:
             launch.report_failure(str(error))
             return False
         self._open_error = None
-        self._pool = ThreadPoolExecutor(self.settings.encoder_threads, thread_name_prefix="remoteviz-encoder")
+        self._frames.open(self.settings.encoder_threads,
+                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE)
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
@@ -359,19 +291,19 @@ class Service:
             return
         for area in self.render_areas:
             self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
-        assert self._transport is not None and self._pool is not None
+        assert self._transport is not None
         self._transport.stop()
         if self._http is not None:
             self._http.close()
-        self._pool.shutdown(wait=True)
+        self._frames.close()
         # Encodes that finished meanwhile: let them close the encoders they were holding open.
         for handler, args in list(self._inbox):
-            if handler == self._encoded:
+            if handler == self._frames.encoded:
                 handler(*args)
         self._inbox.clear()
         self._connections.clear()
         self._clients.clear()
-        self._transport = self._pool = self._http = None
+        self._transport = self._http = None
         self._is_open = False
 
     def _open_or_raise(self, settings: ServiceSettings | None) -> None:
@@ -515,7 +447,7 @@ class Service:
             handler, args = self._inbox.popleft()
             handler(*args)
         self._probe_latency()
-        self._render_ready_areas()
+        self._frames.run()
 
     def _probe_latency(self) -> None:
         """Once a second per client, a ping whose pong measures the round trip."""
@@ -573,66 +505,35 @@ class Service:
         if link.closing:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
-        if not area_id:
-            self._fail(link, CloseCode.REFUSED, "the URL names no render area", area_id=area_id)
-            return
-        if len(self._connections) >= self.settings.max_connections:
-            self._fail(link, CloseCode.REFUSED, "the service has reached its connection limit", area_id=area_id)
-            return
-        refusal = self._access_refusal(parameters.get_value(TOKEN_FIELD) or None, area_id)
+        refusal = self._admission.refusal(area_id, parameters, len(self._connections))
         if refusal is not None:  # before any client, render area or listener call
             self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
-        client_id = self._client_id(hello.client_id)
+        client_id = self._admission.client_id(hello.client_id)
         client = self._clients.get(client_id)
         new_client = client is None
         if client is None:
-            client = Client(self, client_id, hello)
+            client = Client(client_id, hello)
             self._clients[client.id] = client
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_connected_client", client.id, client.network_performance)
 
-        area = self._render_areas.get(area_id)
-        if area is not None:
-            answers = self._call_service("on_pending_share_render_area", area, client, parameters)
-            if not any(a is not False and a is not FAILED for a in answers):
-                refusal = "the application refused to share this render area"
-        else:
-            width, height = self._requested_size(parameters, hello)
-            answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
-                                         parameters)
-            accepted = [a for a in answers if a is not False and a is not FAILED]
-            if not accepted:
-                refusal = "the application refused to create this render area"
-            elif len(self._render_areas) >= self.settings.max_render_areas:
-                refusal = "the service has reached its render area limit"
-            elif sum(a._creator_id == client.id for a in self._render_areas.values()) >= \
-                    self.settings.max_render_areas_per_client:
-                refusal = "this client has reached its render area limit"
-            else:
-                for answer in accepted:
-                    if isinstance(answer, tuple):
-                        width, height = _size_answer(answer, width, height)
-                        break
-                width, height = self._clamp_size(width, height)
-                if self._total_pixels() + width * height > self.settings.max_total_pixels:
-                    refusal = "the service has reached its pixel limit (render area memory)"
-                else:
-                    area = self._new_render_area(area_id, width, height)
-                    area._creator_id = client.id
-        if refusal is not None or area is None:
+        answer = self._admission.area_for(area_id, client, parameters, hello)
+        area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
+        if area is None:
             self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
                 self._drop_client(client)
             return
 
-        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link)
+        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link,
+                                self.settings.frame_window)
         self._connections[link] = connection
         client._connections[connection.id] = connection
         area._connections[connection.id] = connection
         self._monitoring.report("on_changed_num_connections", len(self._connections))
         area._call("on_opened_connection", area, connection, connection.frame_encoders)
-        if not self._negotiate_encoders(area, connection):
+        if not self._admission.negotiate_encoders(area, connection):
             self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         performance = client.network_performance
@@ -651,24 +552,6 @@ class Service:
         if new_client:
             self._call_service("on_initialized_client", client, performance)
         self._initialize_connection(connection)
-
-    def _access_refusal(self, token: str | None, area_id: str) -> str | None:
-        try:
-            return self._access.refusal(token, area_id)
-        except Exception:
-            log.exception("the access check raised; refusing the connection")
-            return "access check failed"
-
-    def _client_id(self, page_key: str) -> str:
-        """The service's id for the page whose views say ``page_key`` in their hello.
-
-        The id is derived from the key with a secret of this service, so knowing a client's id
-        (the application's, or what ``accept`` tells its page) does not let anyone join that
-        client: only a page's own views know its key. An empty key makes a new client.
-        """
-        if not page_key:
-            return secrets.token_hex(8)
-        return hmac.new(self._client_secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
     def _calibrated(self, client: Client, result: Calibration) -> None:
         """Network thread's calibration finished: tell the page, then let its connections start."""
@@ -703,30 +586,18 @@ class Service:
         if area._failure is not None:
             self._send(connection, area._failure)  # what its viewers already know
 
-    def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
-        width = parameters.get_int("width") or hello.width or self.settings.default_width
-        height = parameters.get_int("height") or hello.height or self.settings.default_height
-        return width, height
-
     def _total_pixels(self) -> int:
         return sum(a.width * a.height for a in self._render_areas.values())
+
+    def _fits(self, area: RenderArea, width: int, height: int) -> bool:
+        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
+        new_width, new_height = self._clamp_size(width, height)
+        return self._total_pixels() - area.width * area.height + new_width * new_height <= \
+            self.settings.max_total_pixels
 
     def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
         return (max(1, min(int(width), self.settings.max_width)),
                 max(1, min(int(height), self.settings.max_height)))
-
-    def _negotiate_encoders(self, area: RenderArea, connection: Connection) -> bool:
-        """Validate the chosen encoders; ask on_refused_encoder while invalid, then walk the default chain."""
-        encoders = connection.frame_encoders
-        for _ in range(self.settings.max_refused_encoder_rounds):
-            if encoders.validate():
-                return True
-            area._call("on_refused_encoder", area, connection, encoders)
-            if not connection.state.live:  # a listener closed it
-                return False
-        if encoders.validate():
-            return True
-        return encoders.first_valid_of(DEFAULT_FALLBACK_CHAIN)
 
     def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
               area_id: str | None = None) -> None:
@@ -752,7 +623,7 @@ class Service:
             self._remove_connection(connection, aborted=False)
 
     def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
-        area = RenderArea(self, area_id, *self._clamp_size(width, height))
+        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay)
         self._render_areas[area_id] = area
         self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
@@ -792,6 +663,12 @@ class Service:
             self._monitoring.report("on_changed_num_clients", len(self._clients))
             self._call_service("on_disconnected_client", client.id)
 
+    def _notebook_view(self, area: RenderArea, include: Any,
+                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        from .notebook import view  # the notebook extra, imported only where it is used
+
+        return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
+
     def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
                              detail: str = "the render area was disposed") -> None:
         if area.is_disposed:
@@ -801,7 +678,7 @@ class Service:
         for connection in area.connections:
             self._close_connection(connection, reason, detail)
         area._encoders.reset()
-        self._close_retired(area)
+        self._frames.close_retired(area)
         area.show_preview(False)
         if area._scene_manager is not None:
             try:
@@ -821,58 +698,9 @@ class Service:
         if connection is None or not connection.state.live:
             return
         try:
-            self._route(connection, message)
+            self._router.route(connection, message)
         except ProtocolError as error:
             self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
-
-    def _route(self, connection: Connection, message: protocol.ClientMessage) -> None:
-        area = connection.render_area
-        match message:
-            case Ack(frame_id=frame_id, decode_ms=decode_ms):
-                latency_ms = connection.client.network_performance.latency_ms
-                _, send = connection.outgoing.ack(frame_id, decode_ms, latency_ms, time.monotonic())
-                if decode_ms > 0:  # 0: the browser dropped the frame undecoded
-                    self._monitoring.report("on_measured_decoding_time", decode_ms, connection)
-                if send is not None:
-                    self._transmit(connection, send)
-            case Input(event=event, seq=seq):
-                self._handle_input(area, connection, event, seq)
-            case AppMessage(data=data):
-                area._call("on_received_message", area, connection, data)
-            case SizeRequest(width=width, height=height):
-                answers = area._call("on_requested_size", area, connection, width, height)
-                if any(a is False or a is FAILED for a in answers):
-                    return
-                # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
-                # must not change what everybody else sees (a "size 1x1" for all).
-                if not (any(a is True for a in answers) or area.num_connections == 1):
-                    return
-                new_width, new_height = self._clamp_size(width, height)
-                if self._total_pixels() - area.width * area.height + new_width * new_height > \
-                        self.settings.max_total_pixels:
-                    return  # the memory of every area together stays bounded
-                area.resize(width, height)
-            case ContainerResize(width=width, height=height):
-                connection.container_width, connection.container_height = width, height
-            case KeyFrameRequest():
-                self._needs_key_frame(connection)
-            case Pong(t=t):
-                self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
-            case _:
-                raise ProtocolError(f"{type(message).__name__} is not expected here")
-
-    def _handle_input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*input_callback(area, connection, event), event=event)
-        area.schedule.input_arrived(time.monotonic())
-        connection.outgoing.last_input_seq = seq
-        if not all(a is not False for a in answers):
-            return
-        if self.settings.run_mode is RunMode.INVENTOR_SERVICE:
-            try:
-                area.scene_manager.process_event(event, area.width, area.height, render_area=area,
-                                                 connection=connection)
-            except Exception:
-                log.exception("the scene of %r failed to process %r", area, event)
 
     # ------------------------------------------------------------------ resizing
 
@@ -882,7 +710,7 @@ class Service:
             return
         area._width, area._height = width, height
         area._encoders.reset()  # every video stream restarts at the new size with a key frame
-        self._close_retired(area)
+        self._frames.close_retired(area)
         area._call("on_resize", area, width, height)
         message = protocol.serialize(Resize(width, height))
         for connection in area.connections:
@@ -896,238 +724,6 @@ class Service:
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
         if connection.state.live:
             connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
-
-    # ------------------------------------------------------------------ the frame path
-
-    def _render_ready_areas(self) -> None:
-        """Carry out the scheduler's decisions: send what the rate cap lets go, render what is due."""
-        now = time.monotonic()
-        for area_id, connection_id, send in self._scheduler.sendable(now):
-            self._transmit(self._render_areas[area_id].get_connection(connection_id), send)
-        for area_id in self._scheduler.due(now):
-            ready_ids = self._scheduler.render_now(area_id, time.monotonic())
-            if not ready_ids:
-                continue
-            area = self._render_areas[area_id]
-            ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
-            frame = self._render(area, ready)
-            if frame is None:
-                continue
-            if area.schedule.encodes_in_flight:
-                area.schedule.pending = frame  # encoded as soon as the previous frame is
-            else:
-                self._submit(area, frame)
-
-    def _render(self, area: RenderArea, ready: list[Connection]) -> RenderedFrame | None:
-        """Render (or ask the application for) one frame of ``area``; None if there is none."""
-        started = time.perf_counter()
-        schedule = area.schedule
-        schedule.render_started()
-        interactive = area.is_interacting
-        if self.settings.run_mode is RunMode.INDEPENDENT_SERVICE:
-            answers = area._call("on_requested_frame", area, ready[0])
-            answer = next((a for a in answers if a is not None and a is not FAILED), None)
-            if answer is None:
-                if FAILED in answers:
-                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
-                return None
-            image, interactive = _checked_frame(answer, area)
-            if image is None:
-                return None
-        else:
-            if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
-                return None
-            try:
-                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
-            except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
-                self._frame_failed(area, "render", error)
-                return None
-            area._call("on_post_render", area)
-        rendering_ms = (time.perf_counter() - started) * 1000.0
-        schedule.rendered(bool(interactive), rendering_ms / 1000.0)
-        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
-        if area._preview is not None:
-            try:
-                if not area._preview.show(image):
-                    area._preview = None  # the user closed it
-            except Exception:
-                log.exception("the preview window of %r failed; closing it", area)
-                area.show_preview(False)
-        input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
-        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs)
-
-    def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
-        """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
-        viewers = self._scheduler.viewers(area.id)
-        members = []
-        for connection_id, outgoing in list(viewers.items()):
-            connection = area.get_connection(connection_id)
-            assert connection is not None  # a viewer is one of the area's connections
-            encoders = connection.frame_encoders
-            if not outgoing.join_plan(connection._targets(), encoders.is_video):
-                del viewers[connection_id]  # it rejoins through a resync stream once its slot is sent
-                continue
-            members.append(Member(
-                connection_id,
-                encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
-                outgoing.rate.quality if frame.interactive else 1.0,
-                outgoing.needs_key,
-                outgoing.rate.scale if frame.interactive else 1.0,
-                outgoing.rate.targets.fps,
-                outgoing.rate.bitrate()))
-        height, width = frame.image.shape[:2]
-        try:
-            jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
-        except Exception as error:
-            self._frame_failed(area, "encode", error)
-            return
-        self._close_retired(area)  # nothing of this area is being encoded now
-        assert self._pool is not None
-        for job in jobs:
-            texts = {}
-            for connection_id in job.members:
-                viewers[connection_id].encoding_started()
-                connection = area.get_connection(connection_id)
-                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
-                texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
-            area.schedule.encodes_in_flight += 1
-            future = self._pool.submit(_encode, job, frame.image)
-            future.add_done_callback(functools.partial(self._post, self._encoded, area, frame, job, texts))
-
-    @staticmethod
-    def _close_retired(area: RenderArea) -> None:
-        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
-        if not area.schedule.encodes_in_flight:
-            for coder in area._encoders.take_retired():
-                coder.close()
-
-    def _needs_key_frame(self, connection: Connection) -> None:
-        """The connection cannot decode what follows until it receives a key frame."""
-        connection.outgoing.lose_stream()
-        connection.render_area._encoders.forget(connection.id)
-        connection.render_area.request_redraw()
-
-    def _encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
-                 future: Any) -> None:
-        schedule = area.schedule
-        schedule.encodes_in_flight -= 1
-        self._close_retired(area)
-        self._send_encoded(area, frame, job, texts, future)
-        if not schedule.encodes_in_flight and schedule.pending is not None and not area.is_disposed:
-            pending, schedule.pending = schedule.pending, None
-            self._submit(area, pending)
-
-    def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
-                      future: Any) -> None:
-        try:
-            payload, is_key, encode_ms, (width, height) = future.result()
-        except Exception as error:
-            for connection_id in job.members:
-                if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                    outgoing.encoding_finished(failed_stream=job.stream is not None)
-            self._frame_failed(area, "encode", error)
-            return
-        for connection_id in job.members:
-            if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                outgoing.encoding_finished()
-        self._frame_succeeded(area)
-        flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
-            FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
-        stream = job.stream
-        config = None
-        if stream is not None and job.encoder.codec is not None:
-            config = protocol.StreamConfig(job.encoder.codec, stream.codec_string, stream.width, stream.height)
-        for connection_id in job.members:
-            outgoing = self._scheduler.viewer(area.id, connection_id)
-            connection = area.get_connection(connection_id)
-            if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
-                continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
-            self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area.schedule.encoded(encode_ms / 1000.0)
-            assert job.encoder.codec is not None  # every encoder a connection can use has a codec
-            header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
-                                 frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
-            joined = connection_id in job.joined
-            offered = outgoing.offer(EncodedFrame(header, payload, stream is not None, config if joined else None),
-                                     time.monotonic())
-            if offered.dropped:
-                self._monitoring.count("frames_dropped")
-            if offered.lost_stream:
-                self._needs_key_frame(connection)
-            if offered.send is not None:
-                self._transmit(connection, offered.send)
-
-    def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
-        """Back off from ``area``; log and tell its viewers once per kind of failure."""
-        report = area.schedule.backoff.failed(stage, error, time.monotonic())
-        area.schedule.failed()
-        if not report.is_news:
-            return
-        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
-                  MAX_DELAY, report.detail, exc_info=error)
-        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
-        for connection in area.connections:
-            if connection.is_open:
-                self._send(connection, area._failure)
-
-    def _frame_succeeded(self, area: RenderArea) -> None:
-        if area.schedule.backoff.succeeded():
-            area._failure = None
-            log.info("frames of %r work again", area)
-
-    def _transmit(self, connection: Connection | None, send: Send) -> None:
-        """Carry out a send decision: the stream configuration if it is due, then the frame."""
-        assert connection is not None  # decisions are only ever made for open connections
-        frame = send.frame
-        link: Link = connection._link  # type: ignore[assignment]
-        if frame.stream is not None:
-            link.send(protocol.serialize(frame.stream))
-        link.send(frame.header.encode(send.frame_id) + frame.payload)
-        connection.last_encoded_frame = frame.payload
-        self._monitoring.count("frames_sent")
-        self._monitoring.count("frame_bytes_sent", len(frame.payload))
-
-def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
-    """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
-    started = time.perf_counter()
-    if job.stream is not None and image.shape[2] != 3:
-        image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
-    if job.scale < 1.0:
-        height, width = image.shape[:2]
-        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
-        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-    payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
-    return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
-
-
-def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:
-    """Validate what on_requested_frame returned; log and drop anything unusable."""
-    try:
-        image, interactive = answer
-        image, interactive = np.asarray(image), bool(interactive)
-    except (TypeError, ValueError) as error:
-        log.error("on_requested_frame for %r must return (image, is_interactive): %s", area, error)
-        return None, False
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
-        log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
-                  "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
-        return None, False
-    if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
-        log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
-        return None, False
-    return image, interactive
-
-
-def _size_answer(answer: tuple[Any, ...], width: int, height: int) -> tuple[int, int]:
-    """The size on_pending_create_render_area returned, or the requested one if it is not a size."""
-    try:
-        new_width, new_height = (int(v) for v in answer)
-    except (TypeError, ValueError):
-        log.error("on_pending_create_render_area returned %r, not (width, height); keeping %dx%d",
-                  answer, width, height)
-        return width, height
-    return new_width, new_height
-
 
 def _log_to_stderr_unless_configured() -> None:
     """Send the service's INFO messages to stderr when the application set up no logging at all."""

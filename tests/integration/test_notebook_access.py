@@ -35,3 +35,18 @@ def test_a_notebook_view_opens_with_its_token_and_nothing_opens_without_one() ->
             service.close()
 
     asyncio.run(scenario())
+
+
+def test_a_render_area_shown_by_a_cell_is_a_live_view_of_it_on_its_own_service() -> None:
+    # RenderArea._repr_mimebundle_ reaches the notebook through its owner (the service), not an import of it.
+    service = rv.Service()
+    assert service.open(rv.ServiceSettings(port=0, run_mode=rv.RunMode.INDEPENDENT_SERVICE))
+    try:
+        area = service.create_render_area("Shown", 64, 48)
+        bundle = area._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "application/vnd.jupyter.widget-view+json" in data, data
+        widget = notebook.view(area, service=service)
+        assert widget.url.endswith(f":{service.port}/Shown")
+    finally:
+        service.close()

@@ -1,5 +1,6 @@
 """The package's import graph: no module imports another that imports it back when loaded, each loads
-alone, and the frame path's core (remoteviz/pipeline/) calls nothing up, not even for types."""
+alone, the frame path's core (remoteviz/pipeline/) calls nothing up, not even for types, and nothing the
+service owns (connections, render areas, HTTP, the launcher, routing, the frame path) names the service."""
 
 from __future__ import annotations
 
@@ -88,3 +89,34 @@ def test_each_service_module_imports_alone_in_a_fresh_interpreter() -> None:
     for name in names:
         done = subprocess.run([sys.executable, "-c", code, name], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (name, done.stderr)
+
+
+def service_cycles() -> list[list[str]]:
+    """Circles through remoteviz.service, counting imports under TYPE_CHECKING too."""
+    return [c for c in cycles(with_type_checking=True) if "remoteviz.service" in c]
+
+
+def test_what_the_service_owns_never_names_the_service_even_for_types() -> None:
+    # Connections, render areas, the HTTP side and the launcher get what they call on the service as a
+    # Protocol or as callables: none of them imports it back, not even under TYPE_CHECKING.
+    owned = [n for n in MODULES if n in ("remoteviz.connection", "remoteviz.render_area", "remoteviz.http",
+                                          "remoteviz.launch", "remoteviz.listeners", "remoteviz.frame_path",
+                                          "remoteviz.routing", "remoteviz.settings", "remoteviz.admission")
+             or n.startswith("remoteviz.pipeline")]
+    assert len(owned) >= 13, owned
+    for name in owned:
+        assert "remoteviz.service" not in imported(name, with_type_checking=True), name
+
+
+def test_no_module_the_service_imports_imports_it_back_even_for_types() -> None:
+    assert service_cycles() == []
+
+
+def test_the_circle_checks_see_a_back_import_under_type_checking(tmp_path, monkeypatch) -> None:
+    # The two checks above can fail: a type-only back-import, as connection.py had, is a circle to them.
+    source = MODULES["remoteviz.connection"].read_text()
+    planted = tmp_path / "connection.py"
+    planted.write_text(source + "\nif TYPE_CHECKING:\n    from .service import Service\n")
+    monkeypatch.setitem(MODULES, "remoteviz.connection", planted)
+    assert "remoteviz.service" in imported("remoteviz.connection", with_type_checking=True)
+    assert any({"remoteviz.connection", "remoteviz.service"} <= set(c) for c in service_cycles()), service_cycles()

@@ -1,0 +1,278 @@
+"""The frame path's I/O side: carries out what the scheduler (remoteviz/pipeline/) decides.
+
+It renders an area (or asks the application for its frame), hands the encodes to the encoder
+threads, and sends encoded frames on the connections' links. The rules (when to render, what to
+send, what to drop) are the pipeline's; this module only carries them out, on the dispatch thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import protocol
+from .connection import Connection
+from .encoders.streams import Job, Member
+from .failures import MAX_DELAY
+from .listeners import FAILED
+from .metrics import Monitoring
+from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
+from .pipeline.scheduler import Scheduler
+from .protocol import Failure, FrameFlags
+from .render_area import RenderArea
+from .transport import Link
+
+log = logging.getLogger("remoteviz.service")
+
+
+class FramePath:
+    """Renders, encodes and sends the frames of a service's render areas (dispatch thread)."""
+
+    def __init__(self, scheduler: Scheduler, monitoring: Monitoring, render_areas: Mapping[str, RenderArea],
+                 post: Callable[..., None], send: Callable[[Connection, protocol.ServiceMessage], None]) -> None:
+        """``post`` hands a call to the dispatch thread; ``send`` sends a message on a live connection."""
+        self._scheduler = scheduler
+        self._monitoring = monitoring
+        self._render_areas = render_areas
+        self._post = post
+        self._send = send
+        self._pool: ThreadPoolExecutor | None = None
+        self._independent = False
+
+    def open(self, threads: int, *, independent: bool) -> None:
+        """Start the encoder threads; ``independent``: frames come from ``on_requested_frame``."""
+        self._independent = independent
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="remoteviz-encoder")
+
+    def close(self) -> None:
+        """Wait for the encodes in flight and stop the encoder threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def run(self) -> None:
+        """Carry out the scheduler's decisions: send what the rate cap lets go, render what is due."""
+        now = time.monotonic()
+        for area_id, connection_id, send in self._scheduler.sendable(now):
+            self.transmit(self._render_areas[area_id].get_connection(connection_id), send)
+        for area_id in self._scheduler.due(now):
+            ready_ids = self._scheduler.render_now(area_id, time.monotonic())
+            if not ready_ids:
+                continue
+            area = self._render_areas[area_id]
+            ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
+            frame = self._render(area, ready)
+            if frame is None:
+                continue
+            if area.schedule.encodes_in_flight:
+                area.schedule.pending = frame  # encoded as soon as the previous frame is
+            else:
+                self._submit(area, frame)
+
+    def _render(self, area: RenderArea, ready: list[Connection]) -> RenderedFrame | None:
+        """Render (or ask the application for) one frame of ``area``; None if there is none."""
+        started = time.perf_counter()
+        schedule = area.schedule
+        schedule.render_started()
+        interactive = area.is_interacting
+        if self._independent:
+            answers = area._call("on_requested_frame", area, ready[0])
+            answer = next((a for a in answers if a is not None and a is not FAILED), None)
+            if answer is None:
+                if FAILED in answers:
+                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
+                return None
+            image, interactive = _checked_frame(answer, area)
+            if image is None:
+                return None
+        else:
+            if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
+                return None
+            try:
+                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
+            except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
+                self._frame_failed(area, "render", error)
+                return None
+            area._call("on_post_render", area)
+        rendering_ms = (time.perf_counter() - started) * 1000.0
+        schedule.rendered(bool(interactive), rendering_ms / 1000.0)
+        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
+        if area._preview is not None:
+            try:
+                if not area._preview.show(image):
+                    area._preview = None  # the user closed it
+            except Exception:
+                log.exception("the preview window of %r failed; closing it", area)
+                area.show_preview(False)
+        input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
+        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs)
+
+    def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
+        """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
+        viewers = self._scheduler.viewers(area.id)
+        members = []
+        for connection_id, outgoing in list(viewers.items()):
+            connection = area.get_connection(connection_id)
+            assert connection is not None  # a viewer is one of the area's connections
+            encoders = connection.frame_encoders
+            if not outgoing.join_plan(connection._targets(), encoders.is_video):
+                del viewers[connection_id]  # it rejoins through a resync stream once its slot is sent
+                continue
+            members.append(Member(
+                connection_id,
+                encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
+                outgoing.rate.quality if frame.interactive else 1.0,
+                outgoing.needs_key,
+                outgoing.rate.scale if frame.interactive else 1.0,
+                outgoing.rate.targets.fps,
+                outgoing.rate.bitrate()))
+        height, width = frame.image.shape[:2]
+        try:
+            jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
+        except Exception as error:
+            self._frame_failed(area, "encode", error)
+            return
+        self.close_retired(area)  # nothing of this area is being encoded now
+        assert self._pool is not None
+        for job in jobs:
+            texts = {}
+            for connection_id in job.members:
+                viewers[connection_id].encoding_started()
+                connection = area.get_connection(connection_id)
+                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
+                texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
+            area.schedule.encodes_in_flight += 1
+            future = self._pool.submit(_encode, job, frame.image)
+            future.add_done_callback(functools.partial(self._post, self.encoded, area, frame, job, texts))
+
+    @staticmethod
+    def close_retired(area: RenderArea) -> None:
+        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
+        if not area.schedule.encodes_in_flight:
+            for coder in area._encoders.take_retired():
+                coder.close()
+
+    def needs_key_frame(self, connection: Connection) -> None:
+        """The connection cannot decode what follows until it receives a key frame."""
+        connection.outgoing.lose_stream()
+        connection.render_area._encoders.forget(connection.id)
+        connection.render_area.request_redraw()
+
+    def encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
+                future: Any) -> None:
+        """Dispatch thread: an encode finished; send it, then encode the frame waiting, if any."""
+        schedule = area.schedule
+        schedule.encodes_in_flight -= 1
+        self.close_retired(area)
+        self._send_encoded(area, frame, job, texts, future)
+        if not schedule.encodes_in_flight and schedule.pending is not None and not area.is_disposed:
+            pending, schedule.pending = schedule.pending, None
+            self._submit(area, pending)
+
+    def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
+                      future: Any) -> None:
+        try:
+            payload, is_key, encode_ms, (width, height) = future.result()
+        except Exception as error:
+            for connection_id in job.members:
+                if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
+                    outgoing.encoding_finished(failed_stream=job.stream is not None)
+            self._frame_failed(area, "encode", error)
+            return
+        for connection_id in job.members:
+            if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
+                outgoing.encoding_finished()
+        self._frame_succeeded(area)
+        flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
+            FrameFlags.NONE if frame.interactive else FrameFlags.STILL)
+        stream = job.stream
+        config = None
+        if stream is not None and job.encoder.codec is not None:
+            config = protocol.StreamConfig(job.encoder.codec, stream.codec_string, stream.width, stream.height)
+        for connection_id in job.members:
+            outgoing = self._scheduler.viewer(area.id, connection_id)
+            connection = area.get_connection(connection_id)
+            if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
+                continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
+            self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
+            area.schedule.encoded(encode_ms / 1000.0)
+            assert job.encoder.codec is not None  # every encoder a connection can use has a codec
+            header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
+                                 frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
+            joined = connection_id in job.joined
+            offered = outgoing.offer(EncodedFrame(header, payload, stream is not None, config if joined else None),
+                                     time.monotonic())
+            if offered.dropped:
+                self._monitoring.count("frames_dropped")
+            if offered.lost_stream:
+                self.needs_key_frame(connection)
+            if offered.send is not None:
+                self.transmit(connection, offered.send)
+
+    def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
+        """Back off from ``area``; log and tell its viewers once per kind of failure."""
+        report = area.schedule.backoff.failed(stage, error, time.monotonic())
+        area.schedule.failed()
+        if not report.is_news:
+            return
+        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
+                  MAX_DELAY, report.detail, exc_info=error)
+        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
+        for connection in area.connections:
+            if connection.is_open:
+                self._send(connection, area._failure)
+
+    def _frame_succeeded(self, area: RenderArea) -> None:
+        if area.schedule.backoff.succeeded():
+            area._failure = None
+            log.info("frames of %r work again", area)
+
+    def transmit(self, connection: Connection | None, send: Send) -> None:
+        """Carry out a send decision: the stream configuration if it is due, then the frame."""
+        assert connection is not None  # decisions are only ever made for open connections
+        frame = send.frame
+        link: Link = connection._link  # type: ignore[assignment]
+        if frame.stream is not None:
+            link.send(protocol.serialize(frame.stream))
+        link.send(frame.header.encode(send.frame_id) + frame.payload)
+        connection.last_encoded_frame = frame.payload
+        self._monitoring.count("frames_sent")
+        self._monitoring.count("frame_bytes_sent", len(frame.payload))
+
+
+def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
+    """Encoder thread: encode one frame for one job; returns payload, key, milliseconds, size."""
+    started = time.perf_counter()
+    if job.stream is not None and image.shape[2] != 3:
+        image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
+    if job.scale < 1.0:
+        height, width = image.shape[:2]
+        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
+        image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+    payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
+    return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
+
+
+def _checked_frame(answer: Any, area: RenderArea) -> tuple[np.ndarray | None, bool]:
+    """Validate what on_requested_frame returned; log and drop anything unusable."""
+    try:
+        image, interactive = answer
+        image, interactive = np.asarray(image), bool(interactive)
+    except (TypeError, ValueError) as error:
+        log.error("on_requested_frame for %r must return (image, is_interactive): %s", area, error)
+        return None, False
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
+        log.error("on_requested_frame for %r returned an array of shape %s and dtype %s; "
+                  "expected (H, W, 3|4) uint8", area, image.shape, image.dtype)
+        return None, False
+    if image.shape[0] > protocol.MAX_SIDE or image.shape[1] > protocol.MAX_SIDE:
+        log.error("on_requested_frame for %r returned a frame larger than %d pixels", area, protocol.MAX_SIDE)
+        return None, False
+    return image, interactive
