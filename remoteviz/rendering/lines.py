@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox
-from remoteviz.rendering.mesh import Mesh, as_colors, as_points
+from remoteviz.rendering.mesh import Mesh, as_colors, as_index_rows, as_points
 from remoteviz.rendering.shapes import Shape
 
 #: Picking finds a segment this many pixels from the pick position (beyond half the width), or nearer.
@@ -47,14 +47,7 @@ def _as_counts(value: npt.ArrayLike | None) -> npt.NDArray[np.int64] | None:
 
 
 def _as_segments(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
-    if value is None:
-        return None
-    segments = np.asarray(value)
-    if not np.issubdtype(segments.dtype, np.integer):
-        raise TypeError(f"segment indices must be integers, got {segments.dtype}")
-    if segments.size and segments.min() < 0:
-        raise ValueError("segment indices must not be negative")
-    return np.ascontiguousarray(segments, dtype=np.uint32).reshape(-1, 2)
+    return as_index_rows(value, 2, "segment indices")
 
 
 class LineSet(Shape):

@@ -28,15 +28,20 @@ def _as_optional_points(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] 
     return None if value is None else as_points(value)
 
 
-def _as_indices(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
+def as_index_rows(value: npt.ArrayLike | None, width: int, what: str) -> npt.NDArray[np.uint32] | None:
+    """Vertex indices as ``(N, width)`` uint32 rows (None stays None); ``what`` names them in errors."""
     if value is None:
         return None
     indices = np.asarray(value)
     if not np.issubdtype(indices.dtype, np.integer):
-        raise TypeError(f"indices must be integers, got {indices.dtype}")
+        raise TypeError(f"{what} must be integers, got {indices.dtype}")
     if indices.size and indices.min() < 0:
-        raise ValueError("indices must not be negative")
-    return np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1, 3)
+        raise ValueError(f"{what} must not be negative")
+    return np.ascontiguousarray(indices, dtype=np.uint32).reshape(-1, width)
+
+
+def _as_indices(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
+    return as_index_rows(value, 3, "indices")
 
 
 def as_colors(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
