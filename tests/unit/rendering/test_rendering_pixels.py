@@ -398,3 +398,34 @@ def test_multisampling_blends_the_edges(make_manager, samples):
         assert len(levels) >= 4  # partly covered edge pixels get in-between reds
     else:
         assert set(levels) == {0, 255}
+
+
+@pytest.mark.parametrize("samples", [0, 4])
+def test_the_driver_flipped_readback_gives_the_same_image_as_numpys_flip(samples):
+    # GL_MESA_pack_invert has glReadPixels write the rows top-down; the same frame read with
+    # numpy's flip instead must give an identical image, top row first.
+    from remoteviz.rendering.actions import Frame, gather
+    from remoteviz.rendering.framebuffer import Framebuffer
+    from remoteviz.rendering.renderer import Renderer
+
+    examiner = hello_cone()
+    examiner.camera.position = np.asarray(examiner.camera.position) + (0.0, -0.5, 0.0)  # cone high up
+    gathered = gather(examiner)
+    frame = Frame(gathered.shapes, gathered.camera, gathered.camera_model, gathered.background)
+    renderer = Renderer.shared()
+    with renderer.bound():
+        framebuffer = Framebuffer(W, H, samples)
+        try:
+            assert framebuffer.flips_in_driver  # Mesa (llvmpipe) has the extension
+            renderer.draw(frame, framebuffer)
+            by_driver = framebuffer.read_pixels()
+            framebuffer.flips_in_driver = False
+            by_numpy = framebuffer.read_pixels()
+        finally:
+            framebuffer.delete()
+    np.testing.assert_array_equal(by_driver, by_numpy)
+    assert by_driver.flags.c_contiguous and by_driver.shape == (H, W, 3)
+    np.testing.assert_allclose(by_driver[0, 0], (0, 0, 255), atol=6)  # blue top row
+    np.testing.assert_allclose(by_driver[-1, 0], (0, 255, 0), atol=6)  # green bottom row
+    rows = np.flatnonzero(red_mask(by_driver).any(axis=1))
+    assert rows.size and rows.mean() < H / 2  # the raised cone is in the upper half
