@@ -429,3 +429,22 @@ def test_the_driver_flipped_readback_gives_the_same_image_as_numpys_flip(samples
     np.testing.assert_allclose(by_driver[-1, 0], (0, 255, 0), atol=6)  # green bottom row
     rows = np.flatnonzero(red_mask(by_driver).any(axis=1))
     assert rows.size and rows.mean() < H / 2  # the raised cone is in the upper half
+
+
+def test_a_still_of_more_triangles_than_the_limit_is_not_multisampled(make_manager):
+    examiner = SceneExaminer()
+    examiner.add_child(Material(diffuse_color=(0.0, 0.0, 0.0), emissive_color=(1.0, 0.0, 0.0)))
+    examiner.add_child(Cone())
+    examiner.view_all(Viewport(W, H))
+    manager = make_manager()
+    manager.scene_graph = examiner
+    assert manager.antialiasing == 4 and manager.antialiasing_max_triangles == 500_000
+    assert len(np.unique(manager.render(W, H)[..., 0])) >= 4  # a small scene: blended edges
+    manager.antialiasing_max_triangles = 10  # fewer than the cone's
+    hard = manager.render(W, H)
+    assert set(np.unique(hard[..., 0])) == {0, 255}
+    np.testing.assert_array_equal(hard, manager.render(W, H, interactive=True))  # as a drag draws it
+    manager.antialiasing_max_triangles = None
+    assert len(np.unique(manager.render(W, H)[..., 0])) >= 4
+    with pytest.raises(ValueError):
+        manager.antialiasing_max_triangles = -1
