@@ -384,12 +384,18 @@ def test_computed_normals_keep_a_boxs_faces_flat_and_a_spheres_round(make_manage
     assert row[30] > row[0] + 20 and len(np.unique(row)) > 15  # shading falls off smoothly
 
 
-@pytest.mark.parametrize("samples", [0, 4])
-def test_multisampling_blends_the_edges(make_manager, samples):
+def flat_red_cone() -> SceneExaminer:
+    """A cone of pure emissive red, framed: an edge pixel's red tells how much of it is covered."""
     examiner = SceneExaminer()
     examiner.add_child(Material(diffuse_color=(0.0, 0.0, 0.0), emissive_color=(1.0, 0.0, 0.0)))
     examiner.add_child(Cone())
     examiner.view_all(Viewport(W, H))
+    return examiner
+
+
+@pytest.mark.parametrize("samples", [0, 4])
+def test_multisampling_blends_the_edges(make_manager, samples):
+    examiner = flat_red_cone()
     manager = make_manager()
     manager.antialiasing = samples
     manager.scene_graph = examiner
@@ -432,10 +438,7 @@ def test_the_driver_flipped_readback_gives_the_same_image_as_numpys_flip(samples
 
 
 def test_a_still_of_more_triangles_than_the_limit_is_not_multisampled(make_manager):
-    examiner = SceneExaminer()
-    examiner.add_child(Material(diffuse_color=(0.0, 0.0, 0.0), emissive_color=(1.0, 0.0, 0.0)))
-    examiner.add_child(Cone())
-    examiner.view_all(Viewport(W, H))
+    examiner = flat_red_cone()
     manager = make_manager()
     manager.scene_graph = examiner
     assert manager.antialiasing == 4 and manager.antialiasing_max_triangles == 500_000
