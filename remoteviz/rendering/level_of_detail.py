@@ -79,7 +79,8 @@ def winding(geometry: Geometry) -> int:
     front faces outside), -1 when wound the other way, 0 when they do not close one.
 
     Closed means every edge is shared by exactly two triangles that run along it in opposite
-    directions; which way round is the sign of the enclosed volume.
+    directions; which way round is the sign of the enclosed volume (for a mesh of several solids,
+    the sum of theirs: one solid wound against the others is taken their way).
     """
     faces = geometry.indices.astype(np.int64)
     if not len(faces):
