@@ -13,18 +13,16 @@ import remoteviz as rv
 from remoteviz import client
 from remoteviz.pipeline.render_scale import SCALES, scaled_size
 
-from .harness import running_service
+from .harness import SlowInteractiveRenders, running_service
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "hello_cone"))
 import hello_cone  # noqa: E402
 
 WIDTH, HEIGHT = 320, 240
-SLOW_RENDER = 0.06
-"""Seconds each interactive render costs on top of drawing: more than 1/30 s at any scale."""
 
 
 class SlowCone(hello_cone.HelloConeServiceListener):
-    """HelloCone whose interactive renders cost time (as a heavy scene would), JPEG, a chosen policy."""
+    """HelloCone whose interactive renders cost 60 ms more: more than 1/30 s at any scale."""
 
     def __init__(self, policy: rv.EncodingPolicy) -> None:
         super().__init__()
@@ -32,20 +30,7 @@ class SlowCone(hello_cone.HelloConeServiceListener):
 
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         super().on_instantiated_render_area(render_area)
-        policy = self.policy
-
-        class Slow(rv.RenderAreaListener):
-            def on_opened_connection(self, render_area, connection, frame_encoders):
-                frame_encoders.set_encoders(rv.Encoder.JPEG, rv.Encoder.JPEG)
-                connection.settings.set_frame_encoding_policy(policy, fps=30)
-                connection.settings.cost_aware_scaling = True
-
-            def on_pre_render(self, render_area):
-                if render_area.is_interacting:
-                    time.sleep(SLOW_RENDER)  # the cost being adapted to, not a wait for anything
-                return True
-
-        render_area.add_listener(Slow())
+        render_area.add_listener(SlowInteractiveRenders(self.policy))
 
 
 async def orbit_until(view, done, timeout: float = 30.0) -> list[client.ReceivedFrame]:
