@@ -13,6 +13,9 @@ and asks for the scale with the current time (``now``) and the budget; nothing h
 
 from __future__ import annotations
 
+from collections import deque
+from statistics import median
+
 SCALES = (1.0, 0.85, 0.7, 0.6, 0.5)
 """The scales an interactive frame may be rendered at, one step at a time: each step down keeps
 about 70% of the pixels. Few distinct sizes, so a framebuffer is rarely reallocated."""
@@ -28,6 +31,10 @@ scale from flapping between two steps."""
 MIN_SAMPLES = 3
 """Interactive frames rendered and encoded at the current scale before it is judged again."""
 
+SAMPLES = 5
+"""The costs judged are the median of this many latest frames at the current scale: one slow frame
+(the first at a new size allocates its framebuffer; a shader compile, a pause) does not move the scale."""
+
 ADJUST_INTERVAL = 0.25
 """Seconds between two changes of the scale: time for the smoothed costs to show the effect."""
 
@@ -40,16 +47,14 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
 class RenderScale:
     """One render area's interactive render scale, adapted to what its frames cost.
 
-    Costs are smoothed over the frames rendered at the current scale only: a change of scale
-    starts a new measurement, so the decision after it sees what the new size costs.
+    Costs are the medians of the latest frames rendered at the current scale only: a change of
+    scale starts a new measurement, so the decision after it sees what the new size costs.
     """
 
     def __init__(self) -> None:
         self._step = 0  # index in SCALES
-        self.render_cost = 0.0  # seconds, smoothed, of interactive frames at the current scale
-        self.encode_cost = 0.0
-        self._renders = 0
-        self._encodes = 0
+        self._renders: deque[float] = deque(maxlen=SAMPLES)  # seconds, of interactive frames at this scale
+        self._encodes: deque[float] = deque(maxlen=SAMPLES)
         self._last_change = float("-inf")
 
     @property
@@ -58,21 +63,29 @@ class RenderScale:
         return SCALES[self._step]
 
     @property
+    def render_cost(self) -> float:
+        """Seconds to render an interactive frame at the current scale (median of the latest; 0: none yet)."""
+        return median(self._renders) if self._renders else 0.0
+
+    @property
+    def encode_cost(self) -> float:
+        """Seconds to encode a copy of one (median of the latest; 0: none yet)."""
+        return median(self._encodes) if self._encodes else 0.0
+
+    @property
     def frame_cost(self) -> float:
-        """Smoothed seconds to render and encode one interactive frame at the current scale."""
+        """Seconds to render and encode one interactive frame at the current scale."""
         return self.render_cost + self.encode_cost
 
     def rendered(self, seconds: float, scale: float) -> None:
         """An interactive frame was rendered at ``scale`` in ``seconds``."""
         if scale == self.scale:
-            self.render_cost = _smooth(self.render_cost, seconds, self._renders)
-            self._renders += 1
+            self._renders.append(seconds)
 
     def encoded(self, seconds: float, scale: float) -> None:
         """A copy of an interactive frame rendered at ``scale`` was encoded in ``seconds``."""
         if scale == self.scale:
-            self.encode_cost = _smooth(self.encode_cost, seconds, self._encodes)
-            self._encodes += 1
+            self._encodes.append(seconds)
 
     def decide(self, budget: float | None, now: float) -> float:
         """The scale to render the next interactive frame at, ``now``.
@@ -85,7 +98,7 @@ class RenderScale:
             if self._step:
                 self._change(0, now)
             return self.scale
-        if self._renders < MIN_SAMPLES or self._encodes < 1 or now - self._last_change < ADJUST_INTERVAL:
+        if len(self._renders) < MIN_SAMPLES or not self._encodes or now - self._last_change < ADJUST_INTERVAL:
             return self.scale
         cost = self.frame_cost
         if cost > budget and self._step < len(SCALES) - 1:
@@ -96,10 +109,6 @@ class RenderScale:
 
     def _change(self, step: int, now: float) -> None:
         self._step = step
-        self.render_cost = self.encode_cost = 0.0
-        self._renders = self._encodes = 0
+        self._renders.clear()
+        self._encodes.clear()
         self._last_change = now
-
-
-def _smooth(current: float, sample: float, samples: int) -> float:
-    return sample if samples == 0 else 0.8 * current + 0.2 * sample

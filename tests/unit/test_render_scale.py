@@ -166,3 +166,11 @@ def test_the_budget_is_the_fastest_target_rate() -> None:
     # 85 ms at full size is about 31 ms at 0.6: within 1/30 s, so it stops there, above the floor.
     scheduler, schedule = slow_area((targets(fps=30), False))
     assert drive(scheduler, schedule, 3.0)[-1] == 0.6
+
+
+def test_one_slow_frame_among_fast_ones_does_not_move_the_scale() -> None:
+    scale = RenderScale()
+    scale.rendered(0.040, 1.0)  # the first frame at a size: its framebuffer is allocated
+    scale.encoded(0.002, 1.0)
+    assert run_frames(scale, 1.0, render=0.006, encode=0.002, frames=2) == 1.0
+    assert scale.frame_cost == pytest.approx(0.008)
