@@ -31,6 +31,7 @@ import math
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ def run(encoder: str, width: int, height: int, seconds: float, isolated: int = 5
 
 def measure(base_url: str, encoder: str, width: int, height: int, seconds: float,
             service: ServiceProcess | None = None, isolated: int = 0,
-            parameters: dict[str, object] | None = None, **context_options: object) -> BrowserResult:
+            parameters: Mapping[str, object] | None = None, **context_options: object) -> BrowserResult:
     """Open the HelloCone page at ``base_url`` in a fresh Chromium, orbit, read the page's figures.
 
     With ``service`` (the process behind ``base_url``) its CPU per rendered frame is measured over
@@ -152,12 +153,14 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                 angle += 0.05
                 page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
             elapsed = time.monotonic() - started
-            cpu_ms = float("nan")
-            if service is not None:
-                cpu = service.cpu_seconds() - cpu_before
-                cpu_ms = cpu * 1000.0 / max(1, _frames_rendered(service.port) - rendered_before)
+            cpu = service.cpu_seconds() - cpu_before if service is not None else float("nan")
+            # Release at once: reading the service's frame count takes long enough for the still of
+            # the last move to come before the mouse-up, which would flatter the time to the still.
             released = page.evaluate("performance.now()")
             page.mouse.up()
+            cpu_ms = float("nan")
+            if service is not None:
+                cpu_ms = cpu * 1000.0 / max(1, _frames_rendered(service.port) - rendered_before)
             page.wait_for_timeout(1000)
             record = page.evaluate("window.__bench")
         finally:
