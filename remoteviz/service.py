@@ -453,10 +453,10 @@ class Service:
         """Once a second per client, a ping whose pong measures the round trip."""
         now = time.monotonic()
         for client in self._clients.values():
-            if client._calibrating is None and now - client._last_ping >= LATENCY_PROBE_INTERVAL:
-                connection = next((c for c in client._connections.values() if c.is_open), None)
+            if client.calibrating is None and now - client.last_ping >= LATENCY_PROBE_INTERVAL:
+                connection = next((c for c in client.connections if c.is_open), None)
                 if connection is not None:
-                    client._last_ping = now
+                    client.last_ping = now
                     self._send(connection, Ping(now))
 
     def _measured_latency(self, client: Client, milliseconds: float) -> None:
@@ -529,23 +529,23 @@ class Service:
         connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link,
                                 self.settings.frame_window)
         self._connections[link] = connection
-        client._connections[connection.id] = connection
-        area._connections[connection.id] = connection
+        client.attach(connection)
+        area.attach(connection)
         self._monitoring.report("on_changed_num_connections", len(self._connections))
-        area._call("on_opened_connection", area, connection, connection.frame_encoders)
+        call_all(area.listeners, "on_opened_connection", area, connection, connection.frame_encoders)
         if not self._admission.negotiate_encoders(area, connection):
             self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         performance = client.network_performance
         if new_client and performance.calibration_enabled:
-            client._calibrating = [connection]
+            client.calibrating = [connection]
             connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("startNetworkCalibration"))
             link.calibrate(performance.max_calibration_duration_ms / 1000.0,
                            functools.partial(self._post, self._calibrated, client))
             return
-        if client._calibrating is not None:  # another view of this page is being calibrated
-            client._calibrating.append(connection)
+        if client.calibrating is not None:  # another view of this page is being calibrated
+            client.calibrating.append(connection)
             connection.state = ConnectionState.CALIBRATING
             self._send(connection, Notify("pendingNetworkCalibration"))
             return
@@ -555,13 +555,13 @@ class Service:
 
     def _calibrated(self, client: Client, result: Calibration) -> None:
         """Network thread's calibration finished: tell the page, then let its connections start."""
-        waiting, client._calibrating = client._calibrating or [], None
+        waiting, client.calibrating = client.calibrating or [], None
         if self._clients.get(client.id) is not client:
             return
         performance = client.network_performance
         performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
         performance.measured = result.measured
-        client._last_ping = time.monotonic()
+        client.last_ping = time.monotonic()
         waiting = [c for c in waiting if c.state.live]
         figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
         for connection in waiting:
@@ -574,17 +574,17 @@ class Service:
     def _initialize_connection(self, connection: Connection) -> None:
         """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
         area = connection.render_area
-        area._call("on_initialized_connection", area, connection, connection.frame_encoders)
+        call_all(area.listeners, "on_initialized_connection", area, connection, connection.frame_encoders)
         if not connection.state.live:  # a listener closed it
             return
         encoders = connection.frame_encoders
         self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
                                       encoders.still_encoder.value, encoders.interactive_encoder.value))
         connection.state = ConnectionState.OPEN
-        connection.outgoing.configure(connection._targets(), connection.frame_encoders.is_video)
+        connection.outgoing.configure(connection.targets(), connection.frame_encoders.is_video)
         self._scheduler.add_viewer(area.id, connection.id, connection.outgoing)
-        if area._failure is not None:
-            self._send(connection, area._failure)  # what its viewers already know
+        if area.failure is not None:
+            self._send(connection, area.failure)  # what its viewers already know
 
     def _total_pixels(self) -> int:
         return sum(a.width * a.height for a in self._render_areas.values())
@@ -622,8 +622,8 @@ class Service:
         if connection is not None:
             self._remove_connection(connection, aborted=False)
 
-    def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
-        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay)
+    def _new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None) -> RenderArea:
+        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay, creator_id)
         self._render_areas[area_id] = area
         self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
@@ -639,23 +639,23 @@ class Service:
 
     def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
-        link: Link = connection._link  # type: ignore[assignment]
+        link = connection.link
         self._fail(link, CloseCode[reason.value], detail, connection)
 
     def _remove_connection(self, connection: Connection, aborted: bool) -> None:
-        link: Link = connection._link  # type: ignore[assignment]
+        link = connection.link
         if self._connections.pop(link, None) is None:
             return
         connection.state = ConnectionState.CLOSED
         self._scheduler.remove_viewer(connection.render_area.id, connection.id)
         area, client = connection.render_area, connection.client
-        area._connections.pop(connection.id, None)
-        client._connections.pop(connection.id, None)
+        area.detach(connection.id)
+        client.detach(connection.id)
         self._monitoring.report("on_changed_num_connections", len(self._connections))
-        area._call("on_closed_connection", area, connection.id, aborted)
-        if not area._connections and not area.keep_alive and not area.is_disposed:
+        call_all(area.listeners, "on_closed_connection", area, connection.id, aborted)
+        if not area.num_connections and not area.keep_alive and not area.is_disposed:
             self._dispose_render_area(area, DisconnectReason.DISPOSED)
-        if not client._connections:
+        if not client.num_connections:
             self._drop_client(client)
 
     def _drop_client(self, client: Client) -> None:
@@ -677,14 +677,8 @@ class Service:
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
             self._close_connection(connection, reason, detail)
-        area._encoders.reset()
+        area.release()
         self._frames.close_retired(area)
-        area.show_preview(False)
-        if area._scene_manager is not None:
-            try:
-                area._scene_manager.dispose()
-            except Exception:
-                log.exception("disposing the scene of %r failed", area)
         self._render_areas.pop(area.id, None)
         self._scheduler.remove_area(area.id)
         self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
@@ -708,14 +702,13 @@ class Service:
         width, height = self._clamp_size(width, height)
         if (width, height) == (area.width, area.height):
             return
-        area._width, area._height = width, height
-        area._encoders.reset()  # every video stream restarts at the new size with a key frame
+        area.take_size(width, height)
         self._frames.close_retired(area)
-        area._call("on_resize", area, width, height)
+        call_all(area.listeners, "on_resize", area, width, height)
         message = protocol.serialize(Resize(width, height))
         for connection in area.connections:
             if connection.is_open:
-                connection._link.send(message)  # type: ignore[attr-defined]
+                connection.link.send(message)
         area.request_redraw()
         self._wake()
 
@@ -723,7 +716,7 @@ class Service:
 
     def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
         if connection.state.live:
-            connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
+            connection.link.send(protocol.serialize(message))
 
 def _log_to_stderr_unless_configured() -> None:
     """Send the service's INFO messages to stderr when the application set up no logging at all."""
