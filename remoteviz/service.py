@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import launch, protocol
+from . import launch, protocol, tls
 from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
@@ -32,6 +32,7 @@ from .http import HttpRequest, HttpResponse, HttpServer
 from .limits import AdmissionLimits
 from .listeners import call_all
 from .metrics import Monitoring
+from .openings import log_openings
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
 from .protocol import (
@@ -214,7 +215,7 @@ class Service:
         self.settings = launch.configure(settings or ServiceSettings())
         self._stop.clear()
         try:
-            ssl_context = self._ssl_context()
+            ssl_context = tls.server_context(self.settings, self._passphrase)
             self._access = AccessCheck(self.settings.access)
             self._admission.configure(self.settings, self._access)
             origins = OriginPolicy(self.settings.allowed_origins)
@@ -255,7 +256,7 @@ class Service:
         viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
         for url in self.page_urls():
             log.info("open %s in a browser%s", url, viewer)
-        self._log_openings(origins)
+        log_openings(self.settings, origins, self._access, self.port)
         launch.attach(self)
         return True
 
@@ -271,19 +272,6 @@ class Service:
         host = self.settings.host
         hosts = ["127.0.0.1", socket.gethostname()] if host in ("", "0.0.0.0", "::") else [host]
         return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
-
-    def _log_openings(self, origins: OriginPolicy) -> None:
-        """Say at start what the settings open up: each is an explicit choice of the application."""
-        if origins.allows_any and self._access.enabled:
-            log.info("allowed_origins is ['*']: pages of any web site may connect, with an access token")
-        elif origins.allows_any:
-            log.warning("allowed_origins is ['*']: pages of any web site may connect in their visitors' name")
-        elif self.settings.allowed_origins:
-            log.info("pages of these origins may connect too: %s", ", ".join(self.settings.allowed_origins))
-        if not self._access.enabled:
-            level = logging.INFO if self.settings.host in ("127.0.0.1", "::1", "localhost") else logging.WARNING
-            log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
-                    "(set ServiceSettings.access to require one)", self.settings.host, self.port)
 
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
@@ -317,22 +305,6 @@ class Service:
                        "what listens there or pick another port (port=0 picks a free one)")
         code = getattr(error, "errno", None)
         raise (OSError(code, message) if code is not None else OSError(message)) from error
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        """A TLS context from the settings' certificate and key, or None for plain ws://."""
-        if not self.settings.is_secure:
-            return None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-
-        def passphrase() -> str:
-            answers = self._call_service("on_requested_private_key_passphrase")
-            return next((a for a in answers if isinstance(a, str) and a), "")
-
-        assert self.settings.certificate_path is not None  # is_secure
-        context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
-                                password=passphrase)
-        return context
 
     def __enter__(self) -> Service:
         return self
@@ -498,6 +470,11 @@ class Service:
 
     def _call_service(self, method: str, *args: Any) -> list[Any]:
         return call_all(self._service_listeners(), method, *args)
+
+    def _passphrase(self) -> str:
+        """The TLS private key's passphrase, as the first listener to give one says."""
+        answers = self._call_service("on_requested_private_key_passphrase")
+        return next((a for a in answers if isinstance(a, str) and a), "")
 
     # ------------------------------------------------------------------ connecting
 
