@@ -28,6 +28,8 @@ from .admission import Admission
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters, ConnectionState
 from .frame_path import FramePath
+from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
+from .handshake import Handshake
 from .http import HttpServer
 from .limits import AdmissionLimits
 from .listeners import ServiceListener as ServiceListener  # re-exported: its remoteviz.service path stays
@@ -37,13 +39,10 @@ from .openings import log_openings
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
 from .protocol import (
-    Accept,
     CloseCode,
     Disconnect,
     DisconnectReason,
     Hello,
-    Notify,
-    Ping,
     ProtocolError,
     Resize,
 )
@@ -51,13 +50,10 @@ from .render_area import RenderArea
 from .routing import Router
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
-from .transport import Calibration, Link, Pending, Transport, TransportLimits
+from .transport import Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
 
-
-LATENCY_PROBE_INTERVAL = 1.0
-"""Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
 
@@ -96,7 +92,9 @@ class Service:
         self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
         self._admission = Admission(self._render_areas, self._call_service, self._new_render_area, self._clamp_size,
                                     self._total_pixels)
-        self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
+        self._handshake = Handshake(self._clients, self._scheduler, self._monitoring, self._send, self._post,
+                                    self._call_service)
+        self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, self._fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
@@ -367,26 +365,8 @@ class Service:
         for _ in range(len(self._inbox)):
             handler, args = self._inbox.popleft()
             handler(*args)
-        self._probe_latency()
+        self._handshake.probe_latency(time.monotonic())
         self._frames.run()
-
-    def _probe_latency(self) -> None:
-        """Once a second per client, a ping whose pong measures the round trip."""
-        now = time.monotonic()
-        for client in self._clients.values():
-            if client.calibrating is None and now - client.last_ping >= LATENCY_PROBE_INTERVAL:
-                connection = next((c for c in client.connections if c.is_open), None)
-                if connection is not None:
-                    client.last_ping = now
-                    self._send(connection, Ping(now))
-
-    def _measured_latency(self, client: Client, milliseconds: float) -> None:
-        if not 0.0 <= milliseconds < 600_000.0:
-            return  # not a pong to any ping of ours: ignore rather than skew the figure
-        performance = client.network_performance
-        performance.latency_ms = milliseconds if not performance.latency_ms else (
-            0.8 * performance.latency_ms + 0.2 * milliseconds)
-        self._monitoring.report("on_measured_network_latency", milliseconds, client)
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))
@@ -462,55 +442,7 @@ class Service:
         if not self._admission.negotiate_encoders(area, connection):
             self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
-        performance = client.network_performance
-        if new_client and performance.calibration_enabled:
-            client.calibrating = [connection]
-            connection.state = ConnectionState.CALIBRATING
-            self._send(connection, Notify("startNetworkCalibration"))
-            link.calibrate(performance.max_calibration_duration_ms / 1000.0,
-                           functools.partial(self._post, self._calibrated, client))
-            return
-        if client.calibrating is not None:  # another view of this page is being calibrated
-            client.calibrating.append(connection)
-            connection.state = ConnectionState.CALIBRATING
-            self._send(connection, Notify("pendingNetworkCalibration"))
-            return
-        if new_client:
-            self._call_service("on_initialized_client", client, performance)
-        self._initialize_connection(connection)
-
-    def _calibrated(self, client: Client, result: Calibration) -> None:
-        """Network thread's calibration finished: tell the page, then let its connections start."""
-        waiting, client.calibrating = client.calibrating or [], None
-        if self._clients.get(client.id) is not client:
-            return
-        performance = client.network_performance
-        performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
-        performance.measured = result.measured
-        client.last_ping = time.monotonic()
-        waiting = [c for c in waiting if c.state.live]
-        figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
-        for connection in waiting:
-            self._send(connection, Notify("finishedNetworkCalibration", figures))
-        self._call_service("on_initialized_client", client, performance)
-        for connection in waiting:
-            if connection.state.live:
-                self._initialize_connection(connection)
-
-    def _initialize_connection(self, connection: Connection) -> None:
-        """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
-        area = connection.render_area
-        call_all(area.listeners, "on_initialized_connection", area, connection, connection.frame_encoders)
-        if not connection.state.live:  # a listener closed it
-            return
-        encoders = connection.frame_encoders
-        self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
-                                      encoders.still_encoder.value, encoders.interactive_encoder.value))
-        connection.state = ConnectionState.OPEN
-        connection.outgoing.configure(connection.targets(), connection.frame_encoders.is_video)
-        self._scheduler.add_viewer(area.id, connection.id, connection.outgoing)
-        if area.failure is not None:
-            self._send(connection, area.failure)  # what its viewers already know
+        self._handshake.start(connection, new_client)
 
     def _total_pixels(self) -> int:
         return sum(a.width * a.height for a in self._render_areas.values())
