@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 
 
 class ConnectionOwner(Protocol):
-    """What a connection asks of its owner, the service (which implements it, so this module names no service)."""
+    """What a connection asks of the service's registry, which owns it (so this module names no service)."""
 
-    def _send(self, connection: Connection, message: ServiceMessage) -> None:
+    def send(self, connection: Connection, message: ServiceMessage) -> None:
         """Send ``message`` to the connection's browser, unless it is closing or closed."""
 
-    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
+    def close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
 
 
@@ -294,8 +294,8 @@ class Connection:
             # It could not be sent as WebSocket text: refuse it here, not on the wire.
             raise ValueError("a text message must be valid Unicode (it holds a lone surrogate)")
         data = message if isinstance(message, str) else bytes(message)
-        self._owner._send(self, AppMessage(data))
+        self._owner.send(self, AppMessage(data))
 
     def close(self) -> None:
         """Close the connection; the browser sees KICKED."""
-        self._owner._close_connection(self, DisconnectReason.KICKED, "closed by the application")
+        self._owner.close_connection(self, DisconnectReason.KICKED, "closed by the application")

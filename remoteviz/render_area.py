@@ -26,18 +26,18 @@ log = logging.getLogger("remoteviz.service")  # the name users and tests filter 
 
 
 class RenderAreaOwner(Protocol):
-    """What a render area asks of its owner, the service (which implements it, so this module names no service)."""
+    """What a render area asks of the service's registry, which owns it (so this module names no service)."""
 
-    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
+    def resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
         """Check the size against the limits; resize, tell the listeners and the browsers."""
 
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+    def dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
         """Close the area's connections with ``reason`` and forget it."""
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         """Wake the dispatch loop: the area has a frame to render."""
 
-    def _notebook_view(self, area: RenderArea, include: Any,
+    def notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """The area's live view as Jupyter shows it; raises ImportError without the notebook extra."""
 
@@ -232,7 +232,7 @@ class RenderArea(ConnectionGroup):
 
     def resize(self, width: int, height: int) -> None:
         """Change the size; connected browsers are told and the next frames have it."""
-        self._owner._resize_render_area(self, width, height)
+        self._owner.resize_render_area(self, width, height)
 
     def take_size(self, width: int, height: int) -> None:
         """The service's step of a resize (call :meth:`resize`): the area takes the size it checked,
@@ -243,7 +243,7 @@ class RenderArea(ConnectionGroup):
     # ---- connections
     def close_connections_and_dispose(self) -> None:
         """Close every connection (the browsers see DISPOSED) and dispose the area."""
-        self._owner._dispose_render_area(self, DisconnectReason.DISPOSED)
+        self._owner.dispose_render_area(self, DisconnectReason.DISPOSED)
 
     def release(self) -> None:
         """The service's last step of disposing it (call :meth:`close_connections_and_dispose`): its
@@ -303,7 +303,7 @@ class RenderArea(ConnectionGroup):
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""
         if self.schedule.request_redraw():
-            self._owner._wake()
+            self._owner.wake()
 
     @property
     def is_interacting(self) -> bool:
@@ -318,7 +318,7 @@ class RenderArea(ConnectionGroup):
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """In a Jupyter notebook, a render area shown by a cell is a live view of it."""
         try:
-            return self._owner._notebook_view(self, include, exclude)
+            return self._owner.notebook_view(self, include, exclude)
         except ImportError:  # the notebook extra is not installed
             return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
 

@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import launch, protocol, tls
+from . import launch, tls
 from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
-from .connection import Client, Connection, ConnectionParameters, ConnectionState
+from .connection import Client, Connection, ConnectionParameters
 from .frame_path import FramePath
 from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
 from .handshake import Handshake
@@ -40,12 +40,11 @@ from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the n
 from .pipeline.scheduler import Scheduler
 from .protocol import (
     CloseCode,
-    Disconnect,
     DisconnectReason,
     Hello,
     ProtocolError,
-    Resize,
 )
+from .registry import Registry
 from .render_area import RenderArea
 from .routing import Router
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
@@ -80,28 +79,27 @@ class Service:
         self.settings = ServiceSettings()
         self._listeners: list[ServiceListener] = []
         self._monitoring = Monitoring()
-        self._clients: dict[str, Client] = {}
-        self._render_areas: dict[str, RenderArea] = {}
-        self._connections: dict[Link, Connection] = {}
         self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._wakeup = threading.Condition()
         self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
-        self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
-        self._admission = Admission(self._render_areas, self._call_service, self._new_render_area, self._clamp_size,
-                                    self._total_pixels)
-        self._handshake = Handshake(self._clients, self._scheduler, self._monitoring, self._send, self._post,
+        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
+        registry = self._registry = Registry(lambda: self.settings, self._scheduler, self._monitoring, self._audit,
+                                             self._call_service, self._wake, self._notebook_view)
+        self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
+        self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
+                                    registry.clamp_size, registry.total_pixels)
+        self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
-        self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, self._fits,
+        self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
         self._access = AccessCheck(None)
-        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -132,25 +130,25 @@ class Service:
     @property
     def num_clients(self) -> int:
         """Connected clients."""
-        return len(self._clients)
+        return len(self._registry.clients)
 
     @property
     def clients(self) -> list[Client]:
         """Connected clients."""
-        return list(self._clients.values())
+        return list(self._registry.clients.values())
 
     def get_client(self, client_id: str) -> Client | None:
         """The client with ``client_id``, or None."""
-        return self._clients.get(client_id)
+        return self._registry.clients.get(client_id)
 
     @property
     def render_areas(self) -> list[RenderArea]:
         """Existing render areas."""
-        return list(self._render_areas.values())
+        return list(self._registry.render_areas.values())
 
     def get_render_area(self, render_area_id: str) -> RenderArea | None:
         """The render area with ``render_area_id``, or None."""
-        return self._render_areas.get(render_area_id)
+        return self._registry.render_areas.get(render_area_id)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -225,7 +223,7 @@ class Service:
         if not self._is_open:
             return
         for area in self.render_areas:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
+            self._registry.dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None
         self._transport.stop()
         if self._http is not None:
@@ -236,8 +234,7 @@ class Service:
             if handler == self._frames.encoded:
                 handler(*args)
         self._inbox.clear()
-        self._connections.clear()
-        self._clients.clear()
+        self._registry.clear()
         self._transport = self._http = None
         self._is_open = False
 
@@ -339,10 +336,10 @@ class Service:
 
     def create_render_area(self, render_area_id: str, width: int, height: int) -> RenderArea:
         """Create a render area up front (kept after its last connection); an existing id is returned as is."""
-        area = self._render_areas.get(render_area_id)
+        area = self._registry.render_areas.get(render_area_id)
         if area is not None:
             return area
-        area = self._new_render_area(render_area_id, width, height)
+        area = self._registry.new_render_area(render_area_id, width, height)
         area.keep_alive = True
         return area
 
@@ -390,7 +387,7 @@ class Service:
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """Network thread: the link closed."""
-        self._post(self._link_closed, link, aborted)
+        self._post(self._registry.link_closed, link, aborted)
 
     # ------------------------------------------------------------------ listener calls
 
@@ -411,115 +408,39 @@ class Service:
         if link.closing:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
-        refusal = self._admission.refusal(area_id, parameters, len(self._connections))
+        registry = self._registry
+        refusal = self._admission.refusal(area_id, parameters, len(registry.connections))
         if refusal is not None:  # before any client, render area or listener call
-            self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
+            registry.fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
-        client_id = self._admission.client_id(hello.client_id)
-        client = self._clients.get(client_id)
-        new_client = client is None
-        if client is None:
-            client = Client(client_id, hello)
-            self._clients[client.id] = client
-            self._monitoring.report("on_changed_num_clients", len(self._clients))
-            self._call_service("on_connected_client", client.id, client.network_performance)
-
+        client, new_client = registry.client_for(self._admission.client_id(hello.client_id), hello)
         answer = self._admission.area_for(area_id, client, parameters, hello)
         area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
         if area is None:
-            self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
+            registry.fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
-                self._drop_client(client)
+                registry.drop_client(client)
             return
-
-        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link,
+        connection = Connection(registry, secrets.token_hex(8), client, area, parameters, hello, link,
                                 self.settings.frame_window)
-        self._connections[link] = connection
-        client.attach(connection)
-        area.attach(connection)
-        self._monitoring.report("on_changed_num_connections", len(self._connections))
+        registry.add_connection(connection)
         call_all(area.listeners, "on_opened_connection", area, connection, connection.frame_encoders)
         if not self._admission.negotiate_encoders(area, connection):
-            self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
+            registry.fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
         self._handshake.start(connection, new_client)
 
-    def _total_pixels(self) -> int:
-        return sum(a.width * a.height for a in self._render_areas.values())
+    # ------------------------------------------------------------------ messages from browsers
 
-    def _fits(self, area: RenderArea, width: int, height: int) -> bool:
-        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
-        new_width, new_height = self._clamp_size(width, height)
-        return self._total_pixels() - area.width * area.height + new_width * new_height <= \
-            self.settings.max_total_pixels
-
-    def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
-        return (max(1, min(int(width), self.settings.max_width)),
-                max(1, min(int(height), self.settings.max_height)))
-
-    def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
-              area_id: str | None = None) -> None:
-        """The one way the service ends a link: log a refusal or protocol error, tell the browser why
-        (``disconnect`` with the reason of ``code``, or ``error``), close with ``code``, forget its connection.
-        """
-        if connection is not None:
-            if not connection.state.live:
-                return
-            connection.state = ConnectionState.CLOSING
-        message: protocol.ServiceMessage
-        if code is CloseCode.PROTOCOL_ERROR:
-            self._audit.protocol_error(link.address, detail)
-            message = protocol.Error(detail)
-        else:
-            reason = DisconnectReason[code.name]
-            if reason is DisconnectReason.REFUSED:
-                self._audit.refused(link.address, detail, area_id)
-            message = Disconnect(reason, detail)
-        link.send(protocol.serialize(message))
-        link.close(code, code.name.lower().replace("_", " "))
-        if connection is not None:
-            self._remove_connection(connection, aborted=False)
-
-    def _new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None) -> RenderArea:
-        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay, creator_id)
-        self._render_areas[area_id] = area
-        self._scheduler.add_area(area_id, area.schedule)
-        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
-        self._call_service("on_instantiated_render_area", area)
-        return area
-
-    # ------------------------------------------------------------------ closing
-
-    def _link_closed(self, link: Link, aborted: bool) -> None:
-        connection = self._connections.get(link)
-        if connection is not None:
-            self._remove_connection(connection, aborted)
-
-    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
-        """Tell the browser why, close its socket, and forget the connection now."""
-        link = connection.link
-        self._fail(link, CloseCode[reason.value], detail, connection)
-
-    def _remove_connection(self, connection: Connection, aborted: bool) -> None:
-        link = connection.link
-        if self._connections.pop(link, None) is None:
+    def _handle_message(self, link: Link, pending: Pending) -> None:
+        message = link.take(pending)
+        connection = self._registry.connections.get(link)
+        if connection is None or not connection.state.live:
             return
-        connection.state = ConnectionState.CLOSED
-        self._scheduler.remove_viewer(connection.render_area.id, connection.id)
-        area, client = connection.render_area, connection.client
-        area.detach(connection.id)
-        client.detach(connection.id)
-        self._monitoring.report("on_changed_num_connections", len(self._connections))
-        call_all(area.listeners, "on_closed_connection", area, connection.id, aborted)
-        if not area.num_connections and not area.keep_alive and not area.is_disposed:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED)
-        if not client.num_connections:
-            self._drop_client(client)
-
-    def _drop_client(self, client: Client) -> None:
-        if self._clients.pop(client.id, None) is not None:
-            self._monitoring.report("on_changed_num_clients", len(self._clients))
-            self._call_service("on_disconnected_client", client.id)
+        try:
+            self._router.route(connection, message)
+        except ProtocolError as error:
+            self._registry.fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
 
     def _notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
@@ -527,54 +448,7 @@ class Service:
 
         return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
 
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
-                             detail: str = "the render area was disposed") -> None:
-        if area.is_disposed:
-            return
-        area.is_disposed = True
-        self._call_service("on_disposing_render_area", area)
-        for connection in area.connections:
-            self._close_connection(connection, reason, detail)
-        area.release()
-        self._frames.close_retired(area)
-        self._render_areas.pop(area.id, None)
-        self._scheduler.remove_area(area.id)
-        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
-        self._call_service("on_disposed_render_area", area.id)
 
-    # ------------------------------------------------------------------ messages from browsers
-
-    def _handle_message(self, link: Link, pending: Pending) -> None:
-        message = link.take(pending)
-        connection = self._connections.get(link)
-        if connection is None or not connection.state.live:
-            return
-        try:
-            self._router.route(connection, message)
-        except ProtocolError as error:
-            self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
-
-    # ------------------------------------------------------------------ resizing
-
-    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
-        width, height = self._clamp_size(width, height)
-        if (width, height) == (area.width, area.height):
-            return
-        area.take_size(width, height)
-        self._frames.close_retired(area)
-        call_all(area.listeners, "on_resize", area, width, height)
-        message = protocol.serialize(Resize(width, height))
-        for connection in area.connections:
-            if connection.is_open:
-                connection.link.send(message)
-        area.request_redraw()
-        self._wake()
-
-    # ------------------------------------------------------------------ sending
-
-    def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
-        if connection.state.live:
-            connection.link.send(protocol.serialize(message))
 
 def _log_to_stderr_unless_configured() -> None:
     """Send the service's INFO messages to stderr when the application set up no logging at all."""
