@@ -1,4 +1,5 @@
-"""The service: settings, listener, lifecycle, and ``dispatch()``, where everything happens.
+"""The service: its lifecycle, its inbox and ``dispatch()``, where everything happens, and the order
+in which a connection is opened (admission, registry, handshake: one module each).
 
 Threads (see ``docs/architecture.md``): the network thread (:mod:`remoteviz.transport`) posts
 events to the service's inbox; ``dispatch()``, on the application's thread, takes them, runs every
@@ -38,12 +39,7 @@ from .metrics import Monitoring
 from .openings import log_openings
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
-from .protocol import (
-    CloseCode,
-    DisconnectReason,
-    Hello,
-    ProtocolError,
-)
+from .protocol import CloseCode, DisconnectReason, Hello, ProtocolError
 from .registry import Registry
 from .render_area import RenderArea
 from .routing import Router
@@ -52,7 +48,6 @@ from .settings import ServiceSettings as ServiceSettings
 from .transport import Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
-
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
 
@@ -447,7 +442,6 @@ class Service:
         from .notebook import view  # the notebook extra, imported only where it is used
 
         return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
-
 
 
 def _log_to_stderr_unless_configured() -> None:
