@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
 
-log = logging.getLogger("remoteviz.service")  # the name users and tests filter the service's messages on
+# The names these messages had when the service logged them, which users' filters may name.
+log = logging.getLogger("remoteviz.service")
+lifecycle_log = logging.getLogger("remoteviz")
 
 
 class RenderAreaOwner(Protocol):
@@ -254,7 +256,7 @@ class RenderArea(ConnectionGroup):
             try:
                 self._scene_manager.dispose()
             except Exception:
-                log.exception("disposing the scene of %r failed", self)
+                lifecycle_log.exception("disposing the scene of %r failed", self)
 
     # ---- scene
     @property
