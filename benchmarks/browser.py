@@ -116,30 +116,9 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
     self-signed certificate).
     """
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-            viewport={"width": width + 100, "height": height + 300},
-            # Playwright's wait_for_function evaluates its predicate in the page, which the
-            # service's Content-Security-Policy (no 'unsafe-eval') forbids: as the browser tests do.
-            **{"bypass_csp": True, **context_options})
+        context = launch(playwright, profile, width, height, **context_options)
         try:
-            page = context.new_page()
-            page.add_init_script(RECORD)
-            query = urlencode({"encoder": encoder, "width": width, "height": height, **(parameters or {})})
-            page.goto(f"{base_url}?{query}")
-            # The page asks for 640x480; ask for the size being measured, like a resized view.
-            page.wait_for_function("window.__bench.decoded.length > 0", timeout=30_000)
-            page.evaluate(f"""() => {{ const view = document.getElementById('TheDiv');
-                view.style.width = '{width}px'; view.style.height = '{height}px';
-                theRenderArea.resizeRenderAreaContainer({width}, {height});
-                theRenderArea.requestRenderAreaSize({width}, {height}); }}""")
-            page.wait_for_function(f"theRenderArea.getRenderAreaWidth() === {width}", timeout=30_000)
-            page.wait_for_timeout(500)
-            canvas = page.locator(".remoteviz-view canvas").first
-            box = canvas.bounding_box()
-            pixels = canvas.evaluate("(c) => [c.width, c.height, window.devicePixelRatio]")
-            one_to_one = (pixels == [width, height, 1] and round(box["width"]) == width
-                          and round(box["height"]) == height)
+            page, box, one_to_one = open_view(context, base_url, encoder, width, height, parameters)
             cx, cy, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"] / 4
             isolated_latencies = _isolated_latencies(page, cx, cy, isolated)
             start_count = page.evaluate("window.__bench.decoded.length")
@@ -180,6 +159,43 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                          cpu_ms, one_to_one,
                          interactive_scale=statistics.fmean(r["width"] / width for r in received) if received
                          else float("nan"))
+
+
+def launch(playwright: Any, profile: str, width: int, height: int, **context_options: object) -> Any:
+    """A fresh Chromium context with room for a render area of ``width`` x ``height``."""
+    return playwright.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+        viewport={"width": width + 100, "height": height + 300},
+        # Playwright's wait_for_function evaluates its predicate in the page, which the
+        # service's Content-Security-Policy (no 'unsafe-eval') forbids: as the browser tests do.
+        **{"bypass_csp": True, **context_options})
+
+
+def open_view(context: Any, base_url: str, encoder: str, width: int, height: int,
+              parameters: Mapping[str, object] | None = None, init_script: str = "") -> tuple[Any, dict, bool]:
+    """Open the HelloCone page with the render area at ``width`` x ``height``, the first frames painted.
+
+    Returns the page, the canvas's bounding box and whether it is shown one to one. ``RECORD``
+    (and ``init_script`` after it) run before the page's own scripts.
+    """
+    page = context.new_page()
+    page.add_init_script(RECORD + init_script)
+    query = urlencode({"encoder": encoder, "width": width, "height": height, **(parameters or {})})
+    page.goto(f"{base_url}?{query}")
+    # The page asks for 640x480; ask for the size being measured, like a resized view.
+    page.wait_for_function("window.__bench.decoded.length > 0", timeout=30_000)
+    page.evaluate(f"""() => {{ const view = document.getElementById('TheDiv');
+        view.style.width = '{width}px'; view.style.height = '{height}px';
+        theRenderArea.resizeRenderAreaContainer({width}, {height});
+        theRenderArea.requestRenderAreaSize({width}, {height}); }}""")
+    page.wait_for_function(f"theRenderArea.getRenderAreaWidth() === {width}", timeout=30_000)
+    page.wait_for_timeout(500)
+    canvas = page.locator(".remoteviz-view canvas").first
+    box = canvas.bounding_box()
+    pixels = canvas.evaluate("(c) => [c.width, c.height, window.devicePixelRatio]")
+    one_to_one = (pixels == [width, height, 1] and round(box["width"]) == width
+                  and round(box["height"]) == height)
+    return page, box, one_to_one
 
 
 def _frames_rendered(port: int) -> int:
