@@ -253,3 +253,34 @@ def test_the_real_h264_encoder_opens_at_the_bitrate_of_a_loopback_link() -> None
         assert is_key and payload
     finally:
         coder.close()
+
+
+def test_an_isolated_move_after_idle_is_rendered_and_sent_at_once_without_a_grid_slot() -> None:
+    """The isolated-latency case: the still of the last move went out long ago, so nothing holds the
+    next move's frame: neither the rate cap's grid (it starts again from the send) nor the window."""
+    scheduler = Scheduler()
+    schedule = AreaSchedule(still_delay=0.05)
+    scheduler.add_area("A", schedule)
+    viewer = Viewer(window=2, max_sending_fps=60)
+    scheduler.add_viewer("A", "c", viewer.outgoing)
+    schedule.render_started()
+    schedule.rendered(interactive=False, seconds=0.007)
+    viewer.offer(frame("still", still=True), 0.0)
+    viewer.ack(1, 0.01)
+    assert due(scheduler, 1.0) == [] and scheduler.sleep(1.0) == pytest.approx(1.0)  # idle
+
+    schedule.input_arrived(1.0)  # one small move, a second later
+    schedule.request_redraw()
+    assert scheduler.has_work(1.0) and scheduler.sleep(1.0) == 0.0
+    assert due(scheduler, 1.0) == [("A", ["c"])]  # rendered at once, not at a grid slot
+    schedule.render_started()
+    schedule.rendered(interactive=True, seconds=0.007)
+    viewer.offer(frame("move"), 1.009)
+    assert viewer.payloads == [b"still", b"move"]  # sent as soon as encoded
+    assert viewer.outgoing.pacer.ready_at == pytest.approx(1.009 + 1 / 60)  # the grid starts from this send
+
+    # A move right after a frame went out does wait for the cap's next slot, less one frame's cost.
+    schedule.input_arrived(1.012)
+    schedule.request_redraw()
+    assert due(scheduler, 1.012) == []
+    assert scheduler.sleep(1.012) == pytest.approx(1.009 + 1 / 60 - schedule.frame_cost - 1.012)
