@@ -18,7 +18,11 @@ Service and browser run on this machine, so both read the wall clock: the servic
 the two (the page's clock is set at navigation) is measured around ``page.evaluate`` calls, to
 about a millisecond. The median of each step over the moves is printed.
 
-    python -m benchmarks.latency_breakdown [--moves 10] [--encoder jpeg] [--size 1280x636]
+``--idle`` measures, in this process, what the biggest step costs warm and after idle: an
+interactive HelloCone frame rendered right after another, and one rendered after a pause, the
+two taking turns.
+
+    python -m benchmarks.latency_breakdown [--moves 10] [--encoder jpeg] [--size 1280x636] [--idle]
 """
 
 from __future__ import annotations
@@ -218,6 +222,30 @@ def breakdown(encoder: str, width: int, height: int, moves: int) -> list[dict[st
     return timelines
 
 
+def render_after_idle(width: int, height: int, rounds: int = 15,
+                      pauses: tuple[float, ...] = (0.0, 0.02, 0.1, 0.3, 1.0)) -> dict[float, float]:
+    """Median ms of an interactive HelloCone frame (``SceneManager.render``) after each pause in
+    seconds, the pauses taking turns (0: right after another frame)."""
+    from benchmarks.render import hello_cone
+    from remoteviz.rendering import SceneManager
+
+    scene = SceneManager()
+    scene.scene_graph = hello_cone()
+    for _ in range(5):
+        scene.render(width, height, interactive=True)
+    times: dict[float, list[float]] = {pause: [] for pause in pauses}
+    for _ in range(rounds):
+        for pause in pauses:
+            if pause:
+                time.sleep(pause)
+            else:
+                scene.render(width, height, interactive=True)
+            started = time.perf_counter()
+            scene.render(width, height, interactive=True)
+            times[pause].append((time.perf_counter() - started) * 1000.0)
+    return {pause: statistics.median(ms) for pause, ms in times.items()}
+
+
 def _move(page: Any, cx: float, cy: float, moves: int) -> list[float]:
     """Press, then ``moves`` small moves a second apart; the times each was asked for (``time.time()``)."""
     asked = []
@@ -242,9 +270,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--encoder", default="jpeg")
     parser.add_argument("--size", default="1280x636")
+    parser.add_argument("--idle", action="store_true", help="only the in-process render, warm and after idle")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "latency_breakdown.json")
     args = parser.parse_args(argv)
     width, height = map(int, args.size.split("x"))
+    if args.idle:
+        for pause, ms in render_after_idle(width, height).items():
+            print(f"interactive frame {pause * 1000:6.0f} ms after the one before: {ms:6.1f} ms")
+        return
     timelines = breakdown(args.encoder, width, height, args.moves)
     print(f"{len(timelines)} of {args.moves} moves traced end to end; median ms")
     print(f"{'step':64} {'ms':>6} {'at':>6}")
