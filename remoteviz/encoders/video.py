@@ -47,7 +47,7 @@ import numpy as np
 from av.codec.context import Flags
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc, VideoReformatter
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from ..protocol import Codec
 from .backends import BACKENDS
@@ -466,7 +466,8 @@ class VideoEncoder:
         if pad_rows or pad_columns:
             frame = np.pad(frame, ((0, pad_rows), (0, pad_columns), (0, 0)), mode="edge")
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        return self._reformatter.reformat(rgb, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        return self._reformatter.reformat(rgb, format="yuv420p", dst_colorspace=Colorspace.ITU709,
+                                          dst_color_range=ColorRange.MPEG)
 
     def _describe(self) -> str:
         assert self._context is not None
