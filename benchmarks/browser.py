@@ -9,6 +9,8 @@ pixel, checked and reported), and prints (and writes as JSON):
   picture that shows it, as the page measures it);
 - isolated p50: the same for one small move a second, the pipeline idle in between;
 - server CPU per frame: the service process's CPU time over the orbit / frames it rendered;
+- browser CPU per frame: Chromium's processes' CPU time over the orbit / frames painted (decode,
+  paint, compositing, and the page's handling of the input events);
 - bytes per frame, and how long after the mouse is released the sharp still is painted.
 
 The browser shares the machine's cores with the service, as a user's would not: this is the
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import math
 import statistics
@@ -32,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
@@ -76,6 +80,7 @@ class BrowserResult:
     isolated_latency_p50_ms: float = float("nan")  # one small move a second, pipeline idle
     server_cpu_ms_per_frame: float = float("nan")  # service CPU over the orbit / frames rendered
     one_to_one: bool = False  # the canvas has exactly the size asked for, in canvas and CSS pixels
+    browser_cpu_ms_per_frame: float = float("nan")  # Chromium's CPU over the orbit / frames painted
 
 
 def run(encoder: str, width: int, height: int, seconds: float, isolated: int = 5) -> BrowserResult:
@@ -128,12 +133,14 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
             page.mouse.down()
             if service is not None:
                 cpu_before, rendered_before = service.cpu_seconds(), _frames_rendered(service.port)
+            browser_before = _browser_cpu_seconds(profile)
             started = time.monotonic()
             angle = 0.0
             while time.monotonic() - started < seconds:
                 angle += 0.05
                 page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
             elapsed = time.monotonic() - started
+            browser_cpu = _browser_cpu_seconds(profile) - browser_before
             cpu_ms = float("nan")
             if service is not None:
                 cpu = service.cpu_seconds() - cpu_before
@@ -155,7 +162,20 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                          stills[0] - released if stills else float("nan"),
                          statistics.fmean(d["decode"] for d in during) if during else float("nan"),
                          statistics.median(isolated_latencies) if isolated_latencies else float("nan"),
-                         cpu_ms, one_to_one)
+                         cpu_ms, one_to_one, browser_cpu * 1000.0 / max(1, len(during)))
+
+
+def _browser_cpu_seconds(profile: str) -> float:
+    """CPU time so far of the Chromium started with ``profile`` and of its child processes."""
+    total = 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        if any(profile in part for part in process.info["cmdline"] or ()):
+            with contextlib.suppress(psutil.Error):
+                for each in [process, *process.children(recursive=True)]:
+                    times = each.cpu_times()
+                    total += times.user + times.system
+            break
+    return total
 
 
 def _frames_rendered(port: int) -> int:
@@ -200,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = []
     print(f"{'encoder':8} {'size':10} {'1:1':>3} {'fps':>6} {'iso p50':>7} {'drag p50':>8} {'drag p95':>8} "
-          f"{'cpu ms/f':>8} {'KB/frame':>8} {'still ms':>8} {'decode ms':>9}")
+          f"{'cpu ms/f':>8} {'KB/frame':>8} {'still ms':>8} {'decode ms':>9} {'browser ms/f':>12}")
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         for encoder in args.encoders.split(","):
@@ -209,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{r.encoder:8} {r.size:10} {'yes' if r.one_to_one else 'NO':>3} {r.fps:6.1f} "
                   f"{r.isolated_latency_p50_ms:7.1f} {r.latency_p50_ms:8.1f} {r.latency_p95_ms:8.1f} "
                   f"{r.server_cpu_ms_per_frame:8.1f} {r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f} "
-                  f"{r.decode_ms:9.1f}", flush=True)
+                  f"{r.decode_ms:9.1f} {r.browser_cpu_ms_per_frame:12.1f}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(r) for r in results], indent=2))
     print(f"results written to {args.output}")
