@@ -87,8 +87,10 @@ def _threads() -> int:
 
 
 def _vbv(bitrate: int) -> dict[str, str]:
-    # One second of buffer: a single key frame may exceed the per-frame share, the average may not.
-    return {"maxrate": str(bitrate), "bufsize": str(bitrate)}
+    # Half a second of buffer: a key frame may exceed the per-frame share, the average may not, and
+    # after a new cap (a reopened encoder starts with its buffer nearly full) frames fit the link
+    # within half a second of them, not a second.
+    return {"maxrate": str(bitrate), "bufsize": str(bitrate // 2)}
 
 
 def _x264_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
