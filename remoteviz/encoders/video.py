@@ -21,7 +21,9 @@ browsers convert them back exactly.
 
 ``quality`` (0..1) sets each backend's constant-quality quantizer. Where the backend can change it
 between frames (libvpx-vp9), a change applies to the next frame; elsewhere the encoder is reopened,
-which makes the next frame a key frame: :attr:`VideoEncoder.live_quality` says which.
+which makes the next frame a key frame (:attr:`VideoEncoder.live_quality` says which), so there a
+change of at most :data:`QUANTIZER_JUMP` steps (the rate controller's small steps) waits for the
+next key frame, or for the change to add up to more.
 
 The bitrate cap (:meth:`VideoEncoder.set_bitrate`) is steered while a stream goes on. FFmpeg's
 libx264 wrapper would re-read a new cap (``rc_max_rate``, ``rc_buffer_size``) before any frame, but
@@ -52,7 +54,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from ..protocol import Codec
 from .backends import BACKENDS
 
-__all__ = ["BACKENDS", "STEER_RATIO", "VideoEncoder", "VideoEncoderUnavailable", "probe"]
+__all__ = ["BACKENDS", "QUANTIZER_JUMP", "STEER_RATIO", "VideoEncoder", "VideoEncoderUnavailable", "probe"]
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +80,10 @@ _AVCOL_SPC_BT709 = 1
 STEER_RATIO = 1.5
 """A bitrate cap this many times lower or higher than the one in force is applied at once (with a
 key frame); a smaller change waits for the stream's next key frame."""
+
+QUANTIZER_JUMP = 4
+"""On a backend that reopens for a new quantizer, a change of more steps than this applies at once
+(quality 0.7 to 1.0 is 10 steps for x264); a smaller one waits for the next key frame."""
 
 _PROBE_SIZE = 256  # NVENC's H.264 encoder refuses pictures under 145x145: 64 would be too small
 
@@ -347,7 +353,8 @@ class VideoEncoder:
         """Encode one ``(height, width, 3)`` uint8 RGB frame, rows top-down.
 
         Returns the payload and whether it is a key frame, which it is when ``key`` is true, on
-        the first frame, and after a quality change on a backend without :attr:`live_quality`.
+        the first frame, and after a quality change applied on a backend without
+        :attr:`live_quality` (see :data:`QUANTIZER_JUMP`) or a new bitrate cap applied.
         ``quality`` runs from 0 (smallest) to 1 (near-lossless, for a still frame).
         """
         if self._context is None:
@@ -359,8 +366,9 @@ class VideoEncoder:
             )
         if not 0.0 <= quality <= 1.0:
             raise ValueError(f"quality {quality} is outside [0, 1]")
-        self._retune(self._quantizer_for(quality), self._bitrate_due(key or self._first))
         key = key or self._first
+        self._retune(self._quantizer_due(quality, key), self._bitrate_due(key))
+        key = key or self._first  # a reopened encoder starts with a key frame
         picture = self._picture(frame)
         if key:
             picture.pict_type = PictureType.I
@@ -435,6 +443,13 @@ class VideoEncoder:
         # Whole quantizer steps, so that a tiny change of quality reopens nothing.
         worst, best = self._spec.quantizers
         return round(worst + (best - worst) * quality)
+
+    def _quantizer_due(self, quality: float, key: bool) -> int:
+        """The quantizer the next frame is coded at: ``quality``'s, unless a reopen for it can wait."""
+        wanted = self._quantizer_for(quality)
+        if key or self._spec.retune is not None or abs(wanted - self._quantizer) > QUANTIZER_JUMP:
+            return wanted
+        return self._quantizer
 
     def _bitrate_due(self, key: bool) -> int | None:
         """The cap the next frame is coded at: the wanted one, if it is due (see :meth:`set_bitrate`)."""

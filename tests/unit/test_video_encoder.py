@@ -137,6 +137,24 @@ def test_quality_can_change_between_frames(codec: Codec) -> None:
     assert all(fine > coarse for fine, coarse in zip(sizes[1.0], sizes[0.3]))
 
 
+def test_small_quality_steps_wait_for_a_key_frame_where_they_would_reopen_the_encoder() -> None:
+    if not probe("libx264"):
+        pytest.skip("libx264 does not work here")
+    decoder = Decoder(Codec.H264)
+    with encoder(Codec.H264) as video:
+        keys = []
+        for t, quality in enumerate((0.7, 0.7, 0.65, 0.6, 0.55, 0.55)):  # the rate controller's steps
+            payload, is_key = video.encode(scene(WIDTH, HEIGHT, t), quality=quality)
+            decoder.decode(payload)
+            keys.append(is_key)
+        # 0.65 and 0.6 are 2 and 3 quantizer steps from 0.7: they wait; 0.55 adds up to 5: applied.
+        assert keys == [True, False, False, False, True, False]
+        assert not any(video.encode(scene(WIDTH, HEIGHT, t), quality=0.5)[1] for t in (6, 7))  # 2 steps: waits
+        payload, is_key = video.encode(scene(WIDTH, HEIGHT, 8), key=True, quality=0.5)  # it comes with a key frame
+    with encoder(Codec.H264) as fresh:  # a key frame coded at 0.5 from the start is the same one
+        assert is_key and payload[-1000:] == fresh.encode(scene(WIDTH, HEIGHT, 8), quality=0.5)[0][-1000:]
+
+
 def noisy_scene(t: int) -> np.ndarray:
     """Fresh noise over a third of the picture: frames that would take all the bits they can."""
     frame = scene(WIDTH, HEIGHT, t)
