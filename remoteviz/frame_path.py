@@ -24,6 +24,7 @@ from .failures import MAX_DELAY
 from .listeners import FAILED
 from .metrics import Monitoring
 from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
+from .pipeline.render_scale import scaled_size
 from .pipeline.scheduler import Scheduler
 from .protocol import Failure, FrameFlags
 from .render_area import RenderArea
@@ -82,6 +83,7 @@ class FramePath:
         schedule = area.schedule
         schedule.render_started()
         interactive = area.is_interacting
+        scale = 1.0  # frames from on_requested_frame are the application's size
         if self._independent:
             answers = area._call("on_requested_frame", area, ready[0])
             answer = next((a for a in answers if a is not None and a is not FAILED), None)
@@ -95,14 +97,17 @@ class FramePath:
         else:
             if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
                 return None
+            # Smaller while an interactive frame's cost cannot hold the rate; stills at full size.
+            scale = self._scheduler.render_scale(area.id, bool(interactive), time.monotonic())
             try:
-                image = area.scene_manager.render(area.width, area.height, interactive=interactive)
+                image = area.scene_manager.render(*scaled_size(area.width, area.height, scale),
+                                                  interactive=interactive)
             except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
                 self._frame_failed(area, "render", error)
                 return None
             area._call("on_post_render", area)
         rendering_ms = (time.perf_counter() - started) * 1000.0
-        schedule.rendered(bool(interactive), rendering_ms / 1000.0)
+        schedule.rendered(bool(interactive), rendering_ms / 1000.0, scale)
         self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
         if area._preview is not None:
             try:
@@ -112,7 +117,7 @@ class FramePath:
                 log.exception("the preview window of %r failed; closing it", area)
                 area.show_preview(False)
         input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
-        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs)
+        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs, scale)
 
     def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
         """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
@@ -130,7 +135,8 @@ class FramePath:
                 encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
                 outgoing.rate.quality if frame.interactive else 1.0,
                 outgoing.needs_key,
-                outgoing.rate.scale if frame.interactive else 1.0,
+                # The link's scale is of the area's size; the picture may be rendered smaller already.
+                min(1.0, outgoing.rate.scale / frame.scale) if frame.interactive else 1.0,
                 outgoing.rate.targets.fps,
                 outgoing.rate.bitrate()))
         height, width = frame.image.shape[:2]
@@ -202,7 +208,7 @@ class FramePath:
             if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
                 continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area.schedule.encoded(encode_ms / 1000.0)
+            area.schedule.encoded(encode_ms / 1000.0, frame.interactive, frame.scale)
             assert job.encoder.codec is not None  # every encoder a connection can use has a codec
             header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
                                  frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
@@ -254,7 +260,7 @@ def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int,
         image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
     if job.scale < 1.0:
         height, width = image.shape[:2]
-        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
+        size = scaled_size(width, height, job.scale)
         image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
     payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
     return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])
