@@ -193,7 +193,7 @@ def launch(playwright: Any, profile: str, width: int, height: int, **context_opt
 
 
 def open_view(context: Any, base_url: str, encoder: str, width: int, height: int,
-              parameters: Mapping[str, object] | None = None, init_script: str = "") -> tuple[Any, dict, bool]:
+              parameters: Mapping[str, object] | None = None, init_script: str = "") -> tuple[Any, dict[str, float], bool]:
     """Open the HelloCone page with the render area at ``width`` x ``height``, the first frames painted.
 
     Returns the page, the canvas's bounding box and whether it is shown one to one. ``RECORD``
