@@ -50,8 +50,8 @@ def _render_for(seconds: float, width: int, height: int, renderer: int, start,
                 counts, slot: int, cpu=None) -> None:
     """Render one area's frames until ``seconds`` have passed; its count goes to ``counts[slot]``,
     and, given ``cpu``, the CPU seconds its process used meanwhile to ``cpu[slot]``."""
-    from remoteviz.rendering.math3d import Rotation
     from remoteviz.rendering.camera import Viewport
+    from remoteviz.rendering.math3d import Rotation
 
     manager, examiner = _scene()
     examiner.view_all(Viewport(width, height))

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import launch, protocol
+from . import launch, protocol, render_threads
 from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
@@ -148,6 +148,8 @@ class Service:
                                     self._total_pixels)
         self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
+        # What may run while scenes are drawn on render threads: a message is held if its area's is.
+        self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
@@ -248,7 +250,8 @@ class Service:
             return False
         self._open_error = None
         self._frames.open(self.settings.encoder_threads,
-                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE)
+                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,
+                          render_threads=self.settings.render_threads or render_threads.default_count())
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
@@ -445,6 +448,8 @@ class Service:
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):
             handler, args = self._inbox.popleft()
+            if handler not in self._beside_renders:
+                self._frames.finish_renders()  # it may run application code that changes any scene
             handler(*args)
         self._probe_latency()
         self._frames.run()
@@ -673,6 +678,9 @@ class Service:
                              detail: str = "the render area was disposed") -> None:
         if area.is_disposed:
             return
+        self._frames.forget(area)  # its scene is not drawn meanwhile; the events it held run first
+        if area.is_disposed:
+            return  # one of them disposed it
         area.is_disposed = True
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:
@@ -693,8 +701,11 @@ class Service:
     # ------------------------------------------------------------------ messages from browsers
 
     def _handle_message(self, link: Link, pending: Pending) -> None:
-        message = link.take(pending)
         connection = self._connections.get(link)
+        if connection is not None and connection.state.live and Router.waits_for_render(pending.message) and \
+                connection.render_area.schedule.hold(functools.partial(self._handle_message, link, pending)):
+            return  # its area is being drawn: handled when that ends (the link's inbox share still counts it)
+        message = link.take(pending)
         if connection is None or not connection.state.live:
             return
         try:
