@@ -16,7 +16,8 @@ frame, and how long the sharp still takes after the last input, for:
     python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--max-fps N]
                                    [--output FILE]
 
-``--only areas`` measures just the render areas (both ways, alternately, in one run).
+``--only areas`` measures just the render areas (both ways, alternately, in one run); ``--rounds N``
+measures them N times over, and the summary takes the medians.
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ async def _rendered(port: int) -> int:
 
 
 MAX_FPS: int | None = None  # --max-fps: the HelloCone page's max_fps parameter, None for its default
+SECONDS = 4.0  # --seconds
 
 
 def _direct(port: int):
@@ -236,7 +238,7 @@ async def run_scenario(scenario: str, encoder: str, width: int, height: int, vie
         service.stop()
 
 
-def scenarios(only: set[str]) -> list[tuple]:
+def scenarios(only: set[str], rounds: int = 1) -> list[tuple]:
     plan = []
     if "codecs" in only:
         for width, height in ((1280, 720), (1920, 1080)):
@@ -246,9 +248,10 @@ def scenarios(only: set[str]) -> list[tuple]:
         for viewers in (1, 4, 16):
             plan.append(("viewers", "jpeg", 1280, 720, viewers, 1, None))
     if "areas" in only:
-        for areas in (1, 4, 2):  # one and four first, so that the pair compared is measured close together
-            for render_threads in (1, None):
-                plan.append(("areas", "jpeg", 1280, 720, 1, areas, None, render_threads))
+        for _ in range(rounds):
+            for areas in (1, 4, 2):  # one and four first, so that the pair compared is measured close together
+                for render_threads in (1, None):
+                    plan.append(("areas", "jpeg", 1280, 720, 1, areas, None, render_threads))
     if "throttled" in only:
         plan.append(("throttled 2MB/s", "jpeg", 1280, 720, 1, 1, 2_000_000))
         # HelloCone's JPEG frames need about 1.3 MB/s at 60 fps: a tighter link makes the
@@ -272,13 +275,26 @@ def print_table(results: list[Result]) -> None:
 
 
 def print_areas_summary(results: list[Result]) -> None:
-    """4 busy areas' frames per second together against one area's, for each way of rendering."""
-    areas = {(r.render_threads, r.areas): r.total_fps for r in results if r.scenario == "areas"}
+    """4 busy areas' frames per second together against one area's, for each way of rendering
+    (medians over the rounds), with the cores the service used meanwhile."""
+    areas: dict[tuple[str, int], list[Result]] = {}
+    for r in results:
+        if r.scenario == "areas":
+            areas.setdefault((r.render_threads, r.areas), []).append(r)
+
+    def median(key: tuple[str, int], figure) -> float:
+        return statistics.median(figure(r) for r in areas[key])
+
+    def cores(r: Result) -> float:  # CPU seconds per second of orbit
+        return r.server_cpu_ms_per_frame * r.frames_rendered / 1000.0 / SECONDS
+
     for threads in dict.fromkeys(t for t, _ in areas):
-        one, four = areas.get((threads, 1)), areas.get((threads, 4))
-        if one and four:
-            print(f"render threads {threads}: 4 busy areas {four:.1f} frames/s together, one area {one:.1f}: "
-                  f"{four / one:.2f}x")
+        if (threads, 1) in areas and (threads, 4) in areas:
+            one, four = median((threads, 1), lambda r: r.total_fps), median((threads, 4), lambda r: r.total_fps)
+            print(f"render threads {threads}: 4 busy areas {four:.1f} frames/s together "
+                  f"({median((threads, 4), cores):.2f} cores), one area {one:.1f} "
+                  f"({median((threads, 1), cores):.2f} cores): {four / one:.2f}x "
+                  f"(medians of {len(areas[threads, 4])})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,12 +305,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated groups: codecs, viewers, areas, throttled")
     parser.add_argument("--max-fps", type=int, default=None,
                         help="ask HelloCone for this frame rate cap (default: its own, 60)")
+    parser.add_argument("--rounds", type=int, default=1, help="times to measure the areas group (default 1)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    global MAX_FPS
-    MAX_FPS = args.max_fps
+    global MAX_FPS, SECONDS
+    MAX_FPS, SECONDS = args.max_fps, args.seconds
     results = []
-    for scenario in scenarios(set(args.only.split(","))):
+    for scenario in scenarios(set(args.only.split(",")), args.rounds):
         result = asyncio.run(run_scenario(*scenario[:6], args.seconds, *scenario[6:]))
         results.append(result)
         print(f"  done: {result.scenario} {result.encoder} {result.size} x{result.viewers}/{result.areas}",

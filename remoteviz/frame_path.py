@@ -61,8 +61,9 @@ class FramePath:
         self._independent = False
 
     def open(self, threads: int, *, independent: bool, render_threads: int = 1) -> None:
-        """Start the encoder threads and, for more than one, the render threads; ``independent``:
-        frames come from ``on_requested_frame``, always on the dispatch thread."""
+        """Start the encoder threads and, for ``render_threads`` above 1, the render threads (1: scenes
+        are drawn on the dispatch thread); ``independent``: frames come from ``on_requested_frame``,
+        always on the dispatch thread."""
         self._independent = independent
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="remoteviz-encoder")
         if render_threads > 1 and not independent:
@@ -72,11 +73,6 @@ class FramePath:
                 log.info("rendering on the dispatch thread: render threads need EGL (no display)")
             else:
                 self._render_threads = RenderThreads(render_threads)
-
-    @property
-    def render_threads(self) -> int:
-        """How many threads draw scenes at once (1: the dispatch thread)."""
-        return self._render_threads.count if self._render_threads is not None else 1
 
     def close(self) -> None:
         """Wait for the renders and encodes in flight and stop the render and encoder threads."""
@@ -114,7 +110,7 @@ class FramePath:
             future: Future[_Drawn] = Future()
             try:
                 future.set_result(draw(0))
-            except Exception as error:
+            except BaseException as error:  # as a render thread's future would hold it
                 future.set_exception(error)
             self._rendered(area, future)
             return

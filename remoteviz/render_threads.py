@@ -39,11 +39,6 @@ class RenderThreads:
                          for index in range(count)]
         self._areas: dict[str, int] = {}  # render area id -> its thread
 
-    @property
-    def count(self) -> int:
-        """How many threads there are."""
-        return len(self._threads)
-
     def submit(self, area_id: str, draw: Callable[[int], T]) -> Future[T]:
         """Run ``draw(renderer_index)`` on the thread of area ``area_id``."""
         index = self._areas.get(area_id)
