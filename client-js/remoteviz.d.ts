@@ -116,6 +116,9 @@ export interface Stats {
   framesDropped: number;
   /** True while video is decoded in a worker (false: on the main thread). */
   videoInWorker: boolean;
+  /** The last interactive frame's picture width over the render area's: 1 at full size, below 1
+   * when the service sent it smaller (for its link or its render cost) and it was scaled up. */
+  interactiveScale: number;
 }
 
 export interface MouseMessage {

@@ -116,6 +116,9 @@ class ConnectionSettings:
     quality: float = 0.7
     min_quality: float = 0.3
     interactive_downscale: bool = False  # allow interactive images at down to half size on slow links
+    # Under KEEP_FRAMES_PER_SECOND, render interactive images at down to half size while rendering
+    # plus encoding a frame takes longer than 1/fps (the browser scales them up; stills stay full size).
+    cost_aware_scaling: bool = False
 
     def __post_init__(self) -> None:
         self._check()
@@ -257,7 +260,8 @@ class Connection:
         settings, client = self.settings, self.client
         share = client.settings.bandwidth / max(1, client.num_connections)
         return Targets(settings.policy is EncodingPolicy.KEEP_FRAMES_PER_SECOND, settings.fps, settings.quality,
-                       settings.min_quality, settings.max_sending_fps, settings.interactive_downscale, share)
+                       settings.min_quality, settings.max_sending_fps, settings.interactive_downscale, share,
+                       settings.cost_aware_scaling)
 
     @property
     def interactive_quality(self) -> float:

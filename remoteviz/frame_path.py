@@ -25,6 +25,7 @@ from .failures import MAX_DELAY
 from .listeners import FAILED
 from .metrics import Monitoring
 from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
+from .pipeline.render_scale import scaled_size
 from .pipeline.scheduler import Scheduler
 from .protocol import Failure, FrameFlags
 from .render_area import RenderArea
@@ -102,10 +103,16 @@ class FramePath:
 
     def _start_render(self, area: RenderArea) -> None:
         """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
+        started = time.perf_counter()
         if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
             return
         area.schedule.render_started()
-        draw = functools.partial(_draw, area.scene_manager, area.width, area.height, area.is_interacting)
+        interactive = area.is_interacting
+        # Smaller while an interactive frame's cost cannot hold the rate; stills at full size.
+        scale = self._scheduler.render_scale(area.id, interactive, time.monotonic())
+        # The frame's cost counts the listeners' time around the draw too (the application's work per frame).
+        draw = functools.partial(_draw, area.scene_manager, area.width, area.height, interactive, scale,
+                                 time.perf_counter() - started)
         if self._render_threads is None:
             future: Future[_Drawn] = Future()
             try:
@@ -153,8 +160,9 @@ class FramePath:
             except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
                 self._frame_failed(area, "render", error)
                 return
+            started = time.perf_counter()
             area._call("on_post_render", area)
-            self._frame_ready(area, drawn)
+            self._frame_ready(area, drawn._replace(seconds=drawn.seconds + time.perf_counter() - started))
         finally:
             for event in held:  # what Service._handle_message held, in order
                 event()
@@ -172,13 +180,14 @@ class FramePath:
             return
         image, interactive = _checked_frame(answer, area)
         if image is not None:
+            # The application's frames are of its own size: scale 1.
             self._frame_ready(area, _Drawn(image, interactive, area.width, area.height,
-                                           time.perf_counter() - started))
+                                           time.perf_counter() - started, 1.0))
 
     def _frame_ready(self, area: RenderArea, drawn: _Drawn) -> None:
         """Account for a rendered frame, show it in the preview, and encode it (or let it wait)."""
         schedule = area.schedule
-        schedule.rendered(drawn.interactive, drawn.seconds)
+        schedule.rendered(drawn.interactive, drawn.seconds, drawn.scale)
         self._monitoring.report("on_measured_rendering_time", drawn.seconds * 1000.0, area)
         if area._preview is not None:
             try:
@@ -188,7 +197,7 @@ class FramePath:
                 log.exception("the preview window of %r failed; closing it", area)
                 area.show_preview(False)
         input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
-        frame = RenderedFrame(drawn.image, drawn.interactive, drawn.width, drawn.height, input_seqs)
+        frame = RenderedFrame(drawn.image, drawn.interactive, drawn.width, drawn.height, input_seqs, drawn.scale)
         if schedule.encodes_in_flight:
             schedule.pending = frame  # encoded as soon as the previous frame is
         else:
@@ -210,7 +219,8 @@ class FramePath:
                 encoders.interactive_encoder if frame.interactive else encoders.still_encoder,
                 outgoing.rate.quality if frame.interactive else 1.0,
                 outgoing.needs_key,
-                outgoing.rate.scale if frame.interactive else 1.0,
+                # The link's scale is of the area's size; the picture may be rendered smaller already.
+                min(1.0, outgoing.rate.scale / frame.scale) if frame.interactive else 1.0,
                 outgoing.rate.targets.fps,
                 outgoing.rate.bitrate()))
         height, width = frame.image.shape[:2]
@@ -282,7 +292,7 @@ class FramePath:
             if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
                 continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area.schedule.encoded(encode_ms / 1000.0)
+            area.schedule.encoded(encode_ms / 1000.0, frame.interactive, frame.scale)
             assert job.encoder.codec is not None  # every encoder a connection can use has a codec
             header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
                                  frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
@@ -334,14 +344,18 @@ class _Drawn(NamedTuple):
     interactive: bool
     width: int  # the area's size when it was drawn
     height: int
-    seconds: float  # how long the draw took
+    seconds: float  # what it cost: the draw, and the listeners' time before and after it
+    scale: float  # of the area's size, that the picture was drawn at
 
 
-def _draw(scene: SceneManager, width: int, height: int, interactive: bool, renderer: int) -> _Drawn:
-    """Render thread (or the dispatch thread): draw ``scene`` with the process's renderer ``renderer``."""
+def _draw(scene: SceneManager, width: int, height: int, interactive: bool, scale: float, listeners: float,
+          renderer: int) -> _Drawn:
+    """Render thread (or the dispatch thread): draw ``scene``, for an area of ``width`` x ``height``,
+    at ``scale`` of that size, with the process's renderer ``renderer``; ``listeners``: seconds
+    ``on_pre_render`` took."""
     started = time.perf_counter()
-    image = scene.render(width, height, interactive=interactive, renderer=renderer)
-    return _Drawn(image, interactive, width, height, time.perf_counter() - started)
+    image = scene.render(*scaled_size(width, height, scale), interactive=interactive, renderer=renderer)
+    return _Drawn(image, interactive, width, height, listeners + time.perf_counter() - started, scale)
 
 
 def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:
@@ -351,7 +365,7 @@ def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int,
         image = np.ascontiguousarray(image[:, :, :3])  # video encoders take RGB
     if job.scale < 1.0:
         height, width = image.shape[:2]
-        size = (max(1, round(width * job.scale)), max(1, round(height * job.scale)))
+        size = scaled_size(width, height, job.scale)
         image = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
     payload, is_key = job.coder.encode(image, key=job.key, quality=job.quality)
     return payload, is_key, (time.perf_counter() - started) * 1000.0, (image.shape[1], image.shape[0])

@@ -28,7 +28,7 @@ import { InputCapture } from "./input-capture.js";
 import { InputLatency } from "./latency.js";
 import { ImageFrameQueue, VideoStream, createWebCodecsDecoder } from "./frames.js";
 import { WorkerDecoders } from "./worker-decoder.js";
-import { RateMeter, formatStats } from "./stats.js";
+import { RateMeter, formatStats, pictureScale } from "./stats.js";
 import { reconnectDelay } from "./reconnect.js";
 import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders } from "./capabilities.js";
 
@@ -176,7 +176,7 @@ export class RemoteVizRenderArea {
     this._reconnectTimer = null;
     this._generation = 0; // bumped by disconnect(): a close handled after it is a stale one
     this._resizeTimer = null;
-    this._stats = { frames: new RateMeter(), bytes: new RateMeter(), inputLatencyMs: null, decodeMs: null, codec: null, framesReceived: 0, framesPainted: 0, framesDropped: 0 };
+    this._stats = { frames: new RateMeter(), bytes: new RateMeter(), inputLatencyMs: null, decodeMs: null, codec: null, framesReceived: 0, framesPainted: 0, framesDropped: 0, interactiveScale: 1 };
     this._overlay = null;
     this._overlayTimer = null;
   }
@@ -325,7 +325,7 @@ export class RemoteVizRenderArea {
   }
 
   /**
-   * Shows or hides an overlay of frames per second, input latency, decode time and bandwidth.
+   * Shows or hides an overlay of frames per second, the interactive scale, input latency, decode time and bandwidth.
    * @param {boolean} [show]
    */
   showStats(show = true) {
@@ -658,6 +658,7 @@ export class RemoteVizRenderArea {
     stats.framesPainted += 1;
     stats.decodeMs = outcome.decodeMs;
     stats.codec = frame.codec;
+    if (!frame.still) stats.interactiveScale = pictureScale(frame);
     if (inputLatencyMs !== null) stats.inputLatencyMs = inputLatencyMs;
     this._notify(this._listeners.decodedFrame, {
       id: frame.id,

@@ -57,7 +57,19 @@ export class RateMeter {
  * @property {number} framesPainted
  * @property {number} framesDropped frames acknowledged without being shown
  * @property {boolean} videoInWorker true while video is decoded in a worker (false: on the main thread)
+ * @property {number} interactiveScale the last interactive frame's picture width over the render
+ *   area's (1: full size; below 1 the service sent it smaller, for its link or its cost, and it was
+ *   scaled up to the canvas)
  */
+
+/**
+ * The fraction of the render area's size a frame's picture has (at most 1).
+ * @param {{width: number, areaWidth: number}} frame the frame's header
+ * @returns {number}
+ */
+export function pictureScale(frame) {
+  return frame.areaWidth > 0 ? Math.min(1, frame.width / frame.areaWidth) : 1;
+}
 
 /**
  * The overlay's text for `stats`.
@@ -69,6 +81,7 @@ export function formatStats(stats) {
   const megabits = (stats.bandwidth * 8) / 1e6;
   return [
     `${stats.fps.toFixed(1)} fps ${stats.codec ?? ""}`.trim(),
+    `scale ${stats.interactiveScale.toFixed(2)}`,
     `input ${ms(stats.inputLatencyMs, 0)}`,
     `decode ${ms(stats.decodeMs, 1)}`,
     `${megabits.toFixed(2)} Mbit/s`,

@@ -4,7 +4,9 @@
 
 then open http://127.0.0.1:8080/ . Every page opened on it shares the render area "TheCone".
 A page may pick its encoder with a connection parameter: http://127.0.0.1:8080/?encoder=h264 ,
-and its frame rate cap with another: ?max_fps=30 (default 60).
+its frame rate cap with another: ?max_fps=30 (default 60), its target rate with ?fps=60 (default
+30), and ask for cost-aware scaling with ?cost_aware=1 (interactive frames rendered smaller while
+a frame costs more than 1/fps to render and encode).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class HelloConeRenderAreaListener(rv.RenderAreaListener):
         max_fps = connection.parameters.get_int("max_fps")
         if max_fps is not None and 1 <= max_fps <= 240:
             connection.settings.max_sending_fps = max_fps
+        fps = connection.parameters.get_int("fps")
+        if fps is not None and 1 <= fps <= 60:
+            connection.settings.fps = fps
+        connection.settings.cost_aware_scaling = connection.parameters.get_value("cost_aware", "0") == "1"
 
 
 class HelloConeServiceListener(rv.ServiceListener):

@@ -2,7 +2,8 @@
 
 ``scheduler.py`` decides when each render area renders and for whom; ``sending.py`` owns each
 connection's outgoing frames (window, slot, key-frame need, rate); ``pacing.py`` counts frames in
-flight and adapts quality and rate to the link; ``frames.py`` types what is handed from the
+flight and adapts quality and rate to the link; ``render_scale.py`` shrinks an area's interactive
+renders while their cost cannot hold the rate; ``frames.py`` types what is handed from the
 renderer to the encoders to the socket. Nothing here does I/O, reads a clock or calls a listener:
 :class:`remoteviz.service.Service` calls it, and carries out what it decides.
 """

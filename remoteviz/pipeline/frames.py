@@ -23,6 +23,7 @@ class RenderedFrame:
     height: int
     # The last input of each connection that this picture shows (its frames carry it back).
     input_seqs: dict[str, int]
+    scale: float = 1.0  # the fraction of the area's size it was rendered at (render_scale.py)
 
 
 @dataclass(frozen=True, slots=True)

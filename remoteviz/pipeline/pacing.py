@@ -111,6 +111,15 @@ class Targets:
     max_sending_fps: float
     downscale: bool
     bandwidth: float  # bytes per second this connection may use; 0 = unknown
+    cost_scaling: bool = False  # under keep_fps, render interactive frames smaller when they cost too much
+
+    @property
+    def frame_budget(self) -> float | None:
+        """Seconds a frame may take to render and encode for its cost not to lower the rate
+        (:mod:`.render_scale`); None when the frames are not to be scaled for their cost."""
+        if not (self.keep_fps and self.cost_scaling):
+            return None
+        return 1.0 / min(self.fps, self.max_sending_fps)
 
 
 class RateController:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from ..failures import Backoff
 from .frames import RenderedFrame, Send
+from .render_scale import RenderScale
 from .sending import Outgoing
 
 MAX_SLEEP = 1.0
@@ -45,6 +46,7 @@ class AreaSchedule:
         # Seconds to render and to encode a frame, smoothed: how early to start the next one.
         self.render_cost = 0.0
         self.encode_cost = 0.0
+        self.render_scale = RenderScale()  # of its interactive frames, adapted to their cost
 
     @property
     def frame_cost(self) -> float:
@@ -100,16 +102,21 @@ class AreaSchedule:
         held, self._held = self._held, []
         return held
 
-    def rendered(self, interactive: bool, seconds: float) -> None:
-        """A frame was rendered in ``seconds``."""
+    def rendered(self, interactive: bool, seconds: float, scale: float = 1.0) -> None:
+        """A frame was rendered in ``seconds``, at ``scale`` of the area's size."""
         self.render_cost = 0.8 * self.render_cost + 0.2 * seconds
         self._last_frame_interactive = interactive
-        if not interactive:
+        if interactive:
+            self.render_scale.rendered(seconds, scale)
+        else:
             self._still_pending = False
 
-    def encoded(self, seconds: float) -> None:
-        """One connection's copy of a frame was encoded in ``seconds`` (each copy counts, as it is sent)."""
+    def encoded(self, seconds: float, interactive: bool = False, scale: float = 1.0) -> None:
+        """One connection's copy of a frame (rendered at ``scale``) was encoded in ``seconds``
+        (each copy counts, as it is sent)."""
         self.encode_cost = 0.8 * self.encode_cost + 0.2 * seconds
+        if interactive:
+            self.render_scale.encoded(seconds, scale)
 
     def failed(self) -> None:
         """Rendering or encoding failed: tried again once the back-off's delay has passed."""
@@ -205,6 +212,25 @@ class Scheduler:
             if outgoing.pacer.window_full:
                 outgoing.rate.congested()  # a frame is wanted and its window is full
         return self.ready(area_id, now)
+
+    def render_scale(self, area_id: str, interactive: bool, now: float) -> float:
+        """The scale to render a frame of area ``area_id`` at now (1: full size; always 1 for a still).
+
+        Below 1 only for interactive frames, while every viewer keeps its frame rate and asked for cost scaling
+        (``Targets.frame_budget``) and none streams video (a video stream has one size: each
+        change of scale would restart it with a key frame). The budget is the interval of the
+        fastest viewer's target rate. A still is the sharp picture at rest: always full size.
+        """
+        if not interactive:
+            return 1.0
+        budget: float | None = None
+        for outgoing in self._viewers.get(area_id, {}).values():
+            own = outgoing.rate.targets.frame_budget
+            if own is None or outgoing.is_video:
+                budget = None
+                break
+            budget = own if budget is None else min(budget, own)
+        return self._areas[area_id].render_scale.decide(budget, now)
 
     def has_work(self, now: float) -> bool:
         """Whether some area could be rendered now."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -165,3 +166,23 @@ async def async_wait_until(predicate, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.005)
+
+
+class SlowInteractiveRenders(rv.RenderAreaListener):
+    """Makes each interactive render of an area cost ``seconds`` more (as a heavy scene would), with
+    JPEG frames, ``policy`` at ``fps`` and cost-aware scaling asked for: what cost-aware scaling adapts to."""
+
+    def __init__(self, policy: rv.EncodingPolicy, seconds: float = 0.06, fps: int = 30) -> None:
+        self.policy = policy
+        self.seconds = seconds
+        self.fps = fps
+
+    def on_opened_connection(self, render_area, connection, frame_encoders):
+        frame_encoders.set_encoders(rv.Encoder.JPEG, rv.Encoder.JPEG)
+        connection.settings.set_frame_encoding_policy(self.policy, fps=self.fps)
+        connection.settings.cost_aware_scaling = True
+
+    def on_pre_render(self, render_area):
+        if render_area.is_interacting:
+            time.sleep(self.seconds)  # the cost being adapted to, not a wait for anything
+        return True
