@@ -15,7 +15,7 @@ from typing import Any
 from .access import TOKEN_FIELD, AccessCheck
 from .connection import Client, Connection, ConnectionParameters
 from .encoders import DEFAULT_FALLBACK_CHAIN
-from .listeners import FAILED
+from .listeners import FAILED, call_all
 from .protocol import Hello
 from .render_area import RenderArea
 from .settings import ServiceSettings
@@ -27,7 +27,7 @@ class Admission:
     """Answers a service's admission questions (dispatch thread); the service creates what it admits."""
 
     def __init__(self, render_areas: Mapping[str, RenderArea], call_service: Callable[..., list[Any]],
-                 new_render_area: Callable[[str, int, int], RenderArea],
+                 new_render_area: Callable[[str, int, int, str | None], RenderArea],
                  clamp_size: Callable[[int, int], tuple[int, int]], total_pixels: Callable[[], int]) -> None:
         """``call_service`` asks the service listeners; ``new_render_area`` creates and registers an area."""
         self._render_areas = render_areas
@@ -87,7 +87,7 @@ class Admission:
                 refusal = "the application refused to create this render area"
             elif len(self._render_areas) >= self._settings.max_render_areas:
                 refusal = "the service has reached its render area limit"
-            elif sum(a._creator_id == client.id for a in self._render_areas.values()) >= \
+            elif sum(a.creator_id == client.id for a in self._render_areas.values()) >= \
                     self._settings.max_render_areas_per_client:
                 refusal = "this client has reached its render area limit"
             else:
@@ -99,8 +99,7 @@ class Admission:
                 if self._total_pixels() + width * height > self._settings.max_total_pixels:
                     refusal = "the service has reached its pixel limit (render area memory)"
                 else:
-                    area = self._new_render_area(area_id, width, height)
-                    area._creator_id = client.id
+                    area = self._new_render_area(area_id, width, height, client.id)
         return area if refusal is None and area is not None else (refusal or "refused")
 
     def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
@@ -114,7 +113,7 @@ class Admission:
         for _ in range(self._settings.max_refused_encoder_rounds):
             if encoders.validate():
                 return True
-            area._call("on_refused_encoder", area, connection, encoders)
+            call_all(area.listeners, "on_refused_encoder", area, connection, encoders)
             if not connection.state.live:  # a listener closed it
                 return False
         if encoders.validate():

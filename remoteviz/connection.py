@@ -15,15 +15,17 @@ from .protocol import AppMessage, DisconnectReason, Hello, ServiceMessage, is_va
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
+    from .transport import Link
 
 
 class ConnectionOwner(Protocol):
-    """What a connection asks of the service that owns it (the service implements it, so this module
-    names no service)."""
+    """What a connection asks of the service's registry, which owns it (so this module names no service)."""
 
-    def _send(self, connection: Connection, message: ServiceMessage) -> None: ...
+    def send(self, connection: Connection, message: ServiceMessage) -> None:
+        """Send ``message`` to the connection's browser, unless it is closing or closed."""
 
-    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None: ...
+    def close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
+        """Tell the browser why, close its socket, and forget the connection now."""
 
 
 class ConnectionParameters(Mapping[str, str]):
@@ -143,7 +145,7 @@ class ConnectionSettings:
     def is_supported_encoders(self, frame_encoders: FrameEncoders) -> bool:
         """True when this connection (the server and its browser) can use ``frame_encoders``."""
         probe = FrameEncoders(frame_encoders.still_encoder, frame_encoders.interactive_encoder,
-                              _client_decoders=frame_encoders._client_decoders)
+                              _client_decoders=frame_encoders.client_decoders)
         return probe.validate()
 
 
@@ -182,6 +184,14 @@ class ConnectionGroup:
         """The connection with ``connection_id``, or None."""
         return self._connections.get(connection_id)
 
+    def attach(self, connection: Connection) -> None:
+        """Count ``connection`` among these (the service's bookkeeping, as it creates one)."""
+        self._connections[connection.id] = connection
+
+    def detach(self, connection_id: str) -> None:
+        """No longer count the connection ``connection_id`` (the service's bookkeeping, as it removes one)."""
+        self._connections.pop(connection_id, None)
+
 
 class Client(ConnectionGroup):
     """One web page (or other client) with its connections, usually one per render area shown."""
@@ -194,8 +204,10 @@ class Client(ConnectionGroup):
         self.application_name = hello.application
         self.environment = hello.user_agent
         self._decoders = hello.decoders
-        self._calibrating: list[Connection] | None = None  # connections waiting for calibration
-        self._last_ping = 0.0
+        self.calibrating: list[Connection] | None = None
+        """While its page's network calibration runs, the connections waiting for it (the service's)."""
+        self.last_ping = 0.0
+        """When the service last sent it a latency probe (``time.monotonic()``; the service's)."""
 
     def __repr__(self) -> str:
         return f"<Client {self.id} connections={len(self._connections)}>"
@@ -223,7 +235,7 @@ class Connection:
     """One browser view of one render area."""
 
     def __init__(self, owner: ConnectionOwner, connection_id: str, client: Client, render_area: RenderArea,
-                 parameters: ConnectionParameters, hello: Hello, link: object, frame_window: int) -> None:
+                 parameters: ConnectionParameters, hello: Hello, link: Link, frame_window: int) -> None:
         self._owner = owner
         self._link = link
         self.id = connection_id
@@ -236,7 +248,7 @@ class Connection:
         self.container_height = hello.container_height
         self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self.outgoing = Outgoing(self._targets(), time.monotonic(), frame_window)
+        self.outgoing = Outgoing(self.targets(), time.monotonic(), frame_window)
         """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
         self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
         self.state = ConnectionState.HANDSHAKE
@@ -255,7 +267,12 @@ class Connection:
         """Its window of frames in flight."""
         return self.outgoing.pacer
 
-    def _targets(self) -> Targets:
+    @property
+    def link(self) -> Link:
+        """The transport link its messages go on (the service's: send through the connection, not on it)."""
+        return self._link
+
+    def targets(self) -> Targets:
         """What the rate controller aims at, from the settings and this connection's bandwidth share."""
         settings, client = self.settings, self.client
         share = client.settings.bandwidth / max(1, client.num_connections)
@@ -281,8 +298,8 @@ class Connection:
             # It could not be sent as WebSocket text: refuse it here, not on the wire.
             raise ValueError("a text message must be valid Unicode (it holds a lone surrogate)")
         data = message if isinstance(message, str) else bytes(message)
-        self._owner._send(self, AppMessage(data))
+        self._owner.send(self, AppMessage(data))
 
     def close(self) -> None:
         """Close the connection; the browser sees KICKED."""
-        self._owner._close_connection(self, DisconnectReason.KICKED, "closed by the application")
+        self._owner.close_connection(self, DisconnectReason.KICKED, "closed by the application")

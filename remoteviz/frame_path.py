@@ -22,7 +22,7 @@ from . import protocol
 from .connection import Connection
 from .encoders.streams import Job, Member
 from .failures import MAX_DELAY
-from .listeners import FAILED
+from .listeners import FAILED, call_all
 from .metrics import Monitoring
 from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
 from .pipeline.render_scale import scaled_size
@@ -30,7 +30,6 @@ from .pipeline.scheduler import Scheduler
 from .protocol import Failure, FrameFlags
 from .render_area import RenderArea
 from .render_threads import RenderThreads
-from .transport import Link
 
 if TYPE_CHECKING:
     from .rendering import SceneManager
@@ -104,7 +103,7 @@ class FramePath:
     def _start_render(self, area: RenderArea) -> None:
         """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
         started = time.perf_counter()
-        if not all(a is not False and a is not FAILED for a in area._call("on_pre_render", area)):
+        if not all(a is not False and a is not FAILED for a in call_all(area.listeners, "on_pre_render", area)):
             return
         area.schedule.render_started()
         interactive = area.is_interacting
@@ -161,7 +160,7 @@ class FramePath:
                 self._frame_failed(area, "render", error)
                 return
             started = time.perf_counter()
-            area._call("on_post_render", area)
+            call_all(area.listeners, "on_post_render", area)
             self._frame_ready(area, drawn._replace(seconds=drawn.seconds + time.perf_counter() - started))
         finally:
             for event in held:  # what Service._handle_message held, in order
@@ -171,7 +170,7 @@ class FramePath:
         """INDEPENDENT_SERVICE mode: ask the application for a frame of ``area``, on this thread."""
         started = time.perf_counter()
         area.schedule.render_started()
-        answers = area._call("on_requested_frame", area, connection)
+        answers = call_all(area.listeners, "on_requested_frame", area, connection)
         area.schedule.render_ended()  # nothing was held: the application drew on this thread
         answer = next((a for a in answers if a is not None and a is not FAILED), None)
         if answer is None:
@@ -189,13 +188,7 @@ class FramePath:
         schedule = area.schedule
         schedule.rendered(drawn.interactive, drawn.seconds, drawn.scale)
         self._monitoring.report("on_measured_rendering_time", drawn.seconds * 1000.0, area)
-        if area._preview is not None:
-            try:
-                if not area._preview.show(drawn.image):
-                    area._preview = None  # the user closed it
-            except Exception:
-                log.exception("the preview window of %r failed; closing it", area)
-                area.show_preview(False)
+        area.preview_frame(drawn.image)
         input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
         frame = RenderedFrame(drawn.image, drawn.interactive, drawn.width, drawn.height, input_seqs, drawn.scale)
         if schedule.encodes_in_flight:
@@ -211,7 +204,7 @@ class FramePath:
             connection = area.get_connection(connection_id)
             assert connection is not None  # a viewer is one of the area's connections
             encoders = connection.frame_encoders
-            if not outgoing.join_plan(connection._targets(), encoders.is_video):
+            if not outgoing.join_plan(connection.targets(), encoders.is_video):
                 del viewers[connection_id]  # it rejoins through a resync stream once its slot is sent
                 continue
             members.append(Member(
@@ -225,7 +218,7 @@ class FramePath:
                 outgoing.rate.bitrate()))
         height, width = frame.image.shape[:2]
         try:
-            jobs = area._encoders.plan(members, width, height, still=not frame.interactive)
+            jobs = area.encoders.plan(members, width, height, still=not frame.interactive)
         except Exception as error:
             self._frame_failed(area, "encode", error)
             return
@@ -236,7 +229,7 @@ class FramePath:
             for connection_id in job.members:
                 viewers[connection_id].encoding_started()
                 connection = area.get_connection(connection_id)
-                said = [t for t in area._call("on_sending_frame", area, connection) if isinstance(t, str)]
+                said = [t for t in call_all(area.listeners, "on_sending_frame", area, connection) if isinstance(t, str)]
                 texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
             area.schedule.encodes_in_flight += 1
             future = self._pool.submit(_encode, job, frame.image)
@@ -246,13 +239,13 @@ class FramePath:
     def close_retired(area: RenderArea) -> None:
         """Close the encoders an area no longer uses, once none of its encodes is in flight."""
         if not area.schedule.encodes_in_flight:
-            for coder in area._encoders.take_retired():
+            for coder in area.encoders.take_retired():
                 coder.close()
 
     def needs_key_frame(self, connection: Connection) -> None:
         """The connection cannot decode what follows until it receives a key frame."""
         connection.outgoing.lose_stream()
-        connection.render_area._encoders.forget(connection.id)
+        connection.render_area.encoders.forget(connection.id)
         connection.render_area.request_redraw()
 
     def encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
@@ -314,21 +307,21 @@ class FramePath:
             return
         log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
                   MAX_DELAY, report.detail, exc_info=error)
-        area._failure = Failure(stage, report.detail, round(report.retry_in * 1000))
+        area.failure = Failure(stage, report.detail, round(report.retry_in * 1000))
         for connection in area.connections:
             if connection.is_open:
-                self._send(connection, area._failure)
+                self._send(connection, area.failure)
 
     def _frame_succeeded(self, area: RenderArea) -> None:
         if area.schedule.backoff.succeeded():
-            area._failure = None
+            area.failure = None
             log.info("frames of %r work again", area)
 
     def transmit(self, connection: Connection | None, send: Send) -> None:
         """Carry out a send decision: the stream configuration if it is due, then the frame."""
         assert connection is not None  # decisions are only ever made for open connections
         frame = send.frame
-        link: Link = connection._link  # type: ignore[assignment]
+        link = connection.link
         if frame.stream is not None:
             link.send(protocol.serialize(frame.stream))
         link.send(frame.header.encode(send.frame_id) + frame.payload)

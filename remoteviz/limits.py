@@ -36,22 +36,14 @@ class Ticket:
         """The socket said hello: it no longer counts as unidentified."""
         if not self.identified and not self.released:
             self.identified = True
-            self._admission._unidentified[self.address] -= 1
-            self._admission._unidentified_total -= 1
+            self._admission.count_identified(self.address)
 
     def release(self) -> None:
         """The socket closed."""
         if self.released:
             return
-        if not self.identified:
-            self._admission._unidentified[self.address] -= 1
-            self._admission._unidentified_total -= 1
         self.released = True
-        self._admission._sockets[self.address] -= 1
-        self._admission._sockets_total -= 1
-        for counter in (self._admission._sockets, self._admission._unidentified):
-            if counter[self.address] <= 0:
-                del counter[self.address]  # no address is remembered once it has gone
+        self._admission.count_released(self.address, self.identified)
 
 
 class Admission:
@@ -80,6 +72,21 @@ class Admission:
         self._sockets_total += 1
         self._unidentified_total += 1
         return Ticket(self, address)
+
+    def count_identified(self, address: str) -> None:
+        """A socket from ``address`` said hello (its ticket says so, once)."""
+        self._unidentified[address] -= 1
+        self._unidentified_total -= 1
+
+    def count_released(self, address: str, identified: bool) -> None:
+        """A socket from ``address`` closed (its ticket says so, once)."""
+        if not identified:
+            self.count_identified(address)
+        self._sockets[address] -= 1
+        self._sockets_total -= 1
+        for counter in (self._sockets, self._unidentified):
+            if counter[address] <= 0:
+                del counter[address]  # no address is remembered once it has gone
 
     @property
     def open_sockets(self) -> int:

@@ -1,4 +1,5 @@
-"""Calling the application's listeners: one helper, and one rule for a listener that raises.
+"""The application's listeners: the service's (:class:`ServiceListener`), and how every listener is
+called, with one rule for a listener that raises (``RenderAreaListener`` is in ``render_area.py``).
 
 A listener that raises is logged with its traceback and its answer is :data:`FAILED`; the caller
 decides what that means, always the safe way: a permission question (``on_pending_*``,
@@ -18,13 +19,66 @@ from typing import TYPE_CHECKING, Any
 from .events import InputEvent, KeyAction, KeyEvent, MouseAction, MouseEvent, TouchAction, TouchEvent, WheelEvent
 
 if TYPE_CHECKING:
-    from .connection import Connection
+    from .connection import Client, Connection, ConnectionParameters, NetworkPerformance
+    from .http import HttpRequest, HttpResponse
     from .render_area import RenderArea
 
 log = logging.getLogger("remoteviz")
 
 FAILED = object()
 """What a listener that raised answered."""
+
+
+class ServiceListener:
+    """Subclass and override what you need; every method has a sensible default.
+
+    A typical order: on_connected_client, on_pending_create_render_area (or
+    on_pending_share_render_area), on_instantiated_render_area, on_initialized_client, ...,
+    on_disposing_render_area, on_disposed_render_area, on_disconnected_client. With several
+    listeners, boolean answers are OR-ed. Every method runs on the dispatch thread.
+    """
+
+    def on_connected_client(self, client_id: str, network_performance: NetworkPerformance) -> None:
+        """A new client connected; calibration can be configured on ``network_performance``."""
+
+    def on_pending_create_render_area(self, render_area_id: str, width: int, height: int, client: Client,
+                                      parameters: ConnectionParameters) -> bool | tuple[int, int] | None:
+        """A connection asks for a render area that does not exist.
+
+        Return False to refuse (the browser sees REFUSED), ``(width, height)`` to accept at another
+        size, or True/None to accept at the requested size. ``parameters`` are the URL's query
+        fields: the place to check an authentication token.
+        """
+        return True
+
+    def on_pending_share_render_area(self, render_area: RenderArea, client: Client,
+                                     parameters: ConnectionParameters) -> bool:
+        """A connection asks to share an existing render area; return False to refuse."""
+        return True
+
+    def on_instantiated_render_area(self, render_area: RenderArea) -> None:
+        """A render area was created: build its scene, attach a RenderAreaListener."""
+
+    def on_disposing_render_area(self, render_area: RenderArea) -> None:
+        """A render area is about to be disposed."""
+
+    def on_disposed_render_area(self, render_area_id: str) -> None:
+        """A render area was disposed."""
+
+    def on_initialized_client(self, client: Client, network_performance: NetworkPerformance) -> None:
+        """A client finished network calibration; the default copies the bandwidth into its settings."""
+        client.settings.bandwidth = network_performance.bandwidth
+
+    def on_disconnected_client(self, client_id: str) -> None:
+        """A client's last connection closed."""
+
+    def on_requested_private_key_passphrase(self) -> str:
+        """The passphrase of an encrypted TLS private key."""
+        return ""
+
+    def on_http_request(self, request: HttpRequest) -> HttpResponse | None:
+        """A plain HTTP request the service does not serve itself; None answers 404."""
+        return None
 
 
 def call_all(listeners: Iterable[Any], method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:

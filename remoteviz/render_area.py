@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -11,8 +12,7 @@ import numpy as np
 from .connection import ConnectionGroup
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
-from .events import InputEvent, KeyEvent, MouseEvent, TouchEvent, WheelEvent
-from .listeners import call_all
+from .events import KeyEvent, MouseEvent, TouchEvent, WheelEvent
 from .pipeline.scheduler import AreaSchedule
 from .protocol import DisconnectReason, Failure
 
@@ -22,18 +22,24 @@ if TYPE_CHECKING:
     from .rendering import SceneManager, TouchManager, Viewport
     from .rendering.preview import PreviewWindow
 
+# The names these messages had when the service logged them, which users' filters may name.
+log = logging.getLogger("remoteviz.service")
+lifecycle_log = logging.getLogger("remoteviz")
+
 
 class RenderAreaOwner(Protocol):
-    """What a render area asks of the service that owns it (the service implements it, so this module
-    names no service)."""
+    """What a render area asks of the service's registry, which owns it (so this module names no service)."""
 
-    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None: ...
+    def resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
+        """Check the size against the limits; resize, tell the listeners and the browsers."""
 
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None: ...
+    def dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
+        """Close the area's connections with ``reason`` and forget it."""
 
-    def _wake(self) -> None: ...
+    def wake(self) -> None:
+        """Wake the dispatch loop: the area has a frame to render."""
 
-    def _notebook_view(self, area: RenderArea, include: Any,
+    def notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """The area's live view as Jupyter shows it; raises ImportError without the notebook extra."""
 
@@ -176,10 +182,11 @@ class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
     def __init__(self, owner: RenderAreaOwner, render_area_id: str, width: int, height: int,
-                 still_delay: float) -> None:
+                 still_delay: float, creator_id: str | None = None) -> None:
         super().__init__()
-        self._creator_id: str | None = None  # the client whose connection created it, if one did
-        self._failure: Failure | None = None  # what its viewers were told about it
+        self._creator_id = creator_id
+        self.failure: Failure | None = None
+        """What its viewers were told of its frames failing, until they work again (the service's; read, do not change)."""
         self._owner = owner
         self.id = render_area_id
         self._width = width
@@ -191,8 +198,18 @@ class RenderArea(ConnectionGroup):
         self.is_disposed = False
         self.schedule = AreaSchedule(still_delay)
         """When it renders next (the service's; read, do not change)."""
-        self._encoders = AreaEncoders(open_encoder)  # who shares which encode of this area's frames
+        self._encoders = AreaEncoders(open_encoder)
         self._preview: PreviewWindow | None = None
+
+    @property
+    def creator_id(self) -> str | None:
+        """The id of the client whose connection created it; None when the application did."""
+        return self._creator_id
+
+    @property
+    def encoders(self) -> AreaEncoders:
+        """Who shares which encode of its frames (the service's; read, do not change)."""
+        return self._encoders
 
     def __repr__(self) -> str:
         return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"
@@ -217,12 +234,29 @@ class RenderArea(ConnectionGroup):
 
     def resize(self, width: int, height: int) -> None:
         """Change the size; connected browsers are told and the next frames have it."""
-        self._owner._resize_render_area(self, width, height)
+        self._owner.resize_render_area(self, width, height)
+
+    def take_size(self, width: int, height: int) -> None:
+        """The service's step of a resize (call :meth:`resize`): the area takes the size it checked,
+        and every video stream of it restarts at that size with a key frame."""
+        self._width, self._height = width, height
+        self._encoders.reset()
 
     # ---- connections
     def close_connections_and_dispose(self) -> None:
         """Close every connection (the browsers see DISPOSED) and dispose the area."""
-        self._owner._dispose_render_area(self, DisconnectReason.DISPOSED)
+        self._owner.dispose_render_area(self, DisconnectReason.DISPOSED)
+
+    def release(self) -> None:
+        """The service's last step of disposing it (call :meth:`close_connections_and_dispose`): its
+        encoders, its preview window and its scene are let go; a scene that fails to is logged."""
+        self._encoders.reset()
+        self.show_preview(False)
+        if self._scene_manager is not None:
+            try:
+                self._scene_manager.dispose()
+            except Exception:
+                lifecycle_log.exception("disposing the scene of %r failed", self)
 
     # ---- scene
     @property
@@ -254,10 +288,24 @@ class RenderArea(ConnectionGroup):
             self._preview.close()
             self._preview = None
 
+    def preview_frame(self, image: np.ndarray) -> None:
+        """Show a rendered frame in the preview window, if one is open (the frame path calls it).
+
+        A window the user closed is forgotten; one that fails is logged and closed.
+        """
+        if self._preview is None:
+            return
+        try:
+            if not self._preview.show(image):
+                self._preview = None  # the user closed it
+        except Exception:
+            log.exception("the preview window of %r failed; closing it", self)
+            self.show_preview(False)
+
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""
         if self.schedule.request_redraw():
-            self._owner._wake()
+            self._owner.wake()
 
     @property
     def is_interacting(self) -> bool:
@@ -272,7 +320,7 @@ class RenderArea(ConnectionGroup):
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """In a Jupyter notebook, a render area shown by a cell is a live view of it."""
         try:
-            return self._owner._notebook_view(self, include, exclude)
+            return self._owner.notebook_view(self, include, exclude)
         except ImportError:  # the notebook extra is not installed
             return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
 
@@ -296,9 +344,6 @@ class RenderArea(ConnectionGroup):
     def listeners(self) -> list[RenderAreaListener]:
         """The attached listeners (a default one acts when there are none)."""
         return list(self._listeners) or [_DEFAULT_LISTENER]
-
-    def _call(self, method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
-        return call_all(self.listeners, method, *args, event=event)
 
 
 _DEFAULT_LISTENER = RenderAreaListener()

@@ -11,7 +11,7 @@ from typing import Any
 from . import protocol
 from .connection import Client, Connection
 from .frame_path import FramePath
-from .listeners import FAILED, input_callback
+from .listeners import FAILED, call_all, input_callback
 from .metrics import Monitoring
 from .protocol import Ack, AppMessage, ContainerResize, Input, KeyFrameRequest, Pong, ProtocolError, SizeRequest
 from .render_area import RenderArea
@@ -52,9 +52,9 @@ class Router:
             case Input(event=event, seq=seq):
                 self._input(area, connection, event, seq)
             case AppMessage(data=data):
-                area._call("on_received_message", area, connection, data)
+                call_all(area.listeners, "on_received_message", area, connection, data)
             case SizeRequest(width=width, height=height):
-                answers = area._call("on_requested_size", area, connection, width, height)
+                answers = call_all(area.listeners, "on_requested_size", area, connection, width, height)
                 if any(a is False or a is FAILED for a in answers):
                     return
                 # Unless a listener says yes, only a sole viewer resizes: a viewer of a shared area
@@ -74,7 +74,7 @@ class Router:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 
     def _input(self, area: RenderArea, connection: Connection, event: Any, seq: int) -> None:
-        answers = area._call(*input_callback(area, connection, event), event=event)
+        answers = call_all(area.listeners, *input_callback(area, connection, event), event=event)
         area.schedule.input_arrived(time.monotonic())
         connection.outgoing.last_input_seq = seq
         if not all(a is not False for a in answers):

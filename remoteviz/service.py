@@ -1,4 +1,5 @@
-"""The service: settings, listener, lifecycle, and ``dispatch()``, where everything happens.
+"""The service: its lifecycle, its inbox and ``dispatch()``, where everything happens, and the order
+in which a connection is opened (admission, registry, handshake: one module each).
 
 Threads (see ``docs/architecture.md``): the network thread (:mod:`remoteviz.transport`) posts
 events to the service's inbox; ``dispatch()``, on the application's thread, takes them, runs every
@@ -22,92 +23,31 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import launch, protocol, render_threads
+from . import launch, render_threads, tls
 from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
-from .connection import Client, Connection, ConnectionParameters, ConnectionState, NetworkPerformance
+from .connection import Client, Connection, ConnectionParameters
 from .frame_path import FramePath
-from .http import HttpRequest, HttpResponse, HttpServer
+from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
+from .handshake import Handshake
+from .http import HttpServer
 from .limits import AdmissionLimits
+from .listeners import ServiceListener as ServiceListener  # re-exported: its remoteviz.service path stays
 from .listeners import call_all
 from .metrics import Monitoring
+from .openings import log_openings
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
-from .protocol import (
-    Accept,
-    CloseCode,
-    Disconnect,
-    DisconnectReason,
-    Hello,
-    Notify,
-    Ping,
-    ProtocolError,
-    Resize,
-)
+from .protocol import CloseCode, DisconnectReason, Hello, ProtocolError
+from .registry import Registry
 from .render_area import RenderArea
 from .routing import Router
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
-from .transport import Calibration, Link, Pending, Transport, TransportLimits
+from .transport import Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
-
-
-class ServiceListener:
-    """Subclass and override what you need; every method has a sensible default.
-
-    A typical order: on_connected_client, on_pending_create_render_area (or
-    on_pending_share_render_area), on_instantiated_render_area, on_initialized_client, ...,
-    on_disposing_render_area, on_disposed_render_area, on_disconnected_client. With several
-    listeners, boolean answers are OR-ed. Every method runs on the dispatch thread.
-    """
-
-    def on_connected_client(self, client_id: str, network_performance: NetworkPerformance) -> None:
-        """A new client connected; calibration can be configured on ``network_performance``."""
-
-    def on_pending_create_render_area(self, render_area_id: str, width: int, height: int, client: Client,
-                                      parameters: ConnectionParameters) -> bool | tuple[int, int] | None:
-        """A connection asks for a render area that does not exist.
-
-        Return False to refuse (the browser sees REFUSED), ``(width, height)`` to accept at another
-        size, or True/None to accept at the requested size. ``parameters`` are the URL's query
-        fields: the place to check an authentication token.
-        """
-        return True
-
-    def on_pending_share_render_area(self, render_area: RenderArea, client: Client,
-                                     parameters: ConnectionParameters) -> bool:
-        """A connection asks to share an existing render area; return False to refuse."""
-        return True
-
-    def on_instantiated_render_area(self, render_area: RenderArea) -> None:
-        """A render area was created: build its scene, attach a RenderAreaListener."""
-
-    def on_disposing_render_area(self, render_area: RenderArea) -> None:
-        """A render area is about to be disposed."""
-
-    def on_disposed_render_area(self, render_area_id: str) -> None:
-        """A render area was disposed."""
-
-    def on_initialized_client(self, client: Client, network_performance: NetworkPerformance) -> None:
-        """A client finished network calibration; the default copies the bandwidth into its settings."""
-        client.settings.bandwidth = network_performance.bandwidth
-
-    def on_disconnected_client(self, client_id: str) -> None:
-        """A client's last connection closed."""
-
-    def on_requested_private_key_passphrase(self) -> str:
-        """The passphrase of an encrypted TLS private key."""
-        return ""
-
-    def on_http_request(self, request: HttpRequest) -> HttpResponse | None:
-        """A plain HTTP request the service does not serve itself; None answers 404."""
-        return None
-
-
-LATENCY_PROBE_INTERVAL = 1.0
-"""Seconds between latency probes of each client (MetricsListener.on_measured_network_latency)."""
 
 _DEFAULT_SERVICE_LISTENER = ServiceListener()
 
@@ -134,19 +74,22 @@ class Service:
         self.settings = ServiceSettings()
         self._listeners: list[ServiceListener] = []
         self._monitoring = Monitoring()
-        self._clients: dict[str, Client] = {}
-        self._render_areas: dict[str, RenderArea] = {}
-        self._connections: dict[Link, Connection] = {}
         self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._wakeup = threading.Condition()
         self._async_wakers: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._transport: Transport | None = None
         self._http: HttpServer | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
-        self._frames = FramePath(self._scheduler, self._monitoring, self._render_areas, self._post, self._send)
-        self._admission = Admission(self._render_areas, self._call_service, self._new_render_area, self._clamp_size,
-                                    self._total_pixels)
-        self._router = Router(self._monitoring, self._frames, self._measured_latency, self._fits,
+        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
+        registry = self._registry = Registry(lambda: self.settings, self._scheduler, self._monitoring, self._audit,
+                                             self._call_service, self._wake, self._notebook_view,
+                                             lambda area: self._frames.forget(area))
+        self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
+        self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
+                                    registry.clamp_size, registry.total_pixels)
+        self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
+                                    self._call_service)
+        self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
         # What may run while scenes are drawn on render threads: a message is held if its area's is.
         self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
@@ -155,7 +98,6 @@ class Service:
         self._is_open = False
         self._open_error: Exception | None = None  # why the last open() failed
         self._access = AccessCheck(None)
-        self._audit = Audit()  # one line per refusal or protocol error, rate-limited
 
     # ------------------------------------------------------------------ listeners, queries
 
@@ -186,25 +128,25 @@ class Service:
     @property
     def num_clients(self) -> int:
         """Connected clients."""
-        return len(self._clients)
+        return len(self._registry.clients)
 
     @property
     def clients(self) -> list[Client]:
         """Connected clients."""
-        return list(self._clients.values())
+        return list(self._registry.clients.values())
 
     def get_client(self, client_id: str) -> Client | None:
         """The client with ``client_id``, or None."""
-        return self._clients.get(client_id)
+        return self._registry.clients.get(client_id)
 
     @property
     def render_areas(self) -> list[RenderArea]:
         """Existing render areas."""
-        return list(self._render_areas.values())
+        return list(self._registry.render_areas.values())
 
     def get_render_area(self, render_area_id: str) -> RenderArea | None:
         """The render area with ``render_area_id``, or None."""
-        return self._render_areas.get(render_area_id)
+        return self._registry.render_areas.get(render_area_id)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -216,7 +158,7 @@ class Service:
         self.settings = launch.configure(settings or ServiceSettings())
         self._stop.clear()
         try:
-            ssl_context = self._ssl_context()
+            ssl_context = tls.server_context(self.settings, self._passphrase)
             self._access = AccessCheck(self.settings.access)
             self._admission.configure(self.settings, self._access)
             origins = OriginPolicy(self.settings.allowed_origins)
@@ -258,7 +200,7 @@ class Service:
         viewer = "" if self.settings.static_dir else " (the built-in viewer; /?area=ID shows render area ID)"
         for url in self.page_urls():
             log.info("open %s in a browser%s", url, viewer)
-        self._log_openings(origins)
+        log_openings(self.settings, origins, self._access, self.port)
         launch.attach(self)
         return True
 
@@ -275,25 +217,12 @@ class Service:
         hosts = ["127.0.0.1", socket.gethostname()] if host in ("", "0.0.0.0", "::") else [host]
         return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
 
-    def _log_openings(self, origins: OriginPolicy) -> None:
-        """Say at start what the settings open up: each is an explicit choice of the application."""
-        if origins.allows_any and self._access.enabled:
-            log.info("allowed_origins is ['*']: pages of any web site may connect, with an access token")
-        elif origins.allows_any:
-            log.warning("allowed_origins is ['*']: pages of any web site may connect in their visitors' name")
-        elif self.settings.allowed_origins:
-            log.info("pages of these origins may connect too: %s", ", ".join(self.settings.allowed_origins))
-        if not self._access.enabled:
-            level = logging.INFO if self.settings.host in ("127.0.0.1", "::1", "localhost") else logging.WARNING
-            log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
-                    "(set ServiceSettings.access to require one)", self.settings.host, self.port)
-
     def close(self) -> None:
         """Dispose every render area, close every connection, stop listening."""
         if not self._is_open:
             return
         for area in self.render_areas:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
+            self._registry.dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None
         self._transport.stop()
         if self._http is not None:
@@ -304,8 +233,7 @@ class Service:
             if handler == self._frames.encoded:
                 handler(*args)
         self._inbox.clear()
-        self._connections.clear()
-        self._clients.clear()
+        self._registry.clear()
         self._transport = self._http = None
         self._is_open = False
 
@@ -320,22 +248,6 @@ class Service:
                        "what listens there or pick another port (port=0 picks a free one)")
         code = getattr(error, "errno", None)
         raise (OSError(code, message) if code is not None else OSError(message)) from error
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        """A TLS context from the settings' certificate and key, or None for plain ws://."""
-        if not self.settings.is_secure:
-            return None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-
-        def passphrase() -> str:
-            answers = self._call_service("on_requested_private_key_passphrase")
-            return next((a for a in answers if isinstance(a, str) and a), "")
-
-        assert self.settings.certificate_path is not None  # is_secure
-        context.load_cert_chain(self.settings.certificate_path, self.settings.private_key_path,
-                                password=passphrase)
-        return context
 
     def __enter__(self) -> Service:
         return self
@@ -423,10 +335,10 @@ class Service:
 
     def create_render_area(self, render_area_id: str, width: int, height: int) -> RenderArea:
         """Create a render area up front (kept after its last connection); an existing id is returned as is."""
-        area = self._render_areas.get(render_area_id)
+        area = self._registry.render_areas.get(render_area_id)
         if area is not None:
             return area
-        area = self._new_render_area(render_area_id, width, height)
+        area = self._registry.new_render_area(render_area_id, width, height)
         area.keep_alive = True
         return area
 
@@ -451,26 +363,8 @@ class Service:
             if handler not in self._beside_renders:
                 self._frames.finish_renders()  # it may run application code that changes any scene
             handler(*args)
-        self._probe_latency()
+        self._handshake.probe_latency(time.monotonic())
         self._frames.run()
-
-    def _probe_latency(self) -> None:
-        """Once a second per client, a ping whose pong measures the round trip."""
-        now = time.monotonic()
-        for client in self._clients.values():
-            if client._calibrating is None and now - client._last_ping >= LATENCY_PROBE_INTERVAL:
-                connection = next((c for c in client._connections.values() if c.is_open), None)
-                if connection is not None:
-                    client._last_ping = now
-                    self._send(connection, Ping(now))
-
-    def _measured_latency(self, client: Client, milliseconds: float) -> None:
-        if not 0.0 <= milliseconds < 600_000.0:
-            return  # not a pong to any ping of ours: ignore rather than skew the figure
-        performance = client.network_performance
-        performance.latency_ms = milliseconds if not performance.latency_ms else (
-            0.8 * performance.latency_ms + 0.2 * milliseconds)
-        self._monitoring.report("on_measured_network_latency", milliseconds, client)
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))
@@ -494,7 +388,7 @@ class Service:
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """Network thread: the link closed."""
-        self._post(self._link_closed, link, aborted)
+        self._post(self._registry.link_closed, link, aborted)
 
     # ------------------------------------------------------------------ listener calls
 
@@ -504,204 +398,43 @@ class Service:
     def _call_service(self, method: str, *args: Any) -> list[Any]:
         return call_all(self._service_listeners(), method, *args)
 
+    def _passphrase(self) -> str:
+        """The TLS private key's passphrase, as the first listener to give one says."""
+        answers = self._call_service("on_requested_private_key_passphrase")
+        return next((a for a in answers if isinstance(a, str) and a), "")
+
     # ------------------------------------------------------------------ connecting
 
     def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
         if link.closing:
             return
         area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
-        refusal = self._admission.refusal(area_id, parameters, len(self._connections))
+        registry = self._registry
+        refusal = self._admission.refusal(area_id, parameters, len(registry.connections))
         if refusal is not None:  # before any client, render area or listener call
-            self._fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
+            registry.fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
-        client_id = self._admission.client_id(hello.client_id)
-        client = self._clients.get(client_id)
-        new_client = client is None
-        if client is None:
-            client = Client(client_id, hello)
-            self._clients[client.id] = client
-            self._monitoring.report("on_changed_num_clients", len(self._clients))
-            self._call_service("on_connected_client", client.id, client.network_performance)
-
+        client, new_client = registry.client_for(self._admission.client_id(hello.client_id), hello)
         answer = self._admission.area_for(area_id, client, parameters, hello)
         area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
         if area is None:
-            self._fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
+            registry.fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
             if new_client:
-                self._drop_client(client)
+                registry.drop_client(client)
             return
-
-        connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, link,
+        connection = Connection(registry, secrets.token_hex(8), client, area, parameters, hello, link,
                                 self.settings.frame_window)
-        self._connections[link] = connection
-        client._connections[connection.id] = connection
-        area._connections[connection.id] = connection
-        self._monitoring.report("on_changed_num_connections", len(self._connections))
-        area._call("on_opened_connection", area, connection, connection.frame_encoders)
+        registry.add_connection(connection)
+        call_all(area.listeners, "on_opened_connection", area, connection, connection.frame_encoders)
         if not self._admission.negotiate_encoders(area, connection):
-            self._fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
+            registry.fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
             return
-        performance = client.network_performance
-        if new_client and performance.calibration_enabled:
-            client._calibrating = [connection]
-            connection.state = ConnectionState.CALIBRATING
-            self._send(connection, Notify("startNetworkCalibration"))
-            link.calibrate(performance.max_calibration_duration_ms / 1000.0,
-                           functools.partial(self._post, self._calibrated, client))
-            return
-        if client._calibrating is not None:  # another view of this page is being calibrated
-            client._calibrating.append(connection)
-            connection.state = ConnectionState.CALIBRATING
-            self._send(connection, Notify("pendingNetworkCalibration"))
-            return
-        if new_client:
-            self._call_service("on_initialized_client", client, performance)
-        self._initialize_connection(connection)
-
-    def _calibrated(self, client: Client, result: Calibration) -> None:
-        """Network thread's calibration finished: tell the page, then let its connections start."""
-        waiting, client._calibrating = client._calibrating or [], None
-        if self._clients.get(client.id) is not client:
-            return
-        performance = client.network_performance
-        performance.latency_ms, performance.bandwidth = result.latency_ms, result.bandwidth
-        performance.measured = result.measured
-        client._last_ping = time.monotonic()
-        waiting = [c for c in waiting if c.state.live]
-        figures = {"bandwidth": round(result.bandwidth), "latency_ms": round(result.latency_ms, 3)}
-        for connection in waiting:
-            self._send(connection, Notify("finishedNetworkCalibration", figures))
-        self._call_service("on_initialized_client", client, performance)
-        for connection in waiting:
-            if connection.state.live:
-                self._initialize_connection(connection)
-
-    def _initialize_connection(self, connection: Connection) -> None:
-        """The last step of connecting: on_initialized_connection, then accept; frames may flow."""
-        area = connection.render_area
-        area._call("on_initialized_connection", area, connection, connection.frame_encoders)
-        if not connection.state.live:  # a listener closed it
-            return
-        encoders = connection.frame_encoders
-        self._send(connection, Accept(connection.id, connection.client.id, area.id, area.width, area.height,
-                                      encoders.still_encoder.value, encoders.interactive_encoder.value))
-        connection.state = ConnectionState.OPEN
-        connection.outgoing.configure(connection._targets(), connection.frame_encoders.is_video)
-        self._scheduler.add_viewer(area.id, connection.id, connection.outgoing)
-        if area._failure is not None:
-            self._send(connection, area._failure)  # what its viewers already know
-
-    def _total_pixels(self) -> int:
-        return sum(a.width * a.height for a in self._render_areas.values())
-
-    def _fits(self, area: RenderArea, width: int, height: int) -> bool:
-        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
-        new_width, new_height = self._clamp_size(width, height)
-        return self._total_pixels() - area.width * area.height + new_width * new_height <= \
-            self.settings.max_total_pixels
-
-    def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
-        return (max(1, min(int(width), self.settings.max_width)),
-                max(1, min(int(height), self.settings.max_height)))
-
-    def _fail(self, link: Link, code: CloseCode, detail: str, connection: Connection | None = None, *,
-              area_id: str | None = None) -> None:
-        """The one way the service ends a link: log a refusal or protocol error, tell the browser why
-        (``disconnect`` with the reason of ``code``, or ``error``), close with ``code``, forget its connection.
-        """
-        if connection is not None:
-            if not connection.state.live:
-                return
-            connection.state = ConnectionState.CLOSING
-        message: protocol.ServiceMessage
-        if code is CloseCode.PROTOCOL_ERROR:
-            self._audit.protocol_error(link.address, detail)
-            message = protocol.Error(detail)
-        else:
-            reason = DisconnectReason[code.name]
-            if reason is DisconnectReason.REFUSED:
-                self._audit.refused(link.address, detail, area_id)
-            message = Disconnect(reason, detail)
-        link.send(protocol.serialize(message))
-        link.close(code, code.name.lower().replace("_", " "))
-        if connection is not None:
-            self._remove_connection(connection, aborted=False)
-
-    def _new_render_area(self, area_id: str, width: int, height: int) -> RenderArea:
-        area = RenderArea(self, area_id, *self._clamp_size(width, height), self.settings.still_delay)
-        self._render_areas[area_id] = area
-        self._scheduler.add_area(area_id, area.schedule)
-        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
-        self._call_service("on_instantiated_render_area", area)
-        return area
-
-    # ------------------------------------------------------------------ closing
-
-    def _link_closed(self, link: Link, aborted: bool) -> None:
-        connection = self._connections.get(link)
-        if connection is not None:
-            self._remove_connection(connection, aborted)
-
-    def _close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
-        """Tell the browser why, close its socket, and forget the connection now."""
-        link: Link = connection._link  # type: ignore[assignment]
-        self._fail(link, CloseCode[reason.value], detail, connection)
-
-    def _remove_connection(self, connection: Connection, aborted: bool) -> None:
-        link: Link = connection._link  # type: ignore[assignment]
-        if self._connections.pop(link, None) is None:
-            return
-        connection.state = ConnectionState.CLOSED
-        self._scheduler.remove_viewer(connection.render_area.id, connection.id)
-        area, client = connection.render_area, connection.client
-        area._connections.pop(connection.id, None)
-        client._connections.pop(connection.id, None)
-        self._monitoring.report("on_changed_num_connections", len(self._connections))
-        area._call("on_closed_connection", area, connection.id, aborted)
-        if not area._connections and not area.keep_alive and not area.is_disposed:
-            self._dispose_render_area(area, DisconnectReason.DISPOSED)
-        if not client._connections:
-            self._drop_client(client)
-
-    def _drop_client(self, client: Client) -> None:
-        if self._clients.pop(client.id, None) is not None:
-            self._monitoring.report("on_changed_num_clients", len(self._clients))
-            self._call_service("on_disconnected_client", client.id)
-
-    def _notebook_view(self, area: RenderArea, include: Any,
-                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
-        from .notebook import view  # the notebook extra, imported only where it is used
-
-        return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
-
-    def _dispose_render_area(self, area: RenderArea, reason: DisconnectReason,
-                             detail: str = "the render area was disposed") -> None:
-        if area.is_disposed:
-            return
-        self._frames.forget(area)  # its scene is not drawn meanwhile; the events it held run first
-        if area.is_disposed:
-            return  # one of them disposed it
-        area.is_disposed = True
-        self._call_service("on_disposing_render_area", area)
-        for connection in area.connections:
-            self._close_connection(connection, reason, detail)
-        area._encoders.reset()
-        self._frames.close_retired(area)
-        area.show_preview(False)
-        if area._scene_manager is not None:
-            try:
-                area._scene_manager.dispose()
-            except Exception:
-                log.exception("disposing the scene of %r failed", area)
-        self._render_areas.pop(area.id, None)
-        self._scheduler.remove_area(area.id)
-        self._monitoring.report("on_changed_num_render_areas", len(self._render_areas))
-        self._call_service("on_disposed_render_area", area.id)
+        self._handshake.start(connection, new_client)
 
     # ------------------------------------------------------------------ messages from browsers
 
     def _handle_message(self, link: Link, pending: Pending) -> None:
-        connection = self._connections.get(link)
+        connection = self._registry.connections.get(link)
         if connection is not None and connection.state.live and Router.waits_for_render(pending.message) and \
                 connection.render_area.schedule.hold(functools.partial(self._handle_message, link, pending)):
             return  # its area is being drawn: handled when that ends (the link's inbox share still counts it)
@@ -711,30 +444,14 @@ class Service:
         try:
             self._router.route(connection, message)
         except ProtocolError as error:
-            self._fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
+            self._registry.fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
 
-    # ------------------------------------------------------------------ resizing
+    def _notebook_view(self, area: RenderArea, include: Any,
+                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+        from .notebook import view  # the notebook extra, imported only where it is used
 
-    def _resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
-        width, height = self._clamp_size(width, height)
-        if (width, height) == (area.width, area.height):
-            return
-        area._width, area._height = width, height
-        area._encoders.reset()  # every video stream restarts at the new size with a key frame
-        self._frames.close_retired(area)
-        area._call("on_resize", area, width, height)
-        message = protocol.serialize(Resize(width, height))
-        for connection in area.connections:
-            if connection.is_open:
-                connection._link.send(message)  # type: ignore[attr-defined]
-        area.request_redraw()
-        self._wake()
+        return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
 
-    # ------------------------------------------------------------------ sending
-
-    def _send(self, connection: Connection, message: protocol.ServiceMessage) -> None:
-        if connection.state.live:
-            connection._link.send(protocol.serialize(message))  # type: ignore[attr-defined]
 
 def _log_to_stderr_unless_configured() -> None:
     """Send the service's INFO messages to stderr when the application set up no logging at all."""

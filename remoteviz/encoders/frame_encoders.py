@@ -143,6 +143,11 @@ class FrameEncoders:
     interactive_status: EncoderStatus = EncoderStatus.UNKNOWN
     _client_decoders: frozenset[str] = field(default=frozenset({"jpeg", "png"}), repr=False)
 
+    @property
+    def client_decoders(self) -> frozenset[str]:
+        """The codecs the browser decodes (``"jpeg"``, ``"h264"``, ...), as its hello said."""
+        return self._client_decoders
+
     def set_still_encoder(self, encoder: Encoder | str) -> None:
         """Choose the encoder of still (best quality) frames."""
         self.still_encoder = encoder if isinstance(encoder, Encoder) else Encoder.parse(encoder)

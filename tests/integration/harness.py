@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -21,12 +21,24 @@ class ServiceThread:
         self._thread = threading.Thread(target=self._loop, name="test-dispatch", daemon=True)
         self.errors: list[BaseException] = []
         self.iterations = 0  # dispatch() calls: an idle service makes few
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` on the dispatch thread after every ``dispatch()``.
+
+        All service state changes inside ``dispatch()``, so the callback sees every state the service
+        settles in, with nothing changing under it: a condition to wait for, or an invariant to check,
+        without sampling from another thread.
+        """
+        self._watchers.append(callback)
 
     def _loop(self) -> None:
         try:
             while not self._stop.is_set():
                 self.service.dispatch(timeout=0.02)
                 self.iterations += 1
+                for callback in list(self._watchers):
+                    callback()
         except BaseException as error:  # surfaced by the fixture, never swallowed
             self.errors.append(error)
 

@@ -1,7 +1,6 @@
 """Calibration, adaptation and metrics over a link throttled for real (a TCP proxy on loopback)."""
 
 import asyncio
-import threading
 import time
 import urllib.request
 
@@ -170,15 +169,12 @@ def test_keep_quality_keeps_quality_and_the_rate_drops_instead() -> None:
 
 def test_the_window_never_exceeds_its_bound_on_a_slow_link() -> None:
     service = Recorder(keep_rendering=True)
-    peaks = []
-    stop = threading.Event()
+    peaks = []  # (frames in flight, window) of every connection, in every state the service settles in
 
-    def watch(runner) -> None:
-        while not stop.is_set():
-            for area in runner.service.render_areas:
-                for connection in area.connections:
-                    peaks.append((connection.pacer.in_flight, connection.pacer.window))
-            time.sleep(0.001)
+    def look(runner) -> None:  # on the dispatch thread, after each dispatch(): nothing changes meanwhile
+        for area in runner.service.render_areas:
+            for connection in area.connections:
+                peaks.append((connection.pacer.in_flight, connection.pacer.window))
 
     async def scenario(runner):
         async with ThrottledProxy("127.0.0.1", runner.service.port, 400_000) as proxy:
@@ -186,13 +182,8 @@ def test_the_window_never_exceeds_its_bound_on_a_slow_link() -> None:
                 await _orbit(view, 1.5)
 
     with running_service(service) as runner:
-        watcher = threading.Thread(target=watch, args=(runner,))
-        watcher.start()
-        try:
-            asyncio.run(scenario(runner))
-        finally:
-            stop.set()
-            watcher.join()
+        runner.watch(lambda: look(runner))
+        asyncio.run(scenario(runner))
     assert peaks and max(in_flight for in_flight, _ in peaks) >= 1
     assert all(in_flight <= window <= MAX_FRAME_WINDOW for in_flight, window in peaks)
 

@@ -1,6 +1,8 @@
 """Frames on real sockets: pixels, sharing, still/interactive, pacing, resize, frame text."""
 
 import asyncio
+import threading
+import time
 
 import numpy as np
 
@@ -78,20 +80,37 @@ def test_two_connections_sharing_an_area_receive_the_same_frames(recorder: Recor
 
 def test_a_slow_client_never_has_more_frames_in_flight_than_the_window_and_gets_the_newest() -> None:
     producer = Recorder(keep_rendering=True)  # the application renders as fast as it may
+    states: list[tuple[int, int]] = []  # (frames in flight, frames made), after each dispatch()
+    stalled = threading.Event()  # the service waits for an ack: it will neither render nor send before one
+
+    def look(service: rv.Service) -> None:  # on the dispatch thread: nothing changes meanwhile
+        area = service.get_render_area("Slow")
+        for connection in area.connections if area is not None else []:
+            states.append((connection.pacer.in_flight, producer.sources["Slow"].frames_made))
+            outgoing = connection.outgoing
+            if connection.is_open and outgoing.encoding == 0 and outgoing.send_time() is None and \
+                    outgoing.ready_time(time.monotonic(), area.schedule.frame_cost) is None:
+                stalled.set()
 
     async def scenario(url: str):
         async with client.connect(url + "?width=32&height=24", auto_ack=False) as view:
-            await asyncio.sleep(0.5)
+            assert await asyncio.to_thread(stalled.wait, 30), states[-5:]
+            frames = [await view.next_frame() for _ in range(2)]
             held = view.pending_frames()
-            frames = [await view.next_frame() for _ in range(held)]
+            before_ack = list(states)
             made_before_ack = producer.sources["Slow"].frames_made
             await view.ack(frames[0].frame_id)
             after = await view.next_frame()
-            return held, frames, made_before_ack, after
+            return before_ack, held, frames, made_before_ack, after
 
     with running_service(producer, frame_window=2) as runner:
-        held, frames, made_before_ack, after = asyncio.run(scenario(runner.url("Slow")))
-    assert held == 2, held
+        runner.watch(lambda: look(runner.service))
+        before_ack, held, frames, made_before_ack, after = asyncio.run(scenario(runner.url("Slow")))
+    # Before the ack the frames in flight are all the frames sent: two, never more; and no third
+    # frame is even made until an ack makes room, so none is on its way to the client either.
+    assert max(in_flight for in_flight, _ in before_ack) == 2, before_ack
+    assert max(made for _, made in before_ack) == 2, before_ack
+    assert held == 0
     assert [f.frame_id for f in frames] == [1, 2]
     assert after.frame_id == 3
     # The frame sent on the ack is the newest made, not one queued from the past.

@@ -97,13 +97,15 @@ def service_cycles() -> list[list[str]]:
 
 
 def test_what_the_service_owns_never_names_the_service_even_for_types() -> None:
-    # Connections, render areas, the HTTP side and the launcher get what they call on the service as a
-    # Protocol or as callables: none of them imports it back, not even under TYPE_CHECKING.
+    # Connections, render areas, the HTTP side and the launcher get what they call on the service (or its
+    # registry) as a Protocol or as callables: none of them imports it back, not even under TYPE_CHECKING.
     owned = [n for n in MODULES if n in ("remoteviz.connection", "remoteviz.render_area", "remoteviz.http",
                                           "remoteviz.launch", "remoteviz.listeners", "remoteviz.frame_path",
-                                          "remoteviz.routing", "remoteviz.settings", "remoteviz.admission")
+                                          "remoteviz.routing", "remoteviz.settings", "remoteviz.admission",
+                                          "remoteviz.registry", "remoteviz.handshake", "remoteviz.tls",
+                                          "remoteviz.openings")
              or n.startswith("remoteviz.pipeline")]
-    assert len(owned) >= 13, owned
+    assert len(owned) >= 17, owned
     for name in owned:
         assert "remoteviz.service" not in imported(name, with_type_checking=True), name
 
@@ -120,3 +122,71 @@ def test_the_circle_checks_see_a_back_import_under_type_checking(tmp_path, monke
     monkeypatch.setitem(MODULES, "remoteviz.connection", planted)
     assert "remoteviz.service" in imported("remoteviz.connection", with_type_checking=True)
     assert any({"remoteviz.connection", "remoteviz.service"} <= set(c) for c in service_cycles()), service_cycles()
+
+
+# ---- no reaching into another object's private fields
+
+NODE_LINKS = {
+    "_add_parent": "a scene node that takes another as a child (a group, a camera, a texture) links it back",
+    "_remove_parent": "and unlinks it when it lets it go: the scene graph's one way to know a node's parents",
+}
+"""The only private names used on another object across modules, with why (remoteviz/rendering/)."""
+
+
+def is_private(name: str) -> bool:
+    # Dunders are Python's protocols and _repr_*_ names IPython's display protocol: neither is private.
+    return name.startswith("_") and not name.endswith("_")
+
+
+def own_private_names(tree: ast.Module) -> set[str]:
+    """The private names the module's own classes define (methods, class fields, ``self._x`` assignments).
+
+    A Protocol's members are not counted: they are what another object implements, not this module's.
+    """
+    names: set[str] = set()
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        if any("Protocol" in ast.unparse(base) for base in cls.bases):
+            continue
+        for node in ast.walk(cls):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                names.add(node.target.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                    and isinstance(node.ctx, ast.Store):
+                names.add(node.attr)
+    return {n for n in names if is_private(n)}
+
+
+def reach_ins(source: str) -> list[str]:
+    """``x._name`` in ``source`` where ``x`` is not ``self``/``cls`` and ``_name`` is not of its module's classes."""
+    tree = ast.parse(source)
+    own = own_private_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or not is_private(node.attr):
+            continue
+        if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            continue
+        if node.attr not in own and node.attr not in NODE_LINKS:
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_reaches_into_the_private_fields_of_another_modules_objects() -> None:
+    # An object owns its state: what others need of it is a public method or property (RenderArea.encoders,
+    # Connection.link, ConnectionGroup.attach, ...). Private names are used on self, on cls, or on
+    # objects of a class of the same module; the one exception across modules is NODE_LINKS.
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in sorted(MODULES.values())
+             for line in reach_ins(path.read_text())]
+    assert found == [], "\n".join(found)
+
+
+def test_the_reach_in_check_sees_one_planted_in_the_frame_path() -> None:
+    source = MODULES["remoteviz.frame_path"].read_text()
+    assert reach_ins(source) == []
+    planted = source + "\n\ndef _peek(area: RenderArea) -> object:\n    return area._encoders\n"
+    assert [line.split(": ", 1)[1] for line in reach_ins(planted)] == ["area._encoders"]
+    # The service's owner Protocols once had private members: calling one is a reach-in too.
+    owner_call = MODULES["remoteviz.connection"].read_text().replace("self._owner.send(", "self._owner._send(")
+    assert [line.split(": ", 1)[1] for line in reach_ins(owner_call)] == ["self._owner._send"]
