@@ -8,12 +8,13 @@ module only carries them out, from the dispatch thread.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -161,7 +162,7 @@ class FramePath:
                 return
             started = time.perf_counter()
             call_all(area.listeners, "on_post_render", area)
-            self._frame_ready(area, drawn._replace(seconds=drawn.seconds + time.perf_counter() - started))
+            self._frame_ready(area, dataclasses.replace(drawn, seconds=drawn.seconds + time.perf_counter() - started))
         finally:
             for event in held:  # what Service._handle_message held, in order
                 event()
@@ -330,7 +331,8 @@ class FramePath:
         self._monitoring.count("frame_bytes_sent", len(frame.payload))
 
 
-class _Drawn(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class _Drawn:
     """A picture of an area, as its render thread (or the application) made it."""
 
     image: np.ndarray
