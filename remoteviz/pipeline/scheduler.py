@@ -123,7 +123,13 @@ class AreaSchedule:
         self.dirty = True
 
     def check_still(self, now: float) -> None:
-        """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still."""
+        """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still.
+
+        Not while a frame is being drawn: that frame, once rendered, says whether a still is still
+        wanted (it may be the still itself), so a still is never drawn twice.
+        """
+        if self.rendering:
+            return
         if self._still_pending and now - self._last_input >= self.still_delay:
             if self._last_frame_interactive:
                 self.dirty = True

@@ -169,7 +169,7 @@ def test_while_an_area_is_drawn_elsewhere_its_events_wait_in_order_and_it_is_not
     assert due(scheduler, 0.01) == [("A", ["a"])]  # dirtied meanwhile: it renders next
 
 
-def test_a_still_that_falls_due_during_a_draw_waits_for_its_end() -> None:
+def test_a_still_that_falls_due_during_a_draw_waits_for_its_end_and_is_drawn_once() -> None:
     scheduler = Scheduler()
     schedule = AreaSchedule(still_delay=0.05)
     scheduler.add_area("A", schedule)
@@ -180,10 +180,15 @@ def test_a_still_that_falls_due_during_a_draw_waits_for_its_end() -> None:
     schedule.rendered(interactive=True, seconds=0.01)
     schedule.input_arrived(0.01)
     schedule.render_started()  # the next interactive frame, drawn slowly elsewhere
-    assert due(scheduler, 0.2) == [] and schedule.dirty  # the still fell due: dirty, not started
+    assert due(scheduler, 0.2) == []  # the still fell due meanwhile: it waits for this frame's end
     schedule.render_ended()
     schedule.rendered(interactive=True, seconds=0.19)
     assert due(scheduler, 0.2) == [("A", ["a"])] and not schedule.is_interacting(0.2)
+    schedule.render_started()  # the still, drawn slowly too: its own due time passing does not
+    assert due(scheduler, 0.5) == [] and not schedule.dirty  # ask for another still
+    schedule.render_ended()
+    schedule.rendered(interactive=False, seconds=0.3)
+    assert due(scheduler, 0.5) == [] and scheduler.sleep(0.5) == pytest.approx(1.0)  # one still, then quiet
 
 
 def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() -> None:
