@@ -9,6 +9,8 @@ pixel, checked and reported), and prints (and writes as JSON):
   picture that shows it, as the page measures it);
 - isolated p50: the same for one small move a second, the pipeline idle in between;
 - server CPU per frame: the service process's CPU time over the orbit / frames it rendered;
+- browser CPU per frame: Chromium's processes' CPU time over the orbit / frames painted (decode,
+  paint, compositing, and the page's handling of the input events);
 - bytes per frame, and how long after the mouse is released the sharp still is painted;
 - with cost-aware scaling off and on (``ConnectionSettings.cost_aware_scaling``, the page's
   ``cost_aware`` parameter), at one target rate (``--fps``, the page's ``fps``): the scale column
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import math
 import statistics
@@ -37,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import psutil
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
@@ -83,6 +87,7 @@ class BrowserResult:
     one_to_one: bool = False  # the canvas has exactly the size asked for, in canvas and CSS pixels
     cost_aware: bool | None = None  # cost-aware scaling asked for (None: the page's default)
     interactive_scale: float = float("nan")  # mean picture width over the area's during the orbit
+    browser_cpu_ms_per_frame: float = float("nan")  # Chromium's CPU over the orbit / frames painted
 
 
 def run(encoder: str, width: int, height: int, seconds: float, isolated: int = 5,
@@ -147,6 +152,7 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
             page.mouse.down()
             if service is not None:
                 cpu_before, rendered_before = service.cpu_seconds(), _frames_rendered(service.port)
+            browser_before = _browser_cpu_seconds(profile)
             started = time.monotonic()
             angle = 0.0
             while time.monotonic() - started < seconds:
@@ -154,6 +160,7 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                 page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
             elapsed = time.monotonic() - started
             cpu = service.cpu_seconds() - cpu_before if service is not None else float("nan")
+            browser_cpu = _browser_cpu_seconds(profile) - browser_before
             # Release at once: reading the service's frame count takes long enough for the still of
             # the last move to come before the mouse-up, which would flatter the time to the still.
             released = page.evaluate("performance.now()")
@@ -179,7 +186,21 @@ def measure(base_url: str, encoder: str, width: int, height: int, seconds: float
                          statistics.median(isolated_latencies) if isolated_latencies else float("nan"),
                          cpu_ms, one_to_one,
                          interactive_scale=statistics.fmean(r["width"] / width for r in received) if received
-                         else float("nan"))
+                         else float("nan"),
+                         browser_cpu_ms_per_frame=browser_cpu * 1000.0 / max(1, len(during)))
+
+
+def _browser_cpu_seconds(profile: str) -> float:
+    """CPU time so far of the Chromium started with ``profile`` and of its child processes."""
+    total = 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        if any(profile in part for part in process.info["cmdline"] or ()):
+            with contextlib.suppress(psutil.Error):
+                for each in [process, *process.children(recursive=True)]:
+                    times = each.cpu_times()
+                    total += times.user + times.system
+            break
+    return total
 
 
 def _frames_rendered(port: int) -> int:
@@ -226,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = []
     print(f"{'encoder':8} {'size':10} {'cost':>4} {'1:1':>3} {'fps':>6} {'scale':>5} {'iso p50':>7} {'drag p50':>8} {'drag p95':>8} "
-          f"{'cpu ms/f':>8} {'KB/frame':>8} {'still ms':>8} {'decode ms':>9}")
+          f"{'cpu ms/f':>8} {'KB/frame':>8} {'still ms':>8} {'decode ms':>9} {'browser ms/f':>12}")
     for size in args.sizes.split(","):
         width, height = map(int, size.split("x"))
         for encoder in args.encoders.split(","):
@@ -237,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"{r.interactive_scale:5.2f} "
                       f"{r.isolated_latency_p50_ms:7.1f} {r.latency_p50_ms:8.1f} {r.latency_p95_ms:8.1f} "
                       f"{r.server_cpu_ms_per_frame:8.1f} {r.bytes_per_frame / 1024:8.1f} {r.still_ms:8.1f} "
-                      f"{r.decode_ms:9.1f}", flush=True)
+                      f"{r.decode_ms:9.1f} {r.browser_cpu_ms_per_frame:12.1f}", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps([asdict(r) for r in results], indent=2))
     print(f"results written to {args.output}")

@@ -6,9 +6,10 @@ Scenes: HelloCone (SceneExaminer + GradientBackground + Cone) and a 1-million-tr
 (each frame rendered as the service renders it: interactive frames without multisampling, still
 frames with 4x), a million points and a 1-million-segment line set. Prints median and 95th
 percentile over N frames and writes ``benchmarks/results/render.json``. Last, the 1-million-triangle
-mesh as the service renders it while the view moves and after (interactive: no multisampling, with
-and without its decimated level of detail; still: full mesh, 4x). Figures from a machine
-shared with other work are only comparable within one run.
+mesh as the service renders it while the view moves and after (interactive: no multisampling,
+without a level of detail, with a 100k-triangle copy and with the renderer's own; still: full
+mesh, 4x and as the service draws it), the cases taking turns frame by frame. Figures from a
+machine shared with other work are only comparable within one run.
 
     python -m benchmarks.render [--frames 30] [--volume-frames 5] [--output benchmarks/results/render.json]
 """
@@ -41,6 +42,7 @@ from remoteviz.rendering import (
     Viewport,
     Volume,
 )
+from remoteviz.rendering.scene_manager import ANTIALIASING_MAX_TRIANGLES
 
 SIZES = [(1280, 720), (1920, 1080)]
 ANTIALIASING = [4, 0]
@@ -145,10 +147,13 @@ DATA_SCENES: dict[str, tuple[Callable[[], SceneExaminer], bool]] = {
 
 def measure(
     scene: SceneExaminer, width: int, height: int, antialiasing: int, frames: int,
-    interactive: bool = False, warmup: int = WARMUP_FRAMES,
+    interactive: bool = False, warmup: int = WARMUP_FRAMES, antialiasing_max_triangles: int | None = None,
 ) -> list[float]:
-    """Milliseconds per ``render()`` call (draw, resolve, read back) over ``frames`` frames."""
+    """Milliseconds per ``render()`` call (draw, resolve, read back) over ``frames`` frames; by
+    default with ``antialiasing`` samples whatever the triangle count (see
+    ``SceneManager.antialiasing_max_triangles``)."""
     manager = SceneManager()
+    manager.antialiasing_max_triangles = antialiasing_max_triangles
     manager.antialiasing = antialiasing
     manager.interactive_antialiasing = antialiasing
     manager.scene_graph = scene
@@ -166,38 +171,67 @@ def measure(
         manager.dispose()
 
 
-def measure_level_of_detail(scene: SceneExaminer, width: int, height: int, frames: int) -> dict[str, list[float]]:
-    """Milliseconds per frame of a scene with a big mesh: interactive frames without a level of
-    detail (the threshold raised out of reach), interactive frames with it (once the background
-    thread has made it), and still frames."""
+LOD_CASES = {
+    # name: (triangles in the decimated copy, or None for none; interactive; multisampling limit)
+    "interactive, full mesh": (None, True, None),
+    "interactive, LOD 100k": (100_000, True, None),
+    "interactive, LOD": (0, True, None),  # 0: the renderer's own LOD_TRIANGLES
+    "still, full mesh": (0, False, None),
+    "still as drawn": (0, False, ANTIALIASING_MAX_TRIANGLES),
+}
+
+
+def measure_level_of_detail(build: Callable[[], SceneExaminer], width: int, height: int,
+                            frames: int) -> dict[str, tuple[int, list[float]]]:
+    """Samples and milliseconds per frame of a scene with a big mesh, in each of
+    :data:`LOD_CASES`: interactive frames without a level of detail, with a copy of the former
+    100,000 triangles and with the current one (once the background thread has made it), the
+    still with 4x multisampling and the still as the service draws it (over
+    ``ANTIALIASING_MAX_TRIANGLES``, not multisampled). The cases take turns frame by frame, so
+    that the machine's load falls on all of them alike."""
     from remoteviz.rendering import level_of_detail
     from remoteviz.rendering.renderer import Renderer
 
-    threshold = level_of_detail.LOD_MIN_TRIANGLES
-    level_of_detail.LOD_MIN_TRIANGLES = 1 << 62
+    scenes: dict[object, SceneExaminer] = {}  # one scene per decimated copy (the renderer keeps it per mesh)
+    managers: dict[str, SceneManager] = {}
+    default_triangles, threshold = level_of_detail.LOD_TRIANGLES, level_of_detail.LOD_MIN_TRIANGLES
     try:
-        full = measure(scene, width, height, 0, frames, interactive=True)
+        for name, (lod, interactive, limit) in LOD_CASES.items():
+            scene = scenes.setdefault(lod, build())
+            scene.view_all(Viewport(width, height))
+            manager = managers[name] = SceneManager()
+            manager.antialiasing, manager.interactive_antialiasing = 4, 0
+            manager.antialiasing_max_triangles = limit
+            manager.scene_graph = scene
+            manager.render(width, height)
+            whole = Renderer.shared().triangles_drawn
+            if lod is None or not interactive:
+                continue
+            level_of_detail.LOD_TRIANGLES = lod or default_triangles
+            deadline = time.monotonic() + 300
+            manager.render(width, height, interactive=True)  # asks for the copy
+            while Renderer.shared().triangles_drawn >= whole:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the decimated copy was not made in 5 minutes")
+                time.sleep(0.1)
+                manager.render(width, height, interactive=True)
+            level_of_detail.LOD_TRIANGLES = default_triangles
+        times: dict[str, list[float]] = {name: [] for name in LOD_CASES}
+        for frame in range(WARMUP_FRAMES + frames):
+            for name, (lod, interactive, _) in LOD_CASES.items():
+                # No level of detail: the threshold out of reach while that scene is drawn.
+                level_of_detail.LOD_MIN_TRIANGLES = 1 << 62 if lod is None else threshold
+                start = time.perf_counter()
+                managers[name].render(width, height, interactive=interactive)
+                if frame >= WARMUP_FRAMES:
+                    times[name].append((time.perf_counter() - start) * 1000.0)
+        # A million triangles: only a still without a limit is multisampled.
+        return {name: (0 if interactive or limit is not None else 4, times[name])
+                for name, (_, interactive, limit) in LOD_CASES.items()}
     finally:
-        level_of_detail.LOD_MIN_TRIANGLES = threshold
-    manager = SceneManager()
-    manager.interactive_antialiasing = 0
-    manager.scene_graph = scene
-    try:
-        manager.render(width, height)
-        whole = Renderer.shared().triangles_drawn
-        deadline = time.monotonic() + 300
-        manager.render(width, height, interactive=True)  # asks for the copy
-        while Renderer.shared().triangles_drawn >= whole:
-            time.sleep(0.05)
-            manager.render(width, height, interactive=True)
-            if time.monotonic() > deadline:
-                raise RuntimeError("the decimated copy was not made in 5 minutes")
-            time.sleep(0.05)
-    finally:
-        manager.dispose()
-    lod = measure(scene, width, height, 0, frames, interactive=True)
-    still = measure(scene, width, height, 4, frames, interactive=False)
-    return {"interactive, full mesh": full, "interactive, LOD": lod, "still, full mesh": still}
+        level_of_detail.LOD_TRIANGLES, level_of_detail.LOD_MIN_TRIANGLES = default_triangles, threshold
+        for manager in managers.values():
+            manager.dispose()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -248,8 +282,8 @@ def main() -> None:
 
     if args.only in "mesh_1m_lod":
         width, height = DATA_SIZE
-        for kind, times in measure_level_of_detail(million_triangles(), width, height, args.frames).items():
-            report("mesh_1m_lod", width, height, 4 if kind.startswith("still") else 0, args.frames, times, kind)
+        for kind, (samples, times) in measure_level_of_detail(million_triangles, width, height, args.frames).items():
+            report("mesh_1m_lod", width, height, samples, args.frames, times, kind)
 
     from remoteviz.rendering.renderer import Renderer  # loaded by the first render
 

@@ -7,17 +7,31 @@ joined, it missed a frame, its decoder failed) is put on a *resync* stream that 
 key frame, so the others are not disturbed; it moves back to the main stream at the main
 stream's next key frame (every still frame is one). Sans-I/O: the service feeds it connection
 ids and gets back jobs.
+
+Each frame's plan also steers every video stream's bitrate cap to the lowest of its members'
+(:attr:`Member.bitrate`, which their rate controllers steer): one stream must fit every link it
+feeds. How soon the encoder applies a new cap is its own business (see ``VideoEncoder.set_bitrate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from .frame_encoders import Encoder, FrameEncoder
 
 Opener = Callable[[Encoder, int, int, float, int | None], FrameEncoder]
 """Opens a coder: encoder, width, height, frame rate, bitrate cap (bits per second, None: none)."""
+
+
+@runtime_checkable
+class Steerable(Protocol):
+    """A coder whose bitrate cap can change while its stream goes on (the video encoders)."""
+
+    def set_bitrate(self, bitrate: int | None) -> None:
+        """Cap the stream at ``bitrate`` bits per second from now on (None: no cap)."""
+        ...
 
 
 @dataclass(eq=False)
@@ -61,7 +75,7 @@ class Member:
     needs_key: bool
     scale: float = 1.0  # honoured for images; a video stream keeps the render area's size
     fps: float = 30.0  # the connection's target rate: a video stream opened for it assumes it
-    bitrate: int | None = None  # bits per second its link carries, capping a video stream opened for it
+    bitrate: int | None = None  # bits per second its link carries, capping the video stream it follows
 
 
 class AreaEncoders:
@@ -122,6 +136,7 @@ class AreaEncoders:
         for job in jobs.values():
             if job.stream is not None:
                 job.stream.started = True
+                _steer(job.stream, [m.bitrate for m in members if m.connection_id in job.members])
         self._retire_empty()
         return list(jobs.values())
 
@@ -177,3 +192,10 @@ class AreaEncoders:
         """The retired encoders, handed over for closing."""
         retired, self.retired = self.retired, []
         return retired
+
+
+def _steer(stream: Stream, bitrates: list[int | None]) -> None:
+    """Cap ``stream`` at the lowest of its members' bitrates (None, no cap, when none has one)."""
+    if isinstance(stream.coder, Steerable):
+        capped = [b for b in bitrates if b is not None]
+        stream.coder.set_bitrate(min(capped) if capped else None)

@@ -21,7 +21,16 @@ browsers convert them back exactly.
 
 ``quality`` (0..1) sets each backend's constant-quality quantizer. Where the backend can change it
 between frames (libvpx-vp9), a change applies to the next frame; elsewhere the encoder is reopened,
-which makes the next frame a key frame: :attr:`VideoEncoder.live_quality` says which.
+which makes the next frame a key frame (:attr:`VideoEncoder.live_quality` says which), so there a
+change of at most :data:`QUANTIZER_JUMP` steps (the rate controller's small steps) waits for the
+next key frame, or for the change to add up to more.
+
+The bitrate cap (:meth:`VideoEncoder.set_bitrate`) is steered while a stream goes on. FFmpeg's
+libx264 wrapper would re-read a new cap (``rc_max_rate``, ``rc_buffer_size``) before any frame, but
+PyAV can set neither on an open encoder (``max_bit_rate`` is read-only, and private options only
+apply at open), so a new cap takes effect by reopening, which makes a key frame: at once for a
+change of more than :data:`STEER_RATIO` (at most once a second of frames), else with the next key
+frame the stream makes anyway.
 """
 
 from __future__ import annotations
@@ -40,12 +49,12 @@ import numpy as np
 from av.codec.context import Flags
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import PictureType
-from av.video.reformatter import ColorPrimaries, ColorRange, ColorTrc
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, VideoReformatter
 
 from ..protocol import Codec
 from .backends import BACKENDS
 
-__all__ = ["BACKENDS", "VideoEncoder", "VideoEncoderUnavailable", "probe"]
+__all__ = ["BACKENDS", "QUANTIZER_JUMP", "STEER_RATIO", "VideoEncoder", "VideoEncoderUnavailable", "probe"]
 
 _log = logging.getLogger(__name__)
 
@@ -68,6 +77,14 @@ _NO_PERIODIC_KEY_FRAMES = 1 << 30
 # AVColorSpace (not swscale's Colorspace enum, which PyAV also exposes) for BT.709 coefficients.
 _AVCOL_SPC_BT709 = 1
 
+STEER_RATIO = 1.5
+"""A bitrate cap this many times lower or higher than the one in force is applied at once (with a
+key frame); a smaller change waits for the stream's next key frame."""
+
+QUANTIZER_JUMP = 4
+"""On a backend that reopens for a new quantizer, a change of more steps than this applies at once
+(quality 0.7 to 1.0 is 10 steps for x264); a smaller one waits for the next key frame."""
+
 _PROBE_SIZE = 256  # NVENC's H.264 encoder refuses pictures under 145x145: 64 would be too small
 
 
@@ -76,8 +93,10 @@ def _threads() -> int:
 
 
 def _vbv(bitrate: int) -> dict[str, str]:
-    # One second of buffer: a single key frame may exceed the per-frame share, the average may not.
-    return {"maxrate": str(bitrate), "bufsize": str(bitrate)}
+    # Half a second of buffer: a key frame may exceed the per-frame share, the average may not, and
+    # after a new cap (a reopened encoder starts with its buffer nearly full) frames fit the link
+    # within half a second of them, not a second.
+    return {"maxrate": str(bitrate), "bufsize": str(bitrate // 2)}
 
 
 def _x264_options(quantizer: int, bitrate: int | None) -> dict[str, str]:
@@ -313,8 +332,11 @@ class VideoEncoder:
         self.codec = codec
         self.width, self.height = width, height
         self._rate = fractions.Fraction(fps).limit_denominator(1001)
-        self._bitrate = bitrate
+        self._bitrate = self._wanted_bitrate = bitrate
         self._pts = 0
+        self._capped_at = 0  # the frame number (pts) at which the cap in force was applied
+        # One converter for the stream: swscale's context is made once, not per frame.
+        self._reformatter = VideoReformatter()
         self._first = True  # the next frame starts a stream, and must be a key frame
         failures = []
         for candidate in _candidates(codec, backend):
@@ -331,7 +353,8 @@ class VideoEncoder:
         """Encode one ``(height, width, 3)`` uint8 RGB frame, rows top-down.
 
         Returns the payload and whether it is a key frame, which it is when ``key`` is true, on
-        the first frame, and after a quality change on a backend without :attr:`live_quality`.
+        the first frame, and after a quality change applied on a backend without
+        :attr:`live_quality` (see :data:`QUANTIZER_JUMP`) or a new bitrate cap applied.
         ``quality`` runs from 0 (smallest) to 1 (near-lossless, for a still frame).
         """
         if self._context is None:
@@ -343,8 +366,9 @@ class VideoEncoder:
             )
         if not 0.0 <= quality <= 1.0:
             raise ValueError(f"quality {quality} is outside [0, 1]")
-        self._set_quantizer(self._quantizer_for(quality))
         key = key or self._first
+        self._retune(self._quantizer_due(quality, key), self._bitrate_due(key))
+        key = key or self._first  # a reopened encoder starts with a key frame
         picture = self._picture(frame)
         if key:
             picture.pict_type = PictureType.I
@@ -363,6 +387,22 @@ class VideoEncoder:
         if self.codec is Codec.H264 and packet.is_keyframe and not _has_sps(payload):
             payload = (self._context.extradata or b"") + payload
         return payload, packet.is_keyframe
+
+    @property
+    def bitrate(self) -> int | None:
+        """The bitrate cap in force (bits per second; None: none)."""
+        return self._bitrate
+
+    def set_bitrate(self, bitrate: int | None) -> None:
+        """Cap the stream at ``bitrate`` bits per second (None: no cap) from a coming frame on.
+
+        A change of more than :data:`STEER_RATIO` applies to the next frame, which is then a key
+        frame (the encoder reopens), unless the cap in force came less than a second of frames
+        ago; a smaller one waits for the next key frame. Ignored unless :attr:`caps_bitrate`.
+        """
+        if bitrate is not None and bitrate <= 0:
+            raise ValueError(f"bad bitrate {bitrate}")
+        self._wanted_bitrate = bitrate
 
     def close(self) -> None:
         """Release the encoder; further :meth:`encode` calls raise ValueError. Idempotent."""
@@ -404,24 +444,47 @@ class VideoEncoder:
         worst, best = self._spec.quantizers
         return round(worst + (best - worst) * quality)
 
-    def _set_quantizer(self, quantizer: int) -> None:
-        if quantizer == self._quantizer:
+    def _quantizer_due(self, quality: float, key: bool) -> int:
+        """The quantizer the next frame is coded at: ``quality``'s, unless a reopen for it can wait."""
+        wanted = self._quantizer_for(quality)
+        if key or self._spec.retune is not None or abs(wanted - self._quantizer) > QUANTIZER_JUMP:
+            return wanted
+        return self._quantizer
+
+    def _bitrate_due(self, key: bool) -> int | None:
+        """The cap the next frame is coded at: the wanted one, if it is due (see :meth:`set_bitrate`)."""
+        wanted, current = self._wanted_bitrate, self._bitrate
+        if wanted == current or not self.caps_bitrate:
+            return current
+        far = wanted is None or current is None or not 1 / STEER_RATIO <= wanted / current <= STEER_RATIO
+        if key or (far and self._pts - self._capped_at >= self._rate):
+            return wanted
+        return current
+
+    def _retune(self, quantizer: int, bitrate: int | None) -> None:
+        """Code from the next frame on with ``quantizer`` and ``bitrate``: live if the backend can, else reopened."""
+        if quantizer == self._quantizer and bitrate == self._bitrate:
             return
-        self._quantizer = quantizer
         assert self._context is not None
-        if self._spec.retune is not None:
+        if bitrate == self._bitrate and self._spec.retune is not None:
+            self._quantizer = quantizer
             self._spec.retune(self._context, quantizer)
-        else:
-            _flush(self._context)
-            self._context = self._open()
-            self._first = True
+            return
+        if bitrate != self._bitrate:
+            self._capped_at = self._pts
+        self._quantizer, self._bitrate = quantizer, bitrate
+        _flush(self._context)
+        self._context = self._open()
+        self._first = True
+        self.codec_string = self._describe()  # the level may follow the cap; joiners configure with this
 
     def _picture(self, frame: np.ndarray) -> av.VideoFrame:
         pad_rows, pad_columns = self.coded_height - self.height, self.coded_width - self.width
         if pad_rows or pad_columns:
             frame = np.pad(frame, ((0, pad_rows), (0, pad_columns), (0, 0)), mode="edge")
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        return rgb.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        return self._reformatter.reformat(rgb, format="yuv420p", dst_colorspace=Colorspace.ITU709,
+                                          dst_color_range=ColorRange.MPEG)
 
     def _describe(self) -> str:
         assert self._context is not None

@@ -90,6 +90,16 @@ class Pacer:
 MAX_BITRATE = 100_000_000
 """The highest bitrate cap given to a video stream (bits per second)."""
 
+MIN_BITRATE = 200_000
+"""The lowest bitrate a congested video stream is steered down to (bits per second)."""
+
+BITRATE_STEP = 2 ** 0.25
+"""Steered bitrates lie on a grid of this ratio (about 19%): a small swing of the estimate changes
+nothing, and connections at nearly the same rate still share one stream."""
+
+BITRATE_HEADROOM = 0.8
+"""A congested video stream is steered to this share of the rate the link delivers, so its queue drains."""
+
 QUALITY_STEP = 0.05
 """Qualities move in steps, so connections at nearly the same quality still share one encode."""
 
@@ -129,7 +139,9 @@ class RateController:
     had to wait for the window). Estimates how many frames per second the link carries at the
     current frame size, then, under KEEP_FRAMES_PER_SECOND, lowers quality (then scale) when that
     falls short of the target and raises it back when there is room; under KEEP_FRAME_QUALITY it
-    keeps quality and spaces frames out so that the bytes fit the bandwidth.
+    keeps quality and spaces frames out so that the bytes fit the bandwidth. Under
+    KEEP_FRAMES_PER_SECOND it also steers the cap of the connection's video stream (:meth:`bitrate`)
+    to what a congested link delivers.
     """
 
     def __init__(self, targets: Targets, window: int, now: float) -> None:
@@ -142,6 +154,7 @@ class RateController:
         self.decode_ms = 0.0  # smoothed
         self._congested = False
         self._last_adjust = now
+        self._steered: int | None = None  # the video bitrate steered below the ceiling; None: the ceiling
 
     def retarget(self, targets: Targets) -> None:
         """The application changed its settings."""
@@ -149,6 +162,7 @@ class RateController:
         self.quality = min(max(self.quality, targets.min_quality), targets.quality)
         if not targets.keep_fps:
             self.quality = targets.quality
+            self._steered = None
         if not targets.downscale:
             self.scale = 1.0
 
@@ -172,14 +186,31 @@ class RateController:
         return interval
 
     def bitrate(self) -> int | None:
-        """Bits per second a video stream for this connection may use: its bandwidth share, if known.
+        """Bits per second a video stream for this connection may use; None: no cap.
 
-        At most :data:`MAX_BITRATE`: a loopback link measures gigabytes per second, which encoders
-        refuse as a rate (libx264 fails to open), and no stream here needs more.
+        The ceiling is the connection's bandwidth share, if known, and at most :data:`MAX_BITRATE`: a
+        loopback link measures gigabytes per second, which encoders refuse as a rate (libx264 fails
+        to open), and no stream here needs more. Under KEEP_FRAMES_PER_SECOND the bitrate is steered
+        below it while the link is congested (see :meth:`delivery_rate`) and back up once it is not.
         """
+        ceiling = self._ceiling()
+        if self._steered is None:
+            return ceiling
+        return self._steered if ceiling is None else min(ceiling, self._steered)
+
+    def _ceiling(self) -> int | None:
         if self.targets.bandwidth <= 0:
             return None
         return min(MAX_BITRATE, round(self.targets.bandwidth * 8))
+
+    def delivery_rate(self) -> float:
+        """Bytes per second the link carries lately: a window of frames per round trip (0: unknown).
+
+        While frames wait for the window, the link is what holds them back, so this is its rate.
+        """
+        if self.round_trip_ms <= 0 or self.frame_bytes <= 0:
+            return 0.0
+        return self.window * self.frame_bytes / (self.round_trip_ms / 1000.0)
 
     def on_ack(self, info: AckInfo, now: float) -> None:
         """Learn from one acknowledgement at ``now``, and adjust if it is time to."""
@@ -192,6 +223,7 @@ class RateController:
         self._last_adjust = now
         if self.targets.keep_fps:
             self._adjust_for_rate()
+            self._steer_bitrate()
         self._congested = False
 
     def _adjust_for_rate(self) -> None:
@@ -209,6 +241,24 @@ class RateController:
                 self.quality = min(targets.quality, _step(self.quality + QUALITY_STEP))
 
 
+    def _steer_bitrate(self) -> None:
+        # Down at once to what the congested link delivers, less the headroom; up by one grid step
+        # per adjustment once there is room, until the ceiling.
+        capacity = self.capacity_fps()
+        if self._congested and capacity < self.targets.fps:
+            delivered = self.delivery_rate()
+            if delivered <= 0:
+                return
+            wanted = max(MIN_BITRATE, _on_grid(delivered * 8 * BITRATE_HEADROOM))
+            current = self.bitrate()
+            if current is None or wanted < current:
+                self._steered = wanted
+        elif not self._congested and self._steered is not None and capacity > self.targets.fps * 1.5:
+            raised = _on_grid(self._steered * BITRATE_STEP)
+            ceiling = self._ceiling()
+            self._steered = None if raised >= (ceiling if ceiling is not None else MAX_BITRATE) else raised
+
+
 def window_for(latency_ms: float, fps: float, floor: int) -> int:
     """The window from the bandwidth-delay product: enough frames to cover one round trip.
 
@@ -221,6 +271,10 @@ def window_for(latency_ms: float, fps: float, floor: int) -> int:
 
 def _smooth(current: float, sample: float) -> float:
     return sample if current == 0.0 else 0.8 * current + 0.2 * sample
+
+
+def _on_grid(bitrate: float) -> int:
+    return round(BITRATE_STEP ** round(math.log(bitrate, BITRATE_STEP)))
 
 
 def _step(quality: float) -> float:

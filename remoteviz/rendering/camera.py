@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 _VIEW_ALL_MARGIN = 0.02
 
 
+def _back_axis(rotation: Rotation) -> tuple[float, float, float]:
+    """``rotation.rotate((0, 0, 1))`` in plain floats: the third column of its matrix."""
+    x, y, z, w = rotation.quaternion
+    return (2.0 * (x * z + y * w), 2.0 * (y * z - x * w), 1.0 - 2.0 * (x * x + y * y))
+
+
 @dataclass(frozen=True, slots=True)
 class Viewport:
     """The size in pixels of the area a camera renders into."""
@@ -157,6 +163,26 @@ class Camera(Node):
         pivot = self.focal_point
         self.position = pivot + rotation.rotate(np.asarray(self.position) - pivot)
         self.orientation = rotation * self.orientation
+
+    def turn_around_focal_point(self, yaw: float, pitch: float) -> None:
+        """Orbit by ``yaw`` radians around the camera's up direction, then ``pitch`` around its
+        right direction: the same as ``orbit(Rotation.from_axis_angle(up_direction, yaw) *
+        Rotation.from_axis_angle(right_direction, pitch))``, in a third of the time.
+
+        A turn around the camera's own axes is a rotation on the camera's side of its
+        orientation, so neither the axes in the parent's coordinates nor a 3x3 matrix is needed:
+        the new orientation is ``orientation * turn`` and the camera sits ``focal_distance``
+        behind the focal point along its new view direction. Mouse drags come several per frame.
+        """
+        sy, cy = math.sin(yaw / 2.0), math.cos(yaw / 2.0)
+        sp, cp = math.sin(pitch / 2.0), math.cos(pitch / 2.0)
+        old, distance = self.orientation, self.focal_distance
+        px, py, pz = self.position
+        bx, by, bz = _back_axis(old)  # the focal point is ``distance`` along -back
+        new = old * Rotation(cy * sp, sy * cp, -sy * sp, cy * cp)
+        nx, ny, nz = _back_axis(new)
+        self.orientation = new
+        self.position = (px + distance * (nx - bx), py + distance * (ny - by), pz + distance * (nz - bz))
 
     def pan(self, right: float, up: float) -> None:
         """Slide the camera sideways and up by distances in its parent's units."""

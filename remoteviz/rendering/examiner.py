@@ -12,7 +12,6 @@ from remoteviz.events import KeyAction, KeyEvent, Modifiers, MouseAction, MouseB
 from remoteviz.rendering.actions import Action, HandleEventAction, gather
 from remoteviz.rendering.camera import Camera, PerspectiveCamera, Viewport
 from remoteviz.rendering.fields import Field
-from remoteviz.rendering.math3d import Rotation
 from remoteviz.rendering.nodes import DirectionalLight, Group, Node
 from remoteviz.rendering.picking import PickedPoint, pick
 from remoteviz.rendering.touch import GestureEvent, GestureState, GestureType
@@ -243,11 +242,7 @@ class SceneExaminer(Group):
         # A drag across the smaller side of the viewport turns the scene half a turn, following
         # the pointer: the camera turns the opposite way.
         scale = math.pi / min(viewport.width, viewport.height)
-        camera = self._camera
-        rotation = Rotation.from_axis_angle(camera.up_direction, -dx * scale) * Rotation.from_axis_angle(
-            camera.right_direction, -dy * scale
-        )
-        camera.orbit(rotation)
+        self._camera.turn_around_focal_point(-dx * scale, -dy * scale)
 
     def _pan(self, dx: float, dy: float, viewport: Viewport) -> None:
         # The scene follows the pointer at the focal distance; screen y grows downwards.

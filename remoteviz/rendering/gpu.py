@@ -179,6 +179,9 @@ class GpuTriangles(_VertexResource):
         self.has_colors = geometry.colors is not None
         self.has_texcoords = geometry.texcoords is not None
         self.nbytes = 0
+        self.winding = 0
+        """1 or -1 once the triangles are known to close a solid wound counter-clockwise or
+        clockwise seen from outside (``level_of_detail.winding``), else 0."""
 
     @property
     def triangle_count(self) -> int:

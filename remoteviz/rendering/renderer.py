@@ -39,7 +39,7 @@ from remoteviz.rendering.gpu import (
     GpuTriangles,
     GpuVolume,
 )
-from remoteviz.rendering.level_of_detail import Decimator, wants_lod
+from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
@@ -93,7 +93,7 @@ class _CacheEntry:
 
     version: int
     gpu: Any
-    lod: concurrent.futures.Future[Geometry] | None = None
+    lod: concurrent.futures.Future[LevelOfDetail] | None = None
     lod_gpu: GpuTriangles | None = None
 
     def drop_lod(self) -> None:
@@ -178,6 +178,8 @@ class Renderer:
         self.triangles_drawn = 0
         """Triangles of meshes and shapes drawn in the last frame (decimated copies counted as
         drawn): for diagnostics."""
+        self.triangles_culled = 0
+        """Of :attr:`triangles_drawn`, those drawn with their hidden faces culled: for diagnostics."""
         self._decimator = Decimator()
         self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
@@ -224,7 +226,7 @@ class Renderer:
     def draw(self, frame: Frame, framebuffer: Framebuffer) -> None:
         """Draw ``frame`` into ``framebuffer``; the context must be current."""
         GL.glDepthMask(GL.GL_TRUE)
-        self.triangles_drawn = 0
+        self.triangles_drawn = self.triangles_culled = 0
         background = frame.background
         if background is None:
             framebuffer.bind()
@@ -341,14 +343,21 @@ class Renderer:
             program.set_vec3(
                 "u_light_colors", [np.asarray(li.light.color) * li.light.intensity for li in lights]
             )
-        if instance.shape.closed and material.transparency == 0.0 and not instance.clip_planes:
-            GL.glEnable(GL.GL_CULL_FACE)
-            # A mirroring transform turns the winding around, and with it which faces are front.
-            GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
-        else:
-            GL.glDisable(GL.GL_CULL_FACE)  # a clipped solid shows its inside through the cut
         gpu = self._triangles(instance.shape, interactive)
         self.triangles_drawn += gpu.triangle_count
+        # Solids (by their class, or found closed on the LOD thread) hide their back faces;
+        # a clipped solid shows its inside through the cut, a transparent one its far side.
+        winding = 1 if instance.shape.closed else gpu.winding
+        if gpu.winding and not _outside(instance, model_view):
+            winding = 0  # a camera inside a mesh sees its inner faces
+        if winding and material.transparency == 0.0 and not instance.clip_planes:
+            GL.glEnable(GL.GL_CULL_FACE)
+            GL.glCullFace(GL.GL_BACK if winding > 0 else GL.GL_FRONT)
+            # A mirroring transform turns the winding around, and with it which faces are front.
+            GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+            self.triangles_culled += gpu.triangle_count
+        else:
+            GL.glDisable(GL.GL_CULL_FACE)
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
             GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
@@ -602,7 +611,9 @@ class Renderer:
             if wants_lod(geometry):
                 entry.lod = self._decimator.submit(geometry)
         elif entry.lod.done() and not entry.lod.cancelled() and entry.lod.exception() is None:
-            entry.lod_gpu = GpuTriangles(entry.lod.result())
+            found = entry.lod.result()
+            entry.lod_gpu = GpuTriangles(found.copy)
+            entry.lod_gpu.winding, gpu.winding = found.copy_winding, found.winding
             return entry.lod_gpu
         return gpu
 
@@ -625,6 +636,14 @@ def _world_center(instance: ShapeInstance) -> np.ndarray:
     box = instance.world_bounding_box
     assert box is not None  # shapes without a box are culled before drawing
     return box.center
+
+
+def _outside(instance: ShapeInstance, model_view: Matrix) -> bool:
+    """Whether the camera is outside the shape's bounding box (in the shape's coordinates)."""
+    box = instance.shape.bounding_box
+    assert box is not None  # shapes without a box are culled before drawing
+    eye = np.linalg.inv(model_view)[:3, 3]
+    return bool(np.any(eye < box.minimum) or np.any(eye > box.maximum))
 
 
 def _planes_in(instance: ShapeInstance, view: Matrix) -> list[np.ndarray]:

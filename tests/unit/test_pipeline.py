@@ -312,3 +312,94 @@ def test_the_real_h264_encoder_opens_at_the_bitrate_of_a_loopback_link() -> None
         assert is_key and payload
     finally:
         coder.close()
+
+
+class Link:
+    """A link that delivers ``rate`` bytes per second, one frame after the other, to a viewer that acks at once."""
+
+    def __init__(self, viewer: Viewer, rate: float) -> None:
+        self.viewer, self.rate = viewer, rate
+        self.free_at = 0.0  # when the link has delivered everything sent so far
+        self.deliveries: list[tuple[float, int]] = []  # (when, frame id), in order
+
+    def send(self, send, now: float) -> None:
+        if send is not None:
+            self.free_at = max(self.free_at, now) + len(send.frame.payload) / self.rate
+            self.deliveries.append((self.free_at, send.frame_id))
+
+    def acks_until(self, now: float) -> None:
+        while self.deliveries and self.deliveries[0][0] <= now:
+            when, frame_id = self.deliveries.pop(0)
+            _, send = self.viewer.outgoing.ack(frame_id, 1.0, latency_ms=0.0, now=when)
+            self.send(send, when)
+
+
+def stream_over(link: Link, clock: list[float], seconds: float, fps: int = 30) -> list[int | None]:
+    """Frames at ``fps`` from an encoder that keeps to the steered cap (100 kB each when uncapped)."""
+    rate = link.viewer.outgoing.rate
+    seen = []
+    for _ in range(round(seconds * fps)):
+        clock[0] += 1 / fps
+        link.acks_until(clock[0])
+        bitrate = rate.bitrate()
+        size = 100_000 if bitrate is None else min(100_000, bitrate // 8 // fps)
+        offered = link.viewer.outgoing.offer(frame("x" * size), clock[0])
+        link.send(offered.send, clock[0])
+        seen.append(bitrate)
+    return seen
+
+
+def test_a_congested_link_steers_the_video_bitrate_to_what_it_delivers_and_room_brings_it_back() -> None:
+    viewer = Viewer()
+    viewer.outgoing.configure(Targets(True, 30, 0.7, 0.7, 60, False, 10e6), is_video=True)  # calibrated at 10 MB/s
+    assert viewer.outgoing.rate.bitrate() == 80_000_000  # the ceiling: the calibrated share
+    link, clock = Link(viewer, 1_000_000), [0.0]  # but the link carries 1 MB/s
+    settled = stream_over(link, clock, 6.0)[-30:]
+    # Probing for room takes it a step above what the link carries, then congestion brings it back.
+    assert all(b is not None and 0.5 * 8e6 <= b <= 1.3 * 8e6 for b in settled), settled
+    link.rate = 250_000  # the link tightens
+    settled = stream_over(link, clock, 6.0)[-30:]
+    assert all(b is not None and 0.5 * 2e6 <= b <= 1.3 * 2e6 for b in settled), settled
+    link.rate = 50e6  # and loosens: back up, step by step, to the ceiling
+    rising = stream_over(link, clock, 8.0)
+    assert rising[-1] == 80_000_000
+    assert all(a is not None and b is not None and a <= b for a, b in zip(rising, rising[1:], strict=False))
+
+
+def test_bitrate_steering_needs_congestion_and_keep_fps() -> None:
+    viewer = Viewer()
+    viewer.outgoing.configure(Targets(True, 30, 0.7, 0.7, 60, False, 0.0), is_video=True)
+    link, clock = Link(viewer, 50e6), [0.0]  # a fast link: 100 kB frames at 30 fps fit
+    assert set(stream_over(link, clock, 3.0)) == {None}  # nothing known, nothing congested: no cap
+    link.rate = 1_000_000
+    assert stream_over(link, clock, 3.0)[-1] is not None  # congested: a cap, though the bandwidth is unknown
+    viewer.outgoing.configure(Targets(False, 30, 0.7, 0.7, 60, False, 0.0), is_video=True)
+    assert viewer.outgoing.rate.bitrate() is None  # KEEP_FRAME_QUALITY keeps quality: the rate drops instead
+    assert set(stream_over(link, clock, 3.0)) == {None}
+
+
+class SteeredCoder(Coder):
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.bitrate = self.opened_at[1]
+
+    def set_bitrate(self, bitrate: int | None) -> None:
+        self.bitrate = bitrate
+
+
+def test_a_shared_stream_is_steered_to_its_slowest_members_bitrate() -> None:
+    area = AreaEncoders(SteeredCoder)
+
+    def members(**bitrates: int | None) -> list[Member]:
+        return [Member(name, Encoder.H264, 0.7, False, bitrate=b) for name, b in bitrates.items()]
+
+    (job,) = area.plan(members(a=4_000_000, b=None), 8, 8, still=True)
+    assert job.coder.bitrate == 4_000_000 and sorted(job.members) == ["a", "b"]
+    (again,) = area.plan(members(a=4_000_000, b=500_000), 8, 8, still=False)
+    assert again.coder is job.coder and job.coder.bitrate == 500_000  # one stream must fit both links
+    area.plan(members(a=None, b=None), 8, 8, still=False)
+    assert job.coder.bitrate is None
+    jobs = area.plan([*members(a=4_000_000, b=None), Member("c", Encoder.H264, 0.7, True, bitrate=300_000)],
+                     8, 8, still=False)
+    (resync,) = [j for j in jobs if j.members == ["c"]]
+    assert resync.coder is not job.coder and resync.coder.bitrate == 300_000 and job.coder.bitrate == 4_000_000

@@ -137,6 +137,24 @@ def test_quality_can_change_between_frames(codec: Codec) -> None:
     assert all(fine > coarse for fine, coarse in zip(sizes[1.0], sizes[0.3]))
 
 
+def test_small_quality_steps_wait_for_a_key_frame_where_they_would_reopen_the_encoder() -> None:
+    if not probe("libx264"):
+        pytest.skip("libx264 does not work here")
+    decoder = Decoder(Codec.H264)
+    with encoder(Codec.H264) as video:
+        keys = []
+        for t, quality in enumerate((0.7, 0.7, 0.65, 0.6, 0.55, 0.55)):  # the rate controller's steps
+            payload, is_key = video.encode(scene(WIDTH, HEIGHT, t), quality=quality)
+            decoder.decode(payload)
+            keys.append(is_key)
+        # 0.65 and 0.6 are 2 and 3 quantizer steps from 0.7: they wait; 0.55 adds up to 5: applied.
+        assert keys == [True, False, False, False, True, False]
+        assert not any(video.encode(scene(WIDTH, HEIGHT, t), quality=0.5)[1] for t in (6, 7))  # 2 steps: waits
+        payload, is_key = video.encode(scene(WIDTH, HEIGHT, 8), key=True, quality=0.5)  # it comes with a key frame
+    with encoder(Codec.H264) as fresh:  # a key frame coded at 0.5 from the start is the same one
+        assert is_key and payload[-1000:] == fresh.encode(scene(WIDTH, HEIGHT, 8), quality=0.5)[0][-1000:]
+
+
 def noisy_scene(t: int) -> np.ndarray:
     """Fresh noise over a third of the picture: frames that would take all the bits they can."""
     frame = scene(WIDTH, HEIGHT, t)
@@ -156,6 +174,40 @@ def test_h264_keeps_to_a_bitrate_cap() -> None:
     uncapped, capped = totals
     # One second of stream may fill the one-second buffer on top of its own second's budget.
     assert capped <= 2 * bitrate / 8 < uncapped
+
+
+def test_h264_bitrate_steering_reopens_for_a_big_change_and_waits_for_a_key_frame_for_a_small_one() -> None:
+    if not probe("libx264"):
+        pytest.skip("libx264 does not work here")
+    fps = 30
+    with VideoEncoder(Codec.H264, WIDTH, HEIGHT, backend="libx264", fps=fps, bitrate=4_000_000) as video:
+        t = 0
+
+        def run(frames: int) -> list[tuple[int, bool]]:
+            nonlocal t
+            out = []
+            for _ in range(frames):
+                payload, is_key = video.encode(noisy_scene(t), quality=1.0)
+                out.append((len(payload), is_key))
+                t += 1
+            return out
+
+        loose = run(2 * fps)
+        assert loose[0][1] and not any(key for _, key in loose[1:])
+        video.set_bitrate(400_000)  # ten times lower: applied to the next frame, a key frame
+        tight = run(2 * fps)
+        assert video.bitrate == 400_000 and tight[0][1] and not any(key for _, key in tight[1:])
+        second = [size for size, _ in tight[fps:]]
+        assert sum(second) <= 2 * 400_000 / 8 < sum(size for size, _ in loose[fps:])
+        decoder = Decoder(Codec.H264)  # the reopened stream starts a decoder of its own, at its key frame
+        video.set_bitrate(440_000)  # within STEER_RATIO: no key frame for it
+        assert not any(key for _, key in run(fps)) and video.bitrate == 400_000
+        payload, is_key = video.encode(noisy_scene(t), key=True, quality=1.0)  # it comes with the next key frame
+        assert is_key and video.bitrate == 440_000
+        decoder.decode(payload)
+        video.set_bitrate(None)  # a big change, but a cap came less than a second of frames ago
+        assert not any(key for _, key in run(fps - 1)) and video.bitrate == 440_000
+        assert run(1)[0][1] and video.bitrate is None  # now it is applied
 
 
 def test_odd_sizes(codec: Codec) -> None:

@@ -34,6 +34,29 @@ def examined_cone() -> tuple[SceneManager, rv.SceneExaminer]:
     return manager, examiner
 
 
+def test_a_drag_turns_the_camera_exactly_as_orbiting_around_its_own_axes_move_by_move() -> None:
+    # The examiner turns the camera in its own frame (cheap float maths); the camera must end where
+    # applying every move as a rotation around the current up and right directions puts it.
+    manager, examiner = examined_cone()
+    camera = examiner.camera
+    camera.focal_distance = 3.7  # not the distance view_all chose: the pivot must still hold
+    reference = rv.PerspectiveCamera(position=camera.position, orientation=camera.orientation,
+                                     focal_distance=camera.focal_distance)
+    pivot = np.asarray(camera.focal_point)
+    scale = np.pi / SIZE
+    rng = np.random.default_rng(7)
+    x, y = 20, 30
+    manager.process_event(MouseEvent(MouseAction.DOWN, x, y, MouseButton.LEFT, 1), SIZE, SIZE)
+    for dx, dy in rng.integers(-9, 10, (200, 2)):
+        x, y = x + int(dx), y + int(dy)
+        manager.process_event(MouseEvent(MouseAction.MOVE, x, y, MouseButton.LEFT, 1), SIZE, SIZE)
+        reference.orbit(rv.Rotation.from_axis_angle(reference.up_direction, -dx * scale)
+                        * rv.Rotation.from_axis_angle(reference.right_direction, -dy * scale))
+        np.testing.assert_allclose(camera.matrix, reference.matrix, atol=1e-9)
+    np.testing.assert_allclose(camera.focal_point, pivot, atol=1e-9)
+    assert not np.allclose(camera.matrix, np.eye(4), atol=0.1)  # it did turn
+
+
 def test_the_home_key_brings_back_the_view_before_the_first_navigation() -> None:
     manager, examiner = examined_cone()
     start = pose(examiner.camera)

@@ -6,10 +6,13 @@ import math
 import time
 
 import numpy as np
+import pytest
+import trimesh
 
-from remoteviz.rendering import Material, Mesh, SceneExaminer, Viewport
-from remoteviz.rendering.level_of_detail import LOD_MIN_TRIANGLES, decimate
+from remoteviz.rendering import Material, Mesh, PerspectiveCamera, Rotation, SceneExaminer, Viewport
+from remoteviz.rendering.level_of_detail import LOD_MIN_TRIANGLES, decimate, winding
 from remoteviz.rendering.renderer import Renderer
+from remoteviz.rendering.shapes import Geometry
 
 W, H = 160, 120
 
@@ -98,3 +101,42 @@ def test_decimation_keeps_the_surface_and_its_attributes():
     p = light.positions
     core = np.hypot(p[:, 0], p[:, 2]) - 2.0
     np.testing.assert_allclose(np.hypot(core, p[:, 1]), 0.7, atol=0.02)
+
+
+def test_winding_tells_closed_solids_their_orientation_and_open_meshes_apart():
+    sphere = trimesh.creation.icosphere(subdivisions=2)  # closed, counter-clockwise outside
+    outward = Geometry(sphere.vertices.astype(np.float32), sphere.vertex_normals.astype(np.float32),
+                       sphere.faces.astype(np.uint32))
+    assert winding(outward) == 1
+    inward = Geometry(outward.positions, outward.normals, np.ascontiguousarray(outward.indices[:, ::-1]))
+    assert winding(inward) == -1
+    assert winding(Geometry(outward.positions, outward.normals, outward.indices[1:])) == 0  # a hole
+    mixed = outward.indices.copy()
+    mixed[0] = mixed[0, ::-1]  # one face the wrong way round: not consistently wound
+    assert winding(Geometry(outward.positions, outward.normals, mixed)) == 0
+    assert winding(torus(30, 20).geometry) == -1  # this torus is wound clockwise outside
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_big_closed_mesh_is_culled_outside_and_looks_the_same(make_manager, reverse):
+    mesh = torus(250, 450)  # 225,000 triangles, closed
+    if reverse:
+        mesh.indices = np.ascontiguousarray(mesh.indices[:, ::-1])  # counter-clockwise outside
+    full = len(mesh.indices)
+    manager = make_manager()
+    manager.scene_graph = examiner = scene(mesh)
+    renderer = Renderer.shared()
+    before = manager.render(W, H)
+    assert renderer.triangles_culled == 0  # not known to be closed yet
+    interactive = render_until_decimated(manager, full)
+    assert renderer.triangles_culled == renderer.triangles_drawn  # the copy is closed too
+    assert (red(interactive) != red(before)).mean() < 0.02
+    after = manager.render(W, H)
+    assert renderer.triangles_drawn == renderer.triangles_culled == full
+    differ = np.abs(after.astype(int) - before.astype(int)).max(axis=-1) > 10
+    assert differ.mean() < 0.005 and red(after).mean() > 0.1  # only the hidden faces went
+    # From inside the tube the camera sees the inner walls: nothing is culled there.
+    examiner.camera = PerspectiveCamera(position=(2.0, 0.0, 0.0), orientation=Rotation())
+    inside = manager.render(W, H)
+    assert renderer.triangles_culled == 0
+    assert red(inside).mean() > 0.9

@@ -384,12 +384,18 @@ def test_computed_normals_keep_a_boxs_faces_flat_and_a_spheres_round(make_manage
     assert row[30] > row[0] + 20 and len(np.unique(row)) > 15  # shading falls off smoothly
 
 
-@pytest.mark.parametrize("samples", [0, 4])
-def test_multisampling_blends_the_edges(make_manager, samples):
+def flat_red_cone() -> SceneExaminer:
+    """A cone of pure emissive red, framed: an edge pixel's red tells how much of it is covered."""
     examiner = SceneExaminer()
     examiner.add_child(Material(diffuse_color=(0.0, 0.0, 0.0), emissive_color=(1.0, 0.0, 0.0)))
     examiner.add_child(Cone())
     examiner.view_all(Viewport(W, H))
+    return examiner
+
+
+@pytest.mark.parametrize("samples", [0, 4])
+def test_multisampling_blends_the_edges(make_manager, samples):
+    examiner = flat_red_cone()
     manager = make_manager()
     manager.antialiasing = samples
     manager.scene_graph = examiner
@@ -398,3 +404,50 @@ def test_multisampling_blends_the_edges(make_manager, samples):
         assert len(levels) >= 4  # partly covered edge pixels get in-between reds
     else:
         assert set(levels) == {0, 255}
+
+
+@pytest.mark.parametrize("samples", [0, 4])
+def test_the_driver_flipped_readback_gives_the_same_image_as_numpys_flip(samples):
+    # GL_MESA_pack_invert has glReadPixels write the rows top-down; the same frame read with
+    # numpy's flip instead must give an identical image, top row first.
+    from remoteviz.rendering.actions import Frame, gather
+    from remoteviz.rendering.framebuffer import Framebuffer
+    from remoteviz.rendering.renderer import Renderer
+
+    examiner = hello_cone()
+    examiner.camera.position = np.asarray(examiner.camera.position) + (0.0, -0.5, 0.0)  # cone high up
+    gathered = gather(examiner)
+    frame = Frame(gathered.shapes, gathered.camera, gathered.camera_model, gathered.background)
+    renderer = Renderer.shared()
+    with renderer.bound():
+        framebuffer = Framebuffer(W, H, samples)
+        try:
+            assert framebuffer.flips_in_driver  # Mesa (llvmpipe) has the extension
+            renderer.draw(frame, framebuffer)
+            by_driver = framebuffer.read_pixels()
+            framebuffer.flips_in_driver = False
+            by_numpy = framebuffer.read_pixels()
+        finally:
+            framebuffer.delete()
+    np.testing.assert_array_equal(by_driver, by_numpy)
+    assert by_driver.flags.c_contiguous and by_driver.shape == (H, W, 3)
+    np.testing.assert_allclose(by_driver[0, 0], (0, 0, 255), atol=6)  # blue top row
+    np.testing.assert_allclose(by_driver[-1, 0], (0, 255, 0), atol=6)  # green bottom row
+    rows = np.flatnonzero(red_mask(by_driver).any(axis=1))
+    assert rows.size and rows.mean() < H / 2  # the raised cone is in the upper half
+
+
+def test_a_still_of_more_triangles_than_the_limit_is_not_multisampled(make_manager):
+    examiner = flat_red_cone()
+    manager = make_manager()
+    manager.scene_graph = examiner
+    assert manager.antialiasing == 4 and manager.antialiasing_max_triangles == 500_000
+    assert len(np.unique(manager.render(W, H)[..., 0])) >= 4  # a small scene: blended edges
+    manager.antialiasing_max_triangles = 10  # fewer than the cone's
+    hard = manager.render(W, H)
+    assert set(np.unique(hard[..., 0])) == {0, 255}
+    np.testing.assert_array_equal(hard, manager.render(W, H, interactive=True))  # as a drag draws it
+    manager.antialiasing_max_triangles = None
+    assert len(np.unique(manager.render(W, H)[..., 0])) >= 4
+    with pytest.raises(ValueError):
+        manager.antialiasing_max_triangles = -1
