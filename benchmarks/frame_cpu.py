@@ -2,8 +2,9 @@
 
 Starts the HelloCone service in a subprocess, drives the continuous orbit of
 ``benchmarks.streaming`` from a Python client, and prints each thread's CPU time over the orbit
-(from ``/proc``) divided by the frames rendered: the dispatch thread (``MainThread``: events,
-rendering, readback), llvmpipe's rasterizer threads, the encoder and network threads. Python
+(from ``/proc``) divided by the frames rendered: the dispatch thread (``MainThread``: events),
+the render threads (``remoteviz-render-N``: rendering, readback), llvmpipe's rasterizer threads,
+the encoder and network threads. Python
 threads are named from ``py-spy dump`` (the test extra installs py-spy). Run it with
 ``LP_NUM_THREADS=N`` in the environment to try another llvmpipe thread count.
 

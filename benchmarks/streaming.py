@@ -7,12 +7,17 @@ frame, and how long the sharp still takes after the last input, for:
 
 - each encoder (JPEG, PNG still with JPEG interactive, H.264, VP9, AV1) at 1280x720 and 1920x1080;
 - 1, 4 and 16 viewers sharing one render area;
-- 1, 2 and 4 independent render areas;
+- 1, 2 and 4 independent render areas, drawn on the dispatch thread (``--render-threads 1``, as before
+  render threads) and on the default render threads, with a summary: 4 busy areas' frames per second
+  together against one area's, for each;
 - one viewer whose link is throttled to 2 MB/s, and one to 500 kB/s (also: the oldest picture
   shown, as the latency's maximum, and the server's memory over the run).
 
     python -m benchmarks.streaming [--seconds 4] [--only codecs,viewers,areas,throttled] [--max-fps N]
                                    [--output FILE]
+
+``--only areas`` measures just the render areas (both ways, alternately, in one run); ``--rounds N``
+measures them N times over, and the summary takes the medians.
 """
 
 from __future__ import annotations
@@ -62,6 +67,12 @@ class Result:
     frames_rendered: int
     still_ms: float  # last input -> the still frame shown, on the first viewer
     server_rss_mb: list[float] = field(default_factory=list)
+    render_threads: str = "default"  # the service's --render-threads
+
+    @property
+    def total_fps(self) -> float:
+        """Frames shown per second over every viewer."""
+        return self.fps * self.viewers * self.areas
 
 
 class ServiceProcess:
@@ -71,12 +82,13 @@ class ServiceProcess:
     arguments (the example itself by default).
     """
 
-    def __init__(self, encoder: str, program: list[str] | None = None) -> None:
+    def __init__(self, encoder: str, program: list[str] | None = None, options: list[str] | None = None) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self._process = subprocess.Popen(
-            [*(program or [sys.executable, str(HELLO_CONE)]), "--port", str(self.port), "--encoder", encoder],
+            [*(program or [sys.executable, str(HELLO_CONE)]), "--port", str(self.port), "--encoder", encoder,
+             *(options or [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         self.info = psutil.Process(self._process.pid)
         deadline = time.monotonic() + 30
@@ -202,6 +214,7 @@ async def _rendered(port: int) -> int:
 
 
 MAX_FPS: int | None = None  # --max-fps: the HelloCone page's max_fps parameter, None for its default
+SECONDS = 4.0  # --seconds
 
 
 def _direct(port: int):
@@ -210,12 +223,14 @@ def _direct(port: int):
 
 
 async def run_scenario(scenario: str, encoder: str, width: int, height: int, viewers: int, areas: int,
-                       seconds: float, throttle: float | None = None) -> Result:
-    service = ServiceProcess(encoder)
+                       seconds: float, throttle: float | None = None, render_threads: int | None = None) -> Result:
+    service = ServiceProcess(encoder, options=[] if render_threads is None else ["--render-threads", str(render_threads)])
     try:
         if throttle is None:
-            return await measure(_direct(service.port), encoder, width, height, viewers, areas, seconds, service,
-                                 scenario)
+            result = await measure(_direct(service.port), encoder, width, height, viewers, areas, seconds, service,
+                                   scenario)
+            result.render_threads = "default" if render_threads is None else str(render_threads)
+            return result
         async with ThrottledProxy("127.0.0.1", service.port, throttle) as proxy:
             return await measure(_direct(proxy.port), encoder, width, height, viewers, areas, seconds, service,
                                  scenario)
@@ -223,7 +238,7 @@ async def run_scenario(scenario: str, encoder: str, width: int, height: int, vie
         service.stop()
 
 
-def scenarios(only: set[str]) -> list[tuple]:
+def scenarios(only: set[str], rounds: int = 1) -> list[tuple]:
     plan = []
     if "codecs" in only:
         for width, height in ((1280, 720), (1920, 1080)):
@@ -233,8 +248,10 @@ def scenarios(only: set[str]) -> list[tuple]:
         for viewers in (1, 4, 16):
             plan.append(("viewers", "jpeg", 1280, 720, viewers, 1, None))
     if "areas" in only:
-        for areas in (1, 2, 4):
-            plan.append(("areas", "jpeg", 1280, 720, 1, areas, None))
+        for _ in range(rounds):
+            for areas in (1, 4, 2):  # one and four first, so that the pair compared is measured close together
+                for render_threads in (1, None):
+                    plan.append(("areas", "jpeg", 1280, 720, 1, areas, None, render_threads))
     if "throttled" in only:
         plan.append(("throttled 2MB/s", "jpeg", 1280, 720, 1, 1, 2_000_000))
         # HelloCone's JPEG frames need about 1.3 MB/s at 60 fps: a tighter link makes the
@@ -244,14 +261,40 @@ def scenarios(only: set[str]) -> list[tuple]:
 
 
 def print_table(results: list[Result]) -> None:
-    header = (f"{'scenario':16} {'encoder':7} {'size':9} {'view':>4} {'area':>4} {'fps':>6} {'p50 ms':>7} "
-              f"{'p95 ms':>7} {'max ms':>7} {'KB/frame':>8} {'cpu ms/f':>8} {'still ms':>8} {'rss MB':>12}")
+    header = (f"{'scenario':16} {'encoder':7} {'size':9} {'view':>4} {'area':>4} {'rthr':>7} {'fps':>6} "
+              f"{'total':>6} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'KB/frame':>8} {'cpu ms/f':>8} "
+              f"{'still ms':>8} {'rss MB':>12}")
     print(header)
     for r in results:
         rss = f"{min(r.server_rss_mb):.0f}-{max(r.server_rss_mb):.0f}" if r.server_rss_mb else ""
-        print(f"{r.scenario:16} {r.encoder:7} {r.size:9} {r.viewers:4d} {r.areas:4d} {r.fps:6.1f} "
-              f"{r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f} {r.latency_max_ms:7.1f} "
-              f"{r.bytes_per_frame / 1024:8.1f} {r.server_cpu_ms_per_frame:8.1f} {r.still_ms:8.1f} {rss:>12}")
+        print(f"{r.scenario:16} {r.encoder:7} {r.size:9} {r.viewers:4d} {r.areas:4d} {r.render_threads:>7} "
+              f"{r.fps:6.1f} {r.total_fps:6.1f} {r.latency_p50_ms:7.1f} {r.latency_p95_ms:7.1f} "
+              f"{r.latency_max_ms:7.1f} {r.bytes_per_frame / 1024:8.1f} {r.server_cpu_ms_per_frame:8.1f} "
+              f"{r.still_ms:8.1f} {rss:>12}")
+    print_areas_summary(results)
+
+
+def print_areas_summary(results: list[Result]) -> None:
+    """4 busy areas' frames per second together against one area's, for each way of rendering
+    (medians over the rounds), with the cores the service used meanwhile."""
+    areas: dict[tuple[str, int], list[Result]] = {}
+    for r in results:
+        if r.scenario == "areas":
+            areas.setdefault((r.render_threads, r.areas), []).append(r)
+
+    def median(key: tuple[str, int], figure) -> float:
+        return statistics.median(figure(r) for r in areas[key])
+
+    def cores(r: Result) -> float:  # CPU seconds per second of orbit
+        return r.server_cpu_ms_per_frame * r.frames_rendered / 1000.0 / SECONDS
+
+    for threads in dict.fromkeys(t for t, _ in areas):
+        if (threads, 1) in areas and (threads, 4) in areas:
+            one, four = median((threads, 1), lambda r: r.total_fps), median((threads, 4), lambda r: r.total_fps)
+            print(f"render threads {threads}: 4 busy areas {four:.1f} frames/s together "
+                  f"({median((threads, 4), cores):.2f} cores), one area {one:.1f} "
+                  f"({median((threads, 1), cores):.2f} cores): {four / one:.2f}x "
+                  f"(medians of {len(areas[threads, 4])})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -262,13 +305,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated groups: codecs, viewers, areas, throttled")
     parser.add_argument("--max-fps", type=int, default=None,
                         help="ask HelloCone for this frame rate cap (default: its own, 60)")
+    parser.add_argument("--rounds", type=int, default=1, help="times to measure the areas group (default 1)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    global MAX_FPS
-    MAX_FPS = args.max_fps
+    global MAX_FPS, SECONDS
+    MAX_FPS, SECONDS = args.max_fps, args.seconds
     results = []
-    for scenario in scenarios(set(args.only.split(","))):
-        result = asyncio.run(run_scenario(*scenario[:6], args.seconds, scenario[6]))
+    for scenario in scenarios(set(args.only.split(",")), args.rounds):
+        result = asyncio.run(run_scenario(*scenario[:6], args.seconds, *scenario[6:]))
         results.append(result)
         print(f"  done: {result.scenario} {result.encoder} {result.size} x{result.viewers}/{result.areas}",
               file=sys.stderr)

@@ -1,18 +1,20 @@
 """The frame path's I/O side: carries out what the scheduler (remoteviz/pipeline/) decides.
 
-It renders an area (or asks the application for its frame), hands the encodes to the encoder
-threads, and sends encoded frames on the connections' links. The rules (when to render, what to
-send, what to drop) are the pipeline's; this module only carries them out, on the dispatch thread.
+It renders an area on a render thread (or asks the application for its frame), hands the encodes
+to the encoder threads, and sends encoded frames on the connections' links. The rules (when to
+render, what to send, what to drop, what waits while an area renders) are the pipeline's; this
+module only carries them out, from the dispatch thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -28,12 +30,23 @@ from .pipeline.render_scale import scaled_size
 from .pipeline.scheduler import Scheduler
 from .protocol import Failure, FrameFlags
 from .render_area import RenderArea
+from .render_threads import RenderThreads
+
+if TYPE_CHECKING:
+    from .rendering import SceneManager
 
 log = logging.getLogger("remoteviz.service")
 
 
 class FramePath:
-    """Renders, encodes and sends the frames of a service's render areas (dispatch thread)."""
+    """Renders, encodes and sends the frames of a service's render areas (dispatch thread).
+
+    Scenes are drawn on the render threads (:mod:`remoteviz.render_threads`), or on the dispatch
+    thread itself with one render thread or in INDEPENDENT_SERVICE mode; every listener call runs
+    on the dispatch thread. While an area's scene is drawn elsewhere, its events wait (the
+    scheduler's :meth:`~remoteviz.pipeline.scheduler.AreaSchedule.hold`), and any other work that
+    may change a scene first waits for the renders in flight (:meth:`finish_renders`).
+    """
 
     def __init__(self, scheduler: Scheduler, monitoring: Monitoring, render_areas: Mapping[str, RenderArea],
                  post: Callable[..., None], send: Callable[[Connection, protocol.ServiceMessage], None]) -> None:
@@ -44,15 +57,30 @@ class FramePath:
         self._post = post
         self._send = send
         self._pool: ThreadPoolExecutor | None = None
+        self._render_threads: RenderThreads | None = None  # None: scenes are drawn on the dispatch thread
+        self._rendering: dict[str, tuple[RenderArea, Future[_Drawn]]] = {}  # by area id: draws in flight
         self._independent = False
 
-    def open(self, threads: int, *, independent: bool) -> None:
-        """Start the encoder threads; ``independent``: frames come from ``on_requested_frame``."""
+    def open(self, threads: int, *, independent: bool, render_threads: int = 1) -> None:
+        """Start the encoder threads and, for ``render_threads`` above 1, the render threads (1: scenes
+        are drawn on the dispatch thread); ``independent``: frames come from ``on_requested_frame``,
+        always on the dispatch thread."""
         self._independent = independent
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="remoteviz-encoder")
+        if render_threads > 1 and not independent:
+            from .rendering.gl_platform import Backend, choose_backend  # the scene graph: only where it is used
+
+            if choose_backend() is Backend.GLFW:  # GLFW makes contexts on the main thread only
+                log.info("rendering on the dispatch thread: render threads need EGL (no display)")
+            else:
+                self._render_threads = RenderThreads(render_threads)
 
     def close(self) -> None:
-        """Wait for the encodes in flight and stop the encoder threads."""
+        """Wait for the renders and encodes in flight and stop the render and encoder threads."""
+        self.finish_renders()
+        if self._render_threads is not None:
+            self._render_threads.close()
+            self._render_threads = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -67,50 +95,107 @@ class FramePath:
             if not ready_ids:
                 continue
             area = self._render_areas[area_id]
-            ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
-            frame = self._render(area, ready)
-            if frame is None:
-                continue
-            if area.schedule.encodes_in_flight:
-                area.schedule.pending = frame  # encoded as soon as the previous frame is
+            if self._independent:
+                ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
+                self._request_frame(area, ready[0])
             else:
-                self._submit(area, frame)
+                self._start_render(area)
 
-    def _render(self, area: RenderArea, ready: list[Connection]) -> RenderedFrame | None:
-        """Render (or ask the application for) one frame of ``area``; None if there is none."""
+    def _start_render(self, area: RenderArea) -> None:
+        """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
         started = time.perf_counter()
-        schedule = area.schedule
-        schedule.render_started()
+        if not all(a is not False and a is not FAILED for a in call_all(area.listeners, "on_pre_render", area)):
+            return
+        area.schedule.render_started()
         interactive = area.is_interacting
-        scale = 1.0  # frames from on_requested_frame are the application's size
-        if self._independent:
-            answers = call_all(area.listeners, "on_requested_frame", area, ready[0])
-            answer = next((a for a in answers if a is not None and a is not FAILED), None)
-            if answer is None:
-                if FAILED in answers:
-                    self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
-                return None
-            image, interactive = _checked_frame(answer, area)
-            if image is None:
-                return None
-        else:
-            if not all(a is not False and a is not FAILED for a in call_all(area.listeners, "on_pre_render", area)):
-                return None
-            # Smaller while an interactive frame's cost cannot hold the rate; stills at full size.
-            scale = self._scheduler.render_scale(area.id, bool(interactive), time.monotonic())
+        # Smaller while an interactive frame's cost cannot hold the rate; stills at full size.
+        scale = self._scheduler.render_scale(area.id, interactive, time.monotonic())
+        # The frame's cost counts the listeners' time around the draw too (the application's work per frame).
+        draw = functools.partial(_draw, area.scene_manager, area.width, area.height, interactive, scale,
+                                 time.perf_counter() - started)
+        if self._render_threads is None:
+            future: Future[_Drawn] = Future()
             try:
-                image = area.scene_manager.render(*scaled_size(area.width, area.height, scale),
-                                                  interactive=interactive)
+                future.set_result(draw(0))
+            except BaseException as error:  # as a render thread's future would hold it
+                future.set_exception(error)
+            self._rendered(area, future)
+            return
+        future = self._render_threads.submit(area.id, draw)
+        self._rendering[area.id] = (area, future)
+        future.add_done_callback(functools.partial(self._post, self.rendered, area.id))
+
+    def rendered(self, area_id: str, future: Future[_Drawn]) -> None:
+        """Dispatch thread: a render thread finished drawing an area (unless already taken)."""
+        if self._rendering.get(area_id, (None, None))[1] is future:
+            area, _ = self._rendering.pop(area_id)
+            self._rendered(area, future)
+
+    def finish_render(self, area: RenderArea) -> None:
+        """Wait for ``area``'s render in flight, if any, and take its frame (its held events run)."""
+        if area.id in self._rendering:
+            _, future = self._rendering.pop(area.id)
+            wait([future])
+            self._rendered(area, future)
+
+    def finish_renders(self) -> None:
+        """Wait for every render in flight and take their frames: before work that may change any scene."""
+        while self._rendering:
+            self.finish_render(next(iter(self._rendering.values()))[0])
+
+    def forget(self, area: RenderArea) -> None:
+        """``area`` is being disposed: its render in flight is finished, its render thread's place freed."""
+        self.finish_render(area)
+        if self._render_threads is not None:
+            self._render_threads.forget(area.id)
+
+    def _rendered(self, area: RenderArea, future: Future[_Drawn]) -> None:
+        """The draw is over: ``on_post_render`` and the frame on its way; then the events held meanwhile."""
+        held = area.schedule.render_ended()
+        try:
+            if area.is_disposed:
+                return
+            try:
+                drawn = future.result()
             except Exception as error:  # RenderingUnavailableError when no OpenGL context can be made
                 self._frame_failed(area, "render", error)
-                return None
+                return
+            started = time.perf_counter()
             call_all(area.listeners, "on_post_render", area)
-        rendering_ms = (time.perf_counter() - started) * 1000.0
-        schedule.rendered(bool(interactive), rendering_ms / 1000.0, scale)
-        self._monitoring.report("on_measured_rendering_time", rendering_ms, area)
-        area.preview_frame(image)
+            self._frame_ready(area, dataclasses.replace(drawn, seconds=drawn.seconds + time.perf_counter() - started))
+        finally:
+            for event in held:  # what Service._handle_message held, in order
+                event()
+
+    def _request_frame(self, area: RenderArea, connection: Connection) -> None:
+        """INDEPENDENT_SERVICE mode: ask the application for a frame of ``area``, on this thread."""
+        started = time.perf_counter()
+        area.schedule.render_started()
+        answers = call_all(area.listeners, "on_requested_frame", area, connection)
+        area.schedule.render_ended()  # nothing was held: the application drew on this thread
+        answer = next((a for a in answers if a is not None and a is not FAILED), None)
+        if answer is None:
+            if FAILED in answers:
+                self._frame_failed(area, "render", RuntimeError("the application's on_requested_frame raised"))
+            return
+        image, interactive = _checked_frame(answer, area)
+        if image is not None:
+            # The application's frames are of its own size: scale 1.
+            self._frame_ready(area, _Drawn(image, interactive, area.width, area.height,
+                                           time.perf_counter() - started, 1.0))
+
+    def _frame_ready(self, area: RenderArea, drawn: _Drawn) -> None:
+        """Account for a rendered frame, show it in the preview, and encode it (or let it wait)."""
+        schedule = area.schedule
+        schedule.rendered(drawn.interactive, drawn.seconds, drawn.scale)
+        self._monitoring.report("on_measured_rendering_time", drawn.seconds * 1000.0, area)
+        area.preview_frame(drawn.image)
         input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
-        return RenderedFrame(image, bool(interactive), area.width, area.height, input_seqs, scale)
+        frame = RenderedFrame(drawn.image, drawn.interactive, drawn.width, drawn.height, input_seqs, drawn.scale)
+        if schedule.encodes_in_flight:
+            schedule.pending = frame  # encoded as soon as the previous frame is
+        else:
+            self._submit(area, frame)
 
     def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
         """Plan who shares which encode of ``frame`` and hand the encodes to the encoder threads."""
@@ -244,6 +329,28 @@ class FramePath:
         connection.last_encoded_frame = frame.payload
         self._monitoring.count("frames_sent")
         self._monitoring.count("frame_bytes_sent", len(frame.payload))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class _Drawn:
+    """A picture of an area, as its render thread (or the application) made it."""
+
+    image: np.ndarray
+    interactive: bool
+    width: int  # the area's size when it was drawn
+    height: int
+    seconds: float  # what it cost: the draw, and the listeners' time before and after it
+    scale: float  # of the area's size, that the picture was drawn at
+
+
+def _draw(scene: SceneManager, width: int, height: int, interactive: bool, scale: float, listeners: float,
+          renderer: int) -> _Drawn:
+    """Render thread (or the dispatch thread): draw ``scene``, for an area of ``width`` x ``height``,
+    at ``scale`` of that size, with the process's renderer ``renderer``; ``listeners``: seconds
+    ``on_pre_render`` took."""
+    started = time.perf_counter()
+    image = scene.render(*scaled_size(width, height, scale), interactive=interactive, renderer=renderer)
+    return _Drawn(image, interactive, width, height, listeners + time.perf_counter() - started, scale)
 
 
 def _encode(job: Job, image: np.ndarray) -> tuple[bytes, bool, float, tuple[int, int]]:

@@ -34,9 +34,10 @@ class Registry:
 
     def __init__(self, settings: Callable[[], ServiceSettings], scheduler: Scheduler, monitoring: Monitoring,
                  audit: Audit, call_service: Callable[..., list[Any]], wake: Callable[[], None],
-                 notebook_view: NotebookView) -> None:
+                 notebook_view: NotebookView, forget_render: Callable[[RenderArea], None]) -> None:
         """``settings`` gives the service's current settings; ``call_service`` asks the service listeners;
-        ``wake`` wakes the dispatch loop; ``notebook_view`` makes an area's live Jupyter view."""
+        ``wake`` wakes the dispatch loop; ``notebook_view`` makes an area's live Jupyter view;
+        ``forget_render`` finishes an area's draw in flight before it is disposed (``FramePath.forget``)."""
         self.clients: dict[str, Client] = {}
         """The connected clients by id."""
         self.connections: dict[Link, Connection] = {}
@@ -50,6 +51,7 @@ class Registry:
         self._call_service = call_service
         self._wake = wake
         self._notebook_view = notebook_view
+        self._forget_render = forget_render
 
     # ---- coming
 
@@ -163,6 +165,9 @@ class Registry:
         """Close the area's connections with ``reason``, release it and forget it (RenderAreaOwner)."""
         if area.is_disposed:
             return
+        self._forget_render(area)  # its scene is not drawn meanwhile; the events it held run first
+        if area.is_disposed:
+            return  # one of them disposed it
         area.is_disposed = True
         self._call_service("on_disposing_render_area", area)
         for connection in area.connections:

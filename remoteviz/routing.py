@@ -32,6 +32,12 @@ class Router:
         self._fits = fits
         self._scene_takes_input = scene_takes_input
 
+    @staticmethod
+    def waits_for_render(message: protocol.ClientMessage) -> bool:
+        """Whether ``message`` runs its area's listeners or changes its scene, and so waits while
+        the area is drawn on a render thread (acks, pongs and the like go on meanwhile)."""
+        return isinstance(message, (Input, AppMessage, SizeRequest))
+
     def route(self, connection: Connection, message: protocol.ClientMessage) -> None:
         """Deliver one message from ``connection``'s browser; raises ProtocolError for one not expected here."""
         area = connection.render_area

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import launch, tls
+from . import launch, render_threads, tls
 from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
@@ -82,7 +82,8 @@ class Service:
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
         self._audit = Audit()  # one line per refusal or protocol error, rate-limited
         registry = self._registry = Registry(lambda: self.settings, self._scheduler, self._monitoring, self._audit,
-                                             self._call_service, self._wake, self._notebook_view)
+                                             self._call_service, self._wake, self._notebook_view,
+                                             lambda area: self._frames.forget(area))
         self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
         self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
                                     registry.clamp_size, registry.total_pixels)
@@ -90,6 +91,8 @@ class Service:
                                     self._call_service)
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
+        # What may run while scenes are drawn on render threads: a message is held if its area's is.
+        self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
         self._stop = threading.Event()
         self._signalled: int | None = None  # the signal that asked run() to stop
         self._is_open = False
@@ -189,7 +192,8 @@ class Service:
             return False
         self._open_error = None
         self._frames.open(self.settings.encoder_threads,
-                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE)
+                          independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,
+                          render_threads=self.settings.render_threads or render_threads.default_count())
         self._is_open = True
         log.info("remoteviz service listening on %s://%s:%d", "wss" if ssl_context else "ws",
                  self.settings.host, self.port)
@@ -356,6 +360,8 @@ class Service:
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):
             handler, args = self._inbox.popleft()
+            if handler not in self._beside_renders:
+                self._frames.finish_renders()  # it may run application code that changes any scene
             handler(*args)
         self._handshake.probe_latency(time.monotonic())
         self._frames.run()
@@ -428,8 +434,11 @@ class Service:
     # ------------------------------------------------------------------ messages from browsers
 
     def _handle_message(self, link: Link, pending: Pending) -> None:
-        message = link.take(pending)
         connection = self._registry.connections.get(link)
+        if connection is not None and connection.state.live and Router.waits_for_render(pending.message) and \
+                connection.render_area.schedule.hold(functools.partial(self._handle_message, link, pending)):
+            return  # its area is being drawn: handled when that ends (the link's inbox share still counts it)
+        message = link.take(pending)
         if connection is None or not connection.state.live:
             return
         try:

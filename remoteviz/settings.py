@@ -23,7 +23,17 @@ class RunMode(enum.Enum):
 
 @dataclass
 class ServiceSettings:
-    """How the service listens, renders and protects itself."""
+    """How the service listens, renders and protects itself.
+
+    ``render_threads``: how many render areas are drawn at once, each on a thread of the
+    service's with an OpenGL context of its own (an area always on the same thread). None, the
+    default, is one per core (measured: busy areas then share every core, as processes would, at
+    no more CPU per frame; ``docs/performance.md``); 1 draws on the dispatch thread, as before.
+    Listener callbacks always run on the dispatch thread; while an area is drawn, its input,
+    messages and size requests wait, and other work that could change a scene waits for the
+    draws in flight. Without EGL (a GLFW window on a desktop) and in INDEPENDENT_SERVICE mode,
+    frames are made on the dispatch thread.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8080  # 0 picks a free port; read it back from Service.port
@@ -57,6 +67,7 @@ class ServiceSettings:
     still_delay: float = 0.05  # seconds without input before a still frame is sent
     frame_window: int = DEFAULT_WINDOW  # unacknowledged frames allowed in flight per connection (up to 4)
     encoder_threads: int = 2
+    render_threads: int | None = None  # None: one per core; 1: the dispatch thread (see above)
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
     content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served

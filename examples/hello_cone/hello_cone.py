@@ -73,7 +73,8 @@ class HelloConeServiceListener(rv.ServiceListener):
 
 def settings_from(args: argparse.Namespace) -> rv.ServiceSettings:
     """The service settings for the command line ``args``."""
-    return rv.ServiceSettings(host=args.host, port=args.port, static_dir=str(STATIC_DIR))
+    return rv.ServiceSettings(host=args.host, port=args.port, static_dir=str(STATIC_DIR),
+                              render_threads=args.render_threads)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--encoder", default="png", choices=sorted(ENCODER_PAIRS),
                         help="encoders when the page names none (default png: PNG still, JPEG interactive)")
+    parser.add_argument("--render-threads", type=int, default=None,
+                        help="render areas drawn at once (default: one per core; 1: on the dispatch thread)")
     parser.add_argument("--preview", action="store_true",
                         help="also show each render area in a window on this machine (needs a display)")
     return parser.parse_args(argv)

@@ -5,12 +5,20 @@ joined or left) with the current time (``now``) and asks for decisions: which ar
 and for whom, which waiting frames may go, how long it may sleep. Nothing here renders, encodes,
 sends, reads a clock or calls a listener.
 
-A render area is rendered only when it is dirty, no frame of it already waits for the encoders,
-its back-off (:mod:`remoteviz.failures`) allows it, and at least one viewer is ready
-(:meth:`~remoteviz.pipeline.sending.Outgoing.ready_time`). A slow viewer never makes it render more.
+A render area is rendered only when it is dirty, it is not being rendered already, no frame of it
+already waits for the encoders, its back-off (:mod:`remoteviz.failures`) allows it, and at least
+one viewer is ready (:meth:`~remoteviz.pipeline.sending.Outgoing.ready_time`). A slow viewer never
+makes it render more.
+
+The hand-off to a render thread: from :meth:`AreaSchedule.render_started` to
+:meth:`AreaSchedule.render_ended` the area is *rendering*, its scene being read by another thread;
+events that would run its listeners or change its scene are then held (:meth:`AreaSchedule.hold`)
+and handed back, in the order they came, when the render ends.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from ..failures import Backoff
 from .frames import RenderedFrame, Send
@@ -27,6 +35,8 @@ class AreaSchedule:
     def __init__(self, still_delay: float) -> None:
         self.still_delay = still_delay
         self.dirty = True
+        self.rendering = False  # a render thread is drawing its scene: see hold()
+        self._held: list[Callable[[], None]] = []  # events that came meanwhile, in order
         self.pending: RenderedFrame | None = None  # rendered, waiting for the previous encode
         self.encodes_in_flight = 0
         self.backoff = Backoff()  # rendering or encoding its frames fails: when to try again
@@ -58,12 +68,39 @@ class AreaSchedule:
         return now - self._last_input < self.still_delay
 
     def may_render(self, now: float) -> bool:
-        """Dirty, nothing waiting for the encoders, and not backing off."""
-        return self.dirty and self.pending is None and self.backoff.retry_at <= now
+        """Dirty, not being rendered, nothing waiting for the encoders, and not backing off."""
+        return self.wants_render and self.backoff.retry_at <= now
+
+    @property
+    def wants_render(self) -> bool:
+        """Dirty, not being rendered and nothing waiting for the encoders (back-off aside)."""
+        return self.dirty and not self.rendering and self.pending is None
 
     def render_started(self) -> None:
-        """The area is being rendered: changes from now on dirty it again."""
+        """The area is being rendered: changes from now on dirty it again; events wait (hold)."""
         self.dirty = False
+        self.rendering = True
+
+    def hold(self, event: Callable[[], None]) -> bool:
+        """While the area renders, keep ``event`` (the handling of one that runs its listeners or
+        changes its scene) for :meth:`render_ended` and return True; otherwise return False: handle
+        it now. The core never calls it."""
+        if not self.rendering:
+            return False
+        self._held.append(event)
+        return True
+
+    @property
+    def held(self) -> int:
+        """Events held until the render in progress ends."""
+        return len(self._held)
+
+    def render_ended(self) -> list[Callable[[], None]]:
+        """The render is over (drawn, failed or abandoned): the events held meanwhile, in order,
+        to be handled now, before the area can render again."""
+        self.rendering = False
+        held, self._held = self._held, []
+        return held
 
     def rendered(self, interactive: bool, seconds: float, scale: float = 1.0) -> None:
         """A frame was rendered in ``seconds``, at ``scale`` of the area's size."""
@@ -86,7 +123,13 @@ class AreaSchedule:
         self.dirty = True
 
     def check_still(self, now: float) -> None:
-        """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still."""
+        """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still.
+
+        Not while a frame is being drawn: that frame, once rendered, says whether a still is still
+        wanted (it may be the still itself), so a still is never drawn twice.
+        """
+        if self.rendering:
+            return
         if self._still_pending and now - self._last_input >= self.still_delay:
             if self._last_frame_interactive:
                 self.dirty = True
@@ -207,7 +250,7 @@ class Scheduler:
             for outgoing in viewers.values():
                 if (send_at := outgoing.send_time()) is not None:
                     wait = min(wait, max(0.0, send_at - now))
-                if schedule.dirty and schedule.pending is None:
+                if schedule.wants_render:
                     ready_at = outgoing.ready_time(now, schedule.frame_cost)
                     if ready_at is not None:
                         wait = min(wait, max(0.0, ready_at - now, schedule.backoff.retry_at - now))

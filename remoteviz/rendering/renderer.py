@@ -1,8 +1,10 @@
 """The renderer: draws a gathered scene into a framebuffer with OpenGL 3.3 core.
 
-One renderer per process owns the GL context, the shader programs and the GPU copies of what
-shapes draw (buffers, textures, volume bricks), shared by every render area (each has its own
-framebuffer). GPU copies are made when a shape is first drawn, updated when it changes, and freed
+A renderer owns a GL context, the shader programs and the GPU copies of what shapes draw
+(buffers, textures, volume bricks), shared by every render area it draws (each has its own
+framebuffer). The process has one renderer per render thread (:meth:`Renderer.shared` with the
+thread's index), each with a context of its own: contexts share no objects, so a scene drawn by
+two of them is uploaded to each. GPU copies are made when a shape is first drawn, updated when it changes, and freed
 on the rendering thread after the shape is garbage-collected.
 
 A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
@@ -15,6 +17,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
+import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -149,12 +152,15 @@ class _Layer:
 
 
 class Renderer:
-    """Draws frames; use :meth:`shared` for the process-wide instance."""
+    """Draws frames; use :meth:`shared` for the process-wide instances."""
 
-    _shared: ClassVar[Renderer | None] = None
+    _shared: ClassVar[dict[int, Renderer]] = {}
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, context: GLContext) -> None:
         self.context = context
+        # A context is current on one thread at a time: whoever binds it holds this meanwhile.
+        self._lock = threading.RLock()
         self._surface = ShaderProgram(SURFACE_VERTEX, SURFACE_FRAGMENT)
         self._background = ShaderProgram(BACKGROUND_VERTEX, BACKGROUND_FRAGMENT)
         self._points = ShaderProgram(POINT_VERTEX, POINT_FRAGMENT)
@@ -180,28 +186,37 @@ class Renderer:
         self._released: collections.deque[_CacheEntry] = collections.deque()
 
     @classmethod
-    def shared(cls) -> Renderer:
-        """The process's renderer, created with its context on first use."""
-        if cls._shared is None:
-            cls._shared = cls(create_context())
-        return cls._shared
+    def shared(cls, index: int = 0) -> Renderer:
+        """The process's renderer number ``index`` (one per render thread), created with its own
+        context on first use; 0 is the one of direct ``SceneManager.render`` calls."""
+        with cls._shared_lock:
+            renderer = cls._shared.get(index)
+            if renderer is None:
+                context = create_context()
+                try:
+                    renderer = cls._shared[index] = cls(context)
+                finally:
+                    context.release()  # made current by its creation: bound() binds it where it is used
+            return renderer
 
     @contextlib.contextmanager
     def bound(self) -> Iterator[None]:
         """The context current on this thread for the block, then released.
 
-        Released after every use, because the service's dispatch thread may change (a service
-        closed and opened again, an asyncio loop on another thread) and a context still bound to a
-        thread that has gone cannot be made current elsewhere. GPU copies of nodes that were
-        garbage-collected are freed here, where the context is current.
+        Released after every use, because the thread that renders may change (a service closed
+        and opened again, an asyncio loop on another thread, a render thread and the dispatch
+        thread taking turns) and a context still bound to one thread cannot be made current on
+        another; a thread that binds it while another has it bound waits. GPU copies of nodes
+        that were garbage-collected are freed here, where the context is current.
         """
-        self.context.make_current()
-        try:
-            while self._released:
-                self._released.popleft().delete()
-            yield
-        finally:
-            self.context.release()
+        with self._lock:
+            self.context.make_current()
+            try:
+                while self._released:
+                    self._released.popleft().delete()
+                yield
+            finally:
+                self.context.release()
 
     @property
     def volume_bytes(self) -> int:

@@ -1,8 +1,9 @@
 """SceneManager: one render area's scene, its frames, its input and its picking.
 
 The service keeps one scene manager per render area. It renders on the thread that calls
-:meth:`SceneManager.render` (the service's dispatch thread), where it makes the process's single
-OpenGL context current; each manager has its own framebuffer at the render area's size.
+:meth:`SceneManager.render` (one of the service's render threads, or the dispatch thread), where it
+makes the renderer's OpenGL context current; each manager has its own framebuffers at the render
+area's size, in the context of each renderer that drew it.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ ANTIALIASING_MAX_TRIANGLES = 500_000
 """Default :attr:`SceneManager.antialiasing_max_triangles`: above it stills are not multisampled."""
 
 
-def _shared_renderer() -> Renderer:
-    """The process's renderer. OpenGL is first imported here, not when remoteviz is: an
-    application that supplies its own frames then runs on machines without GL libraries."""
+def _shared_renderer(index: int = 0) -> Renderer:
+    """The process's renderer ``index`` (:meth:`Renderer.shared`). OpenGL is first imported here,
+    not when remoteviz is: an application that supplies its own frames then runs on machines
+    without GL libraries."""
     try:
         from remoteviz.rendering.renderer import Renderer
     except (ImportError, OSError, AttributeError) as error:
@@ -44,7 +46,7 @@ def _shared_renderer() -> Renderer:
             f"OpenGL could not be loaded ({error}). "
             f"On Debian or Ubuntu install: apt-get install {HEADLESS_PACKAGES}"
         ) from error
-    return Renderer.shared()
+    return Renderer.shared(index)
 
 
 class SceneManager:
@@ -62,7 +64,8 @@ class SceneManager:
         self._on_change = on_change
         self._scene_graph: Node | None = None
         self._touch_manager = TouchManager()
-        self._framebuffers: dict[int, Framebuffer] = {}  # by sample count: still and interactive
+        # By renderer (framebuffers belong to one context), then by sample count: still and interactive.
+        self._framebuffers: dict[Renderer, dict[int, Framebuffer]] = {}
         self._antialiasing = 4
         self._interactive_antialiasing = 0
         self._antialiasing_max_triangles: int | None = ANTIALIASING_MAX_TRIANGLES
@@ -136,24 +139,27 @@ class SceneManager:
         """The gesture recognizers for touch input on this render area."""
         return self._touch_manager
 
-    def render(self, width: int, height: int, interactive: bool = False) -> npt.NDArray[np.uint8]:
+    def render(self, width: int, height: int, interactive: bool = False, *,
+               renderer: int = 0) -> npt.NDArray[np.uint8]:
         """Draw the scene at ``width`` x ``height``; returns ``(height, width, 3)`` RGB, top row first.
 
         An ``interactive`` frame uses :attr:`interactive_antialiasing` instead of
         :attr:`antialiasing` (so does a still of more than :attr:`antialiasing_max_triangles`
-        triangles), and volumes take their interactive sample rate. Raises :class:`RenderingUnavailableError` when no OpenGL context can
-        be made.
+        triangles), and volumes take their interactive sample rate. ``renderer`` is the index of the
+        process's renderer to draw with (the service's render threads each use their own); the
+        scene must not change meanwhile. Raises :class:`RenderingUnavailableError` when no OpenGL
+        context can be made.
         """
         self._check_alive()
         viewport = Viewport(width, height)
-        renderer = _shared_renderer()
+        drawer = _shared_renderer(renderer)
         frame = self._frame(viewport, interactive)
         limit = self._antialiasing_max_triangles
         huge = limit is not None and _triangle_count(frame) > limit
         samples = self._interactive_antialiasing if interactive or huge else self._antialiasing
-        with renderer.bound():
-            framebuffer = self._target(width, height, samples)
-            renderer.draw(frame, framebuffer)
+        with drawer.bound():
+            framebuffer = self._target(drawer, width, height, samples)
+            drawer.draw(frame, framebuffer)
             return framebuffer.read_pixels()
 
     def process_event(self, event: InputEvent, width: int, height: int, *,
@@ -189,21 +195,22 @@ class SceneManager:
         self._disposed = True
         if self._scene_graph is not None:
             self._scene_graph.remove_observer(self._changed)
-        if self._framebuffers:
-            with _shared_renderer().bound():
-                for framebuffer in self._framebuffers.values():
+        for drawer, framebuffers in self._framebuffers.items():
+            with drawer.bound():
+                for framebuffer in framebuffers.values():
                     framebuffer.delete()
-            self._framebuffers.clear()
+        self._framebuffers.clear()
 
-    def _target(self, width: int, height: int, samples: int) -> Framebuffer:
-        """This render area's framebuffer for ``samples``, at the size asked for."""
+    def _target(self, drawer: Renderer, width: int, height: int, samples: int) -> Framebuffer:
+        """This render area's framebuffer in ``drawer``'s context for ``samples``, at the size asked for."""
         from remoteviz.rendering.framebuffer import Framebuffer  # OpenGL is loaded: see _shared_renderer
 
-        for stale in [n for n in self._framebuffers if n not in (self._antialiasing, self._interactive_antialiasing)]:
-            self._framebuffers.pop(stale).delete()  # a sample count no longer in use
-        framebuffer = self._framebuffers.get(samples)
+        framebuffers = self._framebuffers.setdefault(drawer, {})
+        for stale in [n for n in framebuffers if n not in (self._antialiasing, self._interactive_antialiasing)]:
+            framebuffers.pop(stale).delete()  # a sample count no longer in use
+        framebuffer = framebuffers.get(samples)
         if framebuffer is None:
-            framebuffer = self._framebuffers[samples] = Framebuffer(width, height, samples)
+            framebuffer = framebuffers[samples] = Framebuffer(width, height, samples)
         framebuffer.resize(width, height)
         return framebuffer
 

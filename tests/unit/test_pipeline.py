@@ -123,14 +123,72 @@ def test_a_still_follows_once_input_stopped_for_still_delay() -> None:
     schedule.input_arrived(0.0)
     assert [area for area, _ in due(scheduler, 0.0)] == ["A"] and schedule.is_interacting(0.0)
     schedule.render_started()
+    assert schedule.render_ended() == []
     schedule.rendered(interactive=True, seconds=0.001)
     assert due(scheduler, 0.03) == []  # still interacting, nothing changed
     assert scheduler.sleep(0.03) == pytest.approx(0.02)  # it wakes for the still
     assert due(scheduler, 0.05) == [("A", ["c"])] and not schedule.is_interacting(0.05)
     schedule.render_started()
+    assert schedule.render_ended() == []
     schedule.rendered(interactive=False, seconds=0.001)
     assert due(scheduler, 0.2) == []  # one still, then quiet
     assert scheduler.sleep(0.2) == pytest.approx(1.0)
+
+
+def test_while_an_area_is_drawn_elsewhere_its_events_wait_in_order_and_it_is_not_rendered_again() -> None:
+    """The hand-off to a render thread: from render_started to render_ended the scene belongs to the
+    render thread; events that would run the area's listeners are held and come back in order."""
+    scheduler = Scheduler()
+    first, other = AreaSchedule(still_delay=0.05), AreaSchedule(still_delay=0.05)
+    scheduler.add_area("A", first)
+    scheduler.add_area("B", other)
+    scheduler.add_viewer("A", "a", Viewer().outgoing)
+    scheduler.add_viewer("B", "b", Viewer().outgoing)
+    handled: list[str] = []
+
+    def event(name: str):
+        return lambda: handled.append(name)
+
+    assert due(scheduler, 0.0) == [("A", ["a"]), ("B", ["b"])]
+    assert first.hold(event("too early")) is False  # not rendering: handled at once
+    first.render_started()  # A goes to a render thread; B does not render yet
+    assert first.hold(event("move 1")) and first.hold(event("message")) and first.hold(event("move 2"))
+    assert first.held == 3 and other.hold(event("B's move")) is False  # B is not being drawn
+    first.request_redraw()  # changed meanwhile (a timer, another area's listener): dirty again...
+    first.input_arrived(0.01)
+    assert due(scheduler, 0.01) == [("B", ["b"])]  # ...but not rendered twice at once
+    other.render_started()
+    other.render_ended()  # B drawn (on the dispatch thread, say): nothing else is due
+    assert not scheduler.has_work(0.01)
+    assert scheduler.sleep(0.01) == pytest.approx(0.05)  # no spinning while A is drawn: the still's time
+    for held in first.render_ended():
+        held()
+    assert handled == ["move 1", "message", "move 2"]  # back in the order they came, never called by the core
+    assert first.held == 0 and first.render_ended() == []  # exactly once
+    assert first.hold(event("after")) is False
+    assert due(scheduler, 0.01) == [("A", ["a"])]  # dirtied meanwhile: it renders next
+
+
+def test_a_still_that_falls_due_during_a_draw_waits_for_its_end_and_is_drawn_once() -> None:
+    scheduler = Scheduler()
+    schedule = AreaSchedule(still_delay=0.05)
+    scheduler.add_area("A", schedule)
+    scheduler.add_viewer("A", "a", Viewer().outgoing)
+    schedule.input_arrived(0.0)
+    schedule.render_started()
+    schedule.render_ended()
+    schedule.rendered(interactive=True, seconds=0.01)
+    schedule.input_arrived(0.01)
+    schedule.render_started()  # the next interactive frame, drawn slowly elsewhere
+    assert due(scheduler, 0.2) == []  # the still fell due meanwhile: it waits for this frame's end
+    schedule.render_ended()
+    schedule.rendered(interactive=True, seconds=0.19)
+    assert due(scheduler, 0.2) == [("A", ["a"])] and not schedule.is_interacting(0.2)
+    schedule.render_started()  # the still, drawn slowly too: its own due time passing does not
+    assert due(scheduler, 0.5) == [] and not schedule.dirty  # ask for another still
+    schedule.render_ended()
+    schedule.rendered(interactive=False, seconds=0.3)
+    assert due(scheduler, 0.5) == [] and scheduler.sleep(0.5) == pytest.approx(1.0)  # one still, then quiet
 
 
 def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() -> None:
@@ -146,6 +204,7 @@ def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() ->
     assert due(scheduler, 0.0) == [] and not scheduler.has_work(0.0)  # it waits for the encoders
     schedule.pending = None
     schedule.render_started()
+    schedule.render_ended()
     assert due(scheduler, 0.0) == []  # not dirty
     scheduler.remove_viewer("A", "free")
     schedule.request_redraw()
