@@ -22,7 +22,8 @@ about a millisecond. The median of each step over the moves is printed.
 interactive HelloCone frame rendered right after another, and one rendered after a pause, the
 two taking turns.
 
-    python -m benchmarks.latency_breakdown [--moves 10] [--encoder jpeg] [--size 1280x636] [--idle]
+    python -m benchmarks.latency_breakdown [--moves 10] [--encoder jpeg] [--size 1280x636]
+                                           [--render-threads N] [--idle]
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def serve(argv: list[str]) -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--trace", type=Path, required=True)
+    parser.add_argument("--render-threads", type=int)
     ours, rest = parser.parse_known_args(argv)
     trace = Trace(ours.trace.open("w"))
 
@@ -166,7 +168,10 @@ def serve(argv: list[str]) -> None:
     service = TracedService.instance()
     service.add_listener(Listener(args.encoder))
     service.get_monitoring().add_listener(stamps)
-    service.run(hello_cone.settings_from(args))
+    settings = hello_cone.settings_from(args)
+    if ours.render_threads is not None:
+        settings.render_threads = ours.render_threads
+    service.run(settings)
 
 
 def clock_offset(page: Any, samples: int = 20) -> float:
@@ -180,12 +185,17 @@ def clock_offset(page: Any, samples: int = 20) -> float:
     return best[1]
 
 
-def breakdown(encoder: str, width: int, height: int, moves: int) -> list[dict[str, float]]:
-    """One timeline per isolated move: stage -> milliseconds since Playwright asked for the move."""
+def breakdown(encoder: str, width: int, height: int, moves: int,
+              render_threads: int | None = None) -> list[dict[str, float]]:
+    """One timeline per isolated move: stage -> milliseconds since Playwright asked for the move.
+
+    ``render_threads``: the service's ``ServiceSettings.render_threads`` (None: its default)."""
     with tempfile.TemporaryDirectory() as scratch:
         trace_file = Path(scratch) / "trace.txt"
         service = ServiceProcess(encoder, [sys.executable, "-m", "benchmarks.latency_breakdown",
-                                           "--serve", "--trace", str(trace_file)])
+                                           "--serve", "--trace", str(trace_file),
+                                           *([] if render_threads is None else
+                                             ["--render-threads", str(render_threads)])])
         try:
             with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
                 context = launch(playwright, profile, width, height)
@@ -270,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--moves", type=int, default=10)
     parser.add_argument("--encoder", default="jpeg")
     parser.add_argument("--size", default="1280x636")
+    parser.add_argument("--render-threads", type=int, help="the service's render threads (default: its own)")
     parser.add_argument("--idle", action="store_true", help="only the in-process render, warm and after idle")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "latency_breakdown.json")
     args = parser.parse_args(argv)
@@ -278,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         for pause, ms in render_after_idle(width, height).items():
             print(f"interactive frame {pause * 1000:6.0f} ms after the one before: {ms:6.1f} ms")
         return
-    timelines = breakdown(args.encoder, width, height, args.moves)
+    timelines = breakdown(args.encoder, width, height, args.moves, args.render_threads)
     print(f"{len(timelines)} of {args.moves} moves traced end to end; median ms")
     print(f"{'step':64} {'ms':>6} {'at':>6}")
     for before, after, what in STEPS:

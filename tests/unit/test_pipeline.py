@@ -324,6 +324,7 @@ def test_an_isolated_move_after_idle_is_rendered_and_sent_at_once_without_a_grid
     scheduler.add_viewer("A", "c", viewer.outgoing)
     schedule.render_started()
     schedule.rendered(interactive=False, seconds=0.007)
+    assert schedule.render_ended() == []
     viewer.offer(frame("still", still=True), 0.0)
     viewer.ack(1, 0.01)
     assert due(scheduler, 1.0) == [] and scheduler.sleep(1.0) == pytest.approx(1.0)  # idle
@@ -334,6 +335,7 @@ def test_an_isolated_move_after_idle_is_rendered_and_sent_at_once_without_a_grid
     assert due(scheduler, 1.0) == [("A", ["c"])]  # rendered at once, not at a grid slot
     schedule.render_started()
     schedule.rendered(interactive=True, seconds=0.007)
+    assert schedule.render_ended() == []
     viewer.offer(frame("move"), 1.009)
     assert viewer.payloads == [b"still", b"move"]  # sent as soon as encoded
     assert viewer.outgoing.pacer.ready_at == pytest.approx(1.009 + 1 / 60)  # the grid starts from this send
