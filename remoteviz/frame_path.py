@@ -104,9 +104,11 @@ class FramePath:
     def _start_render(self, area: RenderArea) -> None:
         """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
         started = time.perf_counter()
+        area.schedule.render_started()  # taken even if vetoed: a refused frame waits for the next change
         if not all(a is not False and a is not FAILED for a in call_all(area.listeners, "on_pre_render", area)):
+            for event in area.schedule.render_ended():  # held while on_pre_render ran, if any
+                event()
             return
-        area.schedule.render_started()
         interactive = area.is_interacting
         # Smaller while an interactive frame's cost cannot hold the rate; stills at full size.
         scale = self._scheduler.render_scale(area.id, interactive, time.monotonic())

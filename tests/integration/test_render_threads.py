@@ -214,3 +214,53 @@ async def async_until(predicate, timeout: float = RENDEZVOUS_TIMEOUT) -> None:
     """Wait (without blocking the client's loop) for a condition the dispatch thread brings about."""
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, wait_until, predicate, timeout)
+
+
+class Vetoing(rv.RenderAreaListener):
+    """Refuses every frame of its area (``on_pre_render`` returns False), counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_pre_render(self, render_area):
+        self.calls += 1
+        return False
+
+
+def test_a_frame_refused_by_on_pre_render_is_dropped_until_the_next_change() -> None:
+    vetoing = Vetoing()
+    areas: dict[str, rv.RenderArea] = {}
+    spinning: list[int] = []  # on_pre_render calls seen while the area was still due after a refusal
+    watching = [True]  # until the test itself changes the area
+
+    class Listener(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            render_area.scene_manager.scene_graph = rv.Cone()
+            render_area.add_listener(vetoing)
+            areas[render_area.id] = render_area
+
+    async def scenario(runner):
+        def check() -> None:  # every settled state: a refused area is not due again by itself
+            area = areas.get("Vetoed")
+            if watching[0] and area is not None and vetoing.calls and area.schedule.dirty:
+                spinning.append(vetoing.calls)
+
+        runner.watch(check)
+        async with client.connect(runner.url("Vetoed", "width=64&height=48")):
+            await asyncio.to_thread(wait_until, lambda: vetoing.calls >= 1, 30.0)
+            before = runner.iterations
+            await asyncio.to_thread(wait_until, lambda: runner.iterations >= before + 20, 30.0)
+            refused = vetoing.calls
+            watching[0] = False
+            runner.service.call_soon(areas["Vetoed"].request_redraw)  # a change: asked again, once
+            await asyncio.to_thread(wait_until, lambda: vetoing.calls > refused, 30.0)
+        return refused
+
+    for render_threads in (1, 2):
+        vetoing.calls = 0
+        spinning.clear()
+        watching[0] = True
+        with running_service(Listener(), run_mode=rv.RunMode.INVENTOR_SERVICE, render_threads=render_threads) as runner:
+            refused = asyncio.run(scenario(runner))
+        assert refused == 1, f"on_pre_render asked {refused} times for one change ({render_threads} render threads)"
+        assert not spinning, f"the refused area stayed due ({render_threads} render threads)"
