@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +64,22 @@ def test_the_page_chooses_its_encoder_with_a_connection_parameter() -> None:
         accept, frame = asyncio.run(scenario(runner))
     assert (accept.still_encoder, accept.interactive_encoder) == ("jpeg", "jpeg")
     assert frame.codec is rv.Codec.JPEG
+
+
+def test_metrics_name_the_opengl_renderer_that_drew_the_frames() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("TheCone", "width=64&height=48")) as view:
+            await view.next_frame()
+        return await asyncio.to_thread(_get_text, f"http://127.0.0.1:{runner.service.port}/metrics")
+
+    with cone_service() as runner:
+        text = asyncio.run(scenario(runner))
+    contexts = [line for line in text.splitlines() if line.startswith("remoteviz_opengl_contexts{")]
+    assert contexts, text
+    assert all('renderer="llvmpipe' in line and 'display="surfaceless"' in line for line in contexts), contexts
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in contexts) >= 1
+
+
+def _get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
