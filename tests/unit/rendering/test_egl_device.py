@@ -82,17 +82,37 @@ def render_with(spec: str | None) -> str:
     return done.stdout
 
 
+def has_hardware_device() -> bool:
+    from remoteviz.rendering.context import egl_devices
+
+    return any(not device.is_software for device, _ in egl_devices())
+
+
 @pytest.mark.parametrize("spec", [None, "mesa", "0"])
 def test_on_a_cpu_machine_mesa_renders_and_the_renderer_is_logged_once(spec: str | None) -> None:
+    if has_hardware_device() and spec != "mesa":
+        pytest.skip("a GPU server: see test_on_a_gpu_server_the_gpu_renders_by_default")
     printed = render_with(spec)
     assert "RENDERED (16, 16, 3)" in printed, printed
     assert "'llvmpipe" in printed and "'surfaceless')" in printed  # opengl_renderers(): (renderer, display)
     logged = [line for line in printed.splitlines() if line.startswith("remoteviz.rendering OpenGL renderer:")]
     assert len(logged) == 1 and "llvmpipe" in logged[0] and "through surfaceless" in logged[0], printed
-    assert "DEVICES ['device 0 software']" in printed  # Mesa's own device, skipped for its surfaceless path
+    assert "DEVICES ['device 0 software']" in printed or spec == "mesa"  # Mesa's device: reached as surfaceless
+
+
+@pytest.mark.parametrize("spec", [None, "nvidia"])
+def test_on_a_gpu_server_the_gpu_renders_by_default(spec: str | None) -> None:
+    """Runs on the device machine (benchmarks/gpu_device/check.sh); skipped on CPU machines."""
+    if not has_hardware_device():
+        pytest.skip("no hardware EGL device on this machine")
+    printed = render_with(spec)
+    assert "RENDERED (16, 16, 3)" in printed, printed
+    assert "llvmpipe" not in printed.split("RENDERED", 1)[1] and "'device " in printed, printed
 
 
 def test_asking_for_a_gpu_on_a_cpu_machine_says_so_instead_of_rendering_on_the_cpu() -> None:
+    if has_hardware_device():
+        pytest.skip("a GPU server: see test_on_a_gpu_server_the_gpu_renders_by_default")
     printed = render_with("nvidia")
     assert "UNAVAILABLE" in printed and "RENDERED" not in printed, printed
     assert f"{DEVICE_VARIABLE}='nvidia' names no EGL device" in printed and "device 0" in printed
