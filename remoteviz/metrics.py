@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,6 +12,18 @@ if TYPE_CHECKING:
     from .render_area import RenderArea
 
 log = logging.getLogger("remoteviz.metrics")
+
+
+def _opengl_renderers() -> dict[tuple[str, str], int]:
+    """The contexts made so far, by renderer; none without looking when the scene graph was never
+    loaded (an INDEPENDENT_SERVICE), so that ``/metrics`` does not load OpenGL for nothing."""
+    context = sys.modules.get("remoteviz.rendering.context")
+    return context.opengl_renderers() if context is not None else {}
+
+
+def _label(value: str) -> str:
+    """``value`` as a Prometheus label value: backslash, quote and newline escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Metrics(enum.IntFlag):
@@ -111,6 +124,10 @@ class Monitoring:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {self._gauges[method]}"]
         for counter, (name, help_text) in _COUNTERS.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {self._counters[counter]}"]
+        lines += ["# HELP remoteviz_opengl_contexts OpenGL contexts made, by GL_RENDERER and how EGL or GLFW "
+                  "reached it", "# TYPE remoteviz_opengl_contexts gauge"]
+        lines += [f'remoteviz_opengl_contexts{{renderer="{_label(renderer)}",display="{_label(display)}"}} {count}'
+                  for (renderer, display), count in sorted(_opengl_renderers().items())]
         return "\n".join(lines) + "\n"
 
     def add_listener(self, listener: MetricsListener) -> None:

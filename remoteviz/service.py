@@ -191,6 +191,10 @@ class Service:
             launch.report_failure(str(error))
             return False
         self._open_error = None
+        if self.settings.gl_device is not None:
+            from .rendering import gl_platform  # here: `import remoteviz` loads no scene graph
+
+            gl_platform.choose_device(self.settings.gl_device)  # before a render thread makes its context
         self._frames.open(self.settings.encoder_threads,
                           independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,
                           render_threads=self.settings.render_threads or render_threads.default_count())

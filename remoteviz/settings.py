@@ -68,6 +68,9 @@ class ServiceSettings:
     frame_window: int = DEFAULT_WINDOW  # unacknowledged frames allowed in flight per connection (up to 4)
     encoder_threads: int = 2
     render_threads: int | None = None  # None: one per core; 1: the dispatch thread (see above)
+    # The EGL device to render on: an index, part of its name ("nvidia"), or "mesa" for the CPU;
+    # None: REMOTEVIZ_EGL_DEVICE, else the first hardware device, else Mesa (docs/deployment.md).
+    gl_device: str | None = None
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
     content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served

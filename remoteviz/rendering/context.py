@@ -8,6 +8,8 @@ default display. Rendering goes to framebuffer objects, so no context needs a su
 from __future__ import annotations
 
 import ctypes
+import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -17,12 +19,20 @@ from remoteviz.rendering.gl_platform import (
     BACKEND_VARIABLE,
     HEADLESS_PACKAGES,
     Backend,
+    EGLDevice,
     RenderingUnavailableError,
     choose_backend,
+    device_choice,
+    order_devices,
     why_not_egl,
 )
 
 _EGL_PLATFORM_SURFACELESS_MESA = 0x31DD  # not among PyOpenGL's constants
+
+log = logging.getLogger("remoteviz.rendering")
+
+_made: dict[tuple[str, str], int] = {}  # (GL_RENDERER, how it was reached) -> contexts made
+_made_lock = threading.Lock()  # render threads make their contexts at once
 
 
 def _address(handle: Any) -> int | None:
@@ -35,6 +45,7 @@ class GLContext(ABC):
 
     backend: Backend
     renderer_name = ""  # the GL_RENDERER string, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"
+    display_kind = ""  # how it was reached: "device 0 (NVIDIA H100 80GB HBM3)", "surfaceless", "GLFW window"
 
     @abstractmethod
     def make_current(self) -> None:
@@ -90,9 +101,37 @@ class EGLContext(GLContext):
         egl.eglMakeCurrent(self._display, egl.EGL_NO_SURFACE, egl.EGL_NO_SURFACE, egl.EGL_NO_CONTEXT)
 
 
-def _egl_display_candidates(egl: Any) -> Iterator[tuple[str, Callable[[], Any]]]:
-    """EGL displays worth trying, best first, each as a label and a function that opens it."""
+_EGL_DEVICE_NAMES = (  # a device's name, best first: (extension, attribute)
+    ("EGL_EXT_device_query_name", 0x335F),  # EGL_RENDERER_EXT: "NVIDIA H100 80GB HBM3"
+    ("EGL_EXT_device_drm_render_node", 0x3377),  # EGL_DRM_RENDER_NODE_FILE_EXT: "/dev/dri/renderD128"
+    ("EGL_EXT_device_drm", 0x3233),  # EGL_DRM_DEVICE_FILE_EXT: "/dev/dri/card0"
+)
+
+
+def egl_devices() -> list[tuple[EGLDevice, Any]]:
+    """EGL's devices (``EGL_EXT_device_enumeration``), described, each with its handle."""
+    from OpenGL import EGL
     from OpenGL.EGL.EXT.device_base import egl_get_devices, eglQueryDeviceStringEXT
+    from OpenGL.error import Error as GLLibraryError
+
+    devices = []
+    for index, handle in enumerate(egl_get_devices()):
+        extensions = frozenset((eglQueryDeviceStringEXT(handle, EGL.EGL_EXTENSIONS) or b"").decode().split())
+        name = ""
+        for extension, attribute in _EGL_DEVICE_NAMES:
+            if extension in extensions and not name:
+                try:
+                    name = (eglQueryDeviceStringEXT(handle, attribute) or b"").decode(errors="replace")
+                except GLLibraryError:  # e.g. Mesa's software device has no DRM node to name
+                    name = ""
+        devices.append((EGLDevice(index, extensions, name), handle))
+    return devices
+
+
+def _egl_display_candidates(egl: Any) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """EGL displays worth trying, best first, each as a label and a function that opens it:
+    the devices :func:`~remoteviz.rendering.gl_platform.order_devices` picks, then Mesa's
+    surfaceless platform and the default display where it allows them."""
     from OpenGL.EGL.EXT.platform_base import eglGetPlatformDisplayEXT
     from OpenGL.EGL.EXT.platform_device import EGL_PLATFORM_DEVICE_EXT
     from OpenGL.error import Error as GLLibraryError
@@ -101,15 +140,14 @@ def _egl_display_candidates(egl: Any) -> Iterator[tuple[str, Callable[[], Any]]]
         client_extensions = (egl.eglQueryString(egl.EGL_NO_DISPLAY, egl.EGL_EXTENSIONS) or b"").split()
     except GLLibraryError:  # EGL 1.4 without client extensions
         client_extensions = []
-    if b"EGL_EXT_platform_device" in client_extensions:
-        for index, device in enumerate(egl_get_devices()):
-            extensions = (eglQueryDeviceStringEXT(device, egl.EGL_EXTENSIONS) or b"").split()
-            if b"EGL_MESA_device_software" in extensions:
-                continue  # llvmpipe: the surfaceless platform below reaches it
-            yield (
-                f"device {index}",
-                partial(eglGetPlatformDisplayEXT, EGL_PLATFORM_DEVICE_EXT, device, None),
-            )
+    spec = device_choice()
+    devices = egl_devices() if b"EGL_EXT_platform_device" in client_extensions else []
+    handles = {device.index: handle for device, handle in devices}
+    chosen, mesa_allowed = order_devices([device for device, _ in devices], spec)
+    for device in chosen:
+        yield device.describe(), partial(eglGetPlatformDisplayEXT, EGL_PLATFORM_DEVICE_EXT, handles[device.index], None)
+    if not mesa_allowed:
+        return  # a device was asked for by name or number: never fall back to the CPU silently
     if b"EGL_MESA_platform_surfaceless" in client_extensions:
         yield (
             "surfaceless",
@@ -157,6 +195,7 @@ class GLFWContext(GLContext):
     """A context in a hidden GLFW window, for machines with a display."""
 
     backend = Backend.GLFW
+    display_kind = "GLFW window"
 
     def __init__(self) -> None:
         try:
@@ -200,7 +239,9 @@ class GLFWContext(GLContext):
 
 
 def create_context() -> GLContext:
-    """Make a context with the backend :func:`~remoteviz.rendering.gl_platform.choose_backend` picks."""
+    """Make a context with the backend :func:`~remoteviz.rendering.gl_platform.choose_backend` picks
+    (and, through EGL, the device :func:`~remoteviz.rendering.gl_platform.order_devices` picks); the
+    first context on each renderer is logged, so a deployment sees whether it got its GPU."""
     if choose_backend() is Backend.GLFW:
         context: GLContext = GLFWContext()
     else:
@@ -208,4 +249,16 @@ def create_context() -> GLContext:
     from OpenGL import GL
 
     context.renderer_name = GL.glGetString(GL.GL_RENDERER).decode(errors="replace")
+    key = (context.renderer_name, context.display_kind)
+    with _made_lock:
+        first = key not in _made
+        _made[key] = _made.get(key, 0) + 1
+    if first:
+        log.info("OpenGL renderer: %s, through %s", *key)
     return context
+
+
+def opengl_renderers() -> dict[tuple[str, str], int]:
+    """How many contexts this process made on each ``(GL_RENDERER, display)``: for ``/metrics``."""
+    with _made_lock:
+        return dict(_made)

@@ -8,6 +8,7 @@ itself.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import sys
@@ -83,3 +84,70 @@ def why_not_egl(loaded_platform: str) -> str:
                 "import remoteviz first, or set PYOPENGL_PLATFORM=egl before starting Python")
     return (f"PyOpenGL loaded {loaded_platform}, not EGL; set PYOPENGL_PLATFORM=egl before starting "
             "Python")
+
+
+#: Environment variable that picks the EGL device: an index among EGL's devices, a part of a
+#: device's name (``nvidia``, ``renderD129``), or ``mesa`` for Mesa's CPU renderer (llvmpipe).
+DEVICE_VARIABLE = "REMOTEVIZ_EGL_DEVICE"
+
+#: Names of Mesa's CPU renderer, reached through the surfaceless platform rather than a device.
+SOFTWARE_NAMES = ("mesa", "software", "llvmpipe", "cpu")
+
+_device_choice: str | None = None  # set by choose_device(); the environment variable otherwise
+
+
+@dataclasses.dataclass(frozen=True)
+class EGLDevice:
+    """What EGL says of one of its devices (``EGL_EXT_device_enumeration``), before any context."""
+
+    index: int
+    extensions: frozenset[str]
+    name: str  # the renderer name (EGL_EXT_device_query_name) or device file, when EGL tells them
+
+    @property
+    def is_software(self) -> bool:
+        """Mesa's CPU renderer (llvmpipe), which the surfaceless platform reaches as well."""
+        return "EGL_MESA_device_software" in self.extensions
+
+    def describe(self) -> str:
+        """``device 0 (NVIDIA H100 80GB HBM3)``, for logs and errors."""
+        return f"device {self.index}" + (f" ({self.name})" if self.name else "")
+
+
+def choose_device(spec: str | None) -> None:
+    """Pick the EGL device of the contexts made from now on (``ServiceSettings.gl_device``); None
+    goes back to ``REMOTEVIZ_EGL_DEVICE``, then to the default order (see :func:`order_devices`)."""
+    global _device_choice
+    _device_choice = spec.strip() if spec and spec.strip() else None
+
+
+def device_choice() -> str:
+    """The device asked for: :func:`choose_device`'s, else ``REMOTEVIZ_EGL_DEVICE``'s, else ``""``."""
+    return _device_choice or os.environ.get(DEVICE_VARIABLE, "").strip()
+
+
+def order_devices(devices: list[EGLDevice], spec: str) -> tuple[list[EGLDevice], bool]:
+    """The devices to try, best first, and whether Mesa's surfaceless platform may follow them.
+
+    With no ``spec``: every hardware device in EGL's order, then Mesa. A number: that device only.
+    ``mesa`` (``software``, ``llvmpipe``, ``cpu``): Mesa only. Any other text: the hardware devices
+    whose name contains it, case aside. A spec that matches nothing raises
+    :class:`RenderingUnavailableError` naming the devices there are, so that a deployment asking
+    for a GPU never ends up on the CPU without being told.
+    """
+    hardware = [device for device in devices if not device.is_software]
+    if not spec:
+        return hardware, True
+    known = ", ".join(device.describe() for device in devices) or "none"
+    if spec.lower() in SOFTWARE_NAMES:
+        return [], True
+    if spec.isdigit():
+        chosen = [device for device in devices if device.index == int(spec)]
+        if not chosen:
+            raise RenderingUnavailableError(f"{DEVICE_VARIABLE}={spec}: there is no EGL device {spec} "
+                                            f"(EGL's devices: {known})")
+        return ([], True) if chosen[0].is_software else (chosen, False)
+    chosen = [device for device in hardware if spec.lower() in device.name.lower()]
+    if not chosen:
+        raise RenderingUnavailableError(f"{DEVICE_VARIABLE}={spec!r} names no EGL device (EGL's devices: {known})")
+    return chosen, False

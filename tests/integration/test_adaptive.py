@@ -273,7 +273,7 @@ def test_metrics_callbacks_fire_with_plausible_values_and_prometheus_parses() ->
     values = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            name, value = line.split(" ")
+            name, value = line.rsplit(" ", 1)  # label values may hold spaces
             values[name] = float(value)
     assert values["remoteviz_frames_sent_total"] >= 2
     assert values["remoteviz_frame_bytes_sent_total"] > 0

@@ -2,12 +2,14 @@
 
 import asyncio
 import sys
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 import remoteviz as rv
 from remoteviz import client
+from remoteviz.rendering.renderer import Renderer
 
 from .harness import running_service
 
@@ -63,3 +65,24 @@ def test_the_page_chooses_its_encoder_with_a_connection_parameter() -> None:
         accept, frame = asyncio.run(scenario(runner))
     assert (accept.still_encoder, accept.interactive_encoder) == ("jpeg", "jpeg")
     assert frame.codec is rv.Codec.JPEG
+
+
+def test_metrics_name_the_opengl_renderer_that_drew_the_frames() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("TheCone", "width=64&height=48")) as view:
+            await view.next_frame()
+        return await asyncio.to_thread(_get_text, f"http://127.0.0.1:{runner.service.port}/metrics")
+
+    with cone_service() as runner:
+        text = asyncio.run(scenario(runner))
+    contexts = [line for line in text.splitlines() if line.startswith("remoteviz_opengl_contexts{")]
+    drawn_by = Renderer.shared(0).context  # this process's: llvmpipe here, the GPU on a GPU server
+    assert contexts, text
+    assert all(f'renderer="{drawn_by.renderer_name}"' in line for line in contexts), contexts
+    assert all(f'display="{drawn_by.display_kind}"' in line for line in contexts), contexts
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in contexts) >= 1
+
+
+def _get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode()
