@@ -116,6 +116,10 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import Volume as Volume
     from .rendering import VolumeMemoryError as VolumeMemoryError
     from .rendering import VolumeMode as VolumeMode
+    from .rendering import colormaps as colormaps
+
+
+_SCENE_FUNCTIONS = frozenset({"colormaps"})  # the scene's lower-case public names
 
 
 def _scene() -> types.ModuleType:
@@ -125,6 +129,7 @@ def _scene() -> types.ModuleType:
 def __getattr__(name: str) -> object:
     if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
         return [n for n in globals() if n[0].isupper()] + list(_scene().__all__)
-    if name[0].isupper() and name in _scene().__all__:
+    # Only names that could be the scene's load it (a probe such as ``__wrapped__`` must not).
+    if (name[0].isupper() or name in _SCENE_FUNCTIONS) and name in _scene().__all__:
         return getattr(_scene(), name)
     raise AttributeError(f"module 'remoteviz' has no attribute {name!r}")

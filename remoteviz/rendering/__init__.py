@@ -10,6 +10,7 @@ gl_platform.configure_pyopengl()
 
 from remoteviz.rendering.actions import HandleEventAction  # noqa: E402  (after configuring)
 from remoteviz.rendering.camera import Camera, OrthographicCamera, PerspectiveCamera, Viewport  # noqa: E402
+from remoteviz.rendering.colormaps import colormaps  # noqa: E402
 from remoteviz.rendering.examiner import InteractionMode, SceneExaminer  # noqa: E402
 from remoteviz.rendering.gl_platform import RenderingUnavailableError  # noqa: E402
 from remoteviz.rendering.lines import LineSet  # noqa: E402
@@ -106,4 +107,5 @@ __all__ = [
     "Volume",
     "VolumeMemoryError",
     "VolumeMode",
+    "colormaps",
 ]

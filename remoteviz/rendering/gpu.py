@@ -32,7 +32,7 @@ from remoteviz.rendering.volume import (
 )
 
 # Attribute locations shared by the shaders.
-POSITION, NORMAL, COLOR, TEXCOORD, SIZE = 0, 1, 2, 3, 4
+POSITION, NORMAL, COLOR, TEXCOORD, SIZE, SCALAR = 0, 1, 2, 3, 4, 5
 
 _VOLUME_FORMATS = {
     np.dtype(np.uint8): (GL.GL_R8, GL.GL_UNSIGNED_BYTE, 255.0),
@@ -160,7 +160,12 @@ def rgba_texture(image: npt.NDArray[np.uint8], *, linear: bool, flip: bool = Tru
 
 def table_texture(transfer: TransferFunction) -> GpuTexture:
     """A 1-D RGBA texture from a transfer function's table."""
-    return GpuTexture(transfer.table.reshape(TABLE_SIZE, 4), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
+    return colormap_texture(transfer.table.reshape(TABLE_SIZE, 4))
+
+
+def colormap_texture(table: npt.NDArray[np.float32]) -> GpuTexture:
+    """A 1-D RGBA texture from an ``(N, 4)`` table of floats 0..1 (a colour map's)."""
+    return GpuTexture(np.ascontiguousarray(table, np.float32), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
 
 
 class GpuTriangles(_VertexResource):
@@ -173,11 +178,13 @@ class GpuTriangles(_VertexResource):
                 (NORMAL, geometry.normals),
                 (COLOR, geometry.colors),
                 (TEXCOORD, geometry.texcoords),
+                (SCALAR, geometry.scalars),
             ],
             geometry.indices,
         )
         self.has_colors = geometry.colors is not None
         self.has_texcoords = geometry.texcoords is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
         self.winding = 0
         """1 or -1 once the triangles are known to close a solid wound counter-clockwise or
@@ -199,10 +206,17 @@ class GpuPoints(_VertexResource):
 
     def __init__(self, geometry: PointGeometry) -> None:
         self.vertices = _VertexArray(
-            [(POSITION, geometry.positions), (COLOR, geometry.colors), (SIZE, geometry.sizes)], None
+            [
+                (POSITION, geometry.positions),
+                (COLOR, geometry.colors),
+                (SIZE, geometry.sizes),
+                (SCALAR, geometry.scalars),
+            ],
+            None,
         )
         self.count = len(geometry.positions)
         self.has_colors = geometry.colors is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
 
     def draw(self) -> None:
@@ -215,8 +229,11 @@ class GpuLines(_VertexResource):
     """A line set's vertices and segment index pairs."""
 
     def __init__(self, geometry: LineGeometry) -> None:
-        self.vertices = _VertexArray([(POSITION, geometry.positions), (COLOR, geometry.colors)], geometry.segments)
+        self.vertices = _VertexArray(
+            [(POSITION, geometry.positions), (COLOR, geometry.colors), (SCALAR, geometry.scalars)], geometry.segments
+        )
         self.has_colors = geometry.colors is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
 
     def draw(self) -> None:

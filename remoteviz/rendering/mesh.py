@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from remoteviz.rendering.fields import Field, as_float
-from remoteviz.rendering.shapes import Geometry, Shape
+from remoteviz.rendering.scalars import ScalarShape
+from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.texture import Texture2D
 
 
@@ -80,6 +81,7 @@ def _smooth_normals(
     crease_angle: float,
     colors: np.ndarray | None,
     texcoords: np.ndarray | None,
+    scalars: np.ndarray | None,
 ) -> Geometry:
     """Normals for a mesh that has none, with the vertices that sharp edges split copied.
 
@@ -100,7 +102,7 @@ def _smooth_normals(
     agreement = np.einsum("fk,fck->fc", face_normals, normals[indices])
     faces, slots = np.nonzero(agreement < np.cos(crease_angle))
     if len(faces) == 0:
-        return Geometry(vertices, normals.astype(np.float32), indices, colors, texcoords)
+        return Geometry(vertices, normals.astype(np.float32), indices, colors, texcoords, scalars)
     copied = indices[faces, slots]
     split = indices.copy()
     split[faces, slots] = np.arange(len(vertices), len(vertices) + len(faces), dtype=np.uint32)
@@ -110,18 +112,26 @@ def _smooth_normals(
         split,
         None if colors is None else np.concatenate([colors, colors[copied]]),
         None if texcoords is None else np.concatenate([texcoords, texcoords[copied]]),
+        None if scalars is None else np.concatenate([scalars, scalars[copied]]),
     )
 
 
-def _per_face(geometry: Geometry, face_colors: np.ndarray) -> Geometry:
-    """The triangles with vertices of their own, so that each face carries one colour."""
+def _per_face(geometry: Geometry, face_colors: np.ndarray | None, face_scalars: np.ndarray | None) -> Geometry:
+    """The triangles with vertices of their own, so that each face carries one colour or scalar."""
     corners = geometry.indices.ravel()
+
+    def per_corner(per_vertex: np.ndarray | None, per_face: np.ndarray | None) -> np.ndarray | None:
+        if per_face is not None:
+            return np.repeat(per_face, 3, axis=0)
+        return None if per_vertex is None else per_vertex[corners]
+
     return Geometry(
         geometry.positions[corners],
         geometry.normals[corners],
         np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
-        np.repeat(face_colors, 3, axis=0),
-        None if geometry.texcoords is None else geometry.texcoords[corners],
+        per_corner(geometry.colors, face_colors),
+        per_corner(geometry.texcoords, None),
+        per_corner(geometry.scalars, face_scalars),
     )
 
 
@@ -134,7 +144,7 @@ def _material_image(material: Any) -> Any:
     return None
 
 
-class Mesh(Shape):
+class Mesh(ScalarShape):
     """Triangles given as numpy arrays.
 
     ``vertices`` is ``(N, 3)``; ``indices`` ``(M, 3)`` picks three vertices per triangle (None: each
@@ -143,7 +153,9 @@ class Mesh(Shape):
     diffuse colour; ``face_colors`` ``(M, 3)`` or ``(M, 4)`` give each triangle one colour instead
     (CAD parts, per-cell results). ``texcoords`` ``(N, 2)`` place the current
     :class:`~remoteviz.rendering.texture.Texture2D` (or the mesh's own ``texture``) on the
-    triangles. Computed normals shade smoothly except across edges sharper than
+    triangles. ``scalars`` (one per vertex or per triangle) colour the mesh through ``colormap``
+    instead (see :class:`~remoteviz.rendering.scalars.ScalarShape`); per triangle, each face is
+    flat. Computed normals shade smoothly except across edges sharper than
     ``crease_angle``. Assign a new array to change a field; after editing one in place, call
     :meth:`touch`.
     """
@@ -247,8 +259,14 @@ class Mesh(Shape):
         face_colors = self.face_colors
         if face_colors is not None and len(face_colors) != len(indices):
             raise ValueError(f"face_colors has {len(face_colors)} rows for {len(indices)} triangles")
+        scalars, per_cell = self._scalars_per(count, len(indices), "triangle")
+        vertex_scalars = None if per_cell else scalars
         if self.normals is not None:
-            geometry = Geometry(vertices, self.normals, indices, self.colors, self.texcoords)
+            geometry = Geometry(vertices, self.normals, indices, self.colors, self.texcoords, vertex_scalars)
         else:
-            geometry = _smooth_normals(vertices, indices, self.crease_angle, self.colors, self.texcoords)
-        return geometry if face_colors is None else _per_face(geometry, face_colors)
+            geometry = _smooth_normals(
+                vertices, indices, self.crease_angle, self.colors, self.texcoords, vertex_scalars
+            )
+        if face_colors is None and not per_cell:
+            return geometry
+        return _per_face(geometry, face_colors, scalars if per_cell else None)

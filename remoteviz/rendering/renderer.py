@@ -28,6 +28,7 @@ from OpenGL import GL
 
 from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
+from remoteviz.rendering.colormaps import ColorMapping
 from remoteviz.rendering.context import GLContext, create_context
 from remoteviz.rendering.framebuffer import Framebuffer
 from remoteviz.rendering.gpu import (
@@ -36,14 +37,17 @@ from remoteviz.rendering.gpu import (
     GpuLines,
     GpuPoints,
     GpuSlice,
+    GpuTexture,
     GpuTriangles,
     GpuVolume,
+    colormap_texture,
 )
 from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
 from remoteviz.rendering.points import PointGeometry
+from remoteviz.rendering.scalars import ScalarShape
 from remoteviz.rendering.shaders import (
     BACKGROUND_FRAGMENT,
     BACKGROUND_VERTEX,
@@ -182,6 +186,8 @@ class Renderer:
         """Of :attr:`triangles_drawn`, those drawn with their hidden faces culled: for diagnostics."""
         self._decimator = Decimator()
         self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
+        # Named colour maps' tables as 1-D textures: a few dozen at most, kept for the context's life.
+        self._colormaps: dict[str, GpuTexture] = {}
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
         self._released: collections.deque[_CacheEntry] = collections.deque()
 
@@ -319,6 +325,7 @@ class Renderer:
         program.set_matrix("u_projection", projection)
         program.set_int("u_orthographic", orthographic)
         program.set_int("u_texture", 0)
+        program.set_int("u_colormap", 1)
         for instance in instances:
             self._draw_shape(instance, view, frame.global_lights, frame.interactive)
 
@@ -361,6 +368,7 @@ class Renderer:
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
             GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
+        self._set_scalar_mapping(program, instance.shape, gpu.has_scalars, 1)
         texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
         drawn_texture = texture if gpu.has_texcoords else None
         program.set_int("u_textured", drawn_texture is not None)
@@ -397,6 +405,7 @@ class Renderer:
         program = self._points
         program.use()
         program.set_matrix("u_projection", projection)
+        program.set_int("u_colormap", 0)
         GL.glEnable(GL.GL_PROGRAM_POINT_SIZE)
         for instance in instances:
             gpu: GpuPoints = self._gpu(instance.shape)
@@ -404,6 +413,7 @@ class Renderer:
             program.set_clip_planes(_planes_in(instance, view))
             if not gpu.has_colors:
                 GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            self._set_scalar_mapping(program, instance.shape, gpu.has_scalars, 0)
             gpu.draw()
         GL.glDisable(GL.GL_PROGRAM_POINT_SIZE)
 
@@ -417,6 +427,7 @@ class Renderer:
         program.set_matrix("u_projection", projection)
         program.set_vec2("u_viewport", (viewport.width, viewport.height))
         program.set_float("u_depth_bias", _LINE_DEPTH_BIAS)
+        program.set_int("u_colormap", 0)
         GL.glDisable(GL.GL_CULL_FACE)
         for instance in instances:
             lines = instance.shape
@@ -427,7 +438,28 @@ class Renderer:
             program.set_float("u_width", lines.width)
             if not gpu.has_colors:
                 GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            self._set_scalar_mapping(program, lines, gpu.has_scalars, 0)
             gpu.draw()
+
+    def _set_scalar_mapping(self, program: ShaderProgram, shape: Shape, has_scalars: bool, unit: int) -> None:
+        """Colour by the shape's scalars through its colour map (bound to ``unit``), if it has them."""
+        mapping = shape.color_mapping() if has_scalars and isinstance(shape, ScalarShape) else None
+        program.set_int("u_scalar_mapped", mapping is not None)
+        if mapping is None:
+            return
+        low, high = (np.log10(mapping.low), np.log10(mapping.high)) if mapping.log else (mapping.low, mapping.high)
+        program.set_float("u_scalar_low", float(low))
+        program.set_float("u_scalar_high", float(high))
+        program.set_int("u_scalar_log", mapping.log)
+        program.set_vec3("u_nan_color", mapping.nan_color)
+        self._colormap(mapping).bind(unit)
+
+    def _colormap(self, mapping: ColorMapping) -> GpuTexture:
+        """The 1-D texture of a named map's table, made on first use."""
+        texture = self._colormaps.get(mapping.colormap)
+        if texture is None:
+            texture = self._colormaps[mapping.colormap] = colormap_texture(mapping.table)
+        return texture
 
     # ------------------------------------------------------------------ volumes
 
@@ -583,18 +615,20 @@ class Renderer:
         """The GPU copy of a shape's geometry (or of a texture node), made or updated as needed."""
         entry = self._cache.get(node)
         source = node if not hasattr(node, "geometry") else node.geometry
+        # A shape's colour map or range changes its version but not its geometry's: no upload.
+        version = node.geometry_version if isinstance(node, Shape) else node.version
         if entry is None:
-            entry = _CacheEntry(node.version, self._make(source))
+            entry = _CacheEntry(version, self._make(source))
             self._cache[node] = entry
             weakref.finalize(node, self._released.append, entry)
-        elif entry.version != node.version:
+        elif entry.version != version:
             if isinstance(entry.gpu, GpuVolume):
                 assert isinstance(source, VolumeGeometry)  # a node's geometry keeps its kind
                 entry.gpu = entry.gpu.updated(source, Volume.memory_budget - self.volume_bytes)
             else:
                 entry.gpu = entry.gpu.updated(source)
             entry.drop_lod()
-            entry.version = node.version
+            entry.version = version
         return entry.gpu
 
     def _triangles(self, shape: Shape, interactive: bool) -> GpuTriangles:

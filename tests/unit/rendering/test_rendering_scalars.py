@@ -1,0 +1,185 @@
+"""Shapes coloured by scalars through named colour maps, rendered with real OpenGL: the pixels are
+compared with the map's own colours read from the cmap package (not from remoteviz's code)."""
+
+from __future__ import annotations
+
+import math
+
+import cmap
+import numpy as np
+import pytest
+
+import remoteviz as rv
+from remoteviz.rendering import LineSet, Material, Mesh, PointSet
+from remoteviz.rendering.colormaps import ColorMapping, auto_range, colormap_table
+
+from .scenes import H, W, examiner, render
+
+# The cmap package's own names for the maps the tests use.
+CATALOGUE = {"viridis": "bids:viridis", "plasma": "bids:plasma", "coolwarm": "matplotlib:coolwarm",
+             "grey": "matlab:gray", "turbo": "google:turbo"}
+
+
+def map_rgb(name: str, t: np.ndarray) -> np.ndarray:
+    """The map's colour at positions 0..1, 0..255, from the cmap package's 256-entry table."""
+    table = np.asarray(cmap.Colormap(CATALOGUE[name]).lut(256))[:, :3]
+    x = np.clip(t, 0.0, 1.0) * 255.0
+    return np.stack([np.interp(x, np.arange(256), table[:, k]) for k in range(3)], axis=-1) * 255.0
+
+
+def unlit(nodes: list) -> rv.SceneExaminer:
+    """Shapes in a scene whose surfaces show their own colour exactly (no light, full ambient)."""
+    root = examiner([Material(ambient_color=(1, 1, 1), specular_color=(0, 0, 0)), *nodes])
+    root.headlight.on = False
+    return root
+
+
+def ramp_quad(columns: int = 1, **fields) -> Mesh:
+    """A rectangle x -60..60, y -40..40, in ``columns`` cells (two triangles each)."""
+    xs = np.linspace(-60.0, 60.0, columns + 1)
+    vertices = np.array([(x, y, 0.0) for x in xs for y in (-40.0, 40.0)], np.float32)
+    faces = []
+    for c in range(columns):
+        a, b, d, e = 2 * c, 2 * c + 2, 2 * c + 3, 2 * c + 1
+        faces += [(a, b, d), (a, d, e)]
+    return Mesh(vertices, faces, **fields)
+
+
+def column_x(px: np.ndarray) -> np.ndarray:
+    return px + 0.5 - W / 2.0
+
+
+def test_colormaps_lists_the_usual_maps_and_each_table_is_the_libraries():
+    names = rv.colormaps()
+    for wanted in ("viridis", "plasma", "inferno", "magma", "cividis", "turbo", "coolwarm", "grey", "gray",
+                   "seismic", "RdBu"):
+        assert wanted in names
+    np.testing.assert_allclose(colormap_table("viridis"), cmap.Colormap("bids:viridis").lut(256), atol=1e-6)
+    np.testing.assert_allclose(colormap_table("viridis_r"), colormap_table("viridis")[::-1], atol=1e-6)
+    with pytest.raises(ValueError, match="unknown colour map 'nope'"):
+        Mesh(np.zeros((3, 3)), colormap="nope")
+
+
+@pytest.mark.parametrize("name", ["viridis", "coolwarm", "grey"])
+def test_a_vertex_scalar_ramp_shows_the_maps_colours_across_the_mesh(make_manager, name):
+    mesh = ramp_quad(colormap=name)
+    mesh.scalars = mesh.vertices[:, 0] * 10.0  # -600 .. 600 across x; the auto range spans them
+    image = render(make_manager(), unlit([mesh]))
+    columns = np.arange(25, 135)
+    shown = image[H // 2, columns]
+    expected = map_rgb(name, (column_x(columns) + 60.0) / 120.0)
+    np.testing.assert_allclose(shown, expected, atol=3)
+
+
+def test_per_cell_scalars_give_flat_faces(make_manager):
+    mesh = ramp_quad(columns=4, scalars=[0, 0, 1, 1, 2, 2, 3, 3], colormap="plasma")  # 8 triangles
+    image = render(make_manager(), unlit([mesh]))
+    for cell in range(4):
+        left = int(W / 2 - 60 + 30 * cell)
+        block = image[H // 2 - 35 : H // 2 + 35, left + 2 : left + 28].reshape(-1, 3)
+        expected = map_rgb("plasma", np.array([cell / 3.0]))[0]
+        np.testing.assert_allclose(block, np.broadcast_to(expected, block.shape), atol=2)
+
+
+def test_vertex_count_decides_unless_the_association_is_given():
+    mesh = ramp_quad(columns=1, scalars=[0.0, 1.0, 2.0, 3.0])  # 4 vertices, 2 triangles
+    assert len(mesh.geometry.positions) == 4
+    mesh.scalars = [5.0, 6.0]
+    assert len(mesh.geometry.positions) == 6 and list(mesh.geometry.scalars) == [5, 5, 5, 6, 6, 6]
+    mesh.scalars = [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="3 values for 4 vertices and 2 triangles"):
+        _ = mesh.geometry
+    mesh.scalar_association = "cell"
+    with pytest.raises(ValueError, match="3 values for 2 triangles"):
+        _ = mesh.geometry
+
+
+def test_log_scale_spaces_decades_evenly_and_shows_non_positive_values_in_the_nan_colour(make_manager):
+    values = [1.0, 10.0, 100.0, 1000.0, -5.0, np.nan]
+    mesh = ramp_quad(columns=6, scalars=np.repeat(values, 2), colormap="viridis", log_scale=True,
+                     nan_color=(1.0, 0.0, 1.0))
+    assert mesh.effective_scalar_range() == (1.0, 1000.0)  # the positive values only
+    image = render(make_manager(), unlit([mesh]))
+    for cell in range(6):
+        x = int(W / 2 - 60 + 20 * cell + 10)
+        shown = image[H // 2, x]
+        expected = map_rgb("viridis", np.array([cell / 3.0]))[0] if cell < 4 else (255, 0, 255)
+        np.testing.assert_allclose(shown, expected, atol=2)
+
+
+def test_a_log_scale_with_a_non_positive_range_is_refused_with_a_reason():
+    with pytest.raises(ValueError, match="log scale needs a positive range"):
+        ColorMapping("viridis", colormap_table("viridis"), 0.0, 10.0, log=True)
+    assert auto_range(np.array([-1.0, 0.0], np.float32), log=True) == (1.0, 10.0)
+    mesh = ramp_quad(scalars=[1.0, 2.0, 3.0, 4.0], scalar_range=(-1.0, 4.0), log_scale=True)
+    with pytest.raises(ValueError, match="positive range"):
+        mesh.color_mapping()
+
+
+def test_a_set_range_clamps_values_outside_it_to_the_end_colours(make_manager):
+    mesh = ramp_quad(scalars=[-60.0, -60.0, 60.0, 60.0], scalar_range=(-20.0, 20.0), colormap="turbo")
+    image = render(make_manager(), unlit([mesh]))
+    columns = np.arange(25, 135)
+    expected = map_rgb("turbo", (column_x(columns) + 20.0) / 40.0)
+    np.testing.assert_allclose(image[H // 2, columns], expected, atol=3)
+    assert (np.abs(image[H // 2, 30] - map_rgb("turbo", np.array([0.0]))[0]) <= 2).all()
+    assert (np.abs(image[H // 2, 130] - map_rgb("turbo", np.array([1.0]))[0]) <= 2).all()
+
+
+def test_switching_the_map_keeps_the_geometry_and_redraws(make_manager):
+    mesh = ramp_quad(scalars=[0.0, 0.0, 1.0, 1.0])
+    redraws = []
+    manager = make_manager(lambda: redraws.append(1))
+    manager.scene_graph = unlit([mesh])
+    manager.antialiasing = 0
+    first = manager.render(W, H).astype(int)
+    geometry, version = mesh.geometry, mesh.geometry_version
+    before, asked = mesh.version, len(redraws)
+    mesh.colormap = "grey"
+    mesh.scalar_range = (0.0, 2.0)
+    assert mesh.version > before and len(redraws) > asked
+    assert mesh.geometry_version == version and mesh.geometry is geometry  # nothing rebuilt or uploaded
+    second = manager.render(W, H).astype(int)
+    columns = np.arange(25, 135)
+    np.testing.assert_allclose(second[H // 2, columns], map_rgb("grey", (column_x(columns) + 60.0) / 240.0), atol=3)
+    assert not np.array_equal(first, second)
+
+
+def test_a_point_set_coloured_by_scalars(make_manager):
+    positions = np.array([(-50.0, 0.0, 0.0), (0.0, 0.0, 0.0), (50.0, 0.0, 0.0)], np.float32)
+    points = PointSet(positions, size=9.0, scalars=[2.0, 3.0, 4.0], colormap="plasma")
+    manager = make_manager()
+    image = render(manager, examiner([points]))
+    for (x, _, _), t in zip(positions, (0.0, 0.5, 1.0), strict=True):
+        px = int(x + W / 2)
+        np.testing.assert_allclose(image[H // 2, px], map_rgb("plasma", np.array([t]))[0], atol=2)
+    picked = manager.pick(int(W / 2), H // 2, W, H)
+    assert picked.node is points and picked.index == 1 and picked.value == 3.0
+
+
+def test_a_line_set_coloured_per_vertex_and_per_segment(make_manager):
+    positions = np.array([(-60.0, 0.0, 0.0), (0.0, 0.0, 0.0), (60.0, 0.0, 0.0)], np.float32)
+    lines = LineSet(positions, width=5.0, scalars=[0.0, 1.0], colormap="viridis")  # one per segment
+    manager = make_manager()
+    image = render(manager, examiner([lines]))
+    np.testing.assert_allclose(image[H // 2, 40], map_rgb("viridis", np.array([0.0]))[0], atol=2)
+    np.testing.assert_allclose(image[H // 2, 120], map_rgb("viridis", np.array([1.0]))[0], atol=2)
+    lines.scalars = [0.0, 5.0, 10.0]  # per vertex: a ramp along each segment
+    lines.scalar_association = "vertex"
+    image = render(manager, examiner([lines]))
+    np.testing.assert_allclose(image[H // 2, 50], map_rgb("viridis", np.array([(50 + 0.5 - 20) / 120]))[0], atol=4)
+    picked = manager.pick(110, H // 2, W, H)
+    assert picked.node is lines and math.isclose(picked.value, (110 + 0.5 - 80 + 60) / 120 * 10, abs_tol=0.1)
+
+
+def test_picking_a_coloured_mesh_reports_the_scalar_under_the_pointer(make_manager):
+    mesh = ramp_quad(scalars=[-600.0, -600.0, 600.0, 600.0])
+    manager = make_manager()
+    render(manager, unlit([mesh]))
+    for px in (30, 80, 121):
+        picked = manager.pick(px, H // 2, W, H)
+        assert picked.node is mesh and math.isclose(picked.value, column_x(px) * 10.0, abs_tol=0.05)
+    flat = ramp_quad(columns=2, scalars=[1.0, 1.0, 7.0, 7.0])
+    render(manager, unlit([flat]))
+    assert manager.pick(60, H // 2, W, H).value == 1.0 and manager.pick(100, H // 2, W, H).value == 7.0
+    assert manager.pick(5, 5, W, H) is None
