@@ -143,15 +143,20 @@ class ColorMapping:
         if self.log and self.low <= 0.0:
             raise ValueError(f"a log scale needs a positive range, got ({self.low:g}, {self.high:g})")
 
+    def scale_ends(self) -> tuple[float, float]:
+        """The range's ends as the shaders compare values with them: their logarithms (base 10)
+        on a log scale."""
+        if self.log:
+            return math.log10(self.low), math.log10(self.high)
+        return self.low, self.high
+
     def positions(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Values to positions along the map, 0..1 (clamped); NaN where the NaN colour shows."""
         v = np.asarray(values, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.log:
                 v = np.where(v > 0.0, np.log10(v), np.nan)
-                low, high = math.log10(self.low), math.log10(self.high)
-            else:
-                low, high = self.low, self.high
+            low, high = self.scale_ends()
             return np.clip((v - low) / (high - low), 0.0, 1.0)
 
     def colors(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -243,15 +243,24 @@ class GpuLines(_VertexResource):
 
 
 class GpuSlice:
-    """A slice's rectangle, its values as a float texture and its colour map."""
+    """A slice's rectangle, its values as a float texture and its colour map's table."""
 
     def __init__(self, geometry: SliceGeometry) -> None:
         self.triangles = GpuTriangles(geometry.triangles)
         self.values = GpuTexture(
             geometry.values, GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT, linear=not geometry.nearest
         )
-        self.colormap = table_texture(geometry.colormap)
+        self._table: npt.NDArray[np.float32] | None = None
+        self.colormap = GpuTexture(np.zeros((TABLE_SIZE, 4), np.float32), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
         self.nbytes = self.values.nbytes
+
+    def use_table(self, table: npt.NDArray[np.float32]) -> None:
+        """Hold ``table`` (a read-only colour table) in the colour map texture, uploading it only
+        when it is another table than last time."""
+        if table is not self._table:
+            self.colormap.delete()
+            self.colormap = colormap_texture(table)
+            self._table = table
 
     def updated(self, geometry: SliceGeometry) -> GpuSlice:
         """The GPU copy of a changed geometry (this one freed)."""

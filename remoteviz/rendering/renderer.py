@@ -68,7 +68,7 @@ from remoteviz.rendering.shaders import (
     ShaderProgram,
 )
 from remoteviz.rendering.shapes import Geometry, Shape
-from remoteviz.rendering.slices import SliceGeometry
+from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice, SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
 from remoteviz.rendering.texture import Texture2D
 from remoteviz.rendering.volume import Volume, VolumeGeometry, VolumeMode
@@ -388,13 +388,19 @@ class Renderer:
         program.set_int("u_colormap", 1)
         GL.glDisable(GL.GL_CULL_FACE)
         for instance in instances:
-            geometry: SliceGeometry = instance.shape.geometry
-            gpu: GpuSlice = self._gpu(instance.shape)
+            plane = instance.shape
+            assert isinstance(plane, (OrthoSlice, ObliqueSlice))  # only slices build a SliceGeometry
+            gpu: GpuSlice = self._gpu(plane)
             program.set_matrix("u_model_view", view @ instance.model)
             program.set_matrix("u_normal_matrix", np.eye(3))
             program.set_clip_planes(_planes_in(instance, view))
-            program.set_float("u_low", geometry.low)
-            program.set_float("u_high", geometry.high)
+            mapping = plane.color_mapping()
+            low, high = mapping.scale_ends()
+            program.set_float("u_low", low)
+            program.set_float("u_high", high)
+            program.set_int("u_log", mapping.log)
+            program.set_vec3("u_nan_color", mapping.nan_color)
+            gpu.use_table(mapping.table)
             gpu.values.bind(0)
             gpu.colormap.bind(1)
             gpu.triangles.draw()
@@ -447,9 +453,9 @@ class Renderer:
         program.set_int("u_scalar_mapped", mapping is not None)
         if mapping is None:
             return
-        low, high = (np.log10(mapping.low), np.log10(mapping.high)) if mapping.log else (mapping.low, mapping.high)
-        program.set_float("u_scalar_low", float(low))
-        program.set_float("u_scalar_high", float(high))
+        low, high = mapping.scale_ends()
+        program.set_float("u_scalar_low", low)
+        program.set_float("u_scalar_high", high)
         program.set_int("u_scalar_log", mapping.log)
         program.set_vec3("u_nan_color", mapping.nan_color)
         self._colormap(mapping).bind(unit)

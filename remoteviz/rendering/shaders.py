@@ -254,20 +254,26 @@ void main() {{
 SLICE_FRAGMENT = f"""
 #version 330 core
 {CLIP_GLSL}
+const float COLORMAP_SIZE = {TABLE_SIZE}.0;
 in vec3 v_position;
 in vec2 v_texcoord;
 uniform sampler2D u_values;    // one float per texel, in data units; NaN outside the data
 uniform sampler1D u_colormap;
 uniform float u_low;           // data value shown with the colour map's first colour
-uniform float u_high;          // ... and with its last
+uniform float u_high;          // ... and with its last (their logarithms on a log scale)
+uniform bool u_log;
+uniform vec3 u_nan_color;      // non-positive values on a log scale
 out vec4 frag_color;
 
 void main() {{
     if (clipped(v_position)) discard;
     float value = texture(u_values, v_texcoord).r;
     if (isnan(value)) discard;
+    if (u_log && value <= 0.0) {{ frag_color = vec4(u_nan_color, 1.0); return; }}
+    if (u_log) value = log(value) / log(10.0);
     float t = clamp((value - u_low) / max(u_high - u_low, 1e-30), 0.0, 1.0);
-    frag_color = vec4(texture(u_colormap, t).rgb, 1.0);
+    // Position 0 at the first entry's centre and 1 at the last's, as the table says.
+    frag_color = vec4(texture(u_colormap, (t * (COLORMAP_SIZE - 1.0) + 0.5) / COLORMAP_SIZE).rgb, 1.0);
 }}
 """
 

@@ -183,3 +183,67 @@ def test_picking_a_coloured_mesh_reports_the_scalar_under_the_pointer(make_manag
     render(manager, unlit([flat]))
     assert manager.pick(60, H // 2, W, H).value == 1.0 and manager.pick(100, H // 2, W, H).value == 7.0
     assert manager.pick(5, 5, W, H) is None
+
+
+# ------------------------------------------------------------------ slices and volumes
+
+
+def slab_volume() -> rv.Volume:
+    """Values 0..9 rising along x, 10 columns of 10 units, centred on the view (a 4 x 8 x 10 array)."""
+    data = np.broadcast_to(np.arange(10, dtype=np.float32), (4, 8, 10)).copy()
+    return rv.Volume(data, spacing=(10.0, 10.0, 10.0), origin=(-45.0, -35.0, -15.0))
+
+
+def column_centres() -> np.ndarray:
+    return (W // 2 - 50 + 5 + 10 * np.arange(10)).astype(int)
+
+
+def test_an_ortho_slice_through_a_named_map_and_switched_without_resampling(make_manager):
+    volume = slab_volume()
+    plane = rv.OrthoSlice.of_volume(volume, axis="z", index=2, colormap="viridis", nearest=True)
+    manager = make_manager()
+    image = render(manager, examiner([plane]))
+    shown = image[H // 2, column_centres()]
+    np.testing.assert_allclose(shown, map_rgb("viridis", np.arange(10) / 9.0), atol=2)
+    geometry = plane.geometry
+    plane.colormap = "coolwarm"
+    plane.window, plane.level = 4.0, 2.0  # 0..4: the columns from 4 on take the last colour
+    image = render(manager, examiner([plane]))
+    assert plane.geometry is geometry
+    np.testing.assert_allclose(image[H // 2, column_centres()], map_rgb("coolwarm", np.arange(10) / 4.0), atol=2)
+    mapping = plane.color_mapping()
+    assert (mapping.colormap, mapping.low, mapping.high) == ("coolwarm", 0.0, 4.0)
+
+
+def test_a_slice_on_a_log_scale(make_manager):
+    volume = slab_volume()
+    volume.data = (10.0 ** (volume.data / 3.0)).astype(np.float32)  # 1 .. 1000: 3 columns a decade
+    volume.data[:, :, 0] = 0.0
+    plane = rv.OrthoSlice.of_volume(volume, axis="z", index=1, colormap="plasma", nearest=True, log_scale=True,
+                                    nan_color=(0.0, 1.0, 0.0))
+    image = render(make_manager(), examiner([plane]))
+    shown = image[H // 2, column_centres()]
+    np.testing.assert_allclose(shown[0], (0, 255, 0), atol=1)
+    low, high = plane.value_range()  # the positive values' range: 10^(1/3) .. 1000
+    np.testing.assert_allclose((low, high), (10 ** (1 / 3), 1000.0), rtol=1e-5)
+    expected = map_rgb("plasma", (np.arange(1, 10) / 3.0 - 1 / 3) / (3.0 - 1 / 3))
+    np.testing.assert_allclose(shown[1:], expected, atol=2)
+
+
+def test_a_volume_coloured_by_a_named_map(make_manager):
+    volume = slab_volume()
+    volume.transfer_function = rv.TransferFunction.from_colormap("inferno", opacity=1.0)
+    volume.mode = rv.VolumeMode.MIP
+    assert volume.color_mapping().colormap == "inferno" and volume.color_mapping().high == 9.0
+    image = render(make_manager(), examiner([volume]))
+    shown = image[H // 2, column_centres()]
+    table = np.asarray(cmap.Colormap("bids:inferno").lut(256))[:, :3] * 255.0
+    # The volume's table lookup puts position t at texel t * 256 - 0.5.
+    x = np.clip(np.arange(10) / 9.0 * 256 - 0.5, 0, 255)
+    expected = np.stack([np.interp(x, np.arange(256), table[:, k]) for k in range(3)], axis=-1)
+    np.testing.assert_allclose(shown, expected, atol=5)  # through a half-float layer
+    ramp = rv.TransferFunction.from_colormap("viridis")
+    assert ramp.table[0, 3] == 0.0 and ramp.table[-1, 3] == 1.0
+    recoloured = rv.TransferFunction.preset("ct").with_colormap("grey")
+    np.testing.assert_array_equal(recoloured.table[:, 3], rv.TransferFunction.preset("ct").table[:, 3])
+    assert recoloured.name == "grey"
