@@ -65,9 +65,12 @@ from .service import (
 __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__all__'s order
+    from .rendering import AxesTriad as AxesTriad
     from .rendering import BoundingBox as BoundingBox
     from .rendering import Camera as Camera
     from .rendering import ClipPlane as ClipPlane
+    from .rendering import ColorBar as ColorBar
+    from .rendering import ColorMapping as ColorMapping
     from .rendering import Cone as Cone
     from .rendering import Cube as Cube
     from .rendering import Cylinder as Cylinder
@@ -100,6 +103,8 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import RenderingUnavailableError as RenderingUnavailableError
     from .rendering import RotateRecognizer as RotateRecognizer
     from .rendering import Rotation as Rotation
+    from .rendering import ScalarShape as ScalarShape
+    from .rendering import ScaleBar as ScaleBar
     from .rendering import SceneExaminer as SceneExaminer
     from .rendering import SceneManager as SceneManager
     from .rendering import Separator as Separator

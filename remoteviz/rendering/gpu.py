@@ -16,6 +16,7 @@ import numpy.typing as npt
 from OpenGL import GL
 
 from remoteviz.rendering.lines import LineGeometry
+from remoteviz.rendering.overlays import OverlayPicture
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.slices import SliceGeometry
@@ -275,9 +276,10 @@ class GpuSlice:
 
 
 class GpuImage:
-    """A 2-D RGBA texture made from a :class:`Texture2D` node or a label's image."""
+    """A 2-D RGBA texture made from a :class:`Texture2D` node, a label's image or an overlay's
+    picture."""
 
-    def __init__(self, source: Texture2D | TextGeometry) -> None:
+    def __init__(self, source: Texture2D | TextGeometry | OverlayPicture) -> None:
         if isinstance(source, Texture2D):
             self.texture = rgba_texture(source.image, linear=source.filter is TextureFilter.LINEAR, repeat=True)
         else:
@@ -285,7 +287,7 @@ class GpuImage:
             self.size = (source.image.shape[1], source.image.shape[0])
         self.nbytes = self.texture.nbytes
 
-    def updated(self, source: Texture2D | TextGeometry) -> GpuImage:
+    def updated(self, source: Texture2D | TextGeometry | OverlayPicture) -> GpuImage:
         """The GPU copy of a changed image (this one freed)."""
         self.delete()
         return GpuImage(source)

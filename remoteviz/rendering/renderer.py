@@ -9,7 +9,8 @@ on the rendering thread after the shape is garbage-collected.
 
 A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
 depth testing; transparent triangles, farthest first; volumes, ray cast brick by brick front to
-back into a layer of their own that is then laid over the picture; text labels on top.
+back into a layer of their own that is then laid over the picture; text labels on top; then the
+overlays (colour bars, axes triads, scale bars) over everything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import concurrent.futures
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
+from remoteviz.rendering.overlays import Overlay, OverlayGeometry, OverlayView
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.scalars import ScalarShape
 from remoteviz.rendering.shaders import (
@@ -112,6 +114,18 @@ class _CacheEntry:
         """Free the GPU copies; the context must be current."""
         self.drop_lod()
         self.gpu.delete()
+
+
+@dataclass(slots=True)
+class _OverlayImage:
+    """An overlay's picture on the GPU and the key it was drawn for."""
+
+    key: Hashable
+    image: GpuImage
+
+    def delete(self) -> None:
+        """Free the texture; the context must be current."""
+        self.image.delete()
 
 
 class _Layer:
@@ -270,7 +284,8 @@ class Renderer:
         boxes = [(instance, instance.world_bounding_box) for instance in frame.shapes]
         visible = [(instance, box) for instance, box in boxes if box is not None]
         labels = [i for i in frame.shapes if isinstance(i.shape.geometry, TextGeometry)]
-        if not visible and not labels:
+        overlays = [i for i in frame.shapes if isinstance(i.shape.geometry, OverlayGeometry)]
+        if not visible and not labels and not overlays:
             return
         near, far = 1.0, 2.0
         if visible:
@@ -307,6 +322,8 @@ class Renderer:
             self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
         if labels:
             self._draw_labels(labels, view, projection, viewport)
+        if overlays:
+            self._draw_overlays(overlays, view, frame, viewport)
 
     # ------------------------------------------------------------------ triangles
 
@@ -604,16 +621,57 @@ class Renderer:
             corner = label_corner(instance, view, projection, viewport)
             if corner is None:
                 continue
-            gpu: GpuImage = self._gpu(instance.shape)
-            width, height = gpu.size
-            left, top = round(corner[0]), round(corner[1])
-            program.set_vec2("u_corner", (left, viewport.height - top - height))
-            program.set_vec2("u_size", (width, height))
-            gpu.texture.bind(0)
-            GL.glBindVertexArray(self._empty_vao)
-            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+            self._draw_image(self._gpu(instance.shape), (round(corner[0]), round(corner[1])), viewport)
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_DEPTH_TEST)
+
+    def _draw_image(self, gpu: GpuImage, top_left: tuple[int, int], viewport: Viewport) -> None:
+        """Draw a picture at its pixel size, its top-left corner at ``top_left`` pixels from the
+        frame's top-left; the overlay program must be in use, with blending set."""
+        width, height = gpu.size
+        self._overlay.set_vec2("u_corner", (top_left[0], viewport.height - top_left[1] - height))
+        self._overlay.set_vec2("u_size", (width, height))
+        gpu.texture.bind(0)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+
+    # ------------------------------------------------------------------ overlays
+
+    def _draw_overlays(self, instances: list[ShapeInstance], view: Matrix, frame: Frame, viewport: Viewport) -> None:
+        """Colour bars, triads, scale bars: last, over everything, each at its corner."""
+        looking = OverlayView(view[:3, :3].copy(), frame.camera.units_per_pixel(viewport), viewport)
+        program = self._overlay
+        program.use()
+        program.set_vec2("u_viewport", (viewport.width, viewport.height))
+        program.set_int("u_image", 0)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        for instance in instances:
+            overlay = instance.shape
+            assert isinstance(overlay, Overlay)  # only overlays build an OverlayGeometry
+            key = overlay.picture_key(looking)
+            if key is None:
+                continue
+            gpu = self._overlay_image(overlay, key, looking)
+            self._draw_image(gpu, overlay.top_left(gpu.size, viewport), viewport)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glEnable(GL.GL_DEPTH_TEST)
+
+    def _overlay_image(self, overlay: Overlay, key: Hashable, looking: OverlayView) -> GpuImage:
+        """The overlay's picture on the GPU, drawn again only when its key changed."""
+        entry = self._cache.get(overlay)
+        if entry is not None and entry.gpu.key == key:
+            image: GpuImage = entry.gpu.image
+            return image
+        fresh = _OverlayImage(key, GpuImage(overlay.picture(looking)))
+        if entry is None:
+            entry = self._cache[overlay] = _CacheEntry(0, fresh)
+            weakref.finalize(overlay, self._released.append, entry)
+        else:
+            entry.gpu.delete()
+            entry.gpu = fresh
+        return fresh.image
 
     # ------------------------------------------------------------------ GPU copies
 
