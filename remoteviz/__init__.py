@@ -13,6 +13,10 @@ import importlib
 import types
 import typing
 
+from .colormap_messages import (
+    ColormapMessageError as ColormapMessageError,
+    ColormapMessages as ColormapMessages,
+)
 from .connection import (
     Client as Client,
     ClientSettings as ClientSettings,

@@ -227,7 +227,7 @@ class ColorBar(Overlay):
         ink = self._ink()
         if self.title:
             draw.text((pad, pad), self.title, font=font, fill=ink)
-        top = pad + title_height + half_text
+        top = int(pad + title_height + half_text)
         # The strip, top row the high end: row r shows position 1 - (r + 0.5) / length.
         positions = 1.0 - (np.arange(length) + 0.5) / length
         rgb = _table_colors(mapping.table, positions)

@@ -237,8 +237,8 @@ def _pick_lines(instance: ShapeInstance, geometry: LineGeometry, view: _PickView
     if hit is None or geometry.scalars is None:
         return hit
     assert hit.index is not None  # a line's hit names the segment
-    along = float(s[hit.index])
-    value = scalars_at(geometry.scalars, geometry.segments[hit.index], (1.0 - along, along))
+    fraction = float(s[hit.index])
+    value = scalars_at(geometry.scalars, geometry.segments[hit.index], (1.0 - fraction, fraction))
     return dataclasses.replace(hit, value=value)
 
 
