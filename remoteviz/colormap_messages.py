@@ -135,12 +135,10 @@ def apply_colormap_message(root: Node, fields: dict[str, Any]) -> list[Node]:
 
     changes = _checked(fields)
     targets = _targets(root, fields.get("node"))
-    plans = []
-    for node in targets:
+    for node in targets:  # every node is checked before any changes
         if isinstance(node, Volume):
             if changes.get("log"):
                 raise ColormapMessageError(f"{node!r} is a volume: it has no log scale")
-            plans.append(node)
             continue
         if not isinstance(node, (ScalarShape, OrthoSlice, ObliqueSlice)):
             raise ColormapMessageError(f"{node!r} cannot change its colour map")
@@ -149,10 +147,9 @@ def apply_colormap_message(root: Node, fields: dict[str, Any]) -> list[Node]:
         if log_scale and explicit is not None and explicit[0] <= 0.0:
             raise ColormapMessageError(f"a log scale needs a range above 0; {node!r} would have "
                                        f"({explicit[0]:g}, {explicit[1]:g}): send a positive range or null")
-        plans.append(node)
-    for node in plans:
+    for node in targets:
         _apply(node, changes)
-    return plans
+    return targets
 
 
 def _explicit_range(node: Node) -> tuple[float, float] | None:
