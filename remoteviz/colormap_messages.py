@@ -2,11 +2,12 @@
 
 A page (the built-in viewer's toolbar, or an application's own) sends a text message::
 
-    {"type": "colormap", "node": "pressure" | null, "colormap": "plasma", "range": [0, 10] | null, "log": false}
+    {"type": "colormap", "node": "pressure" | null, "colormap": "plasma", "range": [0, 10] | null, "log": false,
+     "array": "temperature"}
 
 ``node`` names the nodes to change (null: every node of the scene drawn through a colour map);
-``colormap``, ``range`` (null: the data's own) and ``log`` are each optional, and left as they are
-when absent. ``{"type": "colormaps"}`` asks what there is. :class:`ColormapMessages`, a render
+``colormap``, ``range`` (null: the data's own), ``log`` and ``array`` (which of a mesh's or point
+set's named arrays to colour by) are each optional, and left as they are when absent. ``{"type": "colormaps"}`` asks what there is. :class:`ColormapMessages`, a render
 area listener, applies them to the area's scene and answers with text messages (see
 docs/protocol.md, "Colour map messages"). A message is checked whole before anything changes:
 a bad one changes nothing and only its sender hears why.
@@ -49,20 +50,26 @@ def _nodes(root: Node) -> Iterator[Node]:
 
 
 def colour_mapped(root: Node) -> list[Node]:
-    """The nodes under ``root`` drawn through a colour map: shapes with scalars, slices, volumes."""
+    """The nodes under ``root`` drawn through a colour map (shapes with scalars, slices, volumes)
+    or that could be (shapes with named arrays)."""
     found = []
     for node in _nodes(root):
         mapping = getattr(node, "color_mapping", None)
-        if callable(mapping) and mapping() is not None:
+        if callable(mapping) and (mapping() is not None or getattr(node, "arrays", None)):
             found.append(node)
     return found
 
 
 def describe(node: Node) -> dict[str, Any]:
-    """A node's colour map as the answers carry it: name, map, range, log scale."""
+    """A node's colour map as the answers carry it: name, map, range (None before it shows
+    scalars), log scale, the array shown and the arrays it has."""
     mapping = node.color_mapping()  # type: ignore[attr-defined]  # colour_mapped() nodes have it
-    return {"node": node.name or None, "colormap": mapping.colormap or None,
-            "range": [mapping.low, mapping.high], "log": mapping.log}
+    arrays = list(getattr(node, "arrays", {}))
+    return {"node": node.name or None,
+            "colormap": (mapping.colormap if mapping else getattr(node, "colormap", "")) or None,
+            "range": [mapping.low, mapping.high] if mapping else None,
+            "log": mapping.log if mapping else bool(getattr(node, "log_scale", False)),
+            "array": getattr(node, "scalars_name", "") or None, "arrays": arrays}
 
 
 def _parse(message: str | bytes) -> dict[str, Any] | None:
@@ -82,7 +89,7 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
     """The changes a ``colormap`` message asks for, converted, or ColormapMessageError."""
     from .rendering.colormaps import as_scalar_range, colormap_name
 
-    unknown = set(fields) - {"type", "node", "colormap", "range", "log"}
+    unknown = set(fields) - {"type", "node", "colormap", "range", "log", "array"}
     if unknown:
         raise ColormapMessageError(f"unknown fields {sorted(unknown)}")
     node = fields.get("node")
@@ -104,8 +111,12 @@ def _checked(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(fields["log"], bool):
             raise ColormapMessageError("log must be true or false")
         changes["log"] = fields["log"]
+    if "array" in fields:
+        if not isinstance(fields["array"], str):
+            raise ColormapMessageError("array must be the name of one of the node's arrays")
+        changes["array"] = fields["array"]
     if not changes:
-        raise ColormapMessageError("nothing to change: give colormap, range or log")
+        raise ColormapMessageError("nothing to change: give colormap, range, log or array")
     return changes
 
 
@@ -137,11 +148,13 @@ def apply_colormap_message(root: Node, fields: dict[str, Any]) -> list[Node]:
     targets = _targets(root, fields.get("node"))
     for node in targets:  # every node is checked before any changes
         if isinstance(node, Volume):
-            if changes.get("log"):
-                raise ColormapMessageError(f"{node!r} is a volume: it has no log scale")
+            if changes.get("log") or "array" in changes:
+                raise ColormapMessageError(f"{node!r} is a volume: it has no log scale and no arrays")
             continue
         if not isinstance(node, (ScalarShape, OrthoSlice, ObliqueSlice)):
             raise ColormapMessageError(f"{node!r} cannot change its colour map")
+        if "array" in changes and changes["array"] not in getattr(node, "arrays", {}):
+            raise ColormapMessageError(f"{node!r} has no array {changes['array']!r}")
         log_scale = changes.get("log", node.log_scale)
         explicit = changes["range"] if "range" in changes else _explicit_range(node)
         if log_scale and explicit is not None and explicit[0] <= 0.0:
@@ -174,6 +187,9 @@ def _apply(node: Node, changes: dict[str, Any]) -> None:
         if "range" in changes:
             node.data_range = changes["range"]
         return
+    if "array" in changes:
+        assert isinstance(node, ScalarShape)  # checked by the caller
+        node.color_by(changes["array"])
     if "colormap" in changes:
         node.colormap = changes["colormap"]  # type: ignore[attr-defined]  # checked by the caller
     if "log" in changes:

@@ -144,6 +144,60 @@ def _material_image(material: Any) -> Any:
     return None
 
 
+# PLY properties that are positions, normals, colours or texture coordinates, not scalars to show.
+_PLY_GEOMETRY = {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha", "r", "g", "b", "a",
+                 "s", "t", "u", "v", "texture_u", "texture_v", "vertex_indices", "vertex_index"}
+
+
+def _ply_fields(element: Any) -> dict[str, np.ndarray]:
+    """A PLY element's properties by name, as trimesh keeps them (a dict of arrays for ASCII
+    files, a structured array for binary ones)."""
+    data = element.get("data") if isinstance(element, dict) else None
+    if isinstance(data, dict):
+        return {str(k): np.asarray(v) for k, v in data.items()}
+    if isinstance(data, np.ndarray) and data.dtype.names:
+        return {name: data[name] for name in data.dtype.names}
+    return {}
+
+
+def _ply_columns(element: Any) -> dict[str, np.ndarray]:
+    """A PLY element's numeric one-value properties, by name."""
+    found = {}
+    for name, values in _ply_fields(element).items():
+        array = np.asarray(values)
+        if name in _PLY_GEOMETRY or array.dtype.kind not in "biuf" or array.ndim > 2 or array.size != len(array):
+            continue
+        found[str(name)] = array.reshape(-1).astype(np.float32)
+    return found
+
+
+def _file_arrays(loaded: Any) -> dict[str, np.ndarray]:
+    """The scalar arrays a loaded trimesh carries: a PLY's extra vertex and face properties (in
+    the file's order), other formats' one-value vertex attributes."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, values in getattr(loaded, "vertex_attributes", {}).items():
+        array = np.asarray(values)
+        if array.dtype.kind in "biuf" and array.size == len(loaded.vertices) and name != "color":
+            arrays[str(name)] = array.reshape(-1).astype(np.float32)
+    raw = loaded.metadata.get("_ply_raw") or {}
+    arrays.update(_ply_columns(raw.get("vertex")))
+    for name, values in _ply_columns(raw.get("face")).items():
+        arrays[name if name not in arrays else f"{name} (faces)"] = values
+    return arrays
+
+
+def _as_in_file(loaded: Any) -> bool:
+    """Whether trimesh kept a PLY's vertices and faces as the file has them (so its arrays line up)."""
+    raw = loaded.metadata.get("_ply_raw") or {}
+    data = _ply_fields(raw.get("vertex"))
+    if not all(k in data for k in "xyz"):
+        return True  # not a PLY: trimesh's own attributes follow its vertices
+    xyz = np.column_stack([data[k].reshape(-1) for k in "xyz"])
+    faces = _ply_fields(raw.get("face")).get("vertex_indices")
+    same_faces = faces is None or len(faces) == len(loaded.faces)
+    return xyz.shape == loaded.vertices.shape and bool(np.allclose(xyz, loaded.vertices)) and same_faces
+
+
 class Mesh(ScalarShape):
     """Triangles given as numpy arrays.
 
@@ -214,13 +268,15 @@ class Mesh(ScalarShape):
         self.touch()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], **load_options: Any) -> Mesh:
+    def from_file(cls, path: str | os.PathLike[str], scalars: str | None = None, **load_options: Any) -> Mesh:
         """Load a mesh file with trimesh; a file holding a scene is merged into one mesh.
 
         ``load_options`` go to ``trimesh.load`` (``file_type=...`` for a name without extension).
         Vertex colours in the file become vertex colours, face colours face colours, and a
         textured material (glTF's base colour texture, an OBJ's ``map_Kd``) becomes the mesh's
-        ``texture`` with the file's texture coordinates.
+        ``texture`` with the file's texture coordinates. A PLY's other numeric vertex and face
+        properties (and the scalar vertex attributes trimesh reads from other formats) become
+        :attr:`arrays`; ``scalars`` names the one to colour by (see :meth:`color_by`).
         """
         # trimesh takes a fifth of a second to import; only file loading needs it.
         import trimesh
@@ -228,8 +284,16 @@ class Mesh(ScalarShape):
         loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+        arrays = _file_arrays(loaded)
+        if arrays and "process" not in load_options and not _as_in_file(loaded):
+            # trimesh merged or dropped vertices or faces: load them as the file has them, so
+            # that the arrays line up.
+            loaded = trimesh.load(os.fspath(path), force="mesh", process=False, **load_options)
+            arrays = _file_arrays(loaded)
+        counts = (len(loaded.vertices), len(loaded.faces))
+        arrays = {name: values for name, values in arrays.items() if len(values) in counts}
         visual = loaded.visual
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"arrays": arrays}
         if isinstance(visual, trimesh.visual.ColorVisuals):
             if visual.kind == "vertex":
                 options["colors"] = visual.vertex_colors
@@ -241,7 +305,10 @@ class Mesh(ScalarShape):
                 options["texcoords"] = visual.uv
                 options["texture"] = Texture2D(np.asarray(image.convert("RGBA")))
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
-        return cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
+        mesh = cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
+        if scalars is not None:
+            mesh.color_by(scalars)
+        return mesh
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices

@@ -178,7 +178,7 @@ class ColorBar(Overlay):
     without scalars) leaves the bar out.
     """
 
-    title = Field("", str, "Text above the bar.")
+    title = Field("", str, "Text above the bar; empty: the node's ``scalars_name``, if it has one.")
     length = Field(200.0, _as_pixels, "The colour strip's length in pixels.")
     thickness = Field(16.0, _as_pixels, "The colour strip's width in pixels.")
 
@@ -204,7 +204,10 @@ class ColorBar(Overlay):
         if mapping is None:
             return None
         table = hash(mapping.table.tobytes())
-        return (self.version, mapping.colormap, table, mapping.low, mapping.high, mapping.log)
+        return (self.version, mapping.colormap, table, mapping.low, mapping.high, mapping.log, self._title())
+
+    def _title(self) -> str:
+        return self.title or str(getattr(self._target, "scalars_name", ""))
 
     def picture(self, view: OverlayView) -> OverlayPicture:
         """The bar, its ticks and labels, and the title, on a translucent box."""
@@ -215,18 +218,19 @@ class ColorBar(Overlay):
         font = self._font()
         measure = ImageDraw.Draw(Image.new("L", (1, 1)))
         text_width = max((measure.textbbox((0, 0), label, font=font)[2] for label in labels), default=0)
-        title_box = measure.textbbox((0, 0), self.title, font=font) if self.title else (0, 0, 0, 0)
+        title = self._title()
+        title_box = measure.textbbox((0, 0), title, font=font) if title else (0, 0, 0, 0)
         pad, tick_length = 6, 5
         length, thickness = round(self.length), round(self.thickness)
         half_text = round(self.font_size * 0.7)
-        title_height = title_box[3] + pad if self.title else 0
+        title_height = title_box[3] + pad if title else 0
         width = max(pad + thickness + tick_length + 3 + text_width + pad, title_box[2] + 2 * pad)
         height = pad + title_height + half_text + length + half_text + pad
         image = Image.new("RGBA", (int(width), int(height)), _BACKGROUND)
         draw = ImageDraw.Draw(image)
         ink = self._ink()
-        if self.title:
-            draw.text((pad, pad), self.title, font=font, fill=ink)
+        if title:
+            draw.text((pad, pad), title, font=font, fill=ink)
         top = int(pad + title_height + half_text)
         # The strip, top row the high end: row r shows position 1 - (r + 0.5) / length.
         positions = 1.0 - (np.arange(length) + 0.5) / length

@@ -9,6 +9,8 @@ scale when ``log_scale``. The scalars travel to the GPU once, as a vertex attrib
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,17 @@ def _as_association(value: Any) -> str:
     return str(value)
 
 
+def _as_arrays(value: Mapping[str, npt.ArrayLike]) -> Mapping[str, npt.NDArray[np.float32]]:
+    arrays = {}
+    for name, values in dict(value).items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"array names are non-empty strings, got {name!r}")
+        checked = as_scalars(values)
+        assert checked is not None  # as_scalars returns None only for None
+        arrays[name] = checked
+    return MappingProxyType(arrays)
+
+
 class ScalarShape(Shape):
     """A shape that may be coloured by a scalar per vertex or per cell (see the module description).
 
@@ -43,6 +56,10 @@ class ScalarShape(Shape):
     outside the range take the map's end colours; NaN, and on a log scale zero and negative
     values, take ``nan_color``. A log scale's automatic range spans the positive values; a set
     range must then be positive (``ValueError`` when drawn otherwise).
+
+    ``arrays`` holds named scalar arrays a shape can show one at a time (a file's properties:
+    a PLY's per-vertex pressure, a point cloud's intensity and classification); :meth:`color_by`
+    shows one, and its name becomes ``scalars_name`` (a colour bar's default title).
     """
 
     scalars = Field(None, as_scalars, "One value per vertex or per cell, (N,), or None.")
@@ -55,7 +72,20 @@ class ScalarShape(Shape):
     nan_color = Field((0.5, 0.5, 0.5), as_color, "Colour of NaN (and, on a log scale, non-positive) values.",
                       appearance=True)
 
+    arrays = Field(MappingProxyType({}), _as_arrays, "Named scalar arrays to colour by, read-only.",
+                   appearance=True)
+    scalars_name = Field("", str, "What the scalars are (a colour bar's default title).", appearance=True)
+
     _auto_range: tuple[int, bool, tuple[float, float]] | None = None
+
+    def color_by(self, name: str) -> None:
+        """Colour by the array ``name`` of :attr:`arrays` (per vertex or per cell by its length)."""
+        if name not in self.arrays:
+            known = ", ".join(map(repr, self.arrays)) or "none"
+            raise KeyError(f"{self!r} has no array {name!r}; it has {known}")
+        self.scalars = self.arrays[name]
+        self.scalar_association = "auto"
+        self.scalars_name = name
 
     def effective_scalar_range(self) -> tuple[float, float]:
         """``scalar_range``, or the range of the scalars (see :func:`~remoteviz.rendering.colormaps.auto_range`)."""

@@ -111,7 +111,8 @@ def test_a_colormap_message_from_the_page_switches_the_map_and_the_colour_bar(ba
                                atol=3)
     page.wait_for_function("window.__rv.messages.some((m) => m.includes('colormap-applied'))", polling=50)
     applied = [a for a in answers(page) if a["type"] == "colormap-applied"]
-    assert applied[-1]["nodes"] == [{"node": "field", "colormap": "plasma", "range": [0.0, 50.0], "log": False}]
+    assert applied[-1]["nodes"] == [{"node": "field", "colormap": "plasma", "range": [0.0, 50.0], "log": False,
+                                     "array": None, "arrays": []}]
 
     # A bad message: nothing changes, and the page hears why.
     send(page, {"type": "colormap", "colormap": "no-such-map"})

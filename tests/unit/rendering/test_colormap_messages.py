@@ -31,7 +31,8 @@ def test_a_named_node_takes_the_map_the_range_and_the_log_scale():
                                             "range": [2, 8], "log": True})
     assert changed == [mesh]
     assert (mesh.colormap, mesh.scalar_range, mesh.log_scale) == ("plasma", (2.0, 8.0), True)
-    assert describe(mesh) == {"node": "pressure", "colormap": "plasma", "range": [2.0, 8.0], "log": True}
+    assert describe(mesh) == {"node": "pressure", "colormap": "plasma", "range": [2.0, 8.0], "log": True,
+                              "array": None, "arrays": []}
     apply_colormap_message(root, {"type": "colormap", "node": "pressure", "range": None})
     assert mesh.scalar_range is None and mesh.colormap == "plasma" and mesh.log_scale
 
@@ -76,3 +77,15 @@ def test_a_log_scale_on_a_slice_with_a_window_below_zero_is_refused():
         apply_colormap_message(root, {"type": "colormap", "node": "axial", "log": True})
     apply_colormap_message(root, {"type": "colormap", "node": "axial", "log": True, "range": [1, 60]})
     assert plane.log_scale and plane.value_range() == (1.0, 60.0)
+
+
+def test_an_array_message_colours_by_another_named_array():
+    root, mesh, plain, volume, plane = scene()
+    plain.arrays = {"temperature": [5.0, 6.0, 7.0, 8.0]}
+    assert plain in colour_mapped(root)
+    assert describe(plain) == {"node": "plain", "colormap": "viridis", "range": None, "log": False,
+                               "array": None, "arrays": ["temperature"]}
+    apply_colormap_message(root, {"type": "colormap", "node": "plain", "array": "temperature", "colormap": "hot"})
+    assert plain.scalars_name == "temperature" and plain.effective_scalar_range() == (5.0, 8.0)
+    with pytest.raises(rv.ColormapMessageError, match="no array 'pressure'"):
+        apply_colormap_message(root, {"type": "colormap", "node": "plain", "array": "pressure"})

@@ -247,3 +247,35 @@ def test_a_volume_coloured_by_a_named_map(make_manager):
     recoloured = rv.TransferFunction.preset("ct").with_colormap("grey")
     np.testing.assert_array_equal(recoloured.table[:, 3], rv.TransferFunction.preset("ct").table[:, 3])
     assert recoloured.name == "grey"
+
+
+# ------------------------------------------------------------------ files that carry scalars
+
+
+def test_a_ply_files_vertex_and_face_properties_become_arrays_to_colour_by(make_manager, tmp_path):
+    import trimesh
+
+    # Two triangles with a shared edge written as separate vertices: trimesh would merge them on
+    # loading, so the mesh must keep the file's vertex order for the arrays to line up.
+    vertices = np.array([(-60, -40, 0), (60, -40, 0), (60, 40, 0), (-60, -40, 0), (60, 40, 0), (-60, 40, 0)], float)
+    part = trimesh.Trimesh(vertices, [(0, 1, 2), (3, 4, 5)], process=False)
+    part.vertex_attributes["pressure"] = (vertices[:, 0] * 10.0).astype(np.float32)
+    part.face_attributes["zone"] = np.array([3.0, 7.0], np.float32)
+    path = tmp_path / "part.ply"
+    path.write_bytes(trimesh.exchange.ply.export_ply(part, encoding="binary", include_attributes=True))
+
+    mesh = Mesh.from_file(path, scalars="pressure")
+    assert set(mesh.arrays) == {"pressure", "zone"} and mesh.scalars_name == "pressure"
+    np.testing.assert_array_equal(mesh.scalars, mesh.vertices[:, 0] * 10.0)
+    manager = make_manager()
+    image = render(manager, unlit([mesh]))
+    columns = np.arange(25, 135)
+    np.testing.assert_allclose(image[H // 2, columns], map_rgb("viridis", (column_x(columns) + 60.0) / 120.0), atol=3)
+    assert math.isclose(manager.pick(100, H // 2, W, H).value, column_x(100) * 10.0, abs_tol=0.05)
+    mesh.color_by("zone")  # one value per face
+    render(manager, unlit([mesh]))
+    assert {manager.pick(100, 80, W, H).value, manager.pick(60, 40, W, H).value} == {3.0, 7.0}
+    with pytest.raises(KeyError, match="no array 'nope'; it has 'pressure', 'zone'"):
+        mesh.color_by("nope")
+    bar = rv.ColorBar(mesh)
+    assert bar.picture_key(None)[-1] == "zone"  # the bar's title defaults to the array's name
