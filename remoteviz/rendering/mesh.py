@@ -281,14 +281,18 @@ class Mesh(ScalarShape):
         # trimesh takes a fifth of a second to import; only file loading needs it.
         import trimesh
 
-        loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
-        if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-            raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+        def load(**options: Any) -> trimesh.Trimesh:
+            loaded = trimesh.load(os.fspath(path), force="mesh", **options)
+            if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+                raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+            return loaded
+
+        loaded = load(**load_options)
         arrays = _file_arrays(loaded)
         if arrays and "process" not in load_options and not _as_in_file(loaded):
             # trimesh merged or dropped vertices or faces: load them as the file has them, so
             # that the arrays line up.
-            loaded = trimesh.load(os.fspath(path), force="mesh", process=False, **load_options)
+            loaded = load(process=False, **load_options)
             arrays = _file_arrays(loaded)
         counts = (len(loaded.vertices), len(loaded.faces))
         arrays = {name: values for name, values in arrays.items() if len(values) in counts}
