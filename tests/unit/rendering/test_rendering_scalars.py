@@ -279,3 +279,31 @@ def test_a_ply_files_vertex_and_face_properties_become_arrays_to_colour_by(make_
         mesh.color_by("nope")
     bar = rv.ColorBar(mesh)
     assert bar.picture_key(None)[-1] == "zone"  # the bar's title defaults to the array's name
+
+
+# ------------------------------------------------------------------ big meshes
+
+
+def test_decimated_copies_carry_the_scalars_and_a_map_switch_keeps_them(make_manager):
+    from remoteviz.rendering.level_of_detail import LOD_MIN_TRIANGLES, decimate
+    from remoteviz.rendering.renderer import Renderer
+
+    from .test_level_of_detail import render_until_decimated, torus
+
+    mesh = torus(250, 450)  # 225,000 triangles
+    mesh.scalars = mesh.vertices[:, 1] * 10.0
+    light = decimate(mesh.geometry, 8_000)
+    # Each kept vertex takes the mean scalar of the vertices merged into it: near its own height.
+    assert len(light.scalars) == len(light.positions)
+    assert np.corrcoef(light.scalars, light.positions[:, 1])[0, 1] > 0.99
+    assert np.abs(light.scalars - light.positions[:, 1] * 10.0).mean() < 0.2
+    full = len(mesh.indices)
+    assert full > LOD_MIN_TRIANGLES
+    manager = make_manager()
+    manager.scene_graph = unlit([mesh])
+    manager.antialiasing = 0
+    manager.render(W, H)
+    render_until_decimated(manager, full)
+    mesh.colormap = "inferno"
+    manager.render(W, H, interactive=True)
+    assert Renderer.shared().triangles_drawn < full / 2  # the copy is still there: nothing to decimate again
