@@ -609,6 +609,17 @@ class Renderer:
     # ------------------------------------------------------------------ labels
 
     def _draw_labels(self, instances: list[ShapeInstance], view: Matrix, projection: Matrix, viewport: Viewport) -> None:
+        with self._screen_pictures(viewport):
+            for instance in instances:
+                corner = label_corner(instance, view, projection, viewport)
+                if corner is None:
+                    continue
+                self._draw_image(self._gpu(instance.shape), (round(corner[0]), round(corner[1])), viewport)
+
+    @contextlib.contextmanager
+    def _screen_pictures(self, viewport: Viewport) -> Iterator[None]:
+        """The overlay program in use, blending premultiplied pictures over the frame without a
+        depth test, for the block; then depth testing again."""
         program = self._overlay
         program.use()
         program.set_vec2("u_viewport", (viewport.width, viewport.height))
@@ -616,12 +627,7 @@ class Renderer:
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
-        GL.glBindVertexArray(self._empty_vao)
-        for instance in instances:
-            corner = label_corner(instance, view, projection, viewport)
-            if corner is None:
-                continue
-            self._draw_image(self._gpu(instance.shape), (round(corner[0]), round(corner[1])), viewport)
+        yield
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_DEPTH_TEST)
 
@@ -640,23 +646,15 @@ class Renderer:
     def _draw_overlays(self, instances: list[ShapeInstance], view: Matrix, frame: Frame, viewport: Viewport) -> None:
         """Colour bars, triads, scale bars: last, over everything, each at its corner."""
         looking = OverlayView(view[:3, :3].copy(), frame.camera.units_per_pixel(viewport), viewport)
-        program = self._overlay
-        program.use()
-        program.set_vec2("u_viewport", (viewport.width, viewport.height))
-        program.set_int("u_image", 0)
-        GL.glDisable(GL.GL_DEPTH_TEST)
-        GL.glEnable(GL.GL_BLEND)
-        GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
-        for instance in instances:
-            overlay = instance.shape
-            assert isinstance(overlay, Overlay)  # only overlays build an OverlayGeometry
-            key = overlay.picture_key(looking)
-            if key is None:
-                continue
-            gpu = self._overlay_image(overlay, key, looking)
-            self._draw_image(gpu, overlay.top_left(gpu.size, viewport), viewport)
-        GL.glDisable(GL.GL_BLEND)
-        GL.glEnable(GL.GL_DEPTH_TEST)
+        with self._screen_pictures(viewport):
+            for instance in instances:
+                overlay = instance.shape
+                assert isinstance(overlay, Overlay)  # only overlays build an OverlayGeometry
+                key = overlay.picture_key(looking)
+                if key is None:
+                    continue
+                gpu = self._overlay_image(overlay, key, looking)
+                self._draw_image(gpu, overlay.top_left(gpu.size, viewport), viewport)
 
     def _overlay_image(self, overlay: Overlay, key: Hashable, looking: OverlayView) -> GpuImage:
         """The overlay's picture on the GPU, drawn again only when its key changed."""

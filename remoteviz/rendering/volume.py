@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from remoteviz.rendering.colormaps import ColorMapping, colormap_name, colormap_table
+from remoteviz.rendering.colormaps import ColorMapping, as_scalar_range, colormap_name, colormap_table
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox, as_vec3
 from remoteviz.rendering.shapes import Shape
@@ -221,15 +221,6 @@ def _as_spacing(value: Iterable[float]) -> tuple[float, float, float]:
     return spacing
 
 
-def _as_optional_range(value: Sequence[float] | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    low, high = (float(v) for v in value)
-    if not (np.isfinite(low) and np.isfinite(high) and high > low):
-        raise ValueError(f"expected a (low, high) range with high > low, got {value!r}")
-    return low, high
-
-
 def _as_optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
@@ -330,7 +321,7 @@ class Volume(Shape):
     data = Field(np.zeros((1, 1, 1), np.uint8), as_volume_data, "The voxels, (nz, ny, nx).")
     spacing = Field((1.0, 1.0, 1.0), _as_spacing, "Voxel size along x, y and z.")
     origin = Field((0.0, 0.0, 0.0), as_vec3, "The centre of voxel data[0, 0, 0].")
-    data_range = Field(None, _as_optional_range, "Values at the ends of the transfer function, or None.")
+    data_range = Field(None, as_scalar_range, "Values at the ends of the transfer function, or None.")
     transfer_function = Field(TransferFunction.preset("grey"), _as_transfer_function, "Colour and opacity per value.")
     mode = Field(VolumeMode.COMPOSITE, VolumeMode, "Composite, MIP or isosurface.")
     iso_value = Field(None, _as_optional_float, "ISOSURFACE mode's value, or None for mid-range.")

@@ -13,7 +13,7 @@ import pytest
 
 import remoteviz as rv
 
-from ..integration.harness import ServiceThread
+from ..integration.harness import running_service
 from .helpers import canvas_image, decoded_count, record, wait_first_frame, wait_settled
 
 VISIBLE = 480.0  # world units across the view's smaller side
@@ -55,17 +55,9 @@ class _ColouredScene(rv.ServiceListener):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    service = rv.Service()
-    service.add_listener(_ColouredScene())
-    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0))  # no static folder: the built-in page
-    runner = ServiceThread(service)
-    runner.start()
-    try:
-        yield f"http://127.0.0.1:{service.port}"
-    finally:
-        runner.stop()
-        service.close()
-    assert not runner.errors, runner.errors
+    # No static folder: the service serves its built-in page.
+    with running_service(_ColouredScene(), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
+        yield f"http://127.0.0.1:{runner.service.port}"
 
 
 def along_map(qualified: str, pixels: np.ndarray) -> np.ndarray:
