@@ -44,6 +44,10 @@ _CATALOGUE = {
     "jet": "matlab:jet",
     "hot": "matlab:hot",
     "bone": "matlab:bone",
+    # Qualitative: 10 or 20 distinct colours in equal blocks, so integer classes 0..N-1 over the
+    # range (0, N-1) each take one (a point cloud's classification, a mesh's part numbers).
+    "tab10": "tableau:tab10",
+    "tab20": "tableau:tab20",
 }
 _BY_LOWER = {name.lower(): name for name in _CATALOGUE}
 
@@ -74,7 +78,8 @@ def _table(name: str) -> npt.NDArray[np.float32]:
     colormap = cmap.Colormap(_CATALOGUE[base])
     if reverse:
         colormap = colormap.reversed()
-    table = np.ascontiguousarray(colormap.lut(TABLE_SIZE), dtype=np.float32)
+    # Sampled at even positions (not ``lut``, which gives a listed map's colours only once each).
+    table = np.ascontiguousarray(colormap(np.linspace(0.0, 1.0, TABLE_SIZE)), dtype=np.float32)
     table.setflags(write=False)
     return table
 

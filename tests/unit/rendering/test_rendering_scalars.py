@@ -307,3 +307,13 @@ def test_decimated_copies_carry_the_scalars_and_a_map_switch_keeps_them(make_man
     mesh.colormap = "inferno"
     manager.render(W, H, interactive=True)
     assert Renderer.shared().triangles_drawn < full / 2  # the copy is still there: nothing to decimate again
+
+
+def test_integer_classes_through_a_qualitative_map_take_one_colour_each(make_manager):
+    classes = np.arange(10)
+    positions = np.column_stack([classes * 14.0 - 63.0, np.zeros(10), np.zeros(10)]).astype(np.float32)
+    points = PointSet(positions, size=7.0, arrays={"classification": classes}, colormap="tab10")
+    points.color_by("classification")
+    image = render(make_manager(), examiner([points]))
+    shown = image[H // 2, (positions[:, 0] + W / 2).astype(int)]
+    np.testing.assert_allclose(shown, np.asarray(cmap.Colormap("tableau:tab10").lut(10))[:, :3] * 255.0, atol=1)
