@@ -169,9 +169,16 @@ def _as_target(value: Any) -> Any:
     return value
 
 
+def _as_orientation(value: Any) -> str:
+    if value not in ("vertical", "horizontal"):
+        raise ValueError(f"expected 'vertical' or 'horizontal', got {value!r}")
+    return str(value)
+
+
 class ColorBar(Overlay):
-    """A legend for the colour map of ``node``: its colours from low (bottom) to high (top),
-    with ``title`` above and round-numbered ticks beside (powers of ten on a log scale).
+    """A legend for the colour map of ``node``: its colours from low (bottom, or left when
+    ``orientation`` is ``"horizontal"``) to high, with ``title`` above and round-numbered ticks
+    beside (powers of ten on a log scale).
 
     The bar follows the node: a new map, range or scale shows at the next frame. ``length`` and
     ``thickness`` are the colour strip's size in pixels. A node with nothing to show (a mesh
@@ -181,6 +188,7 @@ class ColorBar(Overlay):
     title = Field("", str, "Text above the bar; empty: the node's ``scalars_name``, if it has one.")
     length = Field(200.0, _as_pixels, "The colour strip's length in pixels.")
     thickness = Field(16.0, _as_pixels, "The colour strip's width in pixels.")
+    orientation = Field("vertical", _as_orientation, "'vertical' (low end at the bottom) or 'horizontal' (on the left).")
 
     def __init__(self, node: ColorMapped, *, name: str = "", **fields: Any) -> None:
         fields.setdefault("corner", "top-right")
@@ -210,42 +218,55 @@ class ColorBar(Overlay):
         return self.title or str(getattr(self._target, "scalars_name", ""))
 
     def picture(self, view: OverlayView) -> OverlayPicture:
-        """The bar, its ticks and labels, and the title, on a translucent box."""
+        """The strip, its ticks and labels, and the title, on a translucent box."""
         mapping = self._target.color_mapping()
         assert mapping is not None  # the renderer skips a bar whose key is None
         ticks = log_ticks(mapping.low, mapping.high) if mapping.log else nice_ticks(mapping.low, mapping.high)
+        ticks = [t for t in ticks if mapping.low <= t <= mapping.high]
         labels = [tick_label(t, ticks) for t in ticks]
+        where = mapping.positions(np.asarray(ticks, dtype=np.float64))
         font = self._font()
         measure = ImageDraw.Draw(Image.new("L", (1, 1)))
-        text_width = max((measure.textbbox((0, 0), label, font=font)[2] for label in labels), default=0)
+        boxes = [measure.textbbox((0, 0), label, font=font) for label in labels]
         title = self._title()
         title_box = measure.textbbox((0, 0), title, font=font) if title else (0, 0, 0, 0)
         pad, tick_length = 6, 5
         length, thickness = round(self.length), round(self.thickness)
-        half_text = round(self.font_size * 0.7)
         title_height = title_box[3] + pad if title else 0
-        width = max(pad + thickness + tick_length + 3 + text_width + pad, title_box[2] + 2 * pad)
-        height = pad + title_height + half_text + length + half_text + pad
+        # The strip: position 0 (the low end) at the bottom, or on the left when horizontal.
+        positions = (np.arange(length) + 0.5) / length
+        rgb = _table_colors(mapping.table, positions)
+        if self.orientation == "vertical":
+            half_text = round(self.font_size * 0.7)
+            text_width = max((box[2] for box in boxes), default=0)
+            width = max(pad + thickness + tick_length + 3 + text_width + pad, title_box[2] + 2 * pad)
+            height = pad + title_height + half_text + length + half_text + pad
+            left, top = pad, int(pad + title_height + half_text)
+            strip = np.broadcast_to(rgb[::-1, None, :], (length, thickness, 3))
+        else:
+            half_label = max(((box[2] + 1) // 2 for box in boxes), default=0)
+            text_height = max((box[3] for box in boxes), default=0)
+            width = max(pad + half_label + length + half_label + pad, title_box[2] + 2 * pad)
+            height = pad + title_height + thickness + tick_length + 2 + text_height + pad
+            left, top = int(pad + half_label), int(pad + title_height)
+            strip = np.broadcast_to(rgb[None, :, :], (thickness, length, 3))
         image = Image.new("RGBA", (int(width), int(height)), _BACKGROUND)
         draw = ImageDraw.Draw(image)
         ink = self._ink()
         if title:
             draw.text((pad, pad), title, font=font, fill=ink)
-        top = int(pad + title_height + half_text)
-        # The strip, top row the high end: row r shows position 1 - (r + 0.5) / length.
-        positions = 1.0 - (np.arange(length) + 0.5) / length
-        rgb = _table_colors(mapping.table, positions)
-        strip = np.broadcast_to(rgb[:, None, :], (length, thickness, 3))
-        image.paste(Image.fromarray(np.ascontiguousarray(strip)), (pad, top))
-        where = mapping.positions(np.asarray(ticks, dtype=np.float64))
-        for tick, label, t in zip(ticks, labels, where, strict=True):
-            if not math.isfinite(t) or not (mapping.low <= tick <= mapping.high):
+        image.paste(Image.fromarray(np.ascontiguousarray(strip)), (left, top))
+        for label, box, t in zip(labels, boxes, where, strict=True):
+            if not math.isfinite(t):
                 continue
-            y = top + (1.0 - t) * (length - 1)
-            x = pad + thickness
-            draw.line([(x, y), (x + tick_length, y)], fill=ink, width=1)
-            bbox = draw.textbbox((0, 0), label, font=font)
-            draw.text((x + tick_length + 3, y - (bbox[1] + bbox[3]) / 2.0), label, font=font, fill=ink)
+            if self.orientation == "vertical":
+                x, y = left + thickness, top + (1.0 - t) * (length - 1)
+                draw.line([(x, y), (x + tick_length, y)], fill=ink, width=1)
+                draw.text((x + tick_length + 3, y - (box[1] + box[3]) / 2.0), label, font=font, fill=ink)
+            else:
+                x, y = left + t * (length - 1), top + thickness
+                draw.line([(x, y), (x, y + tick_length)], fill=ink, width=1)
+                draw.text((x - (box[0] + box[2]) / 2.0, y + tick_length + 2), label, font=font, fill=ink)
         return _premultiplied(image)
 
 

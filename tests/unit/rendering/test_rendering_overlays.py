@@ -184,3 +184,23 @@ def test_round_numbers_for_ticks_and_lengths():
     assert [tick_label(t, ticks) for t in ticks] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
     assert tick_label(1e-7, [1e-7, 1e-6]) == "1e-07"
     assert [round_length(x) for x in (150.0, 99.0, 0.3, 7.0)] == [100.0, 50.0, 0.2, 5.0]
+
+
+def test_a_horizontal_colour_bar_runs_low_to_high_left_to_right_with_labels_below(make_manager):
+    mesh = coloured_mesh(colormap="viridis")
+    bar = rv.ColorBar(mesh, corner="bottom-left", margin=0.0, orientation="horizontal")
+    image = frame(make_manager(), [mesh, bar])
+    # The strip: the one row with a run of BAR lit pixels starting near the left edge.
+    across = image.transpose(1, 0, 2)  # strip_rows(across, r): the longest lit run along row r
+    strip = [(r, strip_rows(across, r)) for r in range(image.shape[0] - 80, image.shape[0])]
+    strip = [(r, span) for r, span in strip if span[1] - span[0] == BAR]
+    assert len(strip) == 16  # the strip's thickness
+    row, (left, right) = strip[0]
+    expected = map_rgb("viridis", (np.arange(BAR) + 0.5) / BAR)
+    np.testing.assert_allclose(image[row, left:right], expected, atol=2)
+    strip_bottom = strip[-1][0] + 1
+    for k in range(6):  # 0, 20, ..., 100 under their ticks
+        x = round(left + k / 5 * (BAR - 1))
+        assert white(image[strip_bottom + 6 : strip_bottom + 24, x - 3 : x + 4]).any(), k
+    with pytest.raises(ValueError, match="'vertical' or 'horizontal'"):
+        bar.orientation = "diagonal"
