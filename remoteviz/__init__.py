@@ -13,6 +13,10 @@ import importlib
 import types
 import typing
 
+from .colormap_messages import (
+    ColormapMessageError as ColormapMessageError,
+    ColormapMessages as ColormapMessages,
+)
 from .connection import (
     Client as Client,
     ClientSettings as ClientSettings,
@@ -65,9 +69,12 @@ from .service import (
 __version__ = "0.1.0"
 
 if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__all__'s order
+    from .rendering import AxesTriad as AxesTriad
     from .rendering import BoundingBox as BoundingBox
     from .rendering import Camera as Camera
     from .rendering import ClipPlane as ClipPlane
+    from .rendering import ColorBar as ColorBar
+    from .rendering import ColorMapping as ColorMapping
     from .rendering import Cone as Cone
     from .rendering import Cube as Cube
     from .rendering import Cylinder as Cylinder
@@ -100,6 +107,8 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import RenderingUnavailableError as RenderingUnavailableError
     from .rendering import RotateRecognizer as RotateRecognizer
     from .rendering import Rotation as Rotation
+    from .rendering import ScalarShape as ScalarShape
+    from .rendering import ScaleBar as ScaleBar
     from .rendering import SceneExaminer as SceneExaminer
     from .rendering import SceneManager as SceneManager
     from .rendering import Separator as Separator
@@ -116,6 +125,10 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import Volume as Volume
     from .rendering import VolumeMemoryError as VolumeMemoryError
     from .rendering import VolumeMode as VolumeMode
+    from .rendering import colormaps as colormaps
+
+
+_SCENE_FUNCTIONS = frozenset({"colormaps"})  # the scene's lower-case public names
 
 
 def _scene() -> types.ModuleType:
@@ -125,6 +138,7 @@ def _scene() -> types.ModuleType:
 def __getattr__(name: str) -> object:
     if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
         return [n for n in globals() if n[0].isupper()] + list(_scene().__all__)
-    if name[0].isupper() and name in _scene().__all__:
+    # Only names that could be the scene's load it (a probe such as ``__wrapped__`` must not).
+    if (name[0].isupper() or name in _SCENE_FUNCTIONS) and name in _scene().__all__:
         return getattr(_scene(), name)
     raise AttributeError(f"module 'remoteviz' has no attribute {name!r}")

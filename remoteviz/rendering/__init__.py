@@ -10,6 +10,7 @@ gl_platform.configure_pyopengl()
 
 from remoteviz.rendering.actions import HandleEventAction  # noqa: E402  (after configuring)
 from remoteviz.rendering.camera import Camera, OrthographicCamera, PerspectiveCamera, Viewport  # noqa: E402
+from remoteviz.rendering.colormaps import ColorMapping, colormaps  # noqa: E402
 from remoteviz.rendering.examiner import InteractionMode, SceneExaminer  # noqa: E402
 from remoteviz.rendering.gl_platform import RenderingUnavailableError  # noqa: E402
 from remoteviz.rendering.lines import LineSet  # noqa: E402
@@ -27,8 +28,10 @@ from remoteviz.rendering.nodes import (  # noqa: E402
     Switch,
     Transform,
 )
+from remoteviz.rendering.overlays import AxesTriad, ColorBar, ScaleBar  # noqa: E402
 from remoteviz.rendering.picking import PickedPoint  # noqa: E402
 from remoteviz.rendering.points import PointSet  # noqa: E402
+from remoteviz.rendering.scalars import ScalarShape  # noqa: E402
 from remoteviz.rendering.scene_manager import SceneManager  # noqa: E402
 from remoteviz.rendering.shapes import Cone, Cube, Cylinder, Shape, Sphere  # noqa: E402
 from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice  # noqa: E402
@@ -55,9 +58,12 @@ from remoteviz.rendering.volume import (  # noqa: E402
 )
 
 __all__ = [
+    "AxesTriad",
     "BoundingBox",
     "Camera",
     "ClipPlane",
+    "ColorBar",
+    "ColorMapping",
     "Cone",
     "Cube",
     "Cylinder",
@@ -90,6 +96,8 @@ __all__ = [
     "RenderingUnavailableError",
     "RotateRecognizer",
     "Rotation",
+    "ScalarShape",
+    "ScaleBar",
     "SceneExaminer",
     "SceneManager",
     "Separator",
@@ -106,4 +114,5 @@ __all__ = [
     "Volume",
     "VolumeMemoryError",
     "VolumeMode",
+    "colormaps",
 ]

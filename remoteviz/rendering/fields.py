@@ -7,7 +7,9 @@ A field is declared on a node class like a dataclass field::
 
 Reading ``material.diffuse_color`` gives the converted value; assigning it converts the new value
 (raising ``ValueError`` or ``TypeError`` when it does not fit) and calls ``node.touch()``, which is
-how a render area learns that it must draw a new frame.
+how a render area learns that it must draw a new frame. A field declared with ``appearance=True``
+(a colour map, a value range) changes how a shape looks but not what it draws: assigning it calls
+``node.touch_appearance()`` instead, which redraws without rebuilding or uploading the geometry.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ Color = tuple[float, float, float]
 class Field(Generic[T]):
     """A node attribute whose assignment is converted and notifies the node's observers."""
 
-    def __init__(self, default: Any, convert: Callable[[Any], T], doc: str = "") -> None:
+    def __init__(self, default: Any, convert: Callable[[Any], T], doc: str = "", *, appearance: bool = False) -> None:
         self._convert = convert
+        self._appearance = appearance
         self._default = convert(default)
         self.__doc__ = doc
         self.name = ""
@@ -50,7 +53,10 @@ class Field(Generic[T]):
 
     def __set__(self, node: Node, value: Any) -> None:
         node.__dict__[self.name] = self._convert(value)
-        node.touch()
+        if self._appearance:
+            node.touch_appearance()
+        else:
+            node.touch()
 
 
 def as_float(value: Any) -> float:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from OpenGL import GL
 
 from remoteviz.rendering.lines import LineGeometry
+from remoteviz.rendering.overlays import OverlayPicture
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.slices import SliceGeometry
@@ -32,7 +33,7 @@ from remoteviz.rendering.volume import (
 )
 
 # Attribute locations shared by the shaders.
-POSITION, NORMAL, COLOR, TEXCOORD, SIZE = 0, 1, 2, 3, 4
+POSITION, NORMAL, COLOR, TEXCOORD, SIZE, SCALAR = 0, 1, 2, 3, 4, 5
 
 _VOLUME_FORMATS = {
     np.dtype(np.uint8): (GL.GL_R8, GL.GL_UNSIGNED_BYTE, 255.0),
@@ -160,7 +161,12 @@ def rgba_texture(image: npt.NDArray[np.uint8], *, linear: bool, flip: bool = Tru
 
 def table_texture(transfer: TransferFunction) -> GpuTexture:
     """A 1-D RGBA texture from a transfer function's table."""
-    return GpuTexture(transfer.table.reshape(TABLE_SIZE, 4), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
+    return colormap_texture(transfer.table.reshape(TABLE_SIZE, 4))
+
+
+def colormap_texture(table: npt.NDArray[np.float32]) -> GpuTexture:
+    """A 1-D RGBA texture from an ``(N, 4)`` table of floats 0..1 (a colour map's)."""
+    return GpuTexture(np.ascontiguousarray(table, np.float32), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
 
 
 class GpuTriangles(_VertexResource):
@@ -173,11 +179,13 @@ class GpuTriangles(_VertexResource):
                 (NORMAL, geometry.normals),
                 (COLOR, geometry.colors),
                 (TEXCOORD, geometry.texcoords),
+                (SCALAR, geometry.scalars),
             ],
             geometry.indices,
         )
         self.has_colors = geometry.colors is not None
         self.has_texcoords = geometry.texcoords is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
         self.winding = 0
         """1 or -1 once the triangles are known to close a solid wound counter-clockwise or
@@ -199,10 +207,17 @@ class GpuPoints(_VertexResource):
 
     def __init__(self, geometry: PointGeometry) -> None:
         self.vertices = _VertexArray(
-            [(POSITION, geometry.positions), (COLOR, geometry.colors), (SIZE, geometry.sizes)], None
+            [
+                (POSITION, geometry.positions),
+                (COLOR, geometry.colors),
+                (SIZE, geometry.sizes),
+                (SCALAR, geometry.scalars),
+            ],
+            None,
         )
         self.count = len(geometry.positions)
         self.has_colors = geometry.colors is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
 
     def draw(self) -> None:
@@ -215,8 +230,11 @@ class GpuLines(_VertexResource):
     """A line set's vertices and segment index pairs."""
 
     def __init__(self, geometry: LineGeometry) -> None:
-        self.vertices = _VertexArray([(POSITION, geometry.positions), (COLOR, geometry.colors)], geometry.segments)
+        self.vertices = _VertexArray(
+            [(POSITION, geometry.positions), (COLOR, geometry.colors), (SCALAR, geometry.scalars)], geometry.segments
+        )
         self.has_colors = geometry.colors is not None
+        self.has_scalars = geometry.scalars is not None
         self.nbytes = 0
 
     def draw(self) -> None:
@@ -226,15 +244,24 @@ class GpuLines(_VertexResource):
 
 
 class GpuSlice:
-    """A slice's rectangle, its values as a float texture and its colour map."""
+    """A slice's rectangle, its values as a float texture and its colour map's table."""
 
     def __init__(self, geometry: SliceGeometry) -> None:
         self.triangles = GpuTriangles(geometry.triangles)
         self.values = GpuTexture(
             geometry.values, GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT, linear=not geometry.nearest
         )
-        self.colormap = table_texture(geometry.colormap)
+        self._table: npt.NDArray[np.float32] | None = None
+        self.colormap = GpuTexture(np.zeros((TABLE_SIZE, 4), np.float32), GL.GL_RGBA32F, GL.GL_RGBA, GL.GL_FLOAT)
         self.nbytes = self.values.nbytes
+
+    def use_table(self, table: npt.NDArray[np.float32]) -> None:
+        """Hold ``table`` (a read-only colour table) in the colour map texture, uploading it only
+        when it is another table than last time."""
+        if table is not self._table:
+            self.colormap.delete()
+            self.colormap = colormap_texture(table)
+            self._table = table
 
     def updated(self, geometry: SliceGeometry) -> GpuSlice:
         """The GPU copy of a changed geometry (this one freed)."""
@@ -249,9 +276,10 @@ class GpuSlice:
 
 
 class GpuImage:
-    """A 2-D RGBA texture made from a :class:`Texture2D` node or a label's image."""
+    """A 2-D RGBA texture made from a :class:`Texture2D` node, a label's image or an overlay's
+    picture."""
 
-    def __init__(self, source: Texture2D | TextGeometry) -> None:
+    def __init__(self, source: Texture2D | TextGeometry | OverlayPicture) -> None:
         if isinstance(source, Texture2D):
             self.texture = rgba_texture(source.image, linear=source.filter is TextureFilter.LINEAR, repeat=True)
         else:
@@ -259,7 +287,7 @@ class GpuImage:
             self.size = (source.image.shape[1], source.image.shape[0])
         self.nbytes = self.texture.nbytes
 
-    def updated(self, source: Texture2D | TextGeometry) -> GpuImage:
+    def updated(self, source: Texture2D | TextGeometry | OverlayPicture) -> GpuImage:
         """The GPU copy of a changed image (this one freed)."""
         self.delete()
         return GpuImage(source)

@@ -51,7 +51,7 @@ def decimate(geometry: Geometry, triangles: int | None = None) -> Geometry:
     """A copy of ``geometry`` with about ``triangles`` triangles (:data:`LOD_TRIANGLES` as it is
     at the call when None, so that assigning the module's knob takes effect).
 
-    Each kept vertex takes the mean normal, colour and texture coordinates of the vertices
+    Each kept vertex takes the mean normal, colour, texture coordinates and scalar of the vertices
     collapsed into it, so shading, vertex colours and textures carry over.
     """
     import fast_simplification  # a compiled extension: loaded only when a big mesh is drawn
@@ -71,6 +71,7 @@ def decimate(geometry: Geometry, triangles: int | None = None) -> Geometry:
         np.ascontiguousarray(faces, np.uint32),
         None if geometry.colors is None else _mean_by(mapping, geometry.colors, count),
         None if geometry.texcoords is None else _mean_by(mapping, geometry.texcoords, count),
+        None if geometry.scalars is None else _mean_by(mapping, geometry.scalars[:, None], count)[:, 0],
     )
 
 

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox
 from remoteviz.rendering.mesh import Mesh, as_colors, as_index_rows, as_points
-from remoteviz.rendering.shapes import Shape
+from remoteviz.rendering.scalars import ScalarShape
 
 #: Picking finds a segment this many pixels from the pick position (beyond half the width), or nearer.
 PICK_TOLERANCE_PIXELS = 3.0
@@ -21,11 +21,13 @@ PICK_TOLERANCE_PIXELS = 3.0
 @dataclass(frozen=True, slots=True, eq=False)
 class LineGeometry:
     """Segments: ``positions`` ``(N, 3)`` float32, ``segments`` ``(M, 2)`` uint32 vertex pairs,
-    ``colors`` ``(N, 4)`` float32 RGBA or None (the material's diffuse colour)."""
+    ``colors`` ``(N, 4)`` float32 RGBA or None (the material's diffuse colour), ``scalars``
+    ``(N,)`` float32 for the colour map or None."""
 
     positions: npt.NDArray[np.float32]
     segments: npt.NDArray[np.uint32]
     colors: npt.NDArray[np.float32] | None
+    scalars: npt.NDArray[np.float32] | None = None
 
     @property
     def bounding_box(self) -> BoundingBox | None:
@@ -50,14 +52,15 @@ def _as_segments(value: npt.ArrayLike | None) -> npt.NDArray[np.uint32] | None:
     return as_index_rows(value, 2, "segment indices")
 
 
-class LineSet(Shape):
+class LineSet(ScalarShape):
     """Lines of ``width`` pixels, unlit, drawn over surfaces they lie on.
 
     ``positions`` is ``(N, 3)``. By default they make one polyline; ``counts`` splits them into
     several (``[3, 2]``: a polyline through the first three vertices, then a segment), or
     ``segments`` ``(M, 2)`` lists vertex pairs directly (e.g. a mesh's edges, see
     :meth:`from_mesh_edges`). ``colors`` ``(N, 3)`` or ``(N, 4)`` colour the vertices (None: the
-    material's diffuse colour). Picking finds the nearest segment within half the width plus
+    material's diffuse colour); ``scalars``, one per vertex or per segment, colour them through
+    ``colormap`` instead (see :class:`~remoteviz.rendering.scalars.ScalarShape`). Picking finds the nearest segment within half the width plus
     :data:`PICK_TOLERANCE_PIXELS`.
     """
 
@@ -122,4 +125,14 @@ class LineSet(Shape):
             last = np.cumsum(counts) - 1
             starts = np.setdiff1d(starts, last)
             segments = np.stack([starts, starts + 1], axis=1).astype(np.uint32)
-        return LineGeometry(self.positions, segments, self.colors)
+        scalars, per_cell = self._scalars_per(count, len(segments), "segment")
+        if not per_cell:
+            return LineGeometry(self.positions, segments, self.colors, scalars)
+        # A value per segment: each segment gets vertices of its own, carrying its value.
+        ends = segments.ravel()
+        return LineGeometry(
+            self.positions[ends],
+            np.arange(len(ends), dtype=np.uint32).reshape(-1, 2),
+            None if self.colors is None else self.colors[ends],
+            np.repeat(scalars, 2) if scalars is not None else None,
+        )

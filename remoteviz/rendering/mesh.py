@@ -10,7 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from remoteviz.rendering.fields import Field, as_float
-from remoteviz.rendering.shapes import Geometry, Shape
+from remoteviz.rendering.scalars import ScalarShape
+from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.texture import Texture2D
 
 
@@ -80,6 +81,7 @@ def _smooth_normals(
     crease_angle: float,
     colors: np.ndarray | None,
     texcoords: np.ndarray | None,
+    scalars: np.ndarray | None,
 ) -> Geometry:
     """Normals for a mesh that has none, with the vertices that sharp edges split copied.
 
@@ -100,7 +102,7 @@ def _smooth_normals(
     agreement = np.einsum("fk,fck->fc", face_normals, normals[indices])
     faces, slots = np.nonzero(agreement < np.cos(crease_angle))
     if len(faces) == 0:
-        return Geometry(vertices, normals.astype(np.float32), indices, colors, texcoords)
+        return Geometry(vertices, normals.astype(np.float32), indices, colors, texcoords, scalars)
     copied = indices[faces, slots]
     split = indices.copy()
     split[faces, slots] = np.arange(len(vertices), len(vertices) + len(faces), dtype=np.uint32)
@@ -110,18 +112,26 @@ def _smooth_normals(
         split,
         None if colors is None else np.concatenate([colors, colors[copied]]),
         None if texcoords is None else np.concatenate([texcoords, texcoords[copied]]),
+        None if scalars is None else np.concatenate([scalars, scalars[copied]]),
     )
 
 
-def _per_face(geometry: Geometry, face_colors: np.ndarray) -> Geometry:
-    """The triangles with vertices of their own, so that each face carries one colour."""
+def _per_face(geometry: Geometry, face_colors: np.ndarray | None, face_scalars: np.ndarray | None) -> Geometry:
+    """The triangles with vertices of their own, so that each face carries one colour or scalar."""
     corners = geometry.indices.ravel()
+
+    def per_corner(per_vertex: np.ndarray | None, per_face: np.ndarray | None) -> np.ndarray | None:
+        if per_face is not None:
+            return np.repeat(per_face, 3, axis=0)
+        return None if per_vertex is None else per_vertex[corners]
+
     return Geometry(
         geometry.positions[corners],
         geometry.normals[corners],
         np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
-        np.repeat(face_colors, 3, axis=0),
-        None if geometry.texcoords is None else geometry.texcoords[corners],
+        per_corner(geometry.colors, face_colors),
+        per_corner(geometry.texcoords, None),
+        per_corner(geometry.scalars, face_scalars),
     )
 
 
@@ -134,7 +144,61 @@ def _material_image(material: Any) -> Any:
     return None
 
 
-class Mesh(Shape):
+# PLY properties that are positions, normals, colours or texture coordinates, not scalars to show.
+_PLY_GEOMETRY = {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha", "r", "g", "b", "a",
+                 "s", "t", "u", "v", "texture_u", "texture_v", "vertex_indices", "vertex_index"}
+
+
+def _ply_fields(element: Any) -> dict[str, np.ndarray]:
+    """A PLY element's properties by name, as trimesh keeps them (a dict of arrays for ASCII
+    files, a structured array for binary ones)."""
+    data = element.get("data") if isinstance(element, dict) else None
+    if isinstance(data, dict):
+        return {str(k): np.asarray(v) for k, v in data.items()}
+    if isinstance(data, np.ndarray) and data.dtype.names:
+        return {name: data[name] for name in data.dtype.names}
+    return {}
+
+
+def _ply_columns(element: Any) -> dict[str, np.ndarray]:
+    """A PLY element's numeric one-value properties, by name."""
+    found = {}
+    for name, values in _ply_fields(element).items():
+        array = np.asarray(values)
+        if name in _PLY_GEOMETRY or array.dtype.kind not in "biuf" or array.ndim > 2 or array.size != len(array):
+            continue
+        found[str(name)] = array.reshape(-1).astype(np.float32)
+    return found
+
+
+def _file_arrays(loaded: Any) -> dict[str, np.ndarray]:
+    """The scalar arrays a loaded trimesh carries: a PLY's extra vertex and face properties (in
+    the file's order), other formats' one-value vertex attributes."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, values in getattr(loaded, "vertex_attributes", {}).items():
+        array = np.asarray(values)
+        if array.dtype.kind in "biuf" and array.size == len(loaded.vertices) and name != "color":
+            arrays[str(name)] = array.reshape(-1).astype(np.float32)
+    raw = loaded.metadata.get("_ply_raw") or {}
+    arrays.update(_ply_columns(raw.get("vertex")))
+    for name, values in _ply_columns(raw.get("face")).items():
+        arrays[name if name not in arrays else f"{name} (faces)"] = values
+    return arrays
+
+
+def _as_in_file(loaded: Any) -> bool:
+    """Whether trimesh kept a PLY's vertices and faces as the file has them (so its arrays line up)."""
+    raw = loaded.metadata.get("_ply_raw") or {}
+    data = _ply_fields(raw.get("vertex"))
+    if not all(k in data for k in "xyz"):
+        return True  # not a PLY: trimesh's own attributes follow its vertices
+    xyz = np.column_stack([data[k].reshape(-1) for k in "xyz"])
+    faces = _ply_fields(raw.get("face")).get("vertex_indices")
+    same_faces = faces is None or len(faces) == len(loaded.faces)
+    return xyz.shape == loaded.vertices.shape and bool(np.allclose(xyz, loaded.vertices)) and same_faces
+
+
+class Mesh(ScalarShape):
     """Triangles given as numpy arrays.
 
     ``vertices`` is ``(N, 3)``; ``indices`` ``(M, 3)`` picks three vertices per triangle (None: each
@@ -143,7 +207,9 @@ class Mesh(Shape):
     diffuse colour; ``face_colors`` ``(M, 3)`` or ``(M, 4)`` give each triangle one colour instead
     (CAD parts, per-cell results). ``texcoords`` ``(N, 2)`` place the current
     :class:`~remoteviz.rendering.texture.Texture2D` (or the mesh's own ``texture``) on the
-    triangles. Computed normals shade smoothly except across edges sharper than
+    triangles. ``scalars`` (one per vertex or per triangle) colour the mesh through ``colormap``
+    instead (see :class:`~remoteviz.rendering.scalars.ScalarShape`); per triangle, each face is
+    flat. Computed normals shade smoothly except across edges sharper than
     ``crease_angle``. Assign a new array to change a field; after editing one in place, call
     :meth:`touch`.
     """
@@ -202,22 +268,36 @@ class Mesh(Shape):
         self.touch()
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], **load_options: Any) -> Mesh:
+    def from_file(cls, path: str | os.PathLike[str], scalars: str | None = None, **load_options: Any) -> Mesh:
         """Load a mesh file with trimesh; a file holding a scene is merged into one mesh.
 
         ``load_options`` go to ``trimesh.load`` (``file_type=...`` for a name without extension).
         Vertex colours in the file become vertex colours, face colours face colours, and a
         textured material (glTF's base colour texture, an OBJ's ``map_Kd``) becomes the mesh's
-        ``texture`` with the file's texture coordinates.
+        ``texture`` with the file's texture coordinates. A PLY's other numeric vertex and face
+        properties (and the scalar vertex attributes trimesh reads from other formats) become
+        :attr:`arrays`; ``scalars`` names the one to colour by (see :meth:`color_by`).
         """
         # trimesh takes a fifth of a second to import; only file loading needs it.
         import trimesh
 
-        loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
-        if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-            raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+        def load(**options: Any) -> trimesh.Trimesh:
+            loaded = trimesh.load(os.fspath(path), force="mesh", **options)
+            if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+                raise ValueError(f"{os.fspath(path)!r} holds no triangles")
+            return loaded
+
+        loaded = load(**load_options)
+        arrays = _file_arrays(loaded)
+        if arrays and "process" not in load_options and not _as_in_file(loaded):
+            # trimesh merged or dropped vertices or faces: load them as the file has them, so
+            # that the arrays line up.
+            loaded = load(process=False, **load_options)
+            arrays = _file_arrays(loaded)
+        counts = (len(loaded.vertices), len(loaded.faces))
+        arrays = {name: values for name, values in arrays.items() if len(values) in counts}
         visual = loaded.visual
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"arrays": arrays}
         if isinstance(visual, trimesh.visual.ColorVisuals):
             if visual.kind == "vertex":
                 options["colors"] = visual.vertex_colors
@@ -229,7 +309,10 @@ class Mesh(Shape):
                 options["texcoords"] = visual.uv
                 options["texture"] = Texture2D(np.asarray(image.convert("RGBA")))
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
-        return cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
+        mesh = cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
+        if scalars is not None:
+            mesh.color_by(scalars)
+        return mesh
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices
@@ -247,8 +330,14 @@ class Mesh(Shape):
         face_colors = self.face_colors
         if face_colors is not None and len(face_colors) != len(indices):
             raise ValueError(f"face_colors has {len(face_colors)} rows for {len(indices)} triangles")
+        scalars, per_cell = self._scalars_per(count, len(indices), "triangle")
+        vertex_scalars = None if per_cell else scalars
         if self.normals is not None:
-            geometry = Geometry(vertices, self.normals, indices, self.colors, self.texcoords)
+            geometry = Geometry(vertices, self.normals, indices, self.colors, self.texcoords, vertex_scalars)
         else:
-            geometry = _smooth_normals(vertices, indices, self.crease_angle, self.colors, self.texcoords)
-        return geometry if face_colors is None else _per_face(geometry, face_colors)
+            geometry = _smooth_normals(
+                vertices, indices, self.crease_angle, self.colors, self.texcoords, vertex_scalars
+            )
+        if face_colors is None and not per_cell:
+            return geometry
+        return _per_face(geometry, face_colors, scalars if per_cell else None)

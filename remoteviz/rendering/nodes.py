@@ -108,6 +108,11 @@ class Node:
         self._version += 1
         self._notify_changed()
 
+    def touch_appearance(self) -> None:
+        """Mark a change of how the node looks that leaves its geometry as it is (a colour map, a
+        value range): observers redraw, and a shape keeps its geometry and its GPU buffers."""
+        self.touch()
+
     def traverse(self, action: Action) -> None:
         """Apply ``action`` to this node; the base node does nothing."""
 

@@ -8,6 +8,7 @@ is behind them; otherwise the nearest hit along the ray wins.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from remoteviz.rendering.lines import PICK_TOLERANCE_PIXELS, LineGeometry, LineS
 from remoteviz.rendering.math3d import BoundingBox, Matrix, Ray, transform_points
 from remoteviz.rendering.nodes import Node
 from remoteviz.rendering.points import PICK_RADIUS_PIXELS, PointGeometry
+from remoteviz.rendering.scalars import scalars_at
 from remoteviz.rendering.shapes import Geometry, Shape
 from remoteviz.rendering.slices import SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
@@ -33,7 +35,9 @@ class PickedPoint:
     ``point`` and ``normal`` are in world coordinates; the normal faces the viewer. ``path`` runs
     from the scene root to ``node``; ``distance`` is measured along the ray from the camera.
     ``index`` is the triangle, point or segment hit (None for volumes, slices and labels);
-    ``value`` the data value for volumes and slices; ``voxel`` the index into ``Volume.data``
+    ``value`` the data value for volumes and slices, and the scalar under the pointer for a mesh,
+    point set or line set coloured by ``scalars`` (interpolated as drawn: constant over a cell
+    for per-cell scalars); ``voxel`` the index into ``Volume.data``
     (``(k, j, i)``, so ``volume.data[picked.voxel] == picked.value``) for volumes.
     """
 
@@ -124,7 +128,12 @@ def _pick_triangles(instance: ShapeInstance, geometry: Geometry, view: _PickView
     a, b, c = geometry.normals[geometry.indices[face]].astype(np.float64)
     normal = _facing(instance, (1.0 - u - v) * a + u * b + v * c, view.ray)
     ray = view.ray
-    return PickedPoint(instance.shape, instance.path, ray.origin + t * ray.direction, normal, t, index=face)
+    value = None
+    if geometry.scalars is not None:
+        value = scalars_at(geometry.scalars, geometry.indices[face], (1.0 - u - v, u, v))
+    return PickedPoint(
+        instance.shape, instance.path, ray.origin + t * ray.direction, normal, t, index=face, value=value
+    )
 
 
 def _pick_slice(instance: ShapeInstance, geometry: SliceGeometry, view: _PickView) -> PickedPoint | None:
@@ -179,7 +188,11 @@ def _nearest_triangle(
 
 def _pick_points(instance: ShapeInstance, geometry: PointGeometry, view: _PickView) -> PickedPoint | None:
     points = transform_points(instance.model, geometry.positions)
-    return _nearest_on_screen(instance, view, points, np.maximum(PICK_RADIUS_PIXELS, geometry.sizes / 2.0))
+    hit = _nearest_on_screen(instance, view, points, np.maximum(PICK_RADIUS_PIXELS, geometry.sizes / 2.0))
+    if hit is None or geometry.scalars is None:
+        return hit
+    assert hit.index is not None  # a point's hit names the point
+    return dataclasses.replace(hit, value=float(geometry.scalars[hit.index]))
 
 
 def _nearest_on_screen(
@@ -220,7 +233,13 @@ def _pick_lines(instance: ShapeInstance, geometry: LineGeometry, view: _PickView
     closest = a + s[:, None] * along
     lines = instance.shape
     assert isinstance(lines, LineSet)  # only a LineSet builds a LineGeometry
-    return _nearest_on_screen(instance, view, closest, lines.width / 2.0 + PICK_TOLERANCE_PIXELS)
+    hit = _nearest_on_screen(instance, view, closest, lines.width / 2.0 + PICK_TOLERANCE_PIXELS)
+    if hit is None or geometry.scalars is None:
+        return hit
+    assert hit.index is not None  # a line's hit names the segment
+    fraction = float(s[hit.index])
+    value = scalars_at(geometry.scalars, geometry.segments[hit.index], (1.0 - fraction, fraction))
+    return dataclasses.replace(hit, value=value)
 
 
 def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickView) -> PickedPoint | None:

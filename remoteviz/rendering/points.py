@@ -11,7 +11,7 @@ import numpy.typing as npt
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox
 from remoteviz.rendering.mesh import as_colors, as_points
-from remoteviz.rendering.shapes import Shape
+from remoteviz.rendering.scalars import ScalarShape
 
 #: Picking finds a point this many pixels from the pick position, or nearer.
 PICK_RADIUS_PIXELS = 4.0
@@ -20,11 +20,13 @@ PICK_RADIUS_PIXELS = 4.0
 @dataclass(frozen=True, slots=True, eq=False)
 class PointGeometry:
     """Points: ``positions`` ``(N, 3)`` float32, ``colors`` ``(N, 4)`` float32 RGBA or None (the
-    material's diffuse colour), ``sizes`` ``(N,)`` float32 pixels."""
+    material's diffuse colour), ``sizes`` ``(N,)`` float32 pixels, ``scalars`` ``(N,)`` float32 for
+    the colour map or None."""
 
     positions: npt.NDArray[np.float32]
     colors: npt.NDArray[np.float32] | None
     sizes: npt.NDArray[np.float32]
+    scalars: npt.NDArray[np.float32] | None = None
 
     @property
     def bounding_box(self) -> BoundingBox | None:
@@ -41,12 +43,13 @@ def _as_sizes(value: npt.ArrayLike | None) -> npt.NDArray[np.float32] | None:
     return sizes
 
 
-class PointSet(Shape):
+class PointSet(ScalarShape):
     """Points drawn as round dots of a size in pixels, unlit, in their own colours.
 
     ``positions`` is ``(N, 3)``; ``colors`` ``(N, 3)`` or ``(N, 4)`` (floats 0..1 or integers
     0..255; None: the material's diffuse colour); ``sizes`` ``(N,)`` in pixels (None: ``size``
-    for every point). The driver caps sizes (255 pixels on Mesa). Picking finds the point nearest
+    for every point). ``scalars`` (one per point) colour them through ``colormap`` instead (see
+    :class:`~remoteviz.rendering.scalars.ScalarShape`). The driver caps sizes (255 pixels on Mesa). Picking finds the point nearest
     the ray within :data:`PICK_RADIUS_PIXELS` (or the point's own radius, if larger).
     """
 
@@ -72,4 +75,5 @@ class PointSet(Shape):
             if array is not None and len(array) != count:
                 raise ValueError(f"{label} has {len(array)} rows for {count} points")
         sizes = self.sizes if self.sizes is not None else np.full(count, self.size, np.float32)
-        return PointGeometry(self.positions, self.colors, sizes)
+        scalars, _ = self._scalars_per(count, count, "point")
+        return PointGeometry(self.positions, self.colors, sizes, scalars)

@@ -9,7 +9,8 @@ on the rendering thread after the shape is garbage-collected.
 
 A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
 depth testing; transparent triangles, farthest first; volumes, ray cast brick by brick front to
-back into a layer of their own that is then laid over the picture; text labels on top.
+back into a layer of their own that is then laid over the picture; text labels on top; then the
+overlays (colour bars, axes triads, scale bars) over everything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import concurrent.futures
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ from OpenGL import GL
 
 from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
+from remoteviz.rendering.colormaps import ColorMapping
 from remoteviz.rendering.context import GLContext, create_context
 from remoteviz.rendering.framebuffer import Framebuffer
 from remoteviz.rendering.gpu import (
@@ -36,14 +38,18 @@ from remoteviz.rendering.gpu import (
     GpuLines,
     GpuPoints,
     GpuSlice,
+    GpuTexture,
     GpuTriangles,
     GpuVolume,
+    colormap_texture,
 )
 from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
+from remoteviz.rendering.overlays import Overlay, OverlayGeometry, OverlayView
 from remoteviz.rendering.points import PointGeometry
+from remoteviz.rendering.scalars import ScalarShape
 from remoteviz.rendering.shaders import (
     BACKGROUND_FRAGMENT,
     BACKGROUND_VERTEX,
@@ -64,7 +70,7 @@ from remoteviz.rendering.shaders import (
     ShaderProgram,
 )
 from remoteviz.rendering.shapes import Geometry, Shape
-from remoteviz.rendering.slices import SliceGeometry
+from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice, SliceGeometry
 from remoteviz.rendering.text import TextGeometry, label_corner
 from remoteviz.rendering.texture import Texture2D
 from remoteviz.rendering.volume import Volume, VolumeGeometry, VolumeMode
@@ -108,6 +114,18 @@ class _CacheEntry:
         """Free the GPU copies; the context must be current."""
         self.drop_lod()
         self.gpu.delete()
+
+
+@dataclass(slots=True)
+class _OverlayImage:
+    """An overlay's picture on the GPU and the key it was drawn for."""
+
+    key: Hashable
+    image: GpuImage
+
+    def delete(self) -> None:
+        """Free the texture; the context must be current."""
+        self.image.delete()
 
 
 class _Layer:
@@ -182,6 +200,8 @@ class Renderer:
         """Of :attr:`triangles_drawn`, those drawn with their hidden faces culled: for diagnostics."""
         self._decimator = Decimator()
         self._cache: weakref.WeakKeyDictionary[Node, _CacheEntry] = weakref.WeakKeyDictionary()
+        # Named colour maps' tables as 1-D textures: a few dozen at most, kept for the context's life.
+        self._colormaps: dict[str, GpuTexture] = {}
         # Filled by garbage collection (on any thread), emptied on the rendering thread.
         self._released: collections.deque[_CacheEntry] = collections.deque()
 
@@ -264,7 +284,8 @@ class Renderer:
         boxes = [(instance, instance.world_bounding_box) for instance in frame.shapes]
         visible = [(instance, box) for instance, box in boxes if box is not None]
         labels = [i for i in frame.shapes if isinstance(i.shape.geometry, TextGeometry)]
-        if not visible and not labels:
+        overlays = [i for i in frame.shapes if isinstance(i.shape.geometry, OverlayGeometry)]
+        if not visible and not labels and not overlays:
             return
         near, far = 1.0, 2.0
         if visible:
@@ -301,6 +322,8 @@ class Renderer:
             self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
         if labels:
             self._draw_labels(labels, view, projection, viewport)
+        if overlays:
+            self._draw_overlays(overlays, view, frame, viewport)
 
     # ------------------------------------------------------------------ triangles
 
@@ -319,6 +342,7 @@ class Renderer:
         program.set_matrix("u_projection", projection)
         program.set_int("u_orthographic", orthographic)
         program.set_int("u_texture", 0)
+        program.set_int("u_colormap", 1)
         for instance in instances:
             self._draw_shape(instance, view, frame.global_lights, frame.interactive)
 
@@ -361,6 +385,7 @@ class Renderer:
         if not gpu.has_colors:
             # Without a colour array the attribute reads this constant: the diffuse colour.
             GL.glVertexAttrib4f(COLOR, *material.diffuse_color, 1.0)
+        self._set_scalar_mapping(program, instance.shape, gpu.has_scalars, 1)
         texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
         drawn_texture = texture if gpu.has_texcoords else None
         program.set_int("u_textured", drawn_texture is not None)
@@ -380,13 +405,19 @@ class Renderer:
         program.set_int("u_colormap", 1)
         GL.glDisable(GL.GL_CULL_FACE)
         for instance in instances:
-            geometry: SliceGeometry = instance.shape.geometry
-            gpu: GpuSlice = self._gpu(instance.shape)
+            plane = instance.shape
+            assert isinstance(plane, (OrthoSlice, ObliqueSlice))  # only slices build a SliceGeometry
+            gpu: GpuSlice = self._gpu(plane)
             program.set_matrix("u_model_view", view @ instance.model)
             program.set_matrix("u_normal_matrix", np.eye(3))
             program.set_clip_planes(_planes_in(instance, view))
-            program.set_float("u_low", geometry.low)
-            program.set_float("u_high", geometry.high)
+            mapping = plane.color_mapping()
+            low, high = mapping.scale_ends()
+            program.set_float("u_low", low)
+            program.set_float("u_high", high)
+            program.set_int("u_log", mapping.log)
+            program.set_vec3("u_nan_color", mapping.nan_color)
+            gpu.use_table(mapping.table)
             gpu.values.bind(0)
             gpu.colormap.bind(1)
             gpu.triangles.draw()
@@ -397,6 +428,7 @@ class Renderer:
         program = self._points
         program.use()
         program.set_matrix("u_projection", projection)
+        program.set_int("u_colormap", 0)
         GL.glEnable(GL.GL_PROGRAM_POINT_SIZE)
         for instance in instances:
             gpu: GpuPoints = self._gpu(instance.shape)
@@ -404,6 +436,7 @@ class Renderer:
             program.set_clip_planes(_planes_in(instance, view))
             if not gpu.has_colors:
                 GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            self._set_scalar_mapping(program, instance.shape, gpu.has_scalars, 0)
             gpu.draw()
         GL.glDisable(GL.GL_PROGRAM_POINT_SIZE)
 
@@ -417,6 +450,7 @@ class Renderer:
         program.set_matrix("u_projection", projection)
         program.set_vec2("u_viewport", (viewport.width, viewport.height))
         program.set_float("u_depth_bias", _LINE_DEPTH_BIAS)
+        program.set_int("u_colormap", 0)
         GL.glDisable(GL.GL_CULL_FACE)
         for instance in instances:
             lines = instance.shape
@@ -427,7 +461,28 @@ class Renderer:
             program.set_float("u_width", lines.width)
             if not gpu.has_colors:
                 GL.glVertexAttrib4f(COLOR, *instance.material.diffuse_color, 1.0)
+            self._set_scalar_mapping(program, lines, gpu.has_scalars, 0)
             gpu.draw()
+
+    def _set_scalar_mapping(self, program: ShaderProgram, shape: Shape, has_scalars: bool, unit: int) -> None:
+        """Colour by the shape's scalars through its colour map (bound to ``unit``), if it has them."""
+        mapping = shape.color_mapping() if has_scalars and isinstance(shape, ScalarShape) else None
+        program.set_int("u_scalar_mapped", mapping is not None)
+        if mapping is None:
+            return
+        low, high = mapping.scale_ends()
+        program.set_float("u_scalar_low", low)
+        program.set_float("u_scalar_high", high)
+        program.set_int("u_scalar_log", mapping.log)
+        program.set_vec3("u_nan_color", mapping.nan_color)
+        self._colormap(mapping).bind(unit)
+
+    def _colormap(self, mapping: ColorMapping) -> GpuTexture:
+        """The 1-D texture of a named map's table, made on first use."""
+        texture = self._colormaps.get(mapping.colormap)
+        if texture is None:
+            texture = self._colormaps[mapping.colormap] = colormap_texture(mapping.table)
+        return texture
 
     # ------------------------------------------------------------------ volumes
 
@@ -554,6 +609,17 @@ class Renderer:
     # ------------------------------------------------------------------ labels
 
     def _draw_labels(self, instances: list[ShapeInstance], view: Matrix, projection: Matrix, viewport: Viewport) -> None:
+        with self._screen_pictures(viewport):
+            for instance in instances:
+                corner = label_corner(instance, view, projection, viewport)
+                if corner is None:
+                    continue
+                self._draw_image(self._gpu(instance.shape), (round(corner[0]), round(corner[1])), viewport)
+
+    @contextlib.contextmanager
+    def _screen_pictures(self, viewport: Viewport) -> Iterator[None]:
+        """The overlay program in use, blending premultiplied pictures over the frame without a
+        depth test, for the block; then depth testing again."""
         program = self._overlay
         program.use()
         program.set_vec2("u_viewport", (viewport.width, viewport.height))
@@ -561,21 +627,49 @@ class Renderer:
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
-        GL.glBindVertexArray(self._empty_vao)
-        for instance in instances:
-            corner = label_corner(instance, view, projection, viewport)
-            if corner is None:
-                continue
-            gpu: GpuImage = self._gpu(instance.shape)
-            width, height = gpu.size
-            left, top = round(corner[0]), round(corner[1])
-            program.set_vec2("u_corner", (left, viewport.height - top - height))
-            program.set_vec2("u_size", (width, height))
-            gpu.texture.bind(0)
-            GL.glBindVertexArray(self._empty_vao)
-            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        yield
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_DEPTH_TEST)
+
+    def _draw_image(self, gpu: GpuImage, top_left: tuple[int, int], viewport: Viewport) -> None:
+        """Draw a picture at its pixel size, its top-left corner at ``top_left`` pixels from the
+        frame's top-left; the overlay program must be in use, with blending set."""
+        width, height = gpu.size
+        self._overlay.set_vec2("u_corner", (top_left[0], viewport.height - top_left[1] - height))
+        self._overlay.set_vec2("u_size", (width, height))
+        gpu.texture.bind(0)
+        GL.glBindVertexArray(self._empty_vao)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+
+    # ------------------------------------------------------------------ overlays
+
+    def _draw_overlays(self, instances: list[ShapeInstance], view: Matrix, frame: Frame, viewport: Viewport) -> None:
+        """Colour bars, triads, scale bars: last, over everything, each at its corner."""
+        looking = OverlayView(view[:3, :3].copy(), frame.camera.units_per_pixel(viewport), viewport)
+        with self._screen_pictures(viewport):
+            for instance in instances:
+                overlay = instance.shape
+                assert isinstance(overlay, Overlay)  # only overlays build an OverlayGeometry
+                key = overlay.picture_key(looking)
+                if key is None:
+                    continue
+                gpu = self._overlay_image(overlay, key, looking)
+                self._draw_image(gpu, overlay.top_left(gpu.size, viewport), viewport)
+
+    def _overlay_image(self, overlay: Overlay, key: Hashable, looking: OverlayView) -> GpuImage:
+        """The overlay's picture on the GPU, drawn again only when its key changed."""
+        entry = self._cache.get(overlay)
+        if entry is not None and entry.gpu.key == key:
+            image: GpuImage = entry.gpu.image
+            return image
+        fresh = _OverlayImage(key, GpuImage(overlay.picture(looking)))
+        if entry is None:
+            entry = self._cache[overlay] = _CacheEntry(0, fresh)
+            weakref.finalize(overlay, self._released.append, entry)
+        else:
+            entry.gpu.delete()
+            entry.gpu = fresh
+        return fresh.image
 
     # ------------------------------------------------------------------ GPU copies
 
@@ -583,18 +677,20 @@ class Renderer:
         """The GPU copy of a shape's geometry (or of a texture node), made or updated as needed."""
         entry = self._cache.get(node)
         source = node if not hasattr(node, "geometry") else node.geometry
+        # A shape's colour map or range changes its version but not its geometry's: no upload.
+        version = node.geometry_version if isinstance(node, Shape) else node.version
         if entry is None:
-            entry = _CacheEntry(node.version, self._make(source))
+            entry = _CacheEntry(version, self._make(source))
             self._cache[node] = entry
             weakref.finalize(node, self._released.append, entry)
-        elif entry.version != node.version:
+        elif entry.version != version:
             if isinstance(entry.gpu, GpuVolume):
                 assert isinstance(source, VolumeGeometry)  # a node's geometry keeps its kind
                 entry.gpu = entry.gpu.updated(source, Volume.memory_budget - self.volume_bytes)
             else:
                 entry.gpu = entry.gpu.updated(source)
             entry.drop_lod()
-            entry.version = node.version
+            entry.version = version
         return entry.gpu
 
     def _triangles(self, shape: Shape, interactive: bool) -> GpuTriangles:

@@ -2,7 +2,8 @@
 
 Lit surfaces (optionally textured), points, wide lines (a geometry shader turns each segment into
 a screen-aligned quad: core profiles do not promise lines wider than one pixel), volume ray
-casting, colour-mapped slices, screen-space text, the gradient background and the pass that lays
+casting, colour-mapped slices, shapes coloured by a scalar attribute through a colour map
+(:data:`SCALAR_GLSL`), screen-space text, the gradient background and the pass that lays
 the volumes over the scene. Every fragment shader that draws scene content discards what the clip
 planes in force cut away (:data:`CLIP_GLSL`).
 """
@@ -13,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from OpenGL import GL
 
+from remoteviz.rendering.colormaps import TABLE_SIZE
 from remoteviz.rendering.nodes import MAX_CLIP_PLANES
 
 #: Lights per shape beyond this are ignored.
@@ -30,12 +32,30 @@ bool clipped(vec3 p) {{
 }}
 """
 
+SCALAR_GLSL = f"""
+const float COLORMAP_SIZE = {TABLE_SIZE}.0;
+uniform bool u_scalar_mapped;      // colour by the scalar attribute rather than the colour
+uniform sampler1D u_colormap;
+uniform float u_scalar_low, u_scalar_high;  // the range; logarithms of it on a log scale
+uniform bool u_scalar_log;
+uniform vec3 u_nan_color;
+
+vec4 scalar_color(float value) {{
+    if (isnan(value) || (u_scalar_log && value <= 0.0)) return vec4(u_nan_color, 1.0);
+    float v = u_scalar_log ? log(value) / log(10.0) : value;
+    float t = clamp((v - u_scalar_low) / (u_scalar_high - u_scalar_low), 0.0, 1.0);
+    // Position 0 at the first entry's centre and 1 at the last's.
+    return vec4(texture(u_colormap, (t * (COLORMAP_SIZE - 1.0) + 0.5) / COLORMAP_SIZE).rgb, 1.0);
+}}
+"""
+
 SURFACE_VERTEX = """
 #version 330 core
 layout(location = 0) in vec3 a_position;
 layout(location = 1) in vec3 a_normal;
 layout(location = 2) in vec4 a_color;  // a constant (the diffuse colour) unless the mesh has colours
 layout(location = 3) in vec2 a_texcoord;
+layout(location = 5) in float a_scalar;  // for the colour map, when the mesh has scalars
 
 uniform mat4 u_model_view;
 uniform mat4 u_projection;
@@ -45,6 +65,7 @@ out vec3 v_position;
 out vec3 v_normal;
 out vec4 v_color;
 out vec2 v_texcoord;
+out float v_scalar;
 
 void main() {
     vec4 position = u_model_view * vec4(a_position, 1.0);
@@ -52,6 +73,7 @@ void main() {
     v_normal = u_normal_matrix * a_normal;
     v_color = a_color;
     v_texcoord = a_texcoord;
+    v_scalar = a_scalar;
     gl_Position = u_projection * position;
 }
 """
@@ -60,10 +82,12 @@ SURFACE_FRAGMENT = f"""
 #version 330 core
 const int MAX_LIGHTS = {MAX_LIGHTS};
 {CLIP_GLSL}
+{SCALAR_GLSL}
 in vec3 v_position;
 in vec3 v_normal;
 in vec4 v_color;
 in vec2 v_texcoord;
+in float v_scalar;  // interpolated before mapping, so a ramp shows every colour between
 
 uniform bool u_textured;
 uniform sampler2D u_texture;
@@ -85,7 +109,8 @@ void main() {{
     vec3 normal = normalize(v_normal);
     if (!gl_FrontFacing) normal = -normal;
     vec3 to_eye = u_orthographic ? vec3(0.0, 0.0, 1.0) : normalize(-v_position);
-    vec4 surface = u_textured ? v_color * texture(u_texture, v_texcoord) : v_color;
+    vec4 own = u_scalar_mapped ? scalar_color(v_scalar) : v_color;
+    vec4 surface = u_textured ? own * texture(u_texture, v_texcoord) : own;
     vec3 base = surface.rgb;
     vec3 color = u_emissive + u_ambient * base;
     for (int i = 0; i < u_light_count; ++i) {{
@@ -107,6 +132,7 @@ POINT_VERTEX = """
 layout(location = 0) in vec3 a_position;
 layout(location = 2) in vec4 a_color;
 layout(location = 4) in float a_size;  // pixels across
+layout(location = 5) in float a_scalar;
 
 uniform mat4 u_model_view;
 uniform mat4 u_projection;
@@ -114,11 +140,13 @@ uniform mat4 u_projection;
 out vec3 v_position;
 out vec4 v_color;
 flat out float v_size;
+flat out float v_scalar;
 
 void main() {
     vec4 position = u_model_view * vec4(a_position, 1.0);
     v_position = position.xyz;
     v_color = a_color;
+    v_scalar = a_scalar;
     v_size = a_size;
     gl_PointSize = a_size;
     gl_Position = u_projection * position;
@@ -128,9 +156,11 @@ void main() {
 POINT_FRAGMENT = f"""
 #version 330 core
 {CLIP_GLSL}
+{SCALAR_GLSL}
 in vec3 v_position;
 in vec4 v_color;
 flat in float v_size;
+flat in float v_scalar;
 out vec4 frag_color;
 
 void main() {{
@@ -138,7 +168,7 @@ void main() {{
     // Round points from 3 pixels up; smaller ones stay whole squares, or they would vanish.
     vec2 offset = gl_PointCoord * 2.0 - 1.0;
     if (v_size >= 3.0 && dot(offset, offset) > 1.0) discard;
-    frag_color = v_color;
+    frag_color = u_scalar_mapped ? scalar_color(v_scalar) : v_color;
 }}
 """
 
@@ -146,17 +176,20 @@ LINE_VERTEX = """
 #version 330 core
 layout(location = 0) in vec3 a_position;
 layout(location = 2) in vec4 a_color;
+layout(location = 5) in float a_scalar;
 
 uniform mat4 u_model_view;
 uniform mat4 u_projection;
 
 out vec3 g_position;
 out vec4 g_color;
+out float g_scalar;
 
 void main() {
     vec4 position = u_model_view * vec4(a_position, 1.0);
     g_position = position.xyz;
     g_color = a_color;
+    g_scalar = a_scalar;
     gl_Position = u_projection * position;
 }
 """
@@ -172,8 +205,10 @@ uniform float u_depth_bias; // NDC depth: lines on a surface win against it
 
 in vec3 g_position[];
 in vec4 g_color[];
+in float g_scalar[];
 out vec3 v_position;
 out vec4 v_color;
+out float v_scalar;
 
 void main() {
     vec4 a = gl_in[0].gl_Position, b = gl_in[1].gl_Position;
@@ -193,6 +228,7 @@ void main() {
             gl_Position = vec4(p.xy + offset + grow, p.z - u_depth_bias * p.w, p.w);
             v_position = g_position[i];
             v_color = g_color[i];
+            v_scalar = g_scalar[i];
             EmitVertex();
         }
     }
@@ -203,33 +239,41 @@ void main() {
 LINE_FRAGMENT = f"""
 #version 330 core
 {CLIP_GLSL}
+{SCALAR_GLSL}
 in vec3 v_position;
 in vec4 v_color;
+in float v_scalar;
 out vec4 frag_color;
 
 void main() {{
     if (clipped(v_position)) discard;
-    frag_color = v_color;
+    frag_color = u_scalar_mapped ? scalar_color(v_scalar) : v_color;
 }}
 """
 
 SLICE_FRAGMENT = f"""
 #version 330 core
 {CLIP_GLSL}
+const float COLORMAP_SIZE = {TABLE_SIZE}.0;
 in vec3 v_position;
 in vec2 v_texcoord;
 uniform sampler2D u_values;    // one float per texel, in data units; NaN outside the data
 uniform sampler1D u_colormap;
 uniform float u_low;           // data value shown with the colour map's first colour
-uniform float u_high;          // ... and with its last
+uniform float u_high;          // ... and with its last (their logarithms on a log scale)
+uniform bool u_log;
+uniform vec3 u_nan_color;      // non-positive values on a log scale
 out vec4 frag_color;
 
 void main() {{
     if (clipped(v_position)) discard;
     float value = texture(u_values, v_texcoord).r;
     if (isnan(value)) discard;
+    if (u_log && value <= 0.0) {{ frag_color = vec4(u_nan_color, 1.0); return; }}
+    if (u_log) value = log(value) / log(10.0);
     float t = clamp((value - u_low) / max(u_high - u_low, 1e-30), 0.0, 1.0);
-    frag_color = vec4(texture(u_colormap, t).rgb, 1.0);
+    // Position 0 at the first entry's centre and 1 at the last's, as the table says.
+    frag_color = vec4(texture(u_colormap, (t * (COLORMAP_SIZE - 1.0) + 0.5) / COLORMAP_SIZE).rgb, 1.0);
 }}
 """
 

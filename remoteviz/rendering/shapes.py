@@ -28,15 +28,17 @@ FloatArray = npt.NDArray[np.float32]
 @dataclass(frozen=True, slots=True, eq=False)
 class Geometry:
     """Indexed triangles: ``positions`` and ``normals`` ``(N, 3)`` float32, ``indices`` ``(M, 3)``
-    uint32, optional per-vertex ``colors`` ``(N, 4)`` float32 RGBA from 0 to 1, and optional
+    uint32, optional per-vertex ``colors`` ``(N, 4)`` float32 RGBA from 0 to 1, optional
     texture coordinates ``texcoords`` ``(N, 2)`` float32 (``(0, 0)`` is the image's bottom-left
-    corner, as in OBJ and OpenGL)."""
+    corner, as in OBJ and OpenGL), and optional per-vertex ``scalars`` ``(N,)`` float32 that a
+    colour map turns into colours (see :mod:`remoteviz.rendering.scalars`)."""
 
     positions: FloatArray
     normals: FloatArray
     indices: npt.NDArray[np.uint32]
     colors: FloatArray | None = None
     texcoords: FloatArray | None = None
+    scalars: FloatArray | None = None
 
     @classmethod
     def concatenate(cls, parts: Sequence[Geometry]) -> Geometry:
@@ -66,9 +68,24 @@ class Shape(Node):
     """
 
     _cache: tuple[int, Any, BoundingBox | None] | None = None
+    _geometry_version = 0
     closed: ClassVar[bool] = False
     """True for solids wound counter-clockwise outside: their back faces are never seen, so the
     renderer culls them (half the shading work on software OpenGL)."""
+
+    @property
+    def geometry_version(self) -> int:
+        """A counter bumped when what the shape draws changes; not by :meth:`touch_appearance`."""
+        return self._geometry_version
+
+    def touch(self) -> None:
+        """Mark the shape changed: its geometry is built again when next drawn or picked."""
+        self._geometry_version += 1
+        super().touch()
+
+    def touch_appearance(self) -> None:
+        """Redraw with the same geometry (and the same GPU buffers)."""
+        Node.touch(self)
 
     @property
     def geometry(self) -> Any:
@@ -82,9 +99,9 @@ class Shape(Node):
         return self._cached()[2]
 
     def _cached(self) -> tuple[int, Any, BoundingBox | None]:
-        if self._cache is None or self._cache[0] != self.version:
+        if self._cache is None or self._cache[0] != self._geometry_version:
             geometry = self._build_geometry()
-            self._cache = (self.version, geometry, geometry.bounding_box)
+            self._cache = (self._geometry_version, geometry, geometry.bounding_box)
         return self._cache
 
     def _build_geometry(self) -> Any:

@@ -2,8 +2,8 @@
 
 A slice cuts its plane out of a volume's array on the CPU (one plane of values, cheap next to the
 volume) and draws it as a rectangle whose texture holds the values themselves, so changing the
-window, the level or the colour map redraws without resampling. Values outside the volume (the
-corners of an oblique slice) are not drawn.
+window, the level, the colour map or the log scale redraws without resampling or uploading.
+Values outside the volume (the corners of an oblique slice) are not drawn.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from remoteviz.rendering.fields import Field, as_bool
+from remoteviz.rendering.colormaps import ColorMapping, auto_range, colormaps
+from remoteviz.rendering.fields import Field, as_bool, as_color
 from remoteviz.rendering.math3d import BoundingBox, as_vec3, normalized
 from remoteviz.rendering.shapes import Geometry, Shape
 from remoteviz.rendering.volume import TransferFunction, Volume, as_volume_data
@@ -30,9 +31,6 @@ class SliceGeometry:
 
     triangles: Geometry
     values: npt.NDArray[np.float32]
-    low: float
-    high: float
-    colormap: TransferFunction
     nearest: bool
 
     @property
@@ -48,7 +46,11 @@ class SliceGeometry:
 
 
 def _as_colormap(value: TransferFunction | str) -> TransferFunction:
-    return TransferFunction.preset(value) if isinstance(value, str) else _check_colormap(value)
+    if not isinstance(value, str):
+        return _check_colormap(value)
+    if value in TransferFunction.PRESETS and value not in colormaps():  # "ct"
+        return TransferFunction.preset(value)
+    return TransferFunction.from_colormap(value)
 
 
 def _check_colormap(value: Any) -> TransferFunction:
@@ -116,10 +118,20 @@ class _Slice(Shape):
     data = Field(np.zeros((1, 1, 1), np.uint8), as_volume_data, "The voxels, (nz, ny, nx).")
     spacing = Field((1.0, 1.0, 1.0), as_vec3, "Voxel size along x, y and z.")
     origin = Field((0.0, 0.0, 0.0), as_vec3, "The centre of voxel data[0, 0, 0].")
-    colormap = Field("grey", _as_colormap, "Colours from the low to the high end of the window (opacity unused).")
-    window = Field(None, _as_optional_positive, "Width of the value range shown, or None for the data's.")
-    level = Field(None, _as_optional_finite, "Centre of the value range shown, or None for the data's.")
+    colormap = Field(
+        "grey", _as_colormap, "A colour map's name (remoteviz.colormaps()), 'ct', or a TransferFunction "
+        "(opacity unused): colours from the low to the high end of the window.", appearance=True,
+    )
+    window = Field(None, _as_optional_positive, "Width of the value range shown, or None for the data's.",
+                   appearance=True)
+    level = Field(None, _as_optional_finite, "Centre of the value range shown, or None for the data's.",
+                  appearance=True)
+    log_scale = Field(False, as_bool, "Map the logarithm of the values (the window then spans positive values).",
+                      appearance=True)
+    nan_color = Field((0.5, 0.5, 0.5), as_color, "Colour of non-positive values on a log scale.", appearance=True)
     nearest = Field(False, as_bool, "Show voxels as sharp cells rather than interpolated.")
+
+    _data_range: tuple[int, bool, tuple[float, float]] | None = None
 
     def __init__(
         self,
@@ -138,21 +150,38 @@ class _Slice(Shape):
         return cls(volume.data, volume.spacing, volume.origin, **fields)
 
     def value_range(self) -> tuple[float, float]:
-        """The values shown with the colour map's first and last colours."""
-        low, high = float(self.data.min()), float(self.data.max())
+        """The values shown with the colour map's first and last colours: the window around the
+        level, each by default from the data's range (its positive values on a log scale)."""
+        low, high = self._data_low_high()
         window = self.window if self.window is not None else max(high - low, 1e-12)
         level = self.level if self.level is not None else (low + high) / 2.0
         return level - window / 2.0, level + window / 2.0
 
-    def _geometry_of(self, corners: np.ndarray, values: np.ndarray) -> SliceGeometry:
+    def _data_low_high(self) -> tuple[float, float]:
+        # Once per array and scale: the whole volume's range, read at every frame.
+        key = (self.geometry_version, self.log_scale)
+        cached = self._data_range
+        if cached is None or cached[:2] != key:
+            if self.log_scale:
+                low_high = auto_range(self.data.ravel(), log=True)
+            else:
+                low_high = float(self.data.min()), float(self.data.max())
+            cached = self._data_range = (*key, low_high)
+        return cached[2]
+
+    def color_mapping(self) -> ColorMapping:
+        """How the slice's values are drawn now (the colour bar and the renderer read it)."""
         low, high = self.value_range()
-        return SliceGeometry(
-            _rectangle(corners), np.ascontiguousarray(values, np.float32), low, high, self.colormap, self.nearest
-        )
+        colormap = self.colormap
+        return ColorMapping(colormap.name, colormap.table, low, high, self.log_scale, self.nan_color)
+
+    def _geometry_of(self, corners: np.ndarray, values: np.ndarray) -> SliceGeometry:
+        return SliceGeometry(_rectangle(corners), np.ascontiguousarray(values, np.float32), self.nearest)
 
 
 class OrthoSlice(_Slice):
-    """The plane of a volume's voxels at ``index`` along ``axis`` (``"x"``, ``"y"`` or ``"z"``).
+    """The plane of a volume's voxels at ``index`` along ``axis`` (``"x"``, ``"y"`` or ``"z"``),
+    drawn through ``colormap`` across the window (see :meth:`value_range`).
 
     Give it the volume's array and placement, or take them from a :class:`Volume` with
     :meth:`of_volume` (the slice keeps the same array; it does not follow a new array assigned

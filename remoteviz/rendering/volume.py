@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from remoteviz.rendering.colormaps import ColorMapping, as_scalar_range, colormap_name, colormap_table
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox, as_vec3
 from remoteviz.rendering.shapes import Shape
@@ -48,7 +49,8 @@ class TransferFunction:
 
     Entry 0 is for the low end of the volume's ``data_range``, the last for the high end. Build
     one from control points (:meth:`from_points`), a preset (:meth:`preset`: ``"grey"``, ``"ct"``,
-    ``"seismic"``) or a message from a page (:meth:`from_message`). Instances are immutable:
+    ``"seismic"``), a named colour map with an opacity ramp (:meth:`from_colormap`) or a message
+    from a page (:meth:`from_message`). Instances are immutable:
     assign a new one to ``Volume.transfer_function`` to change the picture.
     """
 
@@ -75,18 +77,54 @@ class TransferFunction:
         ],
     }
 
-    def __init__(self, table: npt.ArrayLike) -> None:
+    def __init__(self, table: npt.ArrayLike, name: str = "") -> None:
         rgba = np.array(table, dtype=np.float32)
         if rgba.shape != (TABLE_SIZE, 4) or not np.isfinite(rgba).all():
             raise ValueError(f"expected a ({TABLE_SIZE}, 4) table of finite RGBA values")
         rgba = np.clip(rgba, 0.0, 1.0)
         rgba.setflags(write=False)
         self._table = rgba
+        self._name = name
 
     @property
     def table(self) -> npt.NDArray[np.float32]:
         """The ``(TABLE_SIZE, 4)`` RGBA table, read-only."""
         return self._table
+
+    @property
+    def name(self) -> str:
+        """The colour map or preset the colours come from, or ``""`` for colours of your own."""
+        return self._name
+
+    @classmethod
+    def from_colormap(
+        cls, colormap: str, opacity: float | Iterable[Sequence[float]] = ((0.0, 0.0), (1.0, 1.0))
+    ) -> TransferFunction:
+        """Colours from a named colour map (see :func:`remoteviz.colormaps`) and ``opacity``:
+        one number for all values, or ``(position, opacity)`` points interpolated linearly (by
+        default a ramp from clear at the low end to opaque at the high end)."""
+        colors = colormap_table(colormap)
+        table = np.empty((TABLE_SIZE, 4), np.float32)
+        x = np.linspace(0.0, 1.0, TABLE_SIZE)
+        source = np.linspace(0.0, 1.0, len(colors))
+        for k in range(3):
+            table[:, k] = np.interp(x, source, colors[:, k])
+        if isinstance(opacity, (int, float)):
+            table[:, 3] = float(opacity)
+        else:
+            points = np.array([tuple(float(v) for v in p) for p in opacity], dtype=np.float64)
+            if points.ndim != 2 or points.shape[1] != 2 or not len(points) or (np.diff(points[:, 0]) < 0).any():
+                raise ValueError("opacity points must be (position, opacity) pairs in increasing position order")
+            table[:, 3] = np.interp(x, points[:, 0], points[:, 1])
+        if not (np.isfinite(table[:, 3]).all() and (table[:, 3] >= 0).all() and (table[:, 3] <= 1).all()):
+            raise ValueError("opacities must be numbers from 0 to 1")
+        return cls(table, name=colormap_name(colormap))
+
+    def with_colormap(self, colormap: str) -> TransferFunction:
+        """The colours of a named colour map with this function's opacities."""
+        table = TransferFunction.from_colormap(colormap).table.copy()
+        table[:, 3] = self._table[:, 3]
+        return TransferFunction(table, name=colormap_name(colormap))
 
     @classmethod
     def from_points(cls, points: Iterable[Sequence[float]]) -> TransferFunction:
@@ -110,7 +148,7 @@ class TransferFunction:
         """A named preset (see :attr:`PRESETS`), its opacity scaled by ``opacity`` (0..1)."""
         if name not in cls.PRESETS:
             raise ValueError(f"unknown transfer function preset {name!r}; known: {', '.join(cls.PRESETS)}")
-        return cls.from_points(cls.PRESETS[name]).with_opacity(opacity)
+        return TransferFunction(cls.from_points(cls.PRESETS[name]).with_opacity(opacity).table, name=name)
 
     def with_opacity(self, factor: float) -> TransferFunction:
         """The same colours with every opacity multiplied by ``factor`` (0..1)."""
@@ -119,7 +157,7 @@ class TransferFunction:
             raise ValueError(f"expected an opacity factor from 0 to 1, got {factor!r}")
         table = self._table.copy()
         table[:, 3] *= factor
-        return TransferFunction(table)
+        return TransferFunction(table, name=self._name)
 
     @classmethod
     def from_message(cls, message: str | bytes) -> TransferFunction:
@@ -181,15 +219,6 @@ def _as_spacing(value: Iterable[float]) -> tuple[float, float, float]:
     if min(spacing) <= 0.0:
         raise ValueError(f"voxel spacing must be greater than 0, got {value!r}")
     return spacing
-
-
-def _as_optional_range(value: Sequence[float] | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    low, high = (float(v) for v in value)
-    if not (np.isfinite(low) and np.isfinite(high) and high > low):
-        raise ValueError(f"expected a (low, high) range with high > low, got {value!r}")
-    return low, high
 
 
 def _as_optional_float(value: float | None) -> float | None:
@@ -292,7 +321,7 @@ class Volume(Shape):
     data = Field(np.zeros((1, 1, 1), np.uint8), as_volume_data, "The voxels, (nz, ny, nx).")
     spacing = Field((1.0, 1.0, 1.0), _as_spacing, "Voxel size along x, y and z.")
     origin = Field((0.0, 0.0, 0.0), as_vec3, "The centre of voxel data[0, 0, 0].")
-    data_range = Field(None, _as_optional_range, "Values at the ends of the transfer function, or None.")
+    data_range = Field(None, as_scalar_range, "Values at the ends of the transfer function, or None.")
     transfer_function = Field(TransferFunction.preset("grey"), _as_transfer_function, "Colour and opacity per value.")
     mode = Field(VolumeMode.COMPOSITE, VolumeMode, "Composite, MIP or isosurface.")
     iso_value = Field(None, _as_optional_float, "ISOSURFACE mode's value, or None for mid-range.")
@@ -335,6 +364,11 @@ class Volume(Shape):
             return self.data_range
         low, high = float(self.data.min()), float(self.data.max())
         return (low, high) if high > low else (low, low + 1.0)
+
+    def color_mapping(self) -> ColorMapping:
+        """The transfer function's colours across the data range (what a colour bar shows)."""
+        low, high = self.effective_range()
+        return ColorMapping(self.transfer_function.name, self.transfer_function.table, low, high)
 
     def effective_iso_value(self) -> float:
         """``iso_value``, or the middle of the data range."""

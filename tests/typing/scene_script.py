@@ -49,6 +49,15 @@ class App(rv.ServiceListener):
         callback.add_event_callback(rv.MouseEvent, self.clicked)
         examiner.add_child(callback)
         render_area.add_listener(Viewer(examiner))
+        field = rv.Mesh([(0, 0, 0), (1, 0, 0), (0, 1, 0)], scalars=[1.0, 2.0, 3.0], colormap="plasma")
+        assert_type(field.scalar_range, tuple[float, float] | None)
+        assert_type(field.colormap, str)
+        mapping = field.color_mapping()
+        if mapping is not None:
+            assert_type(mapping, rv.ColorMapping)
+        examiner.add_child(rv.ColorBar(field, title="T"))
+        assert_type(rv.colormaps(), list[str])
+        render_area.add_listener(rv.ColormapMessages())
 
     def clicked(self, action: rv.HandleEventAction) -> bool:
         if action.connection is not None and action.picked_point is not None:
