@@ -19,7 +19,7 @@ from remoteviz.events import MouseAction, MouseButton
 from remoteviz.viewer_tools import ANNOTATIONS_NAME, CLIP_PLANE_NAME
 
 from .harness import running_service
-from .viewer_scene import LEFT_CENTRE, PartsViewer, angle_at, front_plane_point
+from .viewer_scene import LEFT_CENTRE, PartsViewer, angle_at, front_plane_point, project
 
 WIDTH, HEIGHT = 320, 240
 
@@ -182,7 +182,7 @@ def test_a_click_with_the_select_tool_highlights_the_part_under_it() -> None:
         await ask(view, {"type": "viewer.view", "view": "front"})
         await ask(view, {"type": "viewer.tool", "tool": "select"})
         camera = area.scene_manager.scene_graph.camera
-        x, y = project(camera, LEFT_CENTRE)
+        x, y = project(camera, LEFT_CENTRE, WIDTH, HEIGHT)
         await view.mouse(MouseAction.DOWN, x, y, MouseButton.LEFT, buttons=1)
         await view.mouse(MouseAction.UP, x, y, MouseButton.LEFT)
         selected = await answer(view, "selected")
@@ -194,15 +194,6 @@ def test_a_click_with_the_select_tool_highlights_the_part_under_it() -> None:
         assert area.scene_manager.highlighted is None
 
     with_parts(scenario)
-
-
-def project(camera: rv.Camera, point: tuple[float, float, float]) -> tuple[int, int]:
-    """The pixel where a world point shows, for the test's area size."""
-    view = np.linalg.inv(camera.matrix)
-    projection = camera.projection_matrix(WIDTH / HEIGHT, 0.1, 100.0)
-    clip = projection @ np.append(view[:3, :3] @ np.asarray(point) + view[:3, 3], 1.0)
-    ndc = clip[:3] / clip[3]
-    return int((ndc[0] + 1.0) / 2.0 * WIDTH), int((1.0 - ndc[1]) / 2.0 * HEIGHT)
 
 
 def test_a_screenshot_is_the_png_of_the_still_frame_at_full_size() -> None:

@@ -71,3 +71,12 @@ def angle_at(vertex: np.ndarray, first: np.ndarray, last: np.ndarray) -> float:
     """The angle in degrees at ``vertex`` between the directions to ``first`` and ``last``."""
     a, b = first - vertex, last - vertex
     return math.degrees(math.acos(float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))))
+
+
+def project(camera: rv.Camera, point: tuple[float, float, float], width: int, height: int) -> tuple[int, int]:
+    """The pixel where a world point shows through ``camera`` in a ``width`` x ``height`` area."""
+    view = np.linalg.inv(camera.matrix)
+    projection = camera.projection_matrix(width / height, 0.1, 100.0)
+    clip = projection @ np.append(view[:3, :3] @ np.asarray(point) + view[:3, 3], 1.0)
+    ndc = clip[:3] / clip[3]
+    return int((ndc[0] + 1.0) / 2.0 * width), int((1.0 - ndc[1]) / 2.0 * height)
