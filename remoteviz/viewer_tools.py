@@ -160,7 +160,7 @@ class ViewerTools(RenderAreaListener):
     def node(self, node_id: str) -> Node:
         """The node with tree id ``node_id``; raises :class:`ViewerToolsError` for none."""
         root = self._area.scene_manager.scene_graph
-        if not isinstance(node_id, str) or root is None:
+        if root is None:
             raise ViewerToolsError(f"no node {node_id!r}")
         node: Node = root
         for part in node_id.split(".") if node_id else ():
@@ -187,6 +187,7 @@ class ViewerTools(RenderAreaListener):
         if path is None:
             raise ViewerToolsError(f"{node!r} is not in the scene")
         for group, child in zip(path, path[1:]):
+            assert isinstance(group, Group)  # every node above another on a path holds it
             child.visible = True
             for sibling in group.children:
                 if sibling is not child and self._is_listed(sibling):
@@ -397,18 +398,15 @@ class ViewerTools(RenderAreaListener):
             if answer is not None:
                 self._area.send_message(json.dumps(answer))
         elif kind == "visibility":
-            self.set_visible(self.node(request.get("node")), _flag(request, "visible"))
+            self.set_visible(self.node(_text(request, "node")), _flag(request, "visible"))
             self._area.send_message(json.dumps(self.tree()))
         elif kind == "isolate":
-            node_id = request.get("node")
-            self.isolate(None if node_id is None else self.node(node_id))
+            self.isolate(self._optional_node(request))
             self._area.send_message(json.dumps(self.tree()))
         elif kind == "fit":
-            node_id = request.get("node")
-            self.fit(None if node_id is None else self.node(node_id))
+            self.fit(self._optional_node(request))
         elif kind == "select":
-            node_id = request.get("node")
-            self.select(None if node_id is None else self.node(node_id))
+            self.select(self._optional_node(request))
         elif kind == "view":
             self.set_view(str(request.get("view")))
         elif kind == "projection":
@@ -428,6 +426,10 @@ class ViewerTools(RenderAreaListener):
         else:
             raise ViewerToolsError(f"unknown request {MESSAGE_PREFIX + kind!r}")
         self._area.send_message(json.dumps(self.state()))
+
+    def _optional_node(self, request: dict[str, Any]) -> Node | None:
+        """The node a request names by id, or None for ``"node": null`` (or none given)."""
+        return None if request.get("node") is None else self.node(_text(request, "node"))
 
     # ------------------------------------------------------------------ the scene
 
@@ -584,6 +586,13 @@ def _flag(request: dict[str, Any], key: str) -> bool:
     value = request.get(key)
     if not isinstance(value, bool):
         raise ViewerToolsError(f"{key!r} must be true or false, got {value!r}")
+    return value
+
+
+def _text(request: dict[str, Any], key: str) -> str:
+    value = request.get(key)
+    if not isinstance(value, str):
+        raise ViewerToolsError(f"{key!r} must be a string, got {value!r}")
     return value
 
 

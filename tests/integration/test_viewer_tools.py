@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -254,3 +256,22 @@ def test_bad_viewer_messages_are_answered_to_their_sender_and_the_tools_keep_wor
         assert state["style"] == "edges"
 
     with_parts(scenario)
+
+
+def test_the_page_modules_are_served_beside_the_client_and_nothing_else_of_the_package() -> None:
+    with running_service() as runner:
+        base = f"http://127.0.0.1:{runner.service.port}"
+        for name, kind in (("toolbar.js", "text/javascript"), ("tree.js", "text/javascript"),
+                           ("channel.js", "text/javascript"), ("capture.js", "text/javascript"),
+                           ("viewer.css", "text/css")):
+            with urllib.request.urlopen(f"{base}/remoteviz/viewer/{name}", timeout=10) as response:
+                assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
+                assert response.read()
+        for path in ("/remoteviz/viewer/../viewer_tools.py", "/remoteviz/viewer/%2e%2e/cli.py",
+                     "/remoteviz/viewer/nothing.js"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert refused.value.code in (400, 403, 404), path
+        with urllib.request.urlopen(base + "/", timeout=10) as response:
+            page = response.read().decode()
+        assert 'from "/remoteviz/viewer/toolbar.js"' in page and "/remoteviz/viewer/viewer.css" in page
