@@ -16,6 +16,7 @@ import enum
 import json
 import logging
 import math
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from .rendering import (
     OrthographicCamera,
     PerspectiveCamera,
     PointSet,
+    Rotation,
     SceneExaminer,
     Separator,
     Shape,
@@ -64,6 +66,12 @@ CLICK_TOLERANCE = 3
 
 MARK_COLOR = (1.0, 0.2, 0.6)
 """The colour of the measuring marks: points, lines and the labels' text."""
+
+MAX_MARKS = 400
+"""Marks (points, lines, labels) kept in the picture; beyond it the oldest go."""
+
+SCREENSHOT_INTERVAL = 0.25
+"""Seconds a page waits between screenshots: each is a full-size still drawn on the dispatch thread."""
 
 # Where the camera looks from (view direction, up) for each standard view; y is up.
 _VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -118,9 +126,9 @@ class ViewerTools(RenderAreaListener):
         self._clip = ClipPlane(name=CLIP_PLANE_NAME, on=False)
         self._clip_position = 0.5
         self._clip_box: BoundingBox | None = None
-        root = render_area.scene_manager.scene_graph
-        camera = root.camera if isinstance(root, SceneExaminer) else None
-        self._home = None if camera is None else camera.orientation
+        self._last_screenshot: dict[str, float] = {}  # connection id -> when it last had one
+        self._home: Rotation | None = None
+        self._remember_home()
         render_area.add_listener(self)
 
     # ------------------------------------------------------------------ what the pages are told
@@ -222,6 +230,7 @@ class ViewerTools(RenderAreaListener):
         examiner = self._examiner()
         camera = examiner.camera
         if view == "home":
+            self._remember_home()
             if self._home is not None:
                 camera.orientation = self._home
         elif view in _VIEWS:
@@ -298,19 +307,19 @@ class ViewerTools(RenderAreaListener):
         self._annotations.remove_all_children()
 
     def pick(self, x: int, y: int) -> dict[str, Any] | None:
-        """Carry out the chosen tool at render-area pixel ``(x, y)``: select the node there, or add
-        the point to the measure. Returns the message the pages are sent (None when nothing is
-        under the pixel or the tool is NAVIGATE)."""
+        """Carry out the chosen tool at render-area pixel ``(x, y)``: select the node there (none
+        over the background), or add the point to the measure. Returns the message the pages are
+        sent (None when the tool is NAVIGATE, or a measuring tool finds nothing there)."""
         if self._tool is ViewerTool.NAVIGATE:
             return None
         picked = self._pick(x, y)
-        if picked is None:
-            return None
         if self._tool is ViewerTool.SELECT:
-            node = self._listed_owner(picked)
+            node = None if picked is None else self._listed_owner(picked)  # the background: none
             self.select(node)
             return {"type": MESSAGE_PREFIX + "selected", "node": None if node is None else self._node_id(node),
                     "name": None if node is None else node.name}
+        if picked is None:
+            return None
         point = np.asarray(picked.point, np.float64)
         self._picks.append((point, picked.value))
         self._mark(point + self._lift(picked))
@@ -327,6 +336,7 @@ class ViewerTools(RenderAreaListener):
 
     def on_initialized_connection(self, render_area: RenderArea, connection: Connection, frame_encoders: Any) -> None:
         """A new page: tell it the tools are here, and what the scene holds."""
+        self._remember_home()  # a scene set after the tools were attached: its view before any input
         connection.send_message(json.dumps(self.state()))
         connection.send_message(json.dumps(self.tree()))
 
@@ -346,6 +356,10 @@ class ViewerTools(RenderAreaListener):
         except ViewerToolsError as error:
             connection.send_message(json.dumps({"type": MESSAGE_PREFIX + "error", "request": kind,
                                                 "message": str(error)}))
+
+    def on_closed_connection(self, render_area: RenderArea, connection_id: str, aborted: bool) -> None:
+        """Forget the page's screenshot time."""
+        self._last_screenshot.pop(connection_id, None)
 
     def on_mouse_down(self, render_area: RenderArea, connection: Connection, x: int, y: int, button: int,
                       *, event: MouseEvent) -> bool:
@@ -388,6 +402,10 @@ class ViewerTools(RenderAreaListener):
             connection.send_message(json.dumps(self.tree()))
             return
         if kind == "screenshot":
+            now = time.monotonic()
+            if now - self._last_screenshot.get(connection.id, -math.inf) < SCREENSHOT_INTERVAL:
+                raise ViewerToolsError(f"one screenshot per {SCREENSHOT_INTERVAL} s")
+            self._last_screenshot[connection.id] = now
             png = self.screenshot()
             connection.send_message(json.dumps({"type": MESSAGE_PREFIX + "screenshot", "bytes": len(png),
                                                 "width": self._area.width, "height": self._area.height}))
@@ -444,6 +462,12 @@ class ViewerTools(RenderAreaListener):
         if not isinstance(root, SceneExaminer):
             raise ViewerToolsError("views and projections need a SceneExaminer at the scene's root")
         return root
+
+    def _remember_home(self) -> None:
+        """The home view: the camera's direction when the tools first see a camera."""
+        if self._home is None:
+            camera = self._camera()
+            self._home = None if camera is None else camera.orientation
 
     def _camera(self) -> Camera | None:
         root = self._area.scene_manager.scene_graph
@@ -549,6 +573,11 @@ class ViewerTools(RenderAreaListener):
         if self._annotations not in root.children:
             root.add_child(self._annotations)
         self._annotations.add_child(PointSet(point[None], size=9.0, name="mark", colors=[(*MARK_COLOR, 1.0)]))
+        self._drop_old_marks()
+
+    def _drop_old_marks(self) -> None:
+        while len(self._annotations) > MAX_MARKS:
+            self._annotations.remove_child(0)
 
     def _finish_measure(self) -> dict[str, Any]:
         points = [p for p, _ in self._picks]
@@ -579,6 +608,7 @@ class ViewerTools(RenderAreaListener):
             self._annotations.add_child(LineSet(np.asarray(points), width=2.0, name="measure line",
                                                 colors=[(*MARK_COLOR, 1.0)] * len(points)))
         self._annotations.add_child(Text2D(text, position=anchor, name="measure label", color=MARK_COLOR))
+        self._drop_old_marks()
         return answer
 
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import remoteviz as rv
-from remoteviz import client
+from remoteviz import client, viewer_tools
 from remoteviz.events import MouseAction, MouseButton
 from remoteviz.viewer_tools import ANNOTATIONS_NAME, CLIP_PLANE_NAME
 
@@ -275,3 +275,39 @@ def test_the_page_modules_are_served_beside_the_client_and_nothing_else_of_the_p
         with urllib.request.urlopen(base + "/", timeout=10) as response:
             page = response.read().decode()
         assert 'from "/remoteviz/viewer/toolbar.js"' in page and "/remoteviz/viewer/viewer.css" in page
+
+
+def test_screenshots_are_rate_limited_per_page_and_marks_are_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(viewer_tools, "MAX_MARKS", 5)
+
+    async def scenario(view, viewer) -> None:
+        await answer(view, "state")
+        await view.send_message(json.dumps({"type": "viewer.screenshot"}))
+        await view.send_message(json.dumps({"type": "viewer.screenshot"}))
+        assert (await answer(view, "screenshot"))["bytes"] > 0
+        assert isinstance(await view.next_message(), bytes)
+        error = await answer(view, "error")
+        assert error["request"] == "viewer.screenshot" and "one screenshot per" in error["message"]
+        await ask(view, {"type": "viewer.tool", "tool": "point"})
+        for x in range(100, 220, 10):  # twelve points over the plate: a mark and a label each
+            await view.send_message(json.dumps({"type": "viewer.pick", "x": x, "y": 60}))
+            assert (await answer(view, "measure"))["done"]
+        await answer(view, "state")
+        annotations = viewer.areas["Parts"].scene_manager.find(ANNOTATIONS_NAME)
+        assert len(annotations) == 5 and annotations.children[-1].text.startswith("(")
+
+    with_parts(scenario)
+
+
+def test_a_click_on_the_background_with_the_select_tool_clears_the_selection() -> None:
+    async def scenario(view, viewer) -> None:
+        await answer(view, "state")
+        area = viewer.areas["Parts"]
+        await ask(view, {"type": "viewer.select", "node": "1"})
+        assert area.scene_manager.highlighted is area.scene_manager.find("base")
+        await ask(view, {"type": "viewer.tool", "tool": "select"})
+        await view.send_message(json.dumps({"type": "viewer.pick", "x": 2, "y": 2}))
+        assert (await answer(view, "selected")) == {"type": "viewer.selected", "node": None, "name": None}
+        assert area.scene_manager.highlighted is None
+
+    with_parts(scenario)
