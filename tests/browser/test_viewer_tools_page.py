@@ -316,3 +316,17 @@ def test_a_service_without_tools_keeps_the_plain_page(new_page) -> None:
         page.locator(VIEW).press("w")  # not a shortcut here: the key goes to the service as before
         assert viewer_messages(page, "state") == []
 
+
+
+def test_the_toolbar_works_under_the_services_content_security_policy(parts, new_page) -> None:
+    runner, _ = parts
+    refused: list[str] = []
+    page = new_page(f"http://127.0.0.1:{runner.service.port}/?area=csp", bypass_csp=False)
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    page.wait_for_selector("#rv-toolbar:not([hidden])")
+    page.locator(VIEW).press("?")
+    page.wait_for_selector("#rv-help:not([hidden])")
+    with page.expect_download() as download:
+        page.locator("#rv-toolbar [data-action=screenshot]").click()
+    assert Image.open(download.value.path()).format == "PNG"
+    assert refused == []
