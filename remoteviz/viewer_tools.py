@@ -119,7 +119,6 @@ class ViewerTools(RenderAreaListener):
         self._area = render_area
         self._tool = ViewerTool.NAVIGATE
         self._picks: list[tuple[np.ndarray, float | None]] = []
-        self._measurements = 0
         self._pressed: tuple[int, int] | None = None
         self._selected: Node | None = None
         self._annotations = Separator(name=ANNOTATIONS_NAME)
@@ -294,7 +293,8 @@ class ViewerTools(RenderAreaListener):
         self._clip.on = bool(on)
 
     def set_tool(self, tool: ViewerTool | str) -> None:
-        """Choose what a click on the view does; the marks of an unfinished measure are dropped."""
+        """Choose what a click on the view does; an unfinished measure is abandoned (its marks stay
+        until :meth:`clear`)."""
         try:
             self._tool = ViewerTool(tool)
         except ValueError as error:
@@ -406,7 +406,11 @@ class ViewerTools(RenderAreaListener):
             if now - self._last_screenshot.get(connection.id, -math.inf) < SCREENSHOT_INTERVAL:
                 raise ViewerToolsError(f"one screenshot per {SCREENSHOT_INTERVAL} s")
             self._last_screenshot[connection.id] = now
-            png = self.screenshot()
+            try:
+                png = self.screenshot()
+            except Exception as error:  # no OpenGL, a scene that cannot be drawn: the page hears why
+                log.exception("a screenshot of %r failed", self._area)
+                raise ViewerToolsError(f"the screenshot failed: {error}") from error
             connection.send_message(json.dumps({"type": MESSAGE_PREFIX + "screenshot", "bytes": len(png),
                                                 "width": self._area.width, "height": self._area.height}))
             connection.send_message(png)  # the next message on this connection: the PNG itself
@@ -583,7 +587,6 @@ class ViewerTools(RenderAreaListener):
         points = [p for p, _ in self._picks]
         values = [v for _, v in self._picks]
         self._picks.clear()
-        self._measurements += 1
         answer: dict[str, Any] = {"type": MESSAGE_PREFIX + "measure", "tool": self._tool.value, "done": True,
                                   "points": [p.tolist() for p in points]}
         if self._tool is ViewerTool.POINT:
