@@ -289,7 +289,10 @@ class ViewerTools(RenderAreaListener):
         if box is not None:
             normal = np.asarray(self._clip.normal)
             depths = box.corners @ normal
-            self._clip.offset = float(depths.min() + self._clip_position * (depths.max() - depths.min()))
+            # A little beyond the scene at both ends: 0 keeps a face lying on the near end, 1 cuts one on the far end.
+            pad = 1e-3 * float(depths.max() - depths.min()) + 1e-9
+            low, high = float(depths.min()) - pad, float(depths.max()) + pad
+            self._clip.offset = low + self._clip_position * (high - low)
         self._clip.on = bool(on)
 
     def set_tool(self, tool: ViewerTool | str) -> None:
@@ -440,7 +443,10 @@ class ViewerTools(RenderAreaListener):
             self.set_style(str(request.get("style")))
         elif kind == "clip":
             position = request.get("position")
+            inserted = self._clip not in self._root().children
             self.set_clip(_flag(request, "on"), None if position is None else _number(position))
+            if inserted:  # the plane went before the root's children: their ids moved
+                self._area.send_message(json.dumps(self.tree()))
         elif kind == "tool":
             self.set_tool(str(request.get("tool")))
         elif kind == "clear":

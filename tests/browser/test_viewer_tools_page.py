@@ -330,3 +330,23 @@ def test_the_toolbar_works_under_the_services_content_security_policy(parts, new
         page.locator("#rv-toolbar [data-action=screenshot]").click()
     assert Image.open(download.value.path()).format == "PNG"
     assert refused == []
+
+
+def test_the_clip_plane_cuts_the_parts_and_goes_away_again(parts_page) -> None:
+    page, area = parts_page()
+    act(page, "1")
+    whole = canvas_image(page)
+    act(page, "c")
+    assert page.locator("#rv-toolbar input[title^=Clip]").is_checked()
+    cut = canvas_image(page)
+    x, y = cube_pixel(area)
+    # Cut halfway through the scene's depth (z from -0.1 to 1.1): the cubes lose their red front
+    # faces (at z = 1.1), and the plate (its front face at z = 0.1, where the cubes stand) shows.
+    assert whole[y, x, 0] > whole[y, x, 2] + 80 and abs(cut[y, x, 0] - cut[y, x, 2]) < 25, (whole[y, x], cut[y, x])
+    painted = decoded_count(page)
+    page.locator("#rv-toolbar input[title^='Where the clip']").fill("1")
+    wait_settled(page, after=painted)
+    everything_cut = canvas_image(page)
+    assert np.abs(everything_cut[y, x] - whole[:, 2][y]).max() < 12, "cut at the far end: only the background"
+    act(page, "c")
+    assert np.array_equal(canvas_image(page), whole)

@@ -120,7 +120,10 @@ def test_fit_views_projection_style_and_clip_change_the_camera_and_the_scene() -
         assert np.allclose(examiner.camera.view_direction, (0.0, -1.0, 0.0), atol=1e-9), "the same view"
         state = await ask(view, {"type": "viewer.style", "style": "wireframe"})
         assert state["style"] == "wireframe" and area.scene_manager.display_style is rv.DisplayStyle.WIREFRAME
-        state = await ask(view, {"type": "viewer.clip", "on": True, "position": 0.5})
+        await view.send_message(json.dumps({"type": "viewer.clip", "on": True, "position": 0.5}))
+        moved = ids_by_name((await answer(view, "tree"))["nodes"])
+        assert moved["left"] == "3.0" and ids["left"] == "2.0", "the plane went first: the ids moved, pages are told"
+        state = await answer(view, "state")
         plane = examiner.children[0]
         assert isinstance(plane, rv.ClipPlane) and plane.name == CLIP_PLANE_NAME and plane.on
         assert state["clip"] == {"on": True, "position": 0.5}
