@@ -47,6 +47,7 @@ const VIEW_LABELS = { home: "Home", front: "Front", back: "Back", left: "Left", 
 export function installViewerTools(renderArea, container, { areaId = "view" } = {}) {
   const channel = new ViewerChannel(renderArea);
   let state = null;
+  let tool = "navigate";
 
   const bar = document.createElement("div");
   bar.id = "rv-toolbar";
@@ -59,9 +60,14 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
   container.append(panel);
   new ModelTree(panel, channel);
 
+  // Two lines in the view's corner: what the last click gave (kept until the next), and what lies
+  // under the hovering pointer while measuring.
   const readout = document.createElement("div");
   readout.id = "rv-readout";
   readout.hidden = true;
+  const result = Object.assign(document.createElement("div"), { id: "rv-result" });
+  const probe = Object.assign(document.createElement("div"), { id: "rv-probe" });
+  readout.append(result, probe);
   container.append(readout);
 
   const help = document.createElement("div");
@@ -84,9 +90,10 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
     recordButton.textContent = on ? "■ Stop" : "● Rec";
   }) : null;
 
-  const show = (text) => {
-    readout.textContent = text;
-    readout.hidden = !text;
+  const show = (text, line = result) => {
+    line.textContent = text;
+    line.hidden = !text;
+    readout.hidden = !result.textContent && !probe.textContent;
   };
 
   const actions = {
@@ -99,7 +106,7 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
       if (!panel.hidden) channel.send("tree");
       treeButton.classList.toggle("rv-on", !panel.hidden);
     },
-    clear: () => { channel.send("clear"); show(""); },
+    clear: () => { channel.send("clear"); show(""); show("", probe); },
     screenshot: () => channel.send("screenshot"),
     record: () => {
       if (!recorder) return show("this browser cannot record the view");
@@ -202,15 +209,15 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
     clip.checked = message.clip.on;
     clipPosition.value = String(message.clip.position);
     colormap.hidden = !message.scalars;
-    if (message.tool === "navigate") show("");
-    else if (message.tool !== "select" && message.picks === 0 && !readout.dataset.kept) {
-      show({ point: "click a point", distance: "click the first point", angle: "click the first point" }[message.tool] || "");
+    if (message.tool !== tool) {  // a new tool: say what to do with it
+      tool = message.tool;
+      show({ point: "click a point", distance: "click the first point", angle: "click the first point",
+             select: "click a part" }[tool] || "");
+      show("", probe);
     }
-    delete readout.dataset.kept;
   });
   const format = (point) => `(${point.map((c) => c.toPrecision(5)).join(", ")})`;
   channel.on("measure", (message) => {
-    readout.dataset.kept = "1";
     if (!message.done) {
       const next = message.tool === "angle" && message.points.length === 1 ? "the vertex" : "the next point";
       show(`${format(message.points[message.points.length - 1])}: now click ${next}`);
@@ -223,9 +230,8 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
     }
   });
   channel.on("probe", (message) => {
-    if (readout.dataset.kept) return;
-    show(message.point ? `${message.name || "point"} ${format(message.point)}`
-      + (message.value != null ? ` value ${message.value.toPrecision(6)}` : "") : "");
+    show(message.point ? `under the pointer: ${message.name || "point"} ${format(message.point)}`
+      + (message.value != null ? ` value ${message.value.toPrecision(6)}` : "") : "", probe);
   });
   channel.on("selected", (message) => show(message.node === null ? "" : `selected ${message.name || message.node}`));
   channel.on("error", (message) => show(`the viewer could not do that: ${message.message}`));

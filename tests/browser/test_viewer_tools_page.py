@@ -143,6 +143,10 @@ def test_a_distance_measured_on_the_page_matches_numpy(parts_page) -> None:
     assert np.allclose(measured["points"], expected, atol=1e-4)
     assert measured["distance"] == pytest.approx(float(np.linalg.norm(expected[1] - expected[0])), rel=1e-5)
     assert f"distance {measured['distance']:.6g}"[:12] in page.locator("#rv-readout").inner_text()
+    box = view_box(page)  # hovering: the point under the pointer shows below the result, which stays
+    page.mouse.move(box["x"] + area.width // 2 + 0.5, box["y"] + area.height // 2 - 40.5)
+    page.wait_for_function("document.querySelector('#rv-probe').textContent.startsWith('under the pointer: base shape')")
+    assert page.locator("#rv-result").inner_text().startswith("distance")
     marked = canvas_image(page)
     pink = (np.abs(marked - (255, 51, 153)).max(axis=2) < 40) & (np.abs(before - (255, 51, 153)).max(axis=2) >= 40)
     assert pink.sum() > 50, "the marks, the line and the label are drawn into the picture"
