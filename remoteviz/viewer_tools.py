@@ -73,6 +73,11 @@ MAX_MARKS = 400
 SCREENSHOT_INTERVAL = 0.25
 """Seconds a page waits between screenshots: each is a full-size still drawn on the dispatch thread."""
 
+PROBE_INTERVAL = 0.1
+"""Seconds at least between two picks under a hovering pointer; after a slow pick (a big mesh,
+on the CPU) four times its duration, so that probing takes at most a fifth of the dispatch
+thread. Moves in between are not probed."""
+
 # Where the camera looks from (view direction, up) for each standard view; y is up.
 _VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "front": ((0.0, 0.0, -1.0), (0.0, 1.0, 0.0)),
@@ -126,6 +131,7 @@ class ViewerTools(RenderAreaListener):
         self._clip_position = 0.5
         self._clip_box: BoundingBox | None = None
         self._last_screenshot: dict[str, float] = {}  # connection id -> when it last had one
+        self._next_probe = -math.inf
         self._home: Rotation | None = None
         self._remember_home()
         render_area.add_listener(self)
@@ -385,8 +391,10 @@ class ViewerTools(RenderAreaListener):
     def on_mouse_move(self, render_area: RenderArea, connection: Connection, x: int, y: int,
                       *, event: MouseEvent) -> bool:
         """While measuring, the point under a hovering pointer goes to its page (``viewer.probe``)."""
-        if self._tool in _POINTS_NEEDED and not event.buttons:
+        started = time.monotonic()
+        if self._tool in _POINTS_NEEDED and not event.buttons and started >= self._next_probe:
             picked = self._pick(x, y)
+            self._next_probe = started + max(PROBE_INTERVAL, 4.0 * (time.monotonic() - started))
             connection.send_message(json.dumps({
                 "type": MESSAGE_PREFIX + "probe",
                 "point": None if picked is None else np.asarray(picked.point).tolist(),

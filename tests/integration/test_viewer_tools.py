@@ -314,3 +314,19 @@ def test_a_click_on_the_background_with_the_select_tool_clears_the_selection() -
         assert area.scene_manager.highlighted is None
 
     with_parts(scenario)
+
+
+def test_a_hovering_pointer_is_probed_while_measuring_and_not_otherwise() -> None:
+    async def scenario(view, viewer) -> None:
+        await answer(view, "state")
+        area = viewer.areas["Parts"]
+        await ask(view, {"type": "viewer.view", "view": "front"})
+        await view.mouse(MouseAction.MOVE, WIDTH // 2, 40)  # navigating: no probe
+        await ask(view, {"type": "viewer.tool", "tool": "point"})
+        await view.mouse(MouseAction.MOVE, WIDTH // 2, 70)
+        probe = await answer(view, "probe")
+        expected = area.scene_manager.pick(WIDTH // 2, 70, WIDTH, HEIGHT)
+        assert probe["name"] == "base shape" and np.allclose(probe["point"], expected.point), "the second move's"
+        assert probe["point"][2] == pytest.approx(0.1, abs=1e-6), "on the plate's front face"
+
+    with_parts(scenario)
