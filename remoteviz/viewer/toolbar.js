@@ -49,15 +49,18 @@ export function installViewerTools(renderArea, container, { areaId = "view" } = 
   let state = null;
   let tool = "navigate";
 
+  // Laid over the view rather than beside it, so that the view (and the render area) keeps its
+  // size when the toolbar appears; what the overlay does not cover passes pointer events through.
+  const overlay = document.createElement("div");
+  overlay.id = "rv-overlay";
   const bar = document.createElement("div");
   bar.id = "rv-toolbar";
   bar.hidden = true;
-  container.before(bar);
-
   const panel = document.createElement("div");
   panel.id = "rv-tree-panel";
   panel.hidden = true;
-  container.append(panel);
+  overlay.append(bar, panel);
+  container.append(overlay);
   new ModelTree(panel, channel);
 
   // Two lines in the view's corner: what the last click gave (kept until the next), and what lies
