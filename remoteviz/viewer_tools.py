@@ -134,6 +134,7 @@ class ViewerTools(RenderAreaListener):
         self._next_probe = -math.inf
         self._home: Rotation | None = None
         self._remember_home()
+        self._root_seen = render_area.scene_manager.scene_graph
         render_area.add_listener(self)
 
     # ------------------------------------------------------------------ what the pages are told
@@ -365,6 +366,22 @@ class ViewerTools(RenderAreaListener):
         except ViewerToolsError as error:
             connection.send_message(json.dumps({"type": MESSAGE_PREFIX + "error", "request": kind,
                                                 "message": str(error)}))
+
+    def on_pre_render(self, render_area: RenderArea) -> bool:
+        """A scene replaced since the last frame (a file loaded, say): start over with it and tell
+        the pages its tree."""
+        root = render_area.scene_manager.scene_graph
+        if root is not self._root_seen:
+            self._root_seen = root
+            self._home = None
+            self._remember_home()
+            self._picks.clear()
+            self._annotations.remove_all_children()
+            self._clip.on = False
+            self.select(None)
+            render_area.send_message(json.dumps(self.state()))
+            render_area.send_message(json.dumps(self.tree()))
+        return True
 
     def on_closed_connection(self, render_area: RenderArea, connection_id: str, aborted: bool) -> None:
         """Forget the page's screenshot time."""

@@ -330,3 +330,27 @@ def test_a_hovering_pointer_is_probed_while_measuring_and_not_otherwise() -> Non
         assert probe["point"][2] == pytest.approx(0.1, abs=1e-6), "on the plate's front face"
 
     with_parts(scenario)
+
+
+def test_a_scene_replaced_after_the_tools_were_attached_is_sent_to_the_pages() -> None:
+    viewer = PartsViewer()
+    with running_service(viewer, run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
+        async def run() -> None:
+            async with client.connect(runner.url("Parts"), width=WIDTH, height=HEIGHT) as view:
+                await answer(view, "state")
+                assert [n["name"] for n in (await answer(view, "tree"))["nodes"]] == ["base", "assembly"]
+                area = viewer.areas["Parts"]
+                loaded = rv.SceneExaminer([rv.Separator([rv.Sphere(name="ball")], name="loaded file")])
+
+                def load() -> None:  # as a viewer that loads a file while the page is open does
+                    area.scene_manager.scene_graph = loaded
+                    loaded.view_all(area.viewport)
+
+                runner.service.call_soon(load)
+                await answer(view, "state")
+                tree = (await answer(view, "tree"))["nodes"]
+                assert tree[0]["name"] == "loaded file" and tree[0]["children"][0]["name"] == "ball"
+                state = await ask(view, {"type": "viewer.view", "view": "home"})
+                assert state["selected"] is None and np.allclose(loaded.camera.view_direction, (0, 0, -1))
+
+        asyncio.run(run())
