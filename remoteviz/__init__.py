@@ -79,6 +79,7 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import Cube as Cube
     from .rendering import Cylinder as Cylinder
     from .rendering import DirectionalLight as DirectionalLight
+    from .rendering import DisplayStyle as DisplayStyle
     from .rendering import DoubleTapRecognizer as DoubleTapRecognizer
     from .rendering import EventCallback as EventCallback
     from .rendering import GestureEvent as GestureEvent
@@ -130,6 +131,13 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
 
 _SCENE_FUNCTIONS = frozenset({"colormaps"})  # the scene's lower-case public names
 
+if typing.TYPE_CHECKING:  # the viewer's tools, loaded on first use like the scene names (they use them)
+    from .viewer_tools import ViewerTool as ViewerTool
+    from .viewer_tools import ViewerTools as ViewerTools
+    from .viewer_tools import ViewerToolsError as ViewerToolsError
+
+_VIEWER_NAMES = ("ViewerTool", "ViewerTools", "ViewerToolsError")
+
 
 def _scene() -> types.ModuleType:
     return importlib.import_module(".rendering", __name__)  # its first import loads the scene graph
@@ -137,7 +145,9 @@ def _scene() -> types.ModuleType:
 
 def __getattr__(name: str) -> object:
     if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
-        return [n for n in globals() if n[0].isupper()] + list(_scene().__all__)
+        return [n for n in globals() if n[0].isupper()] + list(_scene().__all__) + list(_VIEWER_NAMES)
+    if name in _VIEWER_NAMES:
+        return getattr(importlib.import_module(".viewer_tools", __name__), name)
     # Only names that could be the scene's load it (a probe such as ``__wrapped__`` must not).
     if (name[0].isupper() or name in _SCENE_FUNCTIONS) and name in _scene().__all__:
         return getattr(_scene(), name)

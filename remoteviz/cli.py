@@ -47,7 +47,8 @@ class _ChosenEncoders(RenderAreaListener):
 
 
 class _Viewer(ServiceListener):
-    """Builds each new render area's scene: an examiner, a gradient background, ``content()``."""
+    """Builds each new render area's scene: an examiner, a gradient background, ``content()``; and
+    attaches the viewer's tools (``viewer_tools.ViewerTools``) for the page's toolbar."""
 
     def __init__(self, content: Callable[[], list[Node]], encoder: str) -> None:
         self._content = content
@@ -64,6 +65,9 @@ class _Viewer(ServiceListener):
         examiner.view_all(render_area.viewport)
         render_area.touch_manager.add_default_recognizers()
         render_area.add_listener(self._encoders)
+        from .viewer_tools import ViewerTools
+
+        ViewerTools(render_area)  # the page's toolbar, model tree and measuring tools
 
 
 def _load_meshes(paths: Sequence[str]) -> list[Node]:

@@ -40,6 +40,9 @@ In the repository ``remoteviz/client_js`` is a link to ``client-js/src``; a whee
 VIEWER_DIR = Path(__file__).resolve().parent / "viewer"
 """The built-in viewer page (``index.html``), served at ``/`` when the service has no static folder."""
 
+VIEWER_URL_PREFIX = "/remoteviz/viewer/"
+"""Where the built-in page's modules (its toolbar, ``toolbar.js``) and style sheet are served, for any page."""
+
 HOOK_TIMEOUT = 10.0
 """Seconds the application's ``on_http_request`` may take before the request gets a 504."""
 
@@ -128,6 +131,9 @@ class HttpServer:
         if raw_path == "/metrics":
             text = self._metrics_text()
             return _response(HTTPStatus.OK, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
+        if raw_path.startswith(VIEWER_URL_PREFIX):
+            return await self._file(request, connection, VIEWER_DIR, raw_path[len(VIEWER_URL_PREFIX):],
+                                    _CLIENT_HEADERS)
         if raw_path.startswith(CLIENT_URL_PREFIX):
             return await self._file(request, connection, CLIENT_DIR, raw_path[len(CLIENT_URL_PREFIX):],
                                     _CLIENT_HEADERS)

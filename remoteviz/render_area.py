@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import numpy as np
 
@@ -302,6 +302,38 @@ class RenderArea(ConnectionGroup):
             log.exception("the preview window of %r failed; closing it", self)
             self.show_preview(False)
 
+    @overload
+    def screenshot(self, width: int | None = None, height: int | None = None, *,
+                   as_array: Literal[False] = False) -> bytes: ...
+
+    @overload
+    def screenshot(self, width: int | None = None, height: int | None = None, *,
+                   as_array: Literal[True]) -> np.ndarray: ...
+
+    def screenshot(self, width: int | None = None, height: int | None = None, *,
+                   as_array: bool = False) -> bytes | np.ndarray:
+        """A still of the scene as it is now: PNG bytes, or with ``as_array`` an ``(H, W, 3)``
+        uint8 RGB array (top row first).
+
+        Drawn at the area's size (or ``width`` x ``height``) at full quality, as the still frame
+        the viewers get once input stops (with the same antialiasing), whatever size or quality the
+        interactive frames have. Call it on the dispatch thread (in a listener, or through
+        ``Service.call_soon``), like every change to the scene; it draws with the renderer of
+        the area's render thread, waiting for a draw of it in flight there. For INVENTOR_SERVICE
+        render areas (the scene of :attr:`scene_manager`).
+        """
+        width = self._width if width is None else width
+        height = self._height if height is None else height
+        if not all(isinstance(n, int) and 0 < n <= _MAX_SCREENSHOT_SIDE for n in (width, height)):
+            raise ValueError(f"a screenshot is 1 to {_MAX_SCREENSHOT_SIDE} pixels a side, got {width}x{height}")
+        scene = self.scene_manager
+        image = scene.render(width, height, interactive=False, renderer=scene.last_renderer)
+        if as_array:
+            return image
+        from .encoders.image import encode_png
+
+        return encode_png(image)
+
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it."""
         if self.schedule.request_redraw():
@@ -347,3 +379,5 @@ class RenderArea(ConnectionGroup):
 
 
 _DEFAULT_LISTENER = RenderAreaListener()
+
+_MAX_SCREENSHOT_SIDE = 16384  # pixels: a framebuffer larger than GL drivers commonly allow

@@ -8,7 +8,7 @@ from remoteviz.rendering import gl_platform
 
 gl_platform.configure_pyopengl()
 
-from remoteviz.rendering.actions import HandleEventAction  # noqa: E402  (after configuring)
+from remoteviz.rendering.actions import DisplayStyle, HandleEventAction  # noqa: E402  (after configuring)
 from remoteviz.rendering.camera import Camera, OrthographicCamera, PerspectiveCamera, Viewport  # noqa: E402
 from remoteviz.rendering.colormaps import ColorMapping, colormaps  # noqa: E402
 from remoteviz.rendering.examiner import InteractionMode, SceneExaminer  # noqa: E402
@@ -68,6 +68,7 @@ __all__ = [
     "Cube",
     "Cylinder",
     "DirectionalLight",
+    "DisplayStyle",
     "DoubleTapRecognizer",
     "EventCallback",
     "GestureEvent",

@@ -8,6 +8,7 @@ the camera, the background); rendering, picking and bounding boxes all start fro
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -178,11 +179,21 @@ class ShapeInstance:
         return None if box is None else box.transformed(self.model)
 
 
+class DisplayStyle(enum.Enum):
+    """How a render area draws triangles (meshes and shapes): :attr:`SceneManager.display_style`."""
+
+    SURFACE = "surface"  # filled and lit
+    WIREFRAME = "wireframe"  # the triangles' edges only, lit, hidden ones included
+    SURFACE_WITH_EDGES = "edges"  # filled and lit, with every triangle's visible edges drawn dark over it
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """Everything one frame draws: the shapes, the camera with its placement, the background,
     lights that shine on every shape (e.g. a default headlight), and whether the frame is
-    interactive (drawn while the view moves: volumes then take fewer samples)."""
+    interactive (drawn while the view moves: volumes then take fewer samples); how triangles
+    are drawn (``style``), and the node whose triangles are outlined in the highlight colour
+    (``highlight``, or None)."""
 
     shapes: Sequence[ShapeInstance]
     camera: Camera
@@ -190,6 +201,8 @@ class Frame:
     background: GradientBackground | None = None
     global_lights: tuple[LightInstance, ...] = ()
     interactive: bool = False
+    style: DisplayStyle = DisplayStyle.SURFACE
+    highlight: Node | None = None
 
 
 class GatherAction(Action):

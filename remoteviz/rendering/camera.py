@@ -19,6 +19,7 @@ import numpy.typing as npt
 from remoteviz.rendering.actions import gather
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import (
+    BoundingBox,
     Matrix,
     Ray,
     Rotation,
@@ -148,7 +149,14 @@ class Camera(Node):
         if box is None:
             return
         to_parent = np.linalg.inv(gathered.camera_model) if gathered.camera is self else np.eye(4)
-        corners = transform_points(to_parent, box.corners)
+        self._view_corners(viewport, transform_points(to_parent, box.corners))
+
+    def view_box(self, viewport: Viewport, box: BoundingBox) -> None:
+        """Move the camera, keeping its direction, so ``box`` (in the camera's parent's
+        coordinates) fills the viewport, as :meth:`view_all` does for a whole scene."""
+        self._view_corners(viewport, box.corners)
+
+    def _view_corners(self, viewport: Viewport, corners: npt.NDArray[np.float64]) -> None:
         center = (corners.min(axis=0) + corners.max(axis=0)) / 2.0
         axes = np.column_stack([self.right_direction, self.up_direction, -self.view_direction])
         local = (corners - center) @ axes  # columns: right, up, back

@@ -204,6 +204,28 @@ class Group(Node):
     def __getitem__(self, index: int) -> Node:
         return self._children[index]
 
+    def find(self, name: str) -> Node | None:
+        """The first node named ``name`` at or below this group (depth first, children in order,
+        hidden nodes and every child of a :class:`Switch` included), or None."""
+        return next(self._named(name), None)
+
+    def find_all(self, name: str) -> list[Node]:
+        """Every node named ``name`` at or below this group, depth first, each once."""
+        return list(self._named(name))
+
+    def _named(self, name: str) -> Iterator[Node]:
+        seen: set[int] = set()
+        pending: list[Node] = [self]
+        while pending:
+            node = pending.pop()
+            if id(node) in seen:
+                continue  # a node shared by several groups of this graph
+            seen.add(id(node))
+            if node.name == name:
+                yield node
+            if isinstance(node, Group):
+                pending.extend(reversed(node._children))
+
     def traverse(self, action: Action) -> None:
         """Traverse the children in order, stopping early once the action is done."""
         for child in tuple(self._children):

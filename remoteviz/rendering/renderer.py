@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 from OpenGL import GL
 
-from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
+from remoteviz.rendering.actions import DisplayStyle, Frame, LightInstance, ShapeInstance
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
 from remoteviz.rendering.colormaps import ColorMapping
 from remoteviz.rendering.context import GLContext, create_context
@@ -80,6 +80,10 @@ INTERACTIVE_VOLUME_SCALE = 0.5
 quarter of the rays) and stretch the result; still frames cast one ray per pixel."""
 
 _LINE_DEPTH_BIAS = 2e-4  # NDC depth that lets a line win against the surface it lies on
+EDGE_COLOR = (0.08, 0.08, 0.1)
+"""The colour of triangle edges in ``DisplayStyle.SURFACE_WITH_EDGES``."""
+HIGHLIGHT_COLOR = (1.0, 0.75, 0.0)
+"""The colour the highlighted node's triangle edges are drawn in (``SceneManager.highlighted``)."""
 _UNIT_CUBE = np.array([(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
 _CUBE_TRIANGLES = np.array(
     [
@@ -268,6 +272,8 @@ class Renderer:
             GL.glDisable(GL.GL_BLEND)
             GL.glBlendEquation(GL.GL_FUNC_ADD)
             GL.glDepthMask(GL.GL_TRUE)
+            GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
+            GL.glDisable(GL.GL_POLYGON_OFFSET_FILL)
 
     def _draw_background(self, background: GradientBackground) -> None:
         GL.glDisable(GL.GL_DEPTH_TEST)
@@ -303,7 +309,10 @@ class Renderer:
             kinds[type(instance.shape.geometry)].append(instance)
         triangles = kinds[Geometry]
         opaque = [i for i in triangles if i.material.transparency == 0.0]
-        self._draw_triangles(opaque, view, projection, orthographic, frame)
+        highlighted = [i for i in triangles if frame.highlight is not None and frame.highlight in i.path]
+        # Surfaces a little farther in depth where edges are drawn over them, so that the edges win.
+        offset = frame.style is DisplayStyle.SURFACE_WITH_EDGES or bool(highlighted)
+        self._draw_triangles(opaque, view, projection, orthographic, frame, offset)
         self._draw_slices(kinds[SliceGeometry], view, projection)
         self._draw_points(kinds[PointGeometry], view, projection)
         self._draw_lines(kinds[LineGeometry], view, projection, viewport)
@@ -314,9 +323,13 @@ class Renderer:
         GL.glEnable(GL.GL_BLEND)
         GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
         GL.glDepthMask(GL.GL_FALSE)
-        self._draw_triangles(transparent, view, projection, orthographic, frame)
+        self._draw_triangles(transparent, view, projection, orthographic, frame, offset)
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
+        if frame.style is DisplayStyle.SURFACE_WITH_EDGES:
+            self._draw_edges(opaque, EDGE_COLOR, view, projection, orthographic, frame)
+        if highlighted:
+            self._draw_edges(highlighted, HIGHLIGHT_COLOR, view, projection, orthographic, frame)
 
         if kinds[VolumeGeometry]:
             self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
@@ -334,6 +347,7 @@ class Renderer:
         projection: Matrix,
         orthographic: bool,
         frame: Frame,
+        offset: bool = False,
     ) -> None:
         if not instances:
             return
@@ -343,11 +357,47 @@ class Renderer:
         program.set_int("u_orthographic", orthographic)
         program.set_int("u_texture", 0)
         program.set_int("u_colormap", 1)
+        wireframe = frame.style is DisplayStyle.WIREFRAME
+        if wireframe:
+            GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_LINE)
+        elif offset:
+            GL.glEnable(GL.GL_POLYGON_OFFSET_FILL)
+            GL.glPolygonOffset(1.0, 1.0)
         for instance in instances:
-            self._draw_shape(instance, view, frame.global_lights, frame.interactive)
+            # A wireframe shows the hidden faces' edges too: nothing is culled.
+            self._draw_shape(instance, view, frame.global_lights, frame.interactive, cull=not wireframe)
+        GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
+        GL.glDisable(GL.GL_POLYGON_OFFSET_FILL)
+
+    def _draw_edges(self, instances: list[ShapeInstance], color: tuple[float, float, float], view: Matrix,
+                    projection: Matrix, orthographic: bool, frame: Frame) -> None:
+        """The triangles' edges as lines of one unlit colour, where they are not hidden."""
+        program = self._surface
+        program.use()
+        program.set_matrix("u_projection", projection)
+        program.set_int("u_orthographic", orthographic)
+        GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_LINE)
+        GL.glDepthFunc(GL.GL_LEQUAL)
+        GL.glDisable(GL.GL_CULL_FACE)
+        # Unlit: no lights, no ambient or specular term; the emissive colour is the whole colour.
+        for name, value in (("u_ambient", (0.0, 0.0, 0.0)), ("u_specular", (0.0, 0.0, 0.0)), ("u_emissive", color)):
+            program.set_vec3(name, value)
+        program.set_int("u_light_count", 0)
+        program.set_int("u_textured", False)
+        program.set_int("u_scalar_mapped", False)  # edges take the one colour, not the shape's scalars
+        program.set_float("u_opacity", 1.0)
+        for instance in instances:
+            model_view = view @ instance.model
+            program.set_matrix("u_model_view", model_view)
+            program.set_matrix("u_normal_matrix", np.linalg.inv(model_view[:3, :3]).T)
+            program.set_clip_planes(_planes_in(instance, view))
+            self._triangles(instance.shape, frame.interactive).draw()
+        GL.glPolygonMode(GL.GL_FRONT_AND_BACK, GL.GL_FILL)
+        GL.glDepthFunc(GL.GL_LESS)
 
     def _draw_shape(
-        self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...], interactive: bool
+        self, instance: ShapeInstance, view: Matrix, global_lights: tuple[LightInstance, ...], interactive: bool,
+        cull: bool = True,
     ) -> None:
         program, material = self._surface, instance.material
         model_view = view @ instance.model
@@ -374,7 +424,7 @@ class Renderer:
         winding = 1 if instance.shape.closed else gpu.winding
         if gpu.winding and not _outside(instance, model_view):
             winding = 0  # a camera inside a mesh sees its inner faces
-        if winding and material.transparency == 0.0 and not instance.clip_planes:
+        if cull and winding and material.transparency == 0.0 and not instance.clip_planes:
             GL.glEnable(GL.GL_CULL_FACE)
             GL.glCullFace(GL.GL_BACK if winding > 0 else GL.GL_FRONT)
             # A mirroring transform turns the winding around, and with it which faces are front.

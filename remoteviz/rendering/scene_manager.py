@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from remoteviz.events import InputEvent, TouchEvent
-from remoteviz.rendering.actions import Frame, GatherAction, HandleEventAction, LightInstance, gather
+from remoteviz.rendering.actions import DisplayStyle, Frame, GatherAction, HandleEventAction, LightInstance, gather
 from remoteviz.rendering.camera import Camera, PerspectiveCamera, Viewport
 from remoteviz.rendering.gl_platform import HEADLESS_PACKAGES, RenderingUnavailableError
 from remoteviz.rendering.math3d import Matrix
@@ -71,6 +71,9 @@ class SceneManager:
         self._antialiasing_max_triangles: int | None = ANTIALIASING_MAX_TRIANGLES
         self._default_camera = PerspectiveCamera(name="default camera")
         self._default_headlight = DirectionalLight(name="default headlight")
+        self._display_style = DisplayStyle.SURFACE
+        self._highlighted: Node | None = None
+        self._last_renderer = 0
         self._disposed = False
 
     @property
@@ -88,6 +91,52 @@ class SceneManager:
         if root is not None:
             root.add_observer(self._changed)
         self._changed()
+
+    def find(self, name: str) -> Node | None:
+        """The first node named ``name`` in the scene (see :meth:`Group.find`), or None."""
+        root = self._scene_graph
+        if root is None:
+            return None
+        return root.find(name) if isinstance(root, Group) else (root if root.name == name else None)
+
+    def find_all(self, name: str) -> list[Node]:
+        """Every node named ``name`` in the scene, depth first (see :meth:`Group.find_all`)."""
+        root = self._scene_graph
+        if root is None:
+            return []
+        return root.find_all(name) if isinstance(root, Group) else ([root] if root.name == name else [])
+
+    @property
+    def display_style(self) -> DisplayStyle:
+        """How triangles are drawn: SURFACE (the default), WIREFRAME or SURFACE_WITH_EDGES.
+
+        Points, lines, slices, volumes and labels are drawn as they are in every style.
+        """
+        return self._display_style
+
+    @display_style.setter
+    def display_style(self, style: DisplayStyle | str) -> None:
+        self._display_style = DisplayStyle(style)
+        self._changed()
+
+    @property
+    def highlighted(self) -> Node | None:
+        """The node whose triangles (its own, or those of the shapes below it) are outlined in
+        the highlight colour, over whatever hides them not; None (the default) for none."""
+        return self._highlighted
+
+    @highlighted.setter
+    def highlighted(self, node: Node | None) -> None:
+        if node is not None and not isinstance(node, Node):
+            raise TypeError(f"expected a Node or None, got {node!r}")
+        self._highlighted = node
+        self._changed()
+
+    @property
+    def last_renderer(self) -> int:
+        """The index of the renderer the last frame was drawn with (0 before any): a still drawn
+        with it again (``render(..., renderer=last_renderer)``) finds the scene's GPU copies there."""
+        return self._last_renderer
 
     @property
     def antialiasing(self) -> int:
@@ -153,6 +202,7 @@ class SceneManager:
         self._check_alive()
         viewport = Viewport(width, height)
         drawer = _shared_renderer(renderer)
+        self._last_renderer = renderer
         frame = self._frame(viewport, interactive)
         limit = self._antialiasing_max_triangles
         huge = limit is not None and _triangle_count(frame) > limit
@@ -181,12 +231,16 @@ class SceneManager:
                 handled = claimed or self._handle(gesture, viewport, source) or handled
         return self._handle(event, viewport, source) or handled
 
-    def pick(self, x: int, y: int, width: int, height: int) -> PickedPoint | None:
-        """The scene point under pixel ``(x, y)`` (origin top-left), or None over the background."""
+    def pick(self, x: int, y: int, width: int, height: int, *, exclude: Node | None = None) -> PickedPoint | None:
+        """The scene point under pixel ``(x, y)`` (origin top-left), or None over the background.
+
+        Shapes at or below ``exclude`` (an overlay of markers, say) are not picked.
+        """
         self._check_alive()
         viewport = Viewport(width, height)
         gathered, camera, camera_model = self._view(viewport)
-        return pick(gathered.shapes, camera, camera_model, viewport, x, y)
+        shapes = gathered.shapes if exclude is None else [i for i in gathered.shapes if exclude not in i.path]
+        return pick(shapes, camera, camera_model, viewport, x, y)
 
     def dispose(self) -> None:
         """Free this render area's GL objects and stop observing the scene. Idempotent."""
@@ -239,7 +293,8 @@ class SceneManager:
         headlights: tuple[LightInstance, ...] = ()
         if camera is self._default_camera:
             headlights = (LightInstance(self._default_headlight, camera.matrix),)
-        return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights, interactive)
+        return Frame(gathered.shapes, camera, camera_model, gathered.background, headlights, interactive,
+                     self._display_style, self._highlighted)
 
     def _changed(self) -> None:
         if self._on_change is not None:
