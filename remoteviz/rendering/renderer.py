@@ -9,7 +9,8 @@ on the rendering thread after the shape is garbage-collected.
 
 A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
 depth testing; transparent triangles, farthest first; volumes, ray cast brick by brick front to
-back into a layer of their own that is then laid over the picture; text labels on top.
+back into a layer of their own that is then laid over the picture (out-of-core volumes there too,
+with the bricks of the resolution each part of the picture needs); text labels on top.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from OpenGL import GL
 
 from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
+from remoteviz.rendering.brick_selection import BrickView
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
 from remoteviz.rendering.context import GLContext, create_context
 from remoteviz.rendering.framebuffer import Framebuffer
@@ -36,13 +38,16 @@ from remoteviz.rendering.gpu import (
     GpuLines,
     GpuPoints,
     GpuSlice,
+    GpuTexture,
     GpuTriangles,
     GpuVolume,
 )
+from remoteviz.rendering.gpu_bricks import GpuBricks
 from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
-from remoteviz.rendering.math3d import Matrix, transform_points
+from remoteviz.rendering.math3d import BoundingBox, Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
+from remoteviz.rendering.out_of_core import OutOfCoreGeometry, OutOfCoreVolume
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.shaders import (
     BACKGROUND_FRAGMENT,
@@ -297,8 +302,9 @@ class Renderer:
         GL.glDepthMask(GL.GL_TRUE)
         GL.glDisable(GL.GL_BLEND)
 
-        if kinds[VolumeGeometry]:
-            self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
+        volumes = kinds[VolumeGeometry] + kinds[OutOfCoreGeometry]
+        if volumes:
+            self._draw_volumes(volumes, view, projection, orthographic, frame.interactive, framebuffer)
         if labels:
             self._draw_labels(labels, view, projection, viewport)
 
@@ -465,7 +471,10 @@ class Renderer:
         ordered = sorted(instances, key=lambda i: depth(_world_center(i)))
         self.bricks_drawn = 0
         for instance in ordered:
-            self._draw_volume(instance, view, interactive, depth)
+            if isinstance(instance.shape.geometry, OutOfCoreGeometry):
+                self._draw_out_of_core(instance, view, projection, orthographic, interactive, depth)
+            else:
+                self._draw_volume(instance, view, interactive, depth)
         GL.glBlendEquation(GL.GL_FUNC_ADD)
         GL.glDisable(GL.GL_CULL_FACE)
         # Lay the volumes' layer (premultiplied) over the picture.
@@ -481,6 +490,50 @@ class Renderer:
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_DEPTH_TEST)
 
+    def _volume_uniforms(
+        self, instance: ShapeInstance, model_view: Matrix, box: BoundingBox, mode: VolumeMode, iso_position: float,
+        data_range: tuple[float, float], value_unit: float,
+    ) -> None:
+        """Set what every brick of a volume shares: placement, clip planes, value mapping, mode."""
+        program = self._volume
+        program.set_matrix("u_model_view", model_view)
+        program.set_matrix("u_view_to_local", np.linalg.inv(model_view))
+        program.set_matrix("u_local_to_view_normal", np.linalg.inv(model_view[:3, :3]).T)
+        # Clip planes in the volume's own coordinates, where the rays are marched.
+        program.set_clip_planes([plane @ instance.model for plane in instance.clip_planes])
+        program.set_vec3("u_volume_min", box.minimum)
+        program.set_vec3("u_volume_max", box.maximum)
+        low, high = data_range
+        program.set_float("u_value_scale", value_unit / (high - low))
+        program.set_float("u_value_offset", -low / (high - low))
+        program.set_int("u_mode", _VOLUME_MODES[mode])
+        program.set_float("u_iso", iso_position)
+        if mode is VolumeMode.MIP:
+            GL.glBlendEquation(GL.GL_MAX)
+            GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE)
+        else:
+            # Front to back: what is already in the layer hides what comes after it.
+            GL.glBlendEquation(GL.GL_FUNC_ADD)
+            GL.glBlendFunc(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE)
+        # Back faces only: the ray starts where it enters, which may be the camera itself.
+        GL.glCullFace(GL.GL_FRONT)
+        GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+
+    def _cast_brick(
+        self, lo: np.ndarray, hi: np.ndarray, tex_origin: np.ndarray, tex_extent: np.ndarray, texels: np.ndarray,
+        texture: GpuTexture,
+    ) -> None:
+        """Ray cast one brick's box (volume coordinates) through its texture, which spans
+        ``tex_origin`` to ``tex_origin + tex_extent`` and holds ``texels`` voxels (x, y, z)."""
+        program = self._volume
+        program.set_vec3("u_brick_min", lo)
+        program.set_vec3("u_brick_max", hi)
+        program.set_vec3("u_tex_origin", tex_origin)
+        program.set_vec3("u_tex_scale", 1.0 / tex_extent)
+        program.set_vec3("u_texel", 1.0 / texels)
+        texture.bind(0)
+        self._cube.draw()
+
     def _draw_volume(self, instance: ShapeInstance, view: Matrix, interactive: bool, depth: Any) -> None:
         program = self._volume
         volume = instance.shape
@@ -488,37 +541,20 @@ class Renderer:
         geometry: VolumeGeometry = volume.geometry
         gpu: GpuVolume = self._gpu(volume)
         model_view = view @ instance.model
-        program.set_matrix("u_model_view", model_view)
-        program.set_matrix("u_view_to_local", np.linalg.inv(model_view))
-        program.set_matrix("u_local_to_view_normal", np.linalg.inv(model_view[:3, :3]).T)
-        # Clip planes in the volume's own coordinates, where the rays are marched.
-        program.set_clip_planes([plane @ instance.model for plane in instance.clip_planes])
+        iso = float(geometry.transfer_position(volume.effective_iso_value()))
+        self._volume_uniforms(instance, model_view, geometry.bounding_box, volume.mode, iso, geometry.data_range,
+                              gpu.value_unit)
         spacing, origin = geometry.spacing, geometry.origin
-        program.set_vec3("u_volume_min", geometry.bounding_box.minimum)
-        program.set_vec3("u_volume_max", geometry.bounding_box.maximum)
         samples = volume.interactive_samples_per_voxel if interactive else volume.samples_per_voxel
         reference = float(spacing.min())
         step = reference / samples
         program.set_float("u_step", step)
         program.set_float("u_opacity_exponent", step / reference)
-        low, high = geometry.data_range
-        program.set_float("u_value_scale", gpu.value_unit / (high - low))
-        program.set_float("u_value_offset", -low / (high - low))
-        program.set_int("u_mode", _VOLUME_MODES[volume.mode])
-        program.set_float("u_iso", float(geometry.transfer_position(volume.effective_iso_value())))
-        if volume.mode is VolumeMode.MIP:
-            GL.glBlendEquation(GL.GL_MAX)
-            GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE)
-        else:
-            # Front to back: what is already in the layer hides what comes after it.
-            GL.glBlendEquation(GL.GL_FUNC_ADD)
-            GL.glBlendFunc(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE)
         gpu.table.bind(1)
         bricks = list(zip(gpu.layout, gpu.bricks, strict=True))
         if len(bricks) > 1:
             # Empty-space skipping: a brick whose values the transfer function (or the
             # isosurface) cannot show casts no rays.
-            iso = float(geometry.transfer_position(volume.effective_iso_value()))
             shown = []
             for pair, (low, high) in zip(bricks, gpu.value_ranges, strict=True):
                 p_low, p_high = geometry.transfer_position([low, high])
@@ -533,23 +569,56 @@ class Renderer:
             world = transform_points(instance.model, np.array(centres))
             order = np.argsort([depth(p) for p in world])
             bricks = [bricks[i] for i in order]
-        # Back faces only: the ray starts where it enters, which may be the camera itself.
-        GL.glCullFace(GL.GL_FRONT)
-        GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
         self.bricks_drawn += len(bricks)
         for brick, texture in bricks:
-            lo = origin + np.asarray(brick.box_lo) * spacing
-            hi = origin + np.asarray(brick.box_hi) * spacing
-            program.set_vec3("u_brick_min", lo)
-            program.set_vec3("u_brick_max", hi)
             # The texture holds voxels lo..hi-1; their centres are at texture (i + 0.5) / n.
             texels = np.subtract(brick.hi, brick.lo).astype(np.float64)
-            program.set_vec3("u_tex_origin", origin + (np.asarray(brick.lo) - 0.5) * spacing)
-            program.set_vec3("u_tex_scale", 1.0 / (texels * spacing))
-            program.set_vec3("u_texel", 1.0 / texels)
-            texture.bind(0)
-            self._cube.draw()
+            self._cast_brick(origin + np.asarray(brick.box_lo) * spacing, origin + np.asarray(brick.box_hi) * spacing,
+                             origin + (np.asarray(brick.lo) - 0.5) * spacing, texels * spacing, texels, texture)
         GL.glCullFace(GL.GL_BACK)
+
+    def _draw_out_of_core(
+        self, instance: ShapeInstance, view: Matrix, projection: Matrix, orthographic: bool, interactive: bool,
+        depth: Any,
+    ) -> None:
+        """Draw an out-of-core volume's bricks for this view (``out_of_core``, ``gpu_bricks``)."""
+        volume = instance.shape
+        assert isinstance(volume, OutOfCoreVolume)  # only it builds an OutOfCoreGeometry
+        geometry: OutOfCoreGeometry = volume.geometry
+        gpu: GpuBricks = self._gpu(volume)
+        pyramid = geometry.source.pyramid
+        model_view = view @ instance.model
+        index_to_local = np.diag([*geometry.spacing, 1.0])
+        index_to_local[:3, 3] = geometry.origin
+        to_view = model_view @ index_to_local
+        # Screen error in the pixels of the layer the rays are cast into (half size while moving).
+        pixels_per_unit = float(projection[1, 1]) * self._layer.size[1] / 2.0
+        brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
+        drawn, complete, more = gpu.prepare(geometry, brick_view, volume.pixels_per_voxel)
+        self._volume_uniforms(instance, model_view, geometry.bounding_box, geometry.mode, geometry.iso_position,
+                              geometry.data_range, gpu.value_unit)
+        gpu.table.bind(1)
+        spacing, origin = geometry.spacing, geometry.origin
+        samples = volume.interactive_samples_per_voxel if interactive else volume.samples_per_voxel
+        reference = float(spacing.min())
+        places = [pyramid.place(key) for key in drawn]
+        centres = [origin + (p.box_lo + p.box_hi) / 2.0 * spacing for p in places]
+        world = transform_points(instance.model, np.array(centres).reshape(-1, 3))
+        order = np.argsort([depth(p) for p in world])
+        self.bricks_drawn += len(drawn)
+        program = self._volume
+        for index in order:
+            key, place = drawn[index], places[index]
+            # Coarse bricks take coarse steps; opacity is corrected against one full-resolution voxel.
+            step = float((pyramid.voxel_size(key[0]) * spacing).min()) / samples
+            program.set_float("u_step", step)
+            program.set_float("u_opacity_exponent", step / reference)
+            tex_origin, tex_extent = pyramid.texture_mapping(key)
+            self._cast_brick(origin + place.box_lo * spacing, origin + place.box_hi * spacing,
+                             origin + tex_origin * spacing, tex_extent * spacing,
+                             np.subtract(place.hi, place.lo).astype(np.float64), gpu.textures[key])
+        GL.glCullFace(GL.GL_BACK)
+        volume.frame_drawn(complete, more)
 
     # ------------------------------------------------------------------ labels
 
@@ -628,6 +697,8 @@ class Renderer:
             return GpuSlice(source)
         if isinstance(source, VolumeGeometry):
             return GpuVolume(source, self.max_3d_texture_size, Volume.memory_budget - self.volume_bytes)
+        if isinstance(source, OutOfCoreGeometry):
+            return GpuBricks(source)
         return GpuImage(source)  # a Texture2D node or a label
 
 
