@@ -27,6 +27,7 @@ from remoteviz.rendering.nodes import (  # noqa: E402
     Switch,
     Transform,
 )
+from remoteviz.rendering.out_of_core import OutOfCoreVolume  # noqa: E402
 from remoteviz.rendering.picking import PickedPoint  # noqa: E402
 from remoteviz.rendering.points import PointSet  # noqa: E402
 from remoteviz.rendering.scene_manager import SceneManager  # noqa: E402
@@ -82,6 +83,7 @@ __all__ = [
     "OrbitRecognizer",
     "OrthoSlice",
     "OrthographicCamera",
+    "OutOfCoreVolume",
     "PanRecognizer",
     "PerspectiveCamera",
     "PickedPoint",
