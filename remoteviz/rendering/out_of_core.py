@@ -375,7 +375,7 @@ def _rotation_from_matrix(rotation: np.ndarray) -> Rotation:
     x = np.copysign(x, m[2, 1] - m[1, 2])
     y = np.copysign(y, m[0, 2] - m[2, 0])
     z = np.copysign(z, m[1, 0] - m[0, 1])
-    return Rotation(tuple(float(v) for v in (x, y, z, w)))  # type: ignore[arg-type]
+    return Rotation(float(x), float(y), float(z), float(w))
 
 
 def default_cache_folder() -> Path:
