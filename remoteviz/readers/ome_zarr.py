@@ -43,7 +43,8 @@ class SpatialView:
     @property
     def dtype(self) -> np.dtype[Any]:
         """The array's dtype."""
-        return np.dtype(self._array.dtype)
+        dtype: np.dtype[Any] = np.dtype(self._array.dtype)
+        return dtype
 
     @property
     def chunks(self) -> tuple[int, ...]:
@@ -71,12 +72,12 @@ def read_zarr(path: str | Path) -> VolumeData:
     if isinstance(node, zarr.Array):
         level = _spatial(node, source, None)
         return VolumeData((level,), (np.eye(4),), source)
-    attributes = dict(node.attrs)
-    ome = attributes.get("ome") if isinstance(attributes.get("ome"), Mapping) else attributes
+    attributes: dict[str, Any] = dict(node.attrs)
+    ome: Mapping[str, Any] = attributes["ome"] if isinstance(attributes.get("ome"), Mapping) else attributes
     multiscales = ome.get("multiscales")
     if not isinstance(multiscales, list) or not multiscales or not isinstance(multiscales[0], Mapping):
         raise ValueError(f"{source}: a zarr group without OME-Zarr multiscales metadata")
-    image = multiscales[0]
+    image: Mapping[str, Any] = multiscales[0]
     axes = _axes(image.get("axes"), source)
     datasets = image.get("datasets")
     if not isinstance(datasets, list) or not datasets:
@@ -88,7 +89,7 @@ def read_zarr(path: str | Path) -> VolumeData:
         if not isinstance(dataset, Mapping) or not isinstance(dataset.get("path"), str):
             raise ValueError(f"{source}: a multiscales dataset without a path")
         try:
-            array = node[dataset["path"]]
+            array: Any = node[dataset["path"]]
         except KeyError:
             raise ValueError(f"{source}: level {dataset['path']!r} is missing") from None
         if len(array.shape) != len(axes):
@@ -122,7 +123,8 @@ def _spatial(array: Any, source: str, axes: Sequence[str] | None) -> VoxelArray:
         raise ValueError(f"{source}: a plain zarr array must have 3 axes (z, y, x), it has {rank}")
     if 0 in tuple(array.shape):
         raise ValueError(f"{source}: the array is empty, shape {tuple(array.shape)}")
-    return SpatialView(array, (0,) * (rank - 3)) if rank > 3 else array  # type: ignore[no-any-return]
+    level: VoxelArray = SpatialView(array, (0,) * (rank - 3)) if rank > 3 else array
+    return level
 
 
 def _axes(value: Any, source: str) -> list[str]:

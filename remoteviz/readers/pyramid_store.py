@@ -71,11 +71,13 @@ def _halve(block: np.ndarray, reduce: str, dtype: np.dtype[Any]) -> np.ndarray:
     z, y, x = (n // 2 for n in block.shape)
     grouped = block.reshape(z, 2, y, 2, x, 2)
     if reduce == "max":
-        return grouped.max(axis=(1, 3, 5)).astype(dtype, copy=False)
+        halved: np.ndarray = grouped.max(axis=(1, 3, 5)).astype(dtype, copy=False)
+        return halved
     mean = grouped.mean(axis=(1, 3, 5), dtype=np.float32)
     if dtype.kind in "ui":
         mean = np.rint(mean)
-    return mean.astype(dtype)
+    halved = mean.astype(dtype)
+    return halved
 
 
 def _record_ranges(ranges: np.ndarray, tile: np.ndarray, z0: int, y0: int, brick: int) -> None:
@@ -126,7 +128,7 @@ def write_pyramid(
     ]
     total = float(sum(math.prod(s) for s in shapes))
     done = 0.0
-    all_ranges = []
+    all_ranges: list[np.ndarray] = []
     for level, (array, shape) in enumerate(zip(arrays, shapes, strict=True)):
         nz, ny, nx = shape
         ranges = np.zeros((-(-nz // brick), -(-ny // brick), -(-nx // brick), 2))

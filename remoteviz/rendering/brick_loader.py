@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,8 @@ class BrickLoader:
 
     def __init__(
         self,
-        read: Callable[[Hashable], np.ndarray],
-        put: Callable[[Hashable, np.ndarray], None],
+        read: Callable[[Any], np.ndarray],
+        put: Callable[[Any, np.ndarray], None],
         on_loaded: Callable[[], None],
         *,
         threads: int = 2,

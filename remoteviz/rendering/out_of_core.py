@@ -190,6 +190,17 @@ def _as_optional_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class DrawnBricks:
+    """What one frame drew of an out-of-core volume: whether every wanted brick was there, how
+    many bricks, the finest level among them, and the bytes of the renderer's brick textures."""
+
+    complete: bool
+    bricks: int
+    finest_level: int
+    gpu_bytes: int
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class OutOfCoreGeometry:
     """What the renderer and the picker need of an out-of-core volume (it does not hold the node)."""
@@ -235,7 +246,9 @@ class OutOfCoreVolume(Shape):
     do, or the path of such a store. ``host_budget`` bounds the bytes of bricks held in memory
     and ``gpu_budget`` those of each renderer's textures. The look's fields are
     :class:`~remoteviz.rendering.Volume`'s; ``pixels_per_voxel`` is the screen-space error the
-    still picture accepts (1: one voxel per pixel; 2 halves the bricks needed). The node is
+    still picture accepts (1: one voxel per pixel; 2 needs an eighth of the bricks), and
+    ``interactive_pixels_per_voxel`` that of frames drawn while the view moves (coarser bricks
+    take coarser steps, so moving stays quick). The node is
     placed as the volume's axis-aligned part says (``origin`` and ``spacing`` of level 0); a
     rotated source is placed by :func:`volume_node`'s transform.
     """
@@ -248,6 +261,7 @@ class OutOfCoreVolume(Shape):
     interactive_samples_per_voxel = Field(0.5, as_positive_float, "Samples per voxel, interactive frames.")
     pick_threshold = Field(None, _as_optional_float, "Picking's threshold in data units, or None.")
     pixels_per_voxel = Field(1.0, as_positive_float, "Screen pixels a voxel may cover before finer bricks are wanted.")
+    interactive_pixels_per_voxel = Field(2.0, as_positive_float, "The same for frames drawn while the view moves.")
 
     def __init__(
         self,
@@ -274,6 +288,8 @@ class OutOfCoreVolume(Shape):
         self._redraw_posted = threading.Event()
         self.complete = False
         """Whether the last frame drawn had every brick it wanted."""
+        self.last_frame: DrawnBricks | None = None
+        """What the last frame drew (None before the first)."""
         reference = weakref.ref(self)
         self.bricks.add_listener(lambda: _arrived(reference))
         weakref.finalize(self, self.bricks.close)
@@ -290,10 +306,11 @@ class OutOfCoreVolume(Shape):
         the thread that may change the scene (``Service.call_soon``); None stops asking."""
         self._redraw_poster = post
 
-    def frame_drawn(self, complete: bool, more_to_upload: bool) -> None:
-        """The renderer's report after drawing the volume (any render thread): whether the frame
-        had every brick, and whether bricks already loaded wait for the next frame's upload."""
-        self.complete = complete
+    def frame_drawn(self, frame: DrawnBricks, more_to_upload: bool) -> None:
+        """The renderer's report after drawing the volume (any render thread): what the frame
+        drew, and whether bricks already loaded wait for the next frame's upload."""
+        self.last_frame = frame
+        self.complete = frame.complete
         self._redraw_posted.clear()
         if more_to_upload:
             self._request_redraw()

@@ -47,7 +47,7 @@ from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_
 from remoteviz.rendering.lines import LineGeometry, LineSet
 from remoteviz.rendering.math3d import BoundingBox, Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
-from remoteviz.rendering.out_of_core import OutOfCoreGeometry, OutOfCoreVolume
+from remoteviz.rendering.out_of_core import DrawnBricks, OutOfCoreGeometry, OutOfCoreVolume
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.shaders import (
     BACKGROUND_FRAGMENT,
@@ -594,7 +594,8 @@ class Renderer:
         # Screen error in the pixels of the layer the rays are cast into (half size while moving).
         pixels_per_unit = float(projection[1, 1]) * self._layer.size[1] / 2.0
         brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
-        drawn, complete, more = gpu.prepare(geometry, brick_view, volume.pixels_per_voxel)
+        error = volume.interactive_pixels_per_voxel if interactive else volume.pixels_per_voxel
+        drawn, complete, more = gpu.prepare(geometry, brick_view, error)
         self._volume_uniforms(instance, model_view, geometry.bounding_box, geometry.mode, geometry.iso_position,
                               geometry.data_range, gpu.value_unit)
         gpu.table.bind(1)
@@ -618,7 +619,8 @@ class Renderer:
                              origin + tex_origin * spacing, tex_extent * spacing,
                              np.subtract(place.hi, place.lo).astype(np.float64), gpu.textures[key])
         GL.glCullFace(GL.GL_BACK)
-        volume.frame_drawn(complete, more)
+        finest = min((key[0] for key in drawn), default=pyramid.coarsest)
+        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more)
 
     # ------------------------------------------------------------------ labels
 
