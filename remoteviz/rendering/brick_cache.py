@@ -35,6 +35,11 @@ class HostBrickCache:
         with self._lock:
             return key in self._pinned or key in self._bricks
 
+    def keys(self) -> list[Hashable]:
+        """The keys of the bricks held, pinned ones first."""
+        with self._lock:
+            return [*self._pinned, *self._bricks]
+
     def get(self, key: Hashable) -> np.ndarray | None:
         """The brick, marked as just used, or None when it is not here."""
         with self._lock:

@@ -43,7 +43,7 @@ from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox, Rotation, as_vec3
 from remoteviz.rendering.nodes import Node, Separator, Transform
 from remoteviz.rendering.shapes import Shape
-from remoteviz.rendering.slices import OrthoSlice
+from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice
 from remoteviz.rendering.volume import TransferFunction, VolumeMode
 
 _log = logging.getLogger(__name__)
@@ -166,9 +166,60 @@ class BrickSource:
                 return start + int(above[0]), float(values[above[0]])
         return None
 
+    def voxel_values(self, z: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Level-0 values at integer voxel indices, reading only the bricks they fall in (through
+        the host cache)."""
+        voxels = np.stack([np.asarray(x), np.asarray(y), np.asarray(z)], axis=-1).reshape(-1, 3).astype(np.int64)
+        values = np.zeros(len(voxels), np.float64)
+        bricks = self.pyramid.brick_of(voxels)
+        found, which = np.unique(bricks, axis=0, return_inverse=True)
+        for number, (bz, by, bx) in enumerate(found.tolist()):
+            key: BrickKey = (0, bz, by, bx)
+            brick = self.cache.get(key)
+            if brick is None:
+                brick = self.read(key)
+                self._put(key, brick)
+            chosen = which.reshape(-1) == number
+            local = voxels[chosen] - np.array(self.pyramid.place(key).lo)
+            values[chosen] = brick[local[:, 2], local[:, 1], local[:, 0]]
+        return values.reshape(np.shape(z))
+
     def close(self) -> None:
         """Stop loading."""
         self.loader.close()
+
+
+class FullResolution:
+    """A source's level 0 as :func:`~remoteviz.rendering.slices.sample_trilinear` reads it: a
+    shape, and values at arrays of z, y and x indices, read brick by brick."""
+
+    def __init__(self, source: BrickSource) -> None:
+        self._source = source
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Level 0's ``(z, y, x)``."""
+        x, y, z = self._source.pyramid.shapes[0]
+        return z, y, x
+
+    def __getitem__(self, key: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        return self._source.voxel_values(*key)
+
+
+class OutOfCoreObliqueSlice(ObliqueSlice):
+    """An :class:`~remoteviz.rendering.ObliqueSlice` of an out-of-core volume's full resolution
+    that reads only the bricks its plane cuts; make one with :meth:`OutOfCoreVolume.oblique_slice`."""
+
+    def __init__(self, volume: OutOfCoreVolume, **fields: Any) -> None:
+        self._source = volume.bricks
+        self._limits = volume.effective_range()
+        super().__init__(np.zeros((1, 1, 1), np.uint8), tuple(volume.spacing), tuple(volume.origin), **fields)
+
+    def _voxels(self) -> Any:
+        return FullResolution(self._source)
+
+    def _data_limits(self) -> tuple[float, float]:
+        return self._limits
 
 
 def _as_transfer_function(value: TransferFunction) -> TransferFunction:
@@ -362,6 +413,12 @@ class OutOfCoreVolume(Shape):
         origin = self.origin.copy()
         origin[along] += index * self.spacing[along]
         return OrthoSlice(plane, tuple(self.spacing), tuple(origin), axis=axis, index=0, **fields)
+
+    def oblique_slice(self, point: Iterable[float], normal: Iterable[float], **fields: Any) -> ObliqueSlice:
+        """An :class:`~remoteviz.rendering.ObliqueSlice` of the full resolution through ``point``
+        facing ``normal`` (volume coordinates) that reads only the bricks the plane cuts;
+        ``fields`` set its resolution, colour map, window and level."""
+        return OutOfCoreObliqueSlice(self, point=point, normal=normal, **fields)
 
     def _build_geometry(self) -> OutOfCoreGeometry:
         nz, ny, nx = self.shape

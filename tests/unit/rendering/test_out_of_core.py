@@ -17,6 +17,7 @@ from remoteviz.readers.pyramid_store import write_pyramid  # noqa: E402
 from remoteviz.readers.volume_data import VolumeData  # noqa: E402
 from remoteviz.rendering import (  # noqa: E402
     ClipPlane,
+    ObliqueSlice,
     OutOfCoreVolume,
     PerspectiveCamera,
     Rotation,
@@ -256,6 +257,19 @@ def test_an_ortho_slice_reads_only_its_plane(tmp_path):
     assert np.array_equal(plane.plane(), data[:, 44, :])
     assert counted.voxels == 64 * 64  # one plane, not the volume
     assert np.allclose(plane.bounding_box.minimum[1], 44 - 31.5)
+
+
+def test_an_oblique_slice_reads_only_the_bricks_its_plane_cuts(tmp_path):
+    data = blobs()
+    volume = OutOfCoreVolume(store_of(tmp_path, data))  # 64^3 in 4x4x4 bricks of 16^3
+    reference = ObliqueSlice(data, origin=origin_of(64), point=(0.0, 0.0, -20.0), normal=(0.0, 0.3, 1.0))
+    cut = volume.oblique_slice(point=(0.0, 0.0, -20.0), normal=(0.0, 0.3, 1.0))
+    values = cut.geometry.values
+    assert np.allclose(values, reference.geometry.values, equal_nan=True, atol=1e-3)
+    assert cut.value_range() == pytest.approx(reference.value_range(), abs=1.0)
+    # A plane nearly along z cuts one or two layers of bricks of the four: not the whole level.
+    read = [key for key in volume.bricks.cache.keys() if key[0] == 0]
+    assert 0 < len(read) <= 2 * 16
 
 
 def test_volume_node_converts_once_and_places_a_rotated_source(tmp_path):
