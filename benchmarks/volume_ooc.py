@@ -57,8 +57,12 @@ class SyntheticCT:
         r = np.sqrt(x * x + y * y + z * z)
         values = np.where(r < 0.9, 70.0, 0.0) + np.where((r > 0.78) & (r < 0.88), 110.0, 0.0)
         values = values + np.where((x - 0.3) ** 2 + (y - 0.2) ** 2 + z**2 < 0.04, 50.0, 0.0)
-        # Texture that does not compress away: a fixed pattern of small variations.
-        values = values + ((ranges[2][None, None, :] * 7 + ranges[1][None, :, None] * 3 + ranges[0][:, None, None]) % 5)
+        # Noise inside the body, as a scanner gives (a hash of the voxel's position, so any tile
+        # is the same whenever it is made): the store compresses about as CT does, not away.
+        i, j, k = (r.astype(np.uint64) for r in (ranges[2][None, None, :], ranges[1][None, :, None],
+                                                  ranges[0][:, None, None]))
+        noise = ((i * np.uint64(73856093)) ^ (j * np.uint64(19349663)) ^ (k * np.uint64(83492791))) % np.uint64(9)
+        values = values + np.where(r < 0.9, noise.astype(np.float32) - 4.0, 0.0)
         return np.clip(values, 0, 255).astype(np.uint8)
 
 

@@ -96,6 +96,8 @@ class BrickSource:
         self._found: dict[BrickKey, tuple[float, float]] = {}  # level-0 ranges seen on loading
         self.cache = HostBrickCache(host_budget)
         self._listeners: list[Callable[[], None]] = []
+        self.arrivals = 0
+        """Bricks put in the host cache so far (a frame compares it before and after drawing)."""
         coarsest = self.pyramid.level_bricks(self.pyramid.coarsest)
         if len(coarsest) * self.brick_bytes > host_budget // 2:
             raise ValueError(
@@ -119,6 +121,7 @@ class BrickSource:
         if key[0] == 0 and self._ranges[0] is None:
             self._found[key] = (float(brick.min()), float(brick.max()))
         self.cache.put(key, brick)
+        self.arrivals += 1
 
     def _arrived(self) -> None:
         for listener in tuple(self._listeners):
@@ -357,13 +360,14 @@ class OutOfCoreVolume(Shape):
         the thread that may change the scene (``Service.call_soon``); None stops asking."""
         self._redraw_poster = post
 
-    def frame_drawn(self, frame: DrawnBricks, more_to_upload: bool) -> None:
+    def frame_drawn(self, frame: DrawnBricks, more_to_upload: bool, arrivals_seen: int) -> None:
         """The renderer's report after drawing the volume (any render thread): what the frame
-        drew, and whether bricks already loaded wait for the next frame's upload."""
+        drew, whether bricks already loaded wait for the next frame's upload, and how many bricks
+        had arrived when it chose its bricks (those arriving since ask for the next frame)."""
         self.last_frame = frame
         self.complete = frame.complete
         self._redraw_posted.clear()
-        if more_to_upload:
+        if more_to_upload or self.bricks.arrivals != arrivals_seen:
             self._request_redraw()
 
     def _request_redraw(self) -> None:

@@ -595,6 +595,7 @@ class Renderer:
         pixels_per_unit = float(projection[1, 1]) * self._layer.size[1] / 2.0
         brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
         error = volume.interactive_pixels_per_voxel if interactive else volume.pixels_per_voxel
+        arrivals = geometry.source.arrivals
         drawn, complete, more = gpu.prepare(geometry, brick_view, error)
         self._volume_uniforms(instance, model_view, geometry.bounding_box, geometry.mode, geometry.iso_position,
                               geometry.data_range, gpu.value_unit)
@@ -620,7 +621,7 @@ class Renderer:
                              np.subtract(place.hi, place.lo).astype(np.float64), gpu.textures[key])
         GL.glCullFace(GL.GL_BACK)
         finest = min((key[0] for key in drawn), default=pyramid.coarsest)
-        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more)
+        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more, arrivals)
 
     # ------------------------------------------------------------------ labels
 
