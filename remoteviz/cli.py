@@ -150,7 +150,11 @@ def _convert(args: argparse.Namespace) -> int:
     z, y, x = data.shape
     print(f"remoteviz convert: {args.volume} ({x} x {y} x {z} {data.levels[0].dtype}) to {args.store}",
           file=sys.stderr)
-    write_pyramid(data, args.store, brick=args.brick, reduce=args.reduce, progress=progress)
+    try:
+        write_pyramid(data, args.store, brick=args.brick, reduce=args.reduce, progress=progress)
+    except (OSError, ValueError) as error:  # a full disk, a folder not writable, a bad brick size
+        print(f"\nremoteviz: cannot write {args.store}: {error}", file=sys.stderr)
+        return 1
     print(file=sys.stderr)
     print(f"remoteviz: wrote {args.store}")
     return 0

@@ -117,6 +117,8 @@ def write_pyramid(
         raise ValueError(f"reduce must be 'mean' or 'max', not {reduce!r}")
     if isinstance(brick, bool) or not isinstance(brick, int) or not 8 <= brick <= 512:
         raise ValueError(f"expected a brick size from 8 to 512 voxels, got {brick!r}")
+    if 0 in data.shape:
+        raise ValueError(f"{data.source}: the volume is empty, shape {data.shape}")
     target = Path(path)
     source = data.levels[0]
     dtype = _stored_dtype(np.dtype(source.dtype))
