@@ -180,7 +180,10 @@ def run_in_memory(n: int, frames: int) -> dict[str, Any]:
 
     manager = SceneManager()
     manager.render(64, 64)
-    data = SyntheticCT(n)[:, :, :]
+    source = SyntheticCT(n)
+    data = np.empty(source.shape, np.uint8)
+    for z in range(0, n, 16):  # slab by slab: the generator's float temporaries stay small
+        data[z:z + 16] = source[z:z + 16, :, :]
     volume = Volume(data, transfer_function=TransferFunction.preset("ct"), data_range=(0, 255),
                     origin=(-(n - 1) / 2.0,) * 3)
     root, camera = _scene(volume)
