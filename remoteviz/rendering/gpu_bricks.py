@@ -33,7 +33,12 @@ in their place while they load."""
 class GpuBricks:
     """Brick textures of one volume on one renderer, and its transfer function's table."""
 
-    def __init__(self, geometry: OutOfCoreGeometry) -> None:
+    def __init__(self, geometry: OutOfCoreGeometry, max_size: int) -> None:
+        if geometry.source.pyramid.brick > max_size:
+            raise VolumeMemoryError(
+                f"{geometry.label}: bricks of {geometry.source.pyramid.brick} voxels exceed this driver's 3-D texture "
+                f"limit ({max_size}); convert the volume with smaller bricks (remoteviz convert --brick)"
+            )
         self.source = geometry.source
         self.budget = geometry.gpu_budget
         self._format = volume_format(self.source.dtype)

@@ -701,7 +701,7 @@ class Renderer:
         if isinstance(source, VolumeGeometry):
             return GpuVolume(source, self.max_3d_texture_size, Volume.memory_budget - self.volume_bytes)
         if isinstance(source, OutOfCoreGeometry):
-            return GpuBricks(source)
+            return GpuBricks(source, self.max_3d_texture_size)
         return GpuImage(source)  # a Texture2D node or a label
 
 
