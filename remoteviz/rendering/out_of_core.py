@@ -44,7 +44,7 @@ from remoteviz.rendering.math3d import BoundingBox, Rotation, as_vec3
 from remoteviz.rendering.nodes import Node, Separator, Transform
 from remoteviz.rendering.shapes import Shape
 from remoteviz.rendering.slices import ObliqueSlice, OrthoSlice
-from remoteviz.rendering.volume import TransferFunction, VolumeMode
+from remoteviz.rendering.volume import TransferFunction, Volume, VolumeMode
 
 _log = logging.getLogger(__name__)
 
@@ -225,25 +225,6 @@ class OutOfCoreObliqueSlice(ObliqueSlice):
         return self._limits
 
 
-def _as_transfer_function(value: TransferFunction) -> TransferFunction:
-    if not isinstance(value, TransferFunction):
-        raise TypeError(f"expected a TransferFunction, got {value!r}")
-    return value
-
-
-def _as_optional_range(value: Iterable[float] | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    low, high = (float(v) for v in value)
-    if not (np.isfinite(low) and np.isfinite(high) and high > low):
-        raise ValueError(f"expected a (low, high) range with high > low, got {value!r}")
-    return low, high
-
-
-def _as_optional_float(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
 @dataclass(frozen=True, slots=True)
 class DrawnBricks:
     """What one frame drew of an out-of-core volume: whether every wanted brick was there, how
@@ -307,13 +288,14 @@ class OutOfCoreVolume(Shape):
     rotated source is placed by :func:`volume_node`'s transform.
     """
 
-    data_range = Field(None, _as_optional_range, "Values at the ends of the transfer function, or None.")
-    transfer_function = Field(TransferFunction.preset("grey"), _as_transfer_function, "Colour and opacity per value.")
-    mode = Field(VolumeMode.COMPOSITE, VolumeMode, "Composite, MIP or isosurface.")
-    iso_value = Field(None, _as_optional_float, "ISOSURFACE mode's value, or None for mid-range.")
-    samples_per_voxel = Field(1.0, as_positive_float, "Samples per voxel along a ray, still frames.")
-    interactive_samples_per_voxel = Field(0.5, as_positive_float, "Samples per voxel, interactive frames.")
-    pick_threshold = Field(None, _as_optional_float, "Picking's threshold in data units, or None.")
+    # The look's fields are Volume's own, so both check and convert values alike.
+    data_range = Volume.data_range
+    transfer_function = Volume.transfer_function
+    mode = Volume.mode
+    iso_value = Volume.iso_value
+    samples_per_voxel = Volume.samples_per_voxel
+    interactive_samples_per_voxel = Volume.interactive_samples_per_voxel
+    pick_threshold = Volume.pick_threshold
     pixels_per_voxel = Field(1.0, as_positive_float, "Screen pixels a voxel may cover before finer bricks are wanted.")
     interactive_pixels_per_voxel = Field(2.0, as_positive_float, "The same for frames drawn while the view moves.")
 
