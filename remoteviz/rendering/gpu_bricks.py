@@ -4,7 +4,7 @@ Each brick is a 3-D texture of its own (GL 3.3 has no sparse textures, and one t
 keeps each under ``GL_MAX_3D_TEXTURE_SIZE`` whatever the volume's size), drawn front to back as
 :class:`~remoteviz.rendering.Volume`'s bricks are, by the same ray casting program. The coarsest
 level's bricks are uploaded first and never dropped; others are uploaded from the host cache at
-most :data:`UPLOAD_BYTES_PER_FRAME` a frame, and the least recently drawn are dropped when the
+most about :data:`UPLOAD_BYTES_PER_FRAME` a frame (one brick more), and the least recently drawn are dropped when the
 budget is full.
 """
 
@@ -81,9 +81,11 @@ class GpuBricks:
         if waiting:
             protect = set(selection.drawn)
             budget = UPLOAD_BYTES_PER_FRAME
-            for key in waiting:
+            for key in waiting:  # the first always goes, however big a brick is
                 brick = self.source.cache.get(key)
-                if brick is None or brick.nbytes > budget or not self._upload(key, brick, protect):
+                if brick is None:
+                    continue
+                if budget <= 0 or not self._upload(key, brick, protect):
                     break
                 budget -= brick.nbytes
             selection = select()  # draw what just went up already
