@@ -4,7 +4,8 @@ Each brick is a 3-D texture of its own (GL 3.3 has no sparse textures, and one t
 keeps each under ``GL_MAX_3D_TEXTURE_SIZE`` whatever the volume's size), drawn front to back as
 :class:`~remoteviz.rendering.Volume`'s bricks are, by the same ray casting program. The coarsest
 level's bricks are uploaded first and never dropped; others are uploaded from the host cache at
-most about :data:`UPLOAD_BYTES_PER_FRAME` a frame (one brick more), and the least recently drawn are dropped when the
+most about :data:`UPLOAD_BYTES_PER_FRAME` an interactive frame (one brick more;
+:data:`STILL_UPLOAD_BYTES_PER_FRAME` a still), and the least recently drawn are dropped when the
 budget is full.
 """
 
@@ -22,8 +23,11 @@ from remoteviz.rendering.out_of_core import OutOfCoreGeometry
 from remoteviz.rendering.volume import VolumeMemoryError
 
 UPLOAD_BYTES_PER_FRAME = 16 * 1024**2
-"""Bytes of bricks one frame uploads at most (64 bricks of 64^3 uint8), so a frame that meets many
-new bricks stays short; the rest go up in the frames after."""
+"""Bytes of bricks an interactive frame uploads at most (64 bricks of 64^3 uint8), so a frame
+that meets many new bricks stays short; the rest go up in the frames after."""
+
+STILL_UPLOAD_BYTES_PER_FRAME = 128 * 1024**2
+"""The same for a still frame, which is slower anyway and which the user waits on to sharpen."""
 
 _CUT_SHARE = 0.8
 """The share of the GPU budget the wanted bricks may fill: the rest holds the coarser bricks drawn
@@ -65,7 +69,9 @@ class GpuBricks:
         """Whether the brick is on the GPU."""
         return key in self.textures
 
-    def prepare(self, geometry: OutOfCoreGeometry, view: BrickView, pixels_per_voxel: float) -> tuple[list[BrickKey], bool, bool]:
+    def prepare(
+        self, geometry: OutOfCoreGeometry, view: BrickView, pixels_per_voxel: float, interactive: bool
+    ) -> tuple[list[BrickKey], bool, bool]:
         """Choose this frame's bricks, upload what the host cache has of the missing ones, ask the
         loader for the rest. Returns the bricks to draw, whether nothing was missing, and whether
         loaded bricks still wait for an upload."""
@@ -80,7 +86,7 @@ class GpuBricks:
                    if key in self.source.cache]
         if waiting:
             protect = set(selection.drawn)
-            budget = UPLOAD_BYTES_PER_FRAME
+            budget = UPLOAD_BYTES_PER_FRAME if interactive else STILL_UPLOAD_BYTES_PER_FRAME
             for key in waiting:  # the first always goes, however big a brick is
                 brick = self.source.cache.get(key)
                 if brick is None:

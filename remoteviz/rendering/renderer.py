@@ -596,7 +596,7 @@ class Renderer:
         brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
         error = volume.interactive_pixels_per_voxel if interactive else volume.pixels_per_voxel
         arrivals = geometry.source.arrivals
-        drawn, complete, more = gpu.prepare(geometry, brick_view, error)
+        drawn, complete, more = gpu.prepare(geometry, brick_view, error, interactive)
         self._volume_uniforms(instance, model_view, geometry.bounding_box, geometry.mode, geometry.iso_position,
                               geometry.data_range, gpu.value_unit)
         gpu.table.bind(1)
