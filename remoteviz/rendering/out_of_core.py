@@ -459,6 +459,7 @@ def volume_node(
     *,
     cache_folder: Path | None = None,
     progress: Callable[[float, str], None] | None = None,
+    redraw: Callable[[Callable[[], None]], None] | None = None,
     **fields: Any,
 ) -> Node:
     """An out-of-core volume of ``data`` within ``memory_budget`` bytes (half for host bricks, half
@@ -468,6 +469,7 @@ def volume_node(
     (a NumPy array, a memory map, a single-level file) is first converted once into a store
     under ``cache_folder`` (:func:`default_cache_folder`), ``progress`` told how far it is. A
     source whose axes are rotated in the world comes back inside a separator with its rotation.
+    ``redraw`` is given to :meth:`OutOfCoreVolume.redraw_through` (a service's ``call_soon``).
     ``fields`` set the volume's fields (``transfer_function``, ``mode``...).
     """
     half = max(int(memory_budget) // 2, 1)
@@ -489,6 +491,7 @@ def volume_node(
             partial.rename(store)
         converted = read_zarr(store)
         volume = OutOfCoreVolume(converted, host_budget=half, gpu_budget=half, **fields)
+    volume.redraw_through(redraw)
     matrix = np.asarray(data.transforms[0], dtype=np.float64)
     axes = matrix[:3, :3] / np.linalg.norm(matrix[:3, :3], axis=0)
     if np.allclose(axes, np.eye(3), atol=1e-9):
