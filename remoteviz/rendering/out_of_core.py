@@ -323,7 +323,10 @@ class OutOfCoreVolume(Shape):
         self._redraw_poster: Callable[[Callable[[], None]], None] | None = None
         self._redraw_posted = threading.Event()
         self.complete = False
-        """Whether the last frame drawn had every brick it wanted."""
+        """Whether the last frame drawn had every brick it wanted (and, a still, was drawn in full)."""
+        self.bricks_complete = False
+        """Whether the last still had every brick it wanted (while not, stills are drawn quickly,
+        as interactive frames are, until one has them all)."""
         self.last_frame: DrawnBricks | None = None
         """What the last frame drew (None before the first)."""
         reference = weakref.ref(self)
@@ -342,14 +345,19 @@ class OutOfCoreVolume(Shape):
         the thread that may change the scene (``Service.call_soon``); None stops asking."""
         self._redraw_poster = post
 
-    def frame_drawn(self, frame: DrawnBricks, more_to_upload: bool, arrivals_seen: int) -> None:
+    def frame_drawn(
+        self, frame: DrawnBricks, more_to_upload: bool, arrivals_seen: int, *, interactive: bool, progressive: bool
+    ) -> None:
         """The renderer's report after drawing the volume (any render thread): what the frame
-        drew, whether bricks already loaded wait for the next frame's upload, and how many bricks
-        had arrived when it chose its bricks (those arriving since ask for the next frame)."""
+        drew, whether bricks already loaded wait for the next frame's upload, how many bricks had
+        arrived when it chose its bricks (those arriving since ask for the next frame), and
+        whether it was an interactive frame or a still drawn as one while bricks were missing."""
         self.last_frame = frame
-        self.complete = frame.complete
-        self._redraw_posted.clear()
-        if more_to_upload or self.bricks.arrivals != arrivals_seen:
+        # Only a still tells whether a still has all it wants; a quick still with all its bricks
+        # asks for one more, drawn in full.
+        self.bricks_complete = frame.complete and not interactive
+        self.complete = frame.complete and not progressive
+        if more_to_upload or self.bricks.arrivals != arrivals_seen or (progressive and frame.complete):
             self._request_redraw()
 
     def _request_redraw(self) -> None:
@@ -357,7 +365,12 @@ class OutOfCoreVolume(Shape):
         if post is None or self.complete or self._redraw_posted.is_set():
             return
         self._redraw_posted.set()
-        post(self.touch)
+        post(self._redraw)
+
+    def _redraw(self) -> None:
+        """The posted redraw, on the thread that may change the scene: a later arrival may post again."""
+        self._redraw_posted.clear()
+        self.touch()
 
     def wait_for_bricks(self, timeout: float = 30.0) -> bool:
         """Wait until the loader has read every brick asked for (for scripts without a service)."""

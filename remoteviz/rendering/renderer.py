@@ -123,6 +123,9 @@ class _Layer:
         self.fbo, self.depth_fbo = (int(f) for f in GL.glGenFramebuffers(2))
         self.texture, self.depth = (int(t) for t in GL.glGenTextures(2))
         self.size = (0, 0)
+        # A multisampled depth buffer cannot be resolved and scaled in one blit: it is resolved
+        # at full size here first (made on first need).
+        self._resolved: tuple[int, int, tuple[int, int]] | None = None
 
     def bind(self, framebuffer: Framebuffer, scale: float) -> None:
         """Copy ``framebuffer``'s depth, then draw into the layer, ``scale`` times the
@@ -131,11 +134,35 @@ class _Layer:
         height = max(1, round(framebuffer.height * scale))
         if self.size != (width, height):
             self._allocate(width, height)
-        framebuffer.copy_depth_to(self.depth_fbo, width, height)
+        if framebuffer.samples and (width, height) != framebuffer.size:
+            resolved = self._resolved_depth(framebuffer.size)
+            framebuffer.copy_depth_to(resolved, *framebuffer.size)
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, resolved)
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self.depth_fbo)
+            GL.glBlitFramebuffer(0, 0, *framebuffer.size, 0, 0, width, height, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
+        else:
+            framebuffer.copy_depth_to(self.depth_fbo, width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         GL.glViewport(0, 0, width, height)
         GL.glClearColor(0.0, 0.0, 0.0, 0.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+
+    def _resolved_depth(self, size: tuple[int, int]) -> int:
+        """A single-sampled depth framebuffer of ``size``, kept until the size changes."""
+        if self._resolved is None or self._resolved[2] != size:
+            if self._resolved is not None:
+                GL.glDeleteFramebuffers(1, [self._resolved[0]])
+                GL.glDeleteTextures(1, [self._resolved[1]])
+            fbo, texture = int(GL.glGenFramebuffers(1)), int(GL.glGenTextures(1))
+            GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_DEPTH_COMPONENT24, *size, 0, GL.GL_DEPTH_COMPONENT,
+                            GL.GL_FLOAT, None)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, texture, 0)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+            self._resolved = (fbo, texture, size)
+        return self._resolved[0]
 
     def _allocate(self, width: int, height: int) -> None:
         for texture, fbo, internal, pixel_format, pixel_type, attachment in (
@@ -446,7 +473,12 @@ class Renderer:
         interactive: bool,
         framebuffer: Framebuffer,
     ) -> None:
-        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive else 1.0)
+        # A still of an out-of-core volume still missing bricks is not the last picture: it is cast
+        # as an interactive frame is, so the first picture comes quickly and sharpens cheaply.
+        progressive = not interactive and any(
+            isinstance(i.shape, OutOfCoreVolume) and not i.shape.bricks_complete for i in instances
+        )
+        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive or progressive else 1.0)
         program = self._volume
         program.use()
         program.set_matrix("u_projection", projection)
@@ -472,7 +504,8 @@ class Renderer:
         self.bricks_drawn = 0
         for instance in ordered:
             if isinstance(instance.shape.geometry, OutOfCoreGeometry):
-                self._draw_out_of_core(instance, view, projection, orthographic, interactive, depth)
+                self._draw_out_of_core(instance, view, projection, orthographic, interactive, progressive, depth,
+                                       framebuffer.height)
             else:
                 self._draw_volume(instance, view, interactive, depth)
         GL.glBlendEquation(GL.GL_FUNC_ADD)
@@ -579,9 +612,11 @@ class Renderer:
 
     def _draw_out_of_core(
         self, instance: ShapeInstance, view: Matrix, projection: Matrix, orthographic: bool, interactive: bool,
-        depth: Any,
+        progressive: bool, depth: Any, height: int,
     ) -> None:
-        """Draw an out-of-core volume's bricks for this view (``out_of_core``, ``gpu_bricks``)."""
+        """Draw an out-of-core volume's bricks for this view (``out_of_core``, ``gpu_bricks``):
+        ``progressive`` for a still drawn as an interactive frame while bricks are missing, which
+        still asks for the bricks of a still ``height`` pixels high."""
         volume = instance.shape
         assert isinstance(volume, OutOfCoreVolume)  # only it builds an OutOfCoreGeometry
         geometry: OutOfCoreGeometry = volume.geometry
@@ -592,7 +627,7 @@ class Renderer:
         index_to_local[:3, 3] = geometry.origin
         to_view = model_view @ index_to_local
         # Screen error in the pixels of the layer the rays are cast into (half size while moving).
-        pixels_per_unit = float(projection[1, 1]) * self._layer.size[1] / 2.0
+        pixels_per_unit = float(projection[1, 1]) * (self._layer.size[1] if interactive else height) / 2.0
         brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
         error = volume.interactive_pixels_per_voxel if interactive else volume.pixels_per_voxel
         arrivals = geometry.source.arrivals
@@ -601,7 +636,8 @@ class Renderer:
                               geometry.data_range, gpu.value_unit)
         gpu.table.bind(1)
         spacing, origin = geometry.spacing, geometry.origin
-        samples = volume.interactive_samples_per_voxel if interactive else volume.samples_per_voxel
+        quick = interactive or progressive
+        samples = volume.interactive_samples_per_voxel if quick else volume.samples_per_voxel
         reference = float(spacing.min())
         places = [pyramid.place(key) for key in drawn]
         centres = [origin + (p.box_lo + p.box_hi) / 2.0 * spacing for p in places]
@@ -621,7 +657,8 @@ class Renderer:
                              np.subtract(place.hi, place.lo).astype(np.float64), gpu.textures[key])
         GL.glCullFace(GL.GL_BACK)
         finest = min((key[0] for key in drawn), default=pyramid.coarsest)
-        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more, arrivals)
+        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more, arrivals,
+                           interactive=interactive, progressive=progressive)
 
     # ------------------------------------------------------------------ labels
 

@@ -298,3 +298,15 @@ def test_a_pyramid_that_does_not_halve_is_refused_with_a_reason(tmp_path):
     bad = VolumeData((data, data[::3, ::3, ::3]), (np.eye(4), np.diag([3.0, 3.0, 3.0, 1.0])), "odd")
     with pytest.raises(ValueError, match="convert"):
         OutOfCoreVolume(bad)
+
+
+def test_a_quick_volume_layer_under_multisampling_gets_the_scene_depth(make_manager, tmp_path):
+    """Interactive frames (and quick stills) cast rays at half size: with a multisampled
+    framebuffer the depth is resolved first, then scaled (one blit cannot do both)."""
+    data = blobs()
+    volume = Volume(data, origin=origin_of(64), transfer_function=RED_RAMP, data_range=(0.0, 255.0))
+    manager = make_manager()
+    manager.interactive_antialiasing = 4
+    manager.scene_graph = examiner([volume], height=80)
+    image = manager.render(W, H, interactive=True).astype(int)
+    assert (image.max(axis=-1) > 60).mean() > 0.05
