@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from remoteviz.readers.volume_data import VolumeData
 from remoteviz.rendering.brick_pyramid import BrickKey
-from remoteviz.rendering.brick_source import TEXTURE_DTYPES, BrickSource, FullResolution
+from remoteviz.rendering.brick_source import DEFAULT_BRICK, TEXTURE_DTYPES, BrickSource, FullResolution
 from remoteviz.rendering.fields import Field, as_positive_float
 from remoteviz.rendering.math3d import BoundingBox, Rotation, as_vec3
 from remoteviz.rendering.nodes import Node, Separator, Transform
@@ -319,7 +319,8 @@ def volume_node(
     """An out-of-core volume of ``data`` within ``memory_budget`` bytes (half for host bricks, half
     for GPU textures), as a node ready for a scene.
 
-    ``data`` whose levels are chunked and form a pyramid is drawn from where it is; other data
+    ``data`` whose levels are chunked in pieces of at most 256 voxels a side and form a pyramid
+    is drawn from where it is; other data
     (a NumPy array, a memory map, a single-level file) is first converted once into a store
     under ``cache_folder`` (:func:`default_cache_folder`), ``progress`` told how far it is. A
     source whose axes are rotated in the world comes back inside a separator with its rotation.
@@ -328,7 +329,9 @@ def volume_node(
     """
     half = max(int(memory_budget) // 2, 1)
     try:
-        chunked = all(getattr(level, "chunks", None) is not None for level in data.levels)
+        # Drawn where it is only if chunked in pieces a brick reads few of (a store chunked in
+        # whole slices would decode a slice per brick row).
+        chunked = all(max(getattr(level, "chunks", None) or (1 << 30,)) <= 4 * DEFAULT_BRICK for level in data.levels)
         volume = OutOfCoreVolume(data, host_budget=half, gpu_budget=half, **fields) if chunked else None
     except ValueError as error:
         _log.info("%s is converted before it is drawn out of core: %s", data.source, error)

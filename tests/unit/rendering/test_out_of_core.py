@@ -310,3 +310,15 @@ def test_a_quick_volume_layer_under_multisampling_gets_the_scene_depth(make_mana
     manager.scene_graph = examiner([volume], height=80)
     image = manager.render(W, H, interactive=True).astype(int)
     assert (image.max(axis=-1) > 60).mean() > 0.05
+
+
+def test_volume_node_draws_a_brick_chunked_pyramid_where_it_is_and_converts_slice_chunked_data(tmp_path):
+    cache = tmp_path / "cache"
+    pyramid_store = read_zarr(store_of(tmp_path, blobs(32)))
+    node = volume_node(pyramid_store, 8 * 1024**2, cache_folder=cache)
+    assert isinstance(node, OutOfCoreVolume) and not cache.exists()  # nothing converted
+    slices = zarr.create_array(str(tmp_path / "slices.zarr"), shape=(8, 300, 300), chunks=(1, 300, 300), dtype=np.uint8)
+    slices[...] = 7
+    node = volume_node(read_zarr(tmp_path / "slices.zarr"), 8 * 1024**2, cache_folder=cache)
+    assert isinstance(node, OutOfCoreVolume) and len(list(cache.glob("*.zarr"))) == 1
+    assert node.bricks.pyramid.brick == 64 and len(node.bricks.levels) == 4
