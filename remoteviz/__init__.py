@@ -100,6 +100,7 @@ if typing.TYPE_CHECKING:  # one line per scene name, in remoteviz.rendering.__al
     from .rendering import OrbitRecognizer as OrbitRecognizer
     from .rendering import OrthoSlice as OrthoSlice
     from .rendering import OrthographicCamera as OrthographicCamera
+    from .rendering import OutOfCoreVolume as OutOfCoreVolume
     from .rendering import PanRecognizer as PanRecognizer
     from .rendering import PerspectiveCamera as PerspectiveCamera
     from .rendering import PickedPoint as PickedPoint

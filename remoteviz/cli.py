@@ -3,9 +3,11 @@
     remoteviz view part.stl [more.obj ...] [--host 127.0.0.1] [--port 8080] [--encoder png] [--open]
     remoteviz hello [--host ...] [--port ...] [--encoder ...] [--open]
     remoteviz client-path
+    remoteviz convert VOLUME STORE [--brick 64] [--reduce mean|max]
 
 ``view`` and ``hello`` serve the built-in viewer page and print the URL to open; every render area
-id (``/?area=ID``) gets its own view of the same scene.
+id (``/?area=ID``) gets its own view of the same scene. ``convert`` writes a volume once as a
+multi-resolution OME-Zarr store that out-of-core volumes draw from.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .render_area import RenderArea, RenderAreaListener
 from .service import Service, ServiceListener, ServiceSettings
 
 if TYPE_CHECKING:
+    from .readers.volume_data import VolumeData
     from .rendering import Node
 
 log = logging.getLogger("remoteviz.cli")
@@ -112,6 +115,55 @@ def _serve(listener: ServiceListener, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_volume(path: str) -> VolumeData:
+    """The volume to convert: a NumPy ``.npy`` file (memory-mapped) or a zarr/OME-Zarr store."""
+    from .readers.ome_zarr import read_zarr
+    from .readers.volume_data import VolumeData
+
+    if path.endswith(".npy"):
+        import numpy as np
+
+        try:
+            array = np.load(path, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a NumPy array file ({error})") from None
+        if array.ndim != 3:
+            raise ValueError(f"{path}: a volume needs 3 axes (z, y, x), the array has {array.ndim}")
+        return VolumeData((array,), (np.eye(4),), path)
+    return read_zarr(path)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Write ``args.volume`` as a multi-resolution store at ``args.store``, showing progress."""
+    from .readers.pyramid_store import write_pyramid
+
+    try:
+        data = _read_volume(args.volume)
+    except (ValueError, ImportError) as error:
+        print(f"remoteviz: {error}", file=sys.stderr)
+        return 1
+    shown = -1
+
+    def progress(fraction: float, what: str) -> None:
+        nonlocal shown
+        percent = int(fraction * 100)
+        if percent != shown:
+            shown = percent
+            print(f"\rremoteviz convert: {percent:3d}% ({what})", end="", file=sys.stderr, flush=True)
+
+    z, y, x = data.shape
+    print(f"remoteviz convert: {args.volume} ({x} x {y} x {z} {data.levels[0].dtype}) to {args.store}",
+          file=sys.stderr)
+    try:
+        write_pyramid(data, args.store, brick=args.brick, reduce=args.reduce, progress=progress)
+    except (OSError, ValueError) as error:  # a full disk, a folder not writable, a bad brick size
+        print(f"\nremoteviz: cannot write {args.store}: {error}", file=sys.stderr)
+        return 1
+    print(file=sys.stderr)
+    print(f"remoteviz: wrote {args.store}")
+    return 0
+
+
 def _open_browser(url: str) -> None:
     try:
         webbrowser.get()
@@ -135,6 +187,12 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
     commands.add_parser("hello", parents=[serving], help="the HelloCone demo: a cone to turn")
     commands.add_parser("client-path", help="print the folder of the browser client's files (remoteviz.js)")
+    convert = commands.add_parser("convert", help="write a volume as a multi-resolution store for out-of-core viewing")
+    convert.add_argument("volume", metavar="VOLUME", help="a .npy file or a zarr/OME-Zarr store")
+    convert.add_argument("store", metavar="STORE", help="the OME-Zarr store to write (replaced if it exists)")
+    convert.add_argument("--brick", type=int, default=64, help="brick (chunk) side in voxels (default 64)")
+    convert.add_argument("--reduce", choices=("mean", "max"), default="mean",
+                         help="how coarse levels combine 2x2x2 voxels (max keeps MIP pictures bright)")
     return parser
 
 
@@ -144,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "client-path":
         print(CLIENT_DIR.resolve())
         return 0
+    if args.command == "convert":
+        return _convert(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "view":
         meshes = _load_meshes(args.files)  # before listening: a bad file fails the command at once

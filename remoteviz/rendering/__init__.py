@@ -28,6 +28,7 @@ from remoteviz.rendering.nodes import (  # noqa: E402
     Switch,
     Transform,
 )
+from remoteviz.rendering.out_of_core import OutOfCoreVolume  # noqa: E402
 from remoteviz.rendering.overlays import AxesTriad, ColorBar, ScaleBar  # noqa: E402
 from remoteviz.rendering.picking import PickedPoint  # noqa: E402
 from remoteviz.rendering.points import PointSet  # noqa: E402
@@ -89,6 +90,7 @@ __all__ = [
     "OrbitRecognizer",
     "OrthoSlice",
     "OrthographicCamera",
+    "OutOfCoreVolume",
     "PanRecognizer",
     "PerspectiveCamera",
     "PickedPoint",

@@ -42,6 +42,12 @@ _VOLUME_FORMATS = {
 }
 
 
+def volume_format(dtype: np.dtype[Any]) -> tuple[int, int, float]:
+    """A volume texture's GL internal format, pixel type, and the value a texel of 1.0 stands for,
+    for uint8, uint16 or float32 voxels."""
+    return _VOLUME_FORMATS[np.dtype(dtype)]
+
+
 class _VertexArray:
     """A vertex array object with float attribute buffers and an optional index buffer."""
 

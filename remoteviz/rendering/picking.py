@@ -20,6 +20,7 @@ from remoteviz.rendering.camera import Camera, OrthographicCamera, Viewport
 from remoteviz.rendering.lines import PICK_TOLERANCE_PIXELS, LineGeometry, LineSet
 from remoteviz.rendering.math3d import BoundingBox, Matrix, Ray, transform_points
 from remoteviz.rendering.nodes import Node
+from remoteviz.rendering.out_of_core import OutOfCoreGeometry
 from remoteviz.rendering.points import PICK_RADIUS_PIXELS, PointGeometry
 from remoteviz.rendering.scalars import scalars_at
 from remoteviz.rendering.shapes import Geometry, Shape
@@ -92,7 +93,7 @@ def _pick_shape(instance: ShapeInstance, view: _PickView) -> PickedPoint | None:
     """The nearest hit on one shape, by the kind of its geometry; None for an empty shape or a
     kind this pass does not pick (labels are picked first, on top of everything)."""
     geometry = instance.shape.geometry
-    pickable = (Geometry, SliceGeometry, PointGeometry, LineGeometry, VolumeGeometry)
+    pickable = (Geometry, SliceGeometry, PointGeometry, LineGeometry, VolumeGeometry, OutOfCoreGeometry)
     if not isinstance(geometry, pickable) or geometry.bounding_box is None:
         return None
     if isinstance(geometry, Geometry):
@@ -242,8 +243,11 @@ def _pick_lines(instance: ShapeInstance, geometry: LineGeometry, view: _PickView
     return dataclasses.replace(hit, value=value)
 
 
-def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickView) -> PickedPoint | None:
-    """The first voxel at or above the volume's pick threshold along the ray."""
+def _pick_volume(
+    instance: ShapeInstance, geometry: VolumeGeometry | OutOfCoreGeometry, view: _PickView
+) -> PickedPoint | None:
+    """The first voxel at or above the volume's pick threshold along the ray (an out-of-core
+    volume's at full resolution, reading the bricks the ray crosses)."""
     ray = view.ray
     origin, direction = _local_ray(instance, ray)
     span = _box_span(origin, direction, ray.t_min, geometry.bounding_box)
@@ -254,22 +258,32 @@ def _pick_volume(instance: ShapeInstance, geometry: VolumeGeometry, view: _PickV
     t = np.arange(span[0] + step / 2.0, span[1], step)
     local = origin + t[:, None] * direction
     voxel = np.rint(geometry.to_index(local)).astype(np.int64)  # (i, j, k)
-    shape_xyz = np.array(geometry.data.shape[::-1])
+    if isinstance(geometry, OutOfCoreGeometry):
+        shape_xyz = np.array(geometry.source.pyramid.shapes[0])
+    else:
+        shape_xyz = np.array(geometry.data.shape[::-1])
     inside = ((voxel >= 0) & (voxel < shape_xyz)).all(axis=1)
     t, voxel = t[inside], voxel[inside]
     if instance.clip_planes and len(t):
         kept = instance.keeps(ray.origin + t[:, None] * ray.direction)
         t, voxel = t[kept], voxel[kept]
-    values = geometry.data[voxel[:, 2], voxel[:, 1], voxel[:, 0]]
-    above = np.flatnonzero(values >= geometry.pick_threshold)
-    if not len(above):
-        return None
-    first = int(above[0])
+    if isinstance(geometry, OutOfCoreGeometry):
+        found = geometry.source.first_at_or_above(voxel, geometry.pick_threshold)
+        if found is None:
+            return None
+        first, value = found
+    else:
+        values = geometry.data[voxel[:, 2], voxel[:, 1], voxel[:, 0]]
+        above = np.flatnonzero(values >= geometry.pick_threshold)
+        if not len(above):
+            return None
+        first = int(above[0])
+        value = float(values[first])
     i, j, k = (int(n) for n in voxel[first])
     point = ray.origin + t[first] * ray.direction
     return PickedPoint(
         instance.shape, instance.path, point, -ray.direction, float(t[first]),
-        value=float(values[first]), voxel=(k, j, i),
+        value=value, voxel=(k, j, i),
     )
 
 

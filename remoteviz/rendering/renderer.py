@@ -9,7 +9,8 @@ on the rendering thread after the shape is garbage-collected.
 
 A frame is drawn in this order: the background; opaque triangles, slices, points and lines with
 depth testing; transparent triangles, farthest first; volumes, ray cast brick by brick front to
-back into a layer of their own that is then laid over the picture; text labels on top; then the
+back into a layer of their own that is then laid over the picture (out-of-core volumes there too,
+with the bricks of the resolution each part of the picture needs); text labels on top; then the
 overlays (colour bars, axes triads, scale bars) over everything.
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 from OpenGL import GL
 
 from remoteviz.rendering.actions import DisplayStyle, Frame, LightInstance, ShapeInstance
+from remoteviz.rendering.brick_selection import BrickView
 from remoteviz.rendering.camera import OrthographicCamera, Viewport
 from remoteviz.rendering.colormaps import ColorMapping
 from remoteviz.rendering.context import GLContext, create_context
@@ -43,10 +45,12 @@ from remoteviz.rendering.gpu import (
     GpuVolume,
     colormap_texture,
 )
+from remoteviz.rendering.gpu_bricks import GpuBricks
 from remoteviz.rendering.level_of_detail import Decimator, LevelOfDetail, wants_lod
 from remoteviz.rendering.lines import LineGeometry, LineSet
-from remoteviz.rendering.math3d import Matrix, transform_points
+from remoteviz.rendering.math3d import BoundingBox, Matrix, transform_points
 from remoteviz.rendering.nodes import GradientBackground, Node
+from remoteviz.rendering.out_of_core import DrawnBricks, OutOfCoreGeometry, OutOfCoreVolume
 from remoteviz.rendering.overlays import Overlay, OverlayGeometry, OverlayView
 from remoteviz.rendering.points import PointGeometry
 from remoteviz.rendering.scalars import ScalarShape
@@ -140,6 +144,9 @@ class _Layer:
         self.fbo, self.depth_fbo = (int(f) for f in GL.glGenFramebuffers(2))
         self.texture, self.depth = (int(t) for t in GL.glGenTextures(2))
         self.size = (0, 0)
+        # A multisampled depth buffer cannot be resolved and scaled in one blit: it is resolved
+        # at full size here first (made on first need).
+        self._resolved: tuple[int, int, tuple[int, int]] | None = None
 
     def bind(self, framebuffer: Framebuffer, scale: float) -> None:
         """Copy ``framebuffer``'s depth, then draw into the layer, ``scale`` times the
@@ -148,11 +155,35 @@ class _Layer:
         height = max(1, round(framebuffer.height * scale))
         if self.size != (width, height):
             self._allocate(width, height)
-        framebuffer.copy_depth_to(self.depth_fbo, width, height)
+        if framebuffer.samples and (width, height) != framebuffer.size:
+            resolved = self._resolved_depth(framebuffer.size)
+            framebuffer.copy_depth_to(resolved, *framebuffer.size)
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, resolved)
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self.depth_fbo)
+            GL.glBlitFramebuffer(0, 0, *framebuffer.size, 0, 0, width, height, GL.GL_DEPTH_BUFFER_BIT, GL.GL_NEAREST)
+        else:
+            framebuffer.copy_depth_to(self.depth_fbo, width, height)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.fbo)
         GL.glViewport(0, 0, width, height)
         GL.glClearColor(0.0, 0.0, 0.0, 0.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+
+    def _resolved_depth(self, size: tuple[int, int]) -> int:
+        """A single-sampled depth framebuffer of ``size``, kept until the size changes."""
+        if self._resolved is None or self._resolved[2] != size:
+            if self._resolved is not None:
+                GL.glDeleteFramebuffers(1, [self._resolved[0]])
+                GL.glDeleteTextures(1, [self._resolved[1]])
+            fbo, texture = int(GL.glGenFramebuffers(1)), int(GL.glGenTextures(1))
+            GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_DEPTH_COMPONENT24, *size, 0, GL.GL_DEPTH_COMPONENT,
+                            GL.GL_FLOAT, None)
+            GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+            GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_DEPTH_ATTACHMENT, GL.GL_TEXTURE_2D, texture, 0)
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+            self._resolved = (fbo, texture, size)
+        return self._resolved[0]
 
     def _allocate(self, width: int, height: int) -> None:
         for texture, fbo, internal, pixel_format, pixel_type, attachment in (
@@ -331,8 +362,9 @@ class Renderer:
         if highlighted:
             self._draw_edges(highlighted, HIGHLIGHT_COLOR, view, projection, orthographic, frame)
 
-        if kinds[VolumeGeometry]:
-            self._draw_volumes(kinds[VolumeGeometry], view, projection, orthographic, frame.interactive, framebuffer)
+        volumes = kinds[VolumeGeometry] + kinds[OutOfCoreGeometry]
+        if volumes:
+            self._draw_volumes(volumes, view, projection, orthographic, frame.interactive, framebuffer)
         if labels:
             self._draw_labels(labels, view, projection, viewport)
         if overlays:
@@ -545,7 +577,12 @@ class Renderer:
         interactive: bool,
         framebuffer: Framebuffer,
     ) -> None:
-        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive else 1.0)
+        # A still of an out-of-core volume still missing bricks is not the last picture: it is cast
+        # as an interactive frame is, so the first picture comes quickly and sharpens cheaply.
+        progressive = not interactive and any(
+            isinstance(i.shape, OutOfCoreVolume) and not i.shape.bricks_complete for i in instances
+        )
+        self._layer.bind(framebuffer, INTERACTIVE_VOLUME_SCALE if interactive or progressive else 1.0)
         program = self._volume
         program.use()
         program.set_matrix("u_projection", projection)
@@ -570,7 +607,11 @@ class Renderer:
         ordered = sorted(instances, key=lambda i: depth(_world_center(i)))
         self.bricks_drawn = 0
         for instance in ordered:
-            self._draw_volume(instance, view, interactive, depth)
+            if isinstance(instance.shape.geometry, OutOfCoreGeometry):
+                self._draw_out_of_core(instance, view, projection, orthographic, interactive, progressive, depth,
+                                       framebuffer.height)
+            else:
+                self._draw_volume(instance, view, interactive, depth)
         GL.glBlendEquation(GL.GL_FUNC_ADD)
         GL.glDisable(GL.GL_CULL_FACE)
         # Lay the volumes' layer (premultiplied) over the picture.
@@ -586,6 +627,50 @@ class Renderer:
         GL.glDisable(GL.GL_BLEND)
         GL.glEnable(GL.GL_DEPTH_TEST)
 
+    def _volume_uniforms(
+        self, instance: ShapeInstance, model_view: Matrix, box: BoundingBox, mode: VolumeMode, iso_position: float,
+        data_range: tuple[float, float], value_unit: float,
+    ) -> None:
+        """Set what every brick of a volume shares: placement, clip planes, value mapping, mode."""
+        program = self._volume
+        program.set_matrix("u_model_view", model_view)
+        program.set_matrix("u_view_to_local", np.linalg.inv(model_view))
+        program.set_matrix("u_local_to_view_normal", np.linalg.inv(model_view[:3, :3]).T)
+        # Clip planes in the volume's own coordinates, where the rays are marched.
+        program.set_clip_planes([plane @ instance.model for plane in instance.clip_planes])
+        program.set_vec3("u_volume_min", box.minimum)
+        program.set_vec3("u_volume_max", box.maximum)
+        low, high = data_range
+        program.set_float("u_value_scale", value_unit / (high - low))
+        program.set_float("u_value_offset", -low / (high - low))
+        program.set_int("u_mode", _VOLUME_MODES[mode])
+        program.set_float("u_iso", iso_position)
+        if mode is VolumeMode.MIP:
+            GL.glBlendEquation(GL.GL_MAX)
+            GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE)
+        else:
+            # Front to back: what is already in the layer hides what comes after it.
+            GL.glBlendEquation(GL.GL_FUNC_ADD)
+            GL.glBlendFunc(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE)
+        # Back faces only: the ray starts where it enters, which may be the camera itself.
+        GL.glCullFace(GL.GL_FRONT)
+        GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
+
+    def _cast_brick(
+        self, lo: np.ndarray, hi: np.ndarray, tex_origin: np.ndarray, tex_extent: np.ndarray, texels: np.ndarray,
+        texture: GpuTexture,
+    ) -> None:
+        """Ray cast one brick's box (volume coordinates) through its texture, which spans
+        ``tex_origin`` to ``tex_origin + tex_extent`` and holds ``texels`` voxels (x, y, z)."""
+        program = self._volume
+        program.set_vec3("u_brick_min", lo)
+        program.set_vec3("u_brick_max", hi)
+        program.set_vec3("u_tex_origin", tex_origin)
+        program.set_vec3("u_tex_scale", 1.0 / tex_extent)
+        program.set_vec3("u_texel", 1.0 / texels)
+        texture.bind(0)
+        self._cube.draw()
+
     def _draw_volume(self, instance: ShapeInstance, view: Matrix, interactive: bool, depth: Any) -> None:
         program = self._volume
         volume = instance.shape
@@ -593,37 +678,20 @@ class Renderer:
         geometry: VolumeGeometry = volume.geometry
         gpu: GpuVolume = self._gpu(volume)
         model_view = view @ instance.model
-        program.set_matrix("u_model_view", model_view)
-        program.set_matrix("u_view_to_local", np.linalg.inv(model_view))
-        program.set_matrix("u_local_to_view_normal", np.linalg.inv(model_view[:3, :3]).T)
-        # Clip planes in the volume's own coordinates, where the rays are marched.
-        program.set_clip_planes([plane @ instance.model for plane in instance.clip_planes])
+        iso = float(geometry.transfer_position(volume.effective_iso_value()))
+        self._volume_uniforms(instance, model_view, geometry.bounding_box, volume.mode, iso, geometry.data_range,
+                              gpu.value_unit)
         spacing, origin = geometry.spacing, geometry.origin
-        program.set_vec3("u_volume_min", geometry.bounding_box.minimum)
-        program.set_vec3("u_volume_max", geometry.bounding_box.maximum)
         samples = volume.interactive_samples_per_voxel if interactive else volume.samples_per_voxel
         reference = float(spacing.min())
         step = reference / samples
         program.set_float("u_step", step)
         program.set_float("u_opacity_exponent", step / reference)
-        low, high = geometry.data_range
-        program.set_float("u_value_scale", gpu.value_unit / (high - low))
-        program.set_float("u_value_offset", -low / (high - low))
-        program.set_int("u_mode", _VOLUME_MODES[volume.mode])
-        program.set_float("u_iso", float(geometry.transfer_position(volume.effective_iso_value())))
-        if volume.mode is VolumeMode.MIP:
-            GL.glBlendEquation(GL.GL_MAX)
-            GL.glBlendFunc(GL.GL_ONE, GL.GL_ONE)
-        else:
-            # Front to back: what is already in the layer hides what comes after it.
-            GL.glBlendEquation(GL.GL_FUNC_ADD)
-            GL.glBlendFunc(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE)
         gpu.table.bind(1)
         bricks = list(zip(gpu.layout, gpu.bricks, strict=True))
         if len(bricks) > 1:
             # Empty-space skipping: a brick whose values the transfer function (or the
             # isosurface) cannot show casts no rays.
-            iso = float(geometry.transfer_position(volume.effective_iso_value()))
             shown = []
             for pair, (low, high) in zip(bricks, gpu.value_ranges, strict=True):
                 p_low, p_high = geometry.transfer_position([low, high])
@@ -638,23 +706,63 @@ class Renderer:
             world = transform_points(instance.model, np.array(centres))
             order = np.argsort([depth(p) for p in world])
             bricks = [bricks[i] for i in order]
-        # Back faces only: the ray starts where it enters, which may be the camera itself.
-        GL.glCullFace(GL.GL_FRONT)
-        GL.glFrontFace(GL.GL_CW if np.linalg.det(model_view[:3, :3]) < 0 else GL.GL_CCW)
         self.bricks_drawn += len(bricks)
         for brick, texture in bricks:
-            lo = origin + np.asarray(brick.box_lo) * spacing
-            hi = origin + np.asarray(brick.box_hi) * spacing
-            program.set_vec3("u_brick_min", lo)
-            program.set_vec3("u_brick_max", hi)
             # The texture holds voxels lo..hi-1; their centres are at texture (i + 0.5) / n.
             texels = np.subtract(brick.hi, brick.lo).astype(np.float64)
-            program.set_vec3("u_tex_origin", origin + (np.asarray(brick.lo) - 0.5) * spacing)
-            program.set_vec3("u_tex_scale", 1.0 / (texels * spacing))
-            program.set_vec3("u_texel", 1.0 / texels)
-            texture.bind(0)
-            self._cube.draw()
+            self._cast_brick(origin + np.asarray(brick.box_lo) * spacing, origin + np.asarray(brick.box_hi) * spacing,
+                             origin + (np.asarray(brick.lo) - 0.5) * spacing, texels * spacing, texels, texture)
         GL.glCullFace(GL.GL_BACK)
+
+    def _draw_out_of_core(
+        self, instance: ShapeInstance, view: Matrix, projection: Matrix, orthographic: bool, interactive: bool,
+        progressive: bool, depth: Any, height: int,
+    ) -> None:
+        """Draw an out-of-core volume's bricks for this view (``out_of_core``, ``gpu_bricks``):
+        ``progressive`` for a still drawn as an interactive frame while bricks are missing, which
+        still asks for the bricks of a still ``height`` pixels high."""
+        volume = instance.shape
+        assert isinstance(volume, OutOfCoreVolume)  # only it builds an OutOfCoreGeometry
+        geometry: OutOfCoreGeometry = volume.geometry
+        gpu: GpuBricks = self._gpu(volume)
+        pyramid = geometry.source.pyramid
+        model_view = view @ instance.model
+        index_to_local = np.diag([*geometry.spacing, 1.0])
+        index_to_local[:3, 3] = geometry.origin
+        to_view = model_view @ index_to_local
+        # Screen error in the pixels of the layer the rays are cast into (half size while moving).
+        pixels_per_unit = float(projection[1, 1]) * (self._layer.size[1] if interactive else height) / 2.0
+        brick_view = BrickView(to_view, projection @ to_view, pixels_per_unit, orthographic)
+        error = volume.interactive_pixels_per_voxel if interactive else volume.pixels_per_voxel
+        arrivals = geometry.source.arrivals
+        drawn, complete, more = gpu.prepare(geometry, brick_view, error, interactive)
+        self._volume_uniforms(instance, model_view, geometry.bounding_box, geometry.mode, geometry.iso_position,
+                              geometry.data_range, gpu.value_unit)
+        gpu.table.bind(1)
+        spacing, origin = geometry.spacing, geometry.origin
+        quick = interactive or progressive
+        samples = volume.interactive_samples_per_voxel if quick else volume.samples_per_voxel
+        reference = float(spacing.min())
+        places = [pyramid.place(key) for key in drawn]
+        centres = [origin + (p.box_lo + p.box_hi) / 2.0 * spacing for p in places]
+        world = transform_points(instance.model, np.array(centres).reshape(-1, 3))
+        order = np.argsort([depth(p) for p in world])
+        self.bricks_drawn += len(drawn)
+        program = self._volume
+        for index in order:
+            key, place = drawn[index], places[index]
+            # Coarse bricks take coarse steps; opacity is corrected against one full-resolution voxel.
+            step = float((pyramid.voxel_size(key[0]) * spacing).min()) / samples
+            program.set_float("u_step", step)
+            program.set_float("u_opacity_exponent", step / reference)
+            tex_origin, tex_extent = pyramid.texture_mapping(key)
+            self._cast_brick(origin + place.box_lo * spacing, origin + place.box_hi * spacing,
+                             origin + tex_origin * spacing, tex_extent * spacing,
+                             np.subtract(place.hi, place.lo).astype(np.float64), gpu.textures[key])
+        GL.glCullFace(GL.GL_BACK)
+        finest = min((key[0] for key in drawn), default=pyramid.coarsest)
+        volume.frame_drawn(DrawnBricks(complete, len(drawn), finest, gpu.nbytes), more, arrivals,
+                           interactive=interactive, progressive=progressive)
 
     # ------------------------------------------------------------------ labels
 
@@ -774,6 +882,8 @@ class Renderer:
             return GpuSlice(source)
         if isinstance(source, VolumeGeometry):
             return GpuVolume(source, self.max_3d_texture_size, Volume.memory_budget - self.volume_bytes)
+        if isinstance(source, OutOfCoreGeometry):
+            return GpuBricks(source, self.max_3d_texture_size)
         return GpuImage(source)  # a Texture2D node or a label
 
 

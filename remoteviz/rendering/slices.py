@@ -162,12 +162,18 @@ class _Slice(Shape):
         key = (self.geometry_version, self.log_scale)
         cached = self._data_range
         if cached is None or cached[:2] != key:
-            if self.log_scale:
-                low_high = auto_range(self.data.ravel(), log=True)
-            else:
-                low_high = float(self.data.min()), float(self.data.max())
+            low_high = auto_range(self.data.ravel(), log=True) if self.log_scale else self._data_limits()
             cached = self._data_range = (*key, low_high)
         return cached[2]
+
+    def _data_limits(self) -> tuple[float, float]:
+        """The lowest and highest value of the voxels (the default window)."""
+        return float(self.data.min()), float(self.data.max())
+
+    def _voxels(self) -> Any:
+        """What the slice samples: ``data``, or (out-of-core slices) an object indexed the same
+        way by arrays of z, y and x that reads only the voxels asked for."""
+        return self.data
 
     def color_mapping(self) -> ColorMapping:
         """How the slice's values are drawn now (the colour bar and the renderer read it)."""
@@ -215,8 +221,9 @@ class OrthoSlice(_Slice):
         return self._geometry_of(corners, values)
 
 
-def sample_trilinear(data: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Values of ``data`` (nz, ny, nx) at fractional voxel indices ``(N, 3)`` (x, y, z);
+def sample_trilinear(data: Any, index: np.ndarray) -> np.ndarray:
+    """Values of ``data`` (nz, ny, nx; indexed by arrays of z, y and x) at fractional voxel
+    indices ``(N, 3)`` (x, y, z);
     NaN outside the volume's cells (more than half a voxel beyond the outer centres)."""
     shape_xyz = np.array(data.shape[::-1])
     inside = ((index >= -0.5) & (index <= shape_xyz - 0.5)).all(axis=1)
@@ -258,7 +265,8 @@ class ObliqueSlice(_Slice):
 
     def _build_geometry(self) -> SliceGeometry:
         spacing, origin = np.asarray(self.spacing), np.asarray(self.origin)
-        nz, ny, nx = self.data.shape
+        voxels = self._voxels()
+        nz, ny, nx = voxels.shape
         box = BoundingBox(as_vec3(origin - spacing / 2.0), as_vec3(origin + (np.array([nx, ny, nz]) - 0.5) * spacing))
         normal, point = np.asarray(self.normal), np.asarray(self.point)
         helper = np.array([0.0, 1.0, 0.0]) if abs(normal[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
@@ -272,6 +280,6 @@ class ObliqueSlice(_Slice):
         a = u0 + (np.arange(columns) + 0.5) * (u1 - u0) / columns
         b = v0 + (np.arange(rows) + 0.5) * (v1 - v0) / rows
         grid = point + a[None, :, None] * u + b[:, None, None] * v  # (rows, columns, 3)
-        values = sample_trilinear(self.data, ((grid.reshape(-1, 3) - origin) / spacing)).reshape(rows, columns)
+        values = sample_trilinear(voxels, ((grid.reshape(-1, 3) - origin) / spacing)).reshape(rows, columns)
         corners = np.array([point + c * u + d * v for c, d in ((u0, v0), (u1, v0), (u1, v1), (u0, v1))])
         return self._geometry_of(corners, values)
