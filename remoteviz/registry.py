@@ -15,6 +15,7 @@ from typing import Any
 from . import protocol
 from .audit import Audit
 from .connection import Client, Connection, ConnectionState
+from .dispatch_thread import DispatchThread
 from .frame_path import FramePath
 from .listeners import call_all
 from .metrics import Monitoring
@@ -34,10 +35,12 @@ class Registry:
 
     def __init__(self, settings: Callable[[], ServiceSettings], scheduler: Scheduler, monitoring: Monitoring,
                  audit: Audit, call_service: Callable[..., list[Any]], wake: Callable[[], None],
-                 notebook_view: NotebookView, forget_render: Callable[[RenderArea], None]) -> None:
+                 notebook_view: NotebookView, forget_render: Callable[[RenderArea], None],
+                 dispatch_thread: DispatchThread) -> None:
         """``settings`` gives the service's current settings; ``call_service`` asks the service listeners;
         ``wake`` wakes the dispatch loop; ``notebook_view`` makes an area's live Jupyter view;
-        ``forget_render`` finishes an area's draw in flight before it is disposed (``FramePath.forget``)."""
+        ``forget_render`` finishes an area's draw in flight before it is disposed (``FramePath.forget``);
+        ``dispatch_thread`` says which thread may change the tables, and carries calls from others to it."""
         self.clients: dict[str, Client] = {}
         """The connected clients by id."""
         self.connections: dict[Link, Connection] = {}
@@ -52,6 +55,7 @@ class Registry:
         self._wake = wake
         self._notebook_view = notebook_view
         self._forget_render = forget_render
+        self._dispatch_thread = dispatch_thread
 
     # ---- coming
 
@@ -117,6 +121,8 @@ class Registry:
         message: protocol.ServiceMessage
         if code is CloseCode.PROTOCOL_ERROR:
             self._audit.protocol_error(link.address, detail)
+            message = protocol.Error(detail)
+        elif code is CloseCode.INTERNAL_ERROR:  # logged, with its traceback, where it was caught
             message = protocol.Error(detail)
         else:
             reason = DisconnectReason[code.name]
@@ -204,6 +210,16 @@ class Registry:
     def wake(self) -> None:
         """Wake the dispatch loop: an area has a frame to render."""
         self._wake()
+
+    # ---- calls from any thread (RenderAreaOwner, ConnectionOwner)
+
+    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
+        self._dispatch_thread.run(call)
+
+    def check_dispatch_thread(self, what: str) -> None:
+        """Raise WrongThreadError naming ``what`` when called off the dispatch thread."""
+        self._dispatch_thread.check(what)
 
     def notebook_view(self, area: RenderArea, include: Any,
                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:

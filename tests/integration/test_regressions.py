@@ -21,7 +21,7 @@ def test_an_idle_service_does_not_spin_when_a_still_falls_due_with_nobody_to_sen
             assert not (await view.next_frame()).is_still  # it leaves before the still falls due
 
     with running_service(Recorder(), still_delay=0.2) as runner:
-        runner.service.create_render_area("Kept", 32, 24)
+        runner.call(runner.service.create_render_area, "Kept", 32, 24)
         asyncio.run(scenario(runner))
         wait_until(lambda: runner.service.num_clients == 0)
         before = runner.iterations
