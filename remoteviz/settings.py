@@ -60,7 +60,7 @@ class ServiceSettings:
     max_pending_bytes: int = 4 << 20  # their bytes, per connection
     max_outgoing_bytes: int = 64 << 20  # queued to one connection; beyond, it is closed as stalled
     max_inbound_rate: float = 8 << 20  # bytes per second one connection may send; reading waits beyond
-    max_message_rate: float = 2000.0  # messages per second, averaged over 5 s; beyond is a flood (4429)
+    max_message_rate: float = 2000.0  # messages per second; beyond it for longer than a burst: 4429 (MESSAGE_BURST)
     hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
