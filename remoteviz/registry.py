@@ -76,9 +76,11 @@ class Registry:
         connection.render_area.attach(connection)
         self._monitoring.report("on_changed_num_connections", len(self.connections))
 
-    def new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None) -> RenderArea:
+    def new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None,
+                        creator_address: str | None = None) -> RenderArea:
         """Create a render area at ``width`` x ``height`` within the size limits (``on_instantiated_render_area``)."""
-        area = RenderArea(self, area_id, *self.clamp_size(width, height), self._settings().still_delay, creator_id)
+        area = RenderArea(self, area_id, *self.clamp_size(width, height), self._settings().still_delay, creator_id,
+                          creator_address)
         self.render_areas[area_id] = area
         self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self.render_areas))
@@ -90,15 +92,33 @@ class Registry:
         settings = self._settings()
         return max(1, min(int(width), settings.max_width)), max(1, min(int(height), settings.max_height))
 
-    def total_pixels(self) -> int:
-        """The pixels of every render area together."""
-        return sum(a.width * a.height for a in self.render_areas.values())
+    def pixel_refusal(self, pixels: int, creator_id: str | None, creator_address: str | None,
+                      replacing: RenderArea | None = None) -> str | None:
+        """Why ``pixels`` more (in place of ``replacing``'s, for a resize) would break a pixel budget, or None.
+
+        The pixels of the areas a client created count against its budget (``max_pixels_per_client``),
+        those its address's clients created against the address's (``max_pixels_per_address``), and
+        every area's against ``max_total_pixels``: so one client, or one address, cannot take every
+        pixel the service has (areas the application created count in the total only).
+        """
+        settings = self._settings()
+        others = [a for a in self.render_areas.values() if a is not replacing]
+        budgets = [("the service has", settings.max_total_pixels, others)]
+        if creator_address is not None:
+            budgets.insert(0, ("this address has", settings.max_pixels_per_address,
+                               [a for a in others if a.creator_address == creator_address]))
+        if creator_id is not None:
+            budgets.insert(0, ("this client has", settings.max_pixels_per_client,
+                               [a for a in others if a.creator_id == creator_id]))
+        for subject, budget, areas in budgets:
+            if sum(a.width * a.height for a in areas) + pixels > budget:
+                return f"{subject} reached its pixel limit (render area memory)"
+        return None
 
     def fits(self, area: RenderArea, width: int, height: int) -> bool:
-        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
+        """Whether ``area`` resized to ``width`` x ``height`` keeps within every pixel budget it counts in."""
         new_width, new_height = self.clamp_size(width, height)
-        return self.total_pixels() - area.width * area.height + new_width * new_height <= \
-            self._settings().max_total_pixels
+        return self.pixel_refusal(new_width * new_height, area.creator_id, area.creator_address, area) is None
 
     # ---- sending (ConnectionOwner)
 

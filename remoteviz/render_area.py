@@ -189,9 +189,10 @@ class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
     def __init__(self, owner: RenderAreaOwner, render_area_id: str, width: int, height: int,
-                 still_delay: float, creator_id: str | None = None) -> None:
+                 still_delay: float, creator_id: str | None = None, creator_address: str | None = None) -> None:
         super().__init__()
         self._creator_id = creator_id
+        self._creator_address = creator_address
         self.failure: Failure | None = None
         """What its viewers were told of its frames failing, until they work again (the service's; read, do not change)."""
         self._owner = owner
@@ -212,6 +213,11 @@ class RenderArea(ConnectionGroup):
     def creator_id(self) -> str | None:
         """The id of the client whose connection created it; None when the application did."""
         return self._creator_id
+
+    @property
+    def creator_address(self) -> str | None:
+        """The network address of the client whose connection created it; None when the application did."""
+        return self._creator_address
 
     @property
     def encoders(self) -> AreaEncoders:

@@ -91,7 +91,7 @@ class Service:
                                              lambda area: self._frames.forget(area), self._dispatch_thread)
         self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
         self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
-                                    registry.clamp_size, registry.total_pixels)
+                                    registry.clamp_size, registry.pixel_refusal)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
@@ -480,7 +480,7 @@ class Service:
             registry.fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
         client, new_client = registry.client_for(self._admission.client_id(hello.client_id), hello)
-        answer = self._admission.area_for(area_id, client, parameters, hello)
+        answer = self._admission.area_for(area_id, client, parameters, hello, link.address)
         area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
         if area is None:
             registry.fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)

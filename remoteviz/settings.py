@@ -51,6 +51,8 @@ class ServiceSettings:
     max_render_areas: int = 64
     max_render_areas_per_client: int = 8  # areas one client may have created and still open
     max_total_pixels: int = 4 * 3840 * 2160  # of every render area together: their memory
+    max_pixels_per_client: int = 3840 * 2160  # of the areas one client created, still open
+    max_pixels_per_address: int = 2 * 3840 * 2160  # of the areas the clients of one address created
     max_connections: int = 256
     max_connections_per_address: int = 32  # sockets, counted from the TCP accept
     max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)

@@ -438,6 +438,44 @@ def test_defect_5_render_areas_per_client_and_pixels_in_total_are_bounded(limit)
                       else "the service has reached its pixel limit (render area memory)")
 
 
+def test_issue_19_one_client_or_one_address_cannot_take_every_pixel() -> None:
+    """Item 9: one client opening 4 areas at the largest size took every pixel, and every other
+    client's new area was refused. Budgets per client and per address, besides the total."""
+    side = 64
+    area = side * side
+    settings = {"max_pixels_per_client": 2 * area, "max_pixels_per_address": 3 * area,
+                "max_total_pixels": 8 * area}
+    size = f"width={side}&height={side}"
+
+    async def from_another_address(runner, name: str) -> rv.RenderArea | None:
+        # 127.0.0.2 is this machine too: the service sees another address.
+        async with ws_connect(runner.url(name, size), compression=None, local_addr=("127.0.0.2", 0)) as ws:
+            await ws.send(hello())
+            await async_wait_until(lambda: runner.service.get_render_area(name) is not None)
+            return runner.service.get_render_area(name)
+
+    async def scenario(runner):
+        async with contextlib.AsyncExitStack() as attacker:
+            for name in ("A1", "A2"):
+                await attacker.enter_async_context(client.connect(runner.url(name, size), client_id="attacker-page"))
+            third = await outcome(runner.url("A3", size), client_id="attacker-page")
+            # The attacker's other pages on its address: one more area, then the address is full.
+            other_page = await attacker.enter_async_context(client.connect(runner.url("B1", size)))
+            address_full = await outcome(runner.url("B2", size))
+            elsewhere = await from_another_address(runner, "C1")
+            assert other_page.accept is not None
+        await async_wait_until(lambda: runner.service.get_render_area("A1") is None)
+        again = await outcome(runner.url("A4", size), client_id="attacker-page")  # its budget came back
+        return third, address_full, elsewhere.creator_address, again
+
+    with running_service(Relay(), **settings) as runner:
+        third, address_full, elsewhere, again = asyncio.run(scenario(runner))
+    assert third == "this client has reached its pixel limit (render area memory)"
+    assert address_full == "this address has reached its pixel limit (render area memory)"
+    assert elsewhere == "127.0.0.2"
+    assert again == "accepted"
+
+
 # ------------------------------------------------------------------ defect 6
 
 class Busy(rv.ServiceListener):
@@ -491,12 +529,18 @@ def test_defect_6_a_real_move_flood_is_closed_and_a_bystander_keeps_its_frames()
 
     async def scenario(runner):
         async with client.connect(runner.url("Calm", "width=64&height=48")) as bystander, \
-                ws_connect(runner.url("Flood"), compression=None, max_size=None) as flooder:
+                ws_connect(runner.url("Flood"), compression=None, max_size=None, max_queue=None) as flooder:
             await bystander.next_frame()
             await flooder.send(hello())
             try:
-                for _ in range(100_000):  # no acks, nothing but moves, as fast as it can
+                for i in range(100_000):  # no acks, nothing but moves, as fast as it can
                     await flooder.send(move)
+                    if i % 256 == 0:
+                        # Read what came meanwhile (as a browser would), the 4429 close frame among it.
+                        # A send into a socket with room never yields: without this, under load the
+                        # flooder read nothing until its 5 MB were in the kernel's buffers, by when the
+                        # service had given up on the close handshake and cut the socket (1006).
+                        await asyncio.sleep(0)
             except ConnectionClosed:
                 pass
             await asyncio.wait_for(flooder.wait_closed(), 20)
