@@ -42,32 +42,30 @@ class DispatchThread:
         """``post`` hands a call to the dispatch thread (the service's inbox)."""
         self._post = post
         self._owner: threading.Thread | None = None
-        self._inside: threading.Thread | None = None  # in dispatch() right now
+        self._dispatching = False  # the owner has called dispatch(): no other live thread may
 
     def claim(self) -> None:
         """The calling thread opens the service: it owns it until a ``dispatch()`` elsewhere takes it."""
         self._owner = threading.current_thread()
+        self._dispatching = False
 
     def release(self) -> None:
         """The service closed: no thread owns it."""
-        self._owner = self._inside = None
+        self._owner = None
+        self._dispatching = False
 
     def enter(self) -> None:
         """The calling thread starts a ``dispatch()``: it owns the service from now on.
 
-        Raises WrongThreadError while another thread is inside ``dispatch()``: two loops would
-        change the same state at once.
+        Raises WrongThreadError when another thread that still lives has dispatched it: two loops
+        would change the same state at once. (The thread that opened it hands it over to the first
+        thread that dispatches, as an application that opens, then starts its loop on a thread.)
         """
-        current = threading.current_thread()
-        inside = self._inside
-        if inside is not None and inside is not current and inside.is_alive():
-            raise WrongThreadError(f"dispatch() is running on thread {inside.name!r}; one thread dispatches a "
-                                   "service (use service.call_soon(callback) to run code on it)")
-        self._owner = self._inside = current
-
-    def leave(self) -> None:
-        """The ``dispatch()`` in progress returned."""
-        self._inside = None
+        current, owner = threading.current_thread(), self._owner
+        if self._dispatching and owner is not None and owner is not current and owner.is_alive():
+            raise WrongThreadError(f"thread {owner.name!r} dispatches this service; one thread does (use "
+                                   "service.call_soon(callback) to run code on it)")
+        self._owner, self._dispatching = current, True
 
     @property
     def is_current(self) -> bool:

@@ -378,19 +378,13 @@ class Service:
 
         Waits up to ``timeout`` seconds for something to do when nothing is pending. Every listener
         callback runs inside this call, on the calling thread, which is the *dispatch thread* from
-        now on (one thread at a time: a call while another thread dispatches raises
-        ``WrongThreadError``). Nothing that goes wrong in handling one connection or one callback
+        now on (one thread dispatches a service: a call from another, while the thread that
+        dispatched it lives, raises ``WrongThreadError``). Nothing that goes wrong in handling one connection or one callback
         ends it: that is logged, and that connection alone is closed (1011).
         """
         if not self._is_open:
             raise RuntimeError("the service is not open")
         self._dispatch_thread.enter()
-        try:
-            self._dispatch(timeout)
-        finally:
-            self._dispatch_thread.leave()
-
-    def _dispatch(self, timeout: float) -> None:
         with self._wakeup:
             now = time.monotonic()
             if not self._inbox and timeout > 0 and not self._scheduler.has_work(now):
