@@ -379,8 +379,8 @@ class Service:
         Waits up to ``timeout`` seconds for something to do when nothing is pending. Every listener
         callback runs inside this call, on the calling thread, which is the *dispatch thread* from
         now on (one thread dispatches a service: a call from another, while the thread that
-        dispatched it lives, raises ``WrongThreadError``). Nothing that goes wrong in handling one connection or one callback
-        ends it: that is logged, and that connection alone is closed (1011).
+        dispatched it lives, raises ``WrongThreadError``). Nothing that goes wrong in handling one
+        connection or one callback ends it: that is logged, and that connection alone is closed (1011).
         """
         if not self._is_open:
             raise RuntimeError("the service is not open")
