@@ -14,7 +14,13 @@ bystander's frames per second before, during and after each phase (target: durin
 before), the service's RSS, descriptors and threads before and after, and the largest RSS one
 client could add (the bound the limits set, and what one hostile client measured).
 
+Then the pixels (issue 19, item 9), against a service that renders a cone with OpenGL at the
+default limits: one client asks for four render areas at 3840x2160 (what it gets, and the RSS its
+areas pin), a client from another address (127.0.0.2) opens one meanwhile, and the RSS once the
+attacker's areas are closed is compared with before (what stays).
+
     python -m benchmarks.abuse [--messages 50000] [--churn 1000] [--phase-seconds 3] [--output FILE]
+                               [--only-pixels]
 
 (JSON goes to ``benchmarks/results/abuse.json`` by default.)
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import subprocess
@@ -41,7 +48,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 import remoteviz as rv
-from remoteviz import client
+from remoteviz import client, protocol
 from remoteviz.abuse import HELLO, Bystander, churn, download, flood, fuzz
 
 SERVICE = textwrap.dedent("""
@@ -72,6 +79,28 @@ SERVICE = textwrap.dedent("""
     settings = rv.ServiceSettings(host="127.0.0.1", port=0, run_mode=rv.RunMode.INDEPENDENT_SERVICE,
                                   static_dir=sys.argv[1], max_connections_per_address=64)
     assert service.open(settings)
+    print("PORT", service.port, flush=True)
+    try:
+        while True:
+            service.dispatch(timeout=1.0)
+    finally:
+        service.close()
+""")
+
+PIXEL_SERVICE = textwrap.dedent("""
+    import remoteviz as rv
+
+    class Cone(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            examiner = rv.SceneExaminer()
+            examiner.add_child(rv.GradientBackground())
+            examiner.add_child(rv.Cone())
+            render_area.scene_manager.scene_graph = examiner
+            examiner.view_all(render_area.viewport)
+
+    service = rv.Service.instance()
+    service.add_listener(Cone())
+    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0))  # the default limits
     print("PORT", service.port, flush=True)
     try:
         while True:
@@ -202,13 +231,87 @@ async def run(args: argparse.Namespace, port: int, process: psutil.Process, atta
     return results
 
 
+async def first_frame_from(url: str, local_address: str) -> str:
+    """Connect from ``local_address`` (another loopback address: another address to the service), answer
+    the calibration's pings, and wait for the first frame: "accepted", or the reason it was refused."""
+    async with ws_connect(url, compression=None, max_size=None, local_addr=(local_address, 0)) as ws:
+        await ws.send(HELLO)
+        async for data in ws:
+            if isinstance(data, bytes):
+                return "accepted"
+            message = protocol.parse_service_text(data)
+            if isinstance(message, protocol.Ping):
+                await ws.send(protocol.serialize(protocol.Pong(message.t)))
+            elif isinstance(message, protocol.Disconnect):
+                return message.detail
+    return "closed"
+
+
+async def pixels(port: int, process: psutil.Process) -> dict:
+    """One client asks for four 3840x2160 areas; another address opens one; the RSS then and after."""
+    base = f"ws://127.0.0.1:{port}"
+    results: dict = {"attacker": []}
+    async with client.connect(f"{base}/Warm?width=640&height=480") as view:  # shaders, contexts, encoders
+        await view.next_frame(timeout=120)
+    await asyncio.sleep(2)
+    results["before_mib"] = process.memory_info().rss >> 20
+    async with contextlib.AsyncExitStack() as attacker:
+        for i in range(4):
+            try:
+                view = await attacker.enter_async_context(
+                    client.connect(f"{base}/Big{i}?width=3840&height=2160", client_id="one-page", timeout=120,
+                                   decode=False))  # its loop stays free: a 4K PNG decodes for seconds
+                await view.next_frame(timeout=300)  # a 4x multisampled 3840x2160 still, PNG: slow on a loaded CPU
+                results["attacker"].append("accepted")
+            except client.ServiceClosed as closed:
+                results["attacker"].append(f"{closed.detail or closed.reason} (close code {closed.code})")
+            except TimeoutError as error:
+                results["attacker"].append(f"accepted, then {error}")
+        results["attacker_open_mib"] = process.memory_info().rss >> 20
+        results["other_address"] = await asyncio.wait_for(
+            first_frame_from(f"{base}/Other?width=1280&height=720", "127.0.0.2"), 120)
+    await asyncio.sleep(3)  # the attacker's areas are disposed
+    results["after_mib"] = process.memory_info().rss >> 20
+    return results
+
+
+def run_pixels() -> dict:
+    """The pixel phase, against a service process of its own (OpenGL, the default limits)."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "pixels.py"
+        script.write_text(PIXEL_SERVICE)
+        service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            line = service.stdout.readline()
+            assert line.startswith("PORT"), service.stderr.read()
+            return asyncio.run(pixels(int(line.split()[1]), psutil.Process(service.pid)))
+        finally:
+            service.terminate()
+            service.communicate(timeout=30)
+
+
+def report_pixels(results: dict) -> None:
+    settings = rv.ServiceSettings()
+    print(f"pixel budgets: {settings.max_pixels_per_client / 1e6:.1f} Mpx per client, "
+          f"{settings.max_pixels_per_address / 1e6:.1f} per address, {settings.max_total_pixels / 1e6:.1f} in all")
+    print("one client asks for 4 areas at 3840x2160: " + "; ".join(results["attacker"]))
+    print(f"RSS: {results['before_mib']} MiB before, {results['attacker_open_mib']} MiB with its areas open, "
+          f"{results['after_mib']} MiB after they closed ({results['after_mib'] - results['before_mib']:+} MiB stays)")
+    print(f"another address opens a 1280x720 area meanwhile: {results['other_address']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=50_000, help="messages to fuzz")
     parser.add_argument("--churn", type=int, default=1000, help="connections to churn")
     parser.add_argument("--phase-seconds", type=float, default=3.0, help="before and after each phase")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the results as JSON")
+    parser.add_argument("--only-pixels", action="store_true", help="run the pixel phase alone")
     args = parser.parse_args()
+    if args.only_pixels:
+        report_pixels(run_pixels())
+        return
     attacker = Attacker()
     with tempfile.TemporaryDirectory() as folder:
         static = Path(folder) / "static"
@@ -232,6 +335,8 @@ def main() -> None:
     bound = settings.max_pending_bytes + 4 * settings.max_message_size + settings.max_outgoing_bytes
     results["one_client_rss_bound_mib"] = bound / (1 << 20)
     report(results)
+    results["pixels"] = run_pixels()
+    report_pixels(results["pixels"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
 

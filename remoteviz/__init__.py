@@ -26,6 +26,9 @@ from .connection import (
     EncodingPolicy as EncodingPolicy,
     NetworkPerformance as NetworkPerformance,
 )
+from .dispatch_thread import (
+    WrongThreadError as WrongThreadError,
+)
 from .encoders import (
     Encoder as Encoder,
     EncoderStatus as EncoderStatus,

@@ -27,14 +27,16 @@ class Admission:
     """Answers a service's admission questions (dispatch thread); the service creates what it admits."""
 
     def __init__(self, render_areas: Mapping[str, RenderArea], call_service: Callable[..., list[Any]],
-                 new_render_area: Callable[[str, int, int, str | None], RenderArea],
-                 clamp_size: Callable[[int, int], tuple[int, int]], total_pixels: Callable[[], int]) -> None:
-        """``call_service`` asks the service listeners; ``new_render_area`` creates and registers an area."""
+                 new_render_area: Callable[[str, int, int, str | None, str | None], RenderArea],
+                 clamp_size: Callable[[int, int], tuple[int, int]],
+                 pixel_refusal: Callable[[int, str | None, str | None], str | None]) -> None:
+        """``call_service`` asks the service listeners; ``new_render_area`` creates and registers an area;
+        ``pixel_refusal(pixels, client id, address)`` says why a new area's pixels break a budget."""
         self._render_areas = render_areas
         self._call_service = call_service
         self._new_render_area = new_render_area
         self._clamp_size = clamp_size
-        self._total_pixels = total_pixels
+        self._pixel_refusal = pixel_refusal
         self._secret = secrets.token_bytes(32)  # derives client ids from page keys
         self._settings = ServiceSettings()
         self._access = AccessCheck(None)
@@ -70,8 +72,8 @@ class Admission:
         return hmac.new(self._secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
     def area_for(self, area_id: str, client: Client, parameters: ConnectionParameters,
-                 hello: Hello) -> RenderArea | str:
-        """The render area the connection views (shared, or created now), or why it is refused."""
+                 hello: Hello, address: str) -> RenderArea | str:
+        """The render area the connection (from ``address``) views (shared, or created now), or why it is refused."""
         refusal: str | None = None
         area = self._render_areas.get(area_id)
         if area is not None:
@@ -96,10 +98,9 @@ class Admission:
                         width, height = _size_answer(answer, width, height)
                         break
                 width, height = self._clamp_size(width, height)
-                if self._total_pixels() + width * height > self._settings.max_total_pixels:
-                    refusal = "the service has reached its pixel limit (render area memory)"
-                else:
-                    area = self._new_render_area(area_id, width, height, client.id)
+                refusal = self._pixel_refusal(width * height, client.id, address)
+                if refusal is None:
+                    area = self._new_render_area(area_id, width, height, client.id, address)
         return area if refusal is None and area is not None else (refusal or "refused")
 
     def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:

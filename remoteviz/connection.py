@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from .dispatch_thread import marshalled
 from .encoders import FrameEncoders
 from .pipeline.pacing import Pacer, Targets
 from .pipeline.sending import Outgoing
@@ -26,6 +27,9 @@ class ConnectionOwner(Protocol):
 
     def close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
+
+    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
 
 
 class ConnectionParameters(Mapping[str, str]):
@@ -221,12 +225,12 @@ class Client(ConnectionGroup):
         return bool({"h264", "vp9", "av1"} & self._decoders)
 
     def send_message(self, message: str | bytes) -> None:
-        """Send an application message on every connection of the client."""
+        """Send an application message on every connection of the client (safe from any thread)."""
         for connection in self.connections:
             connection.send_message(message)
 
     def disconnect(self) -> None:
-        """Close every connection of the client (the browser sees KICKED)."""
+        """Close every connection of the client (the browser sees KICKED; safe from any thread)."""
         for connection in self.connections:
             connection.close()
 
@@ -291,15 +295,23 @@ class Connection:
         return self.outgoing.rate.scale
 
     def send_message(self, message: str | bytes) -> None:
-        """Send an application message (text or bytes) to this view's page."""
+        """Send an application message (text or bytes) to this view's page.
+
+        Safe from any thread: the message is checked at once (TypeError, ValueError) and, off the
+        dispatch thread, sent from a coming ``dispatch()``.
+        """
         if not isinstance(message, (str, bytes, bytearray, memoryview)):
             raise TypeError("a message is str or bytes")
         if isinstance(message, str) and not is_valid_unicode(message):
             # It could not be sent as WebSocket text: refuse it here, not on the wire.
             raise ValueError("a text message must be valid Unicode (it holds a lone surrogate)")
-        data = message if isinstance(message, str) else bytes(message)
-        self._owner.send(self, AppMessage(data))
+        self._deliver(AppMessage(message if isinstance(message, str) else bytes(message)))
 
+    @marshalled
+    def _deliver(self, message: AppMessage) -> None:
+        self._owner.send(self, message)
+
+    @marshalled
     def close(self) -> None:
-        """Close the connection; the browser sees KICKED."""
+        """Close the connection; the browser sees KICKED (safe from any thread)."""
         self._owner.close_connection(self, DisconnectReason.KICKED, "closed by the application")

@@ -22,7 +22,7 @@ from PIL import Image
 from . import protocol
 from .connection import Connection
 from .encoders.streams import Job, Member
-from .failures import MAX_DELAY
+from .failures import MAX_DELAY, RELOG_INTERVAL, VIEWER_DETAIL
 from .listeners import FAILED, call_all
 from .metrics import Monitoring
 from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
@@ -95,11 +95,17 @@ class FramePath:
             if not ready_ids:
                 continue
             area = self._render_areas[area_id]
-            if self._independent:
-                ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
-                self._request_frame(area, ready[0])
-            else:
-                self._start_render(area)
+            try:
+                if self._independent:
+                    ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
+                    self._request_frame(area, ready[0])
+                else:
+                    self._start_render(area)
+            except Exception as error:  # a bug: that area backs off, the others and dispatch() go on
+                self._frame_failed(area, "render", error)
+                if area.id not in self._rendering:
+                    for event in area.schedule.render_ended():  # what was held meanwhile still runs
+                        event()
 
     def _start_render(self, area: RenderArea) -> None:
         """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
@@ -303,21 +309,27 @@ class FramePath:
                 self.transmit(connection, offered.send)
 
     def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
-        """Back off from ``area``; log and tell its viewers once per kind of failure."""
+        """Back off from ``area``; tell its viewers in general terms as an episode starts, and log the
+        detail once per kind of failure (``failures.Backoff``)."""
         report = area.schedule.backoff.failed(stage, error, time.monotonic())
         area.schedule.failed()
+        if report.log:
+            again = f" ({report.not_logged} more since it was last logged)" if report.not_logged else ""
+            log.error("%s of %r failed; retrying with back-off (up to %g s), logged once per kind and at most "
+                      "every %g s: %s%s", stage, area, MAX_DELAY, RELOG_INTERVAL, report.detail, again,
+                      exc_info=error)
         if not report.is_news:
             return
-        log.error("%s of %r failed; retrying with back-off (up to %g s), reported once: %s", stage, area,
-                  MAX_DELAY, report.detail, exc_info=error)
-        area.failure = Failure(stage, report.detail, round(report.retry_in * 1000))
+        area.failure = Failure(stage, VIEWER_DETAIL[stage], round(report.retry_in * 1000))
         for connection in area.connections:
             if connection.is_open:
                 self._send(connection, area.failure)
 
     def _frame_succeeded(self, area: RenderArea) -> None:
-        if area.schedule.backoff.succeeded():
+        ended, logged = area.schedule.backoff.succeeded()
+        if ended:
             area.failure = None
+        if logged:
             log.info("frames of %r work again", area)
 
     def transmit(self, connection: Connection | None, send: Send) -> None:

@@ -86,6 +86,7 @@ class CloseCode(enum.IntEnum):
     NETWORKFAILURE = 4004
     PROTOCOL_ERROR = 4400
     TOO_BIG = 1009  # closed by the WebSocket layer ("message too big")
+    INTERNAL_ERROR = 1011  # handling this connection failed inside the service (logged there); others go on
     FLOOD = 4429
 
 

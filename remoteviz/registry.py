@@ -15,6 +15,7 @@ from typing import Any
 from . import protocol
 from .audit import Audit
 from .connection import Client, Connection, ConnectionState
+from .dispatch_thread import DispatchThread
 from .frame_path import FramePath
 from .listeners import call_all
 from .metrics import Monitoring
@@ -34,10 +35,12 @@ class Registry:
 
     def __init__(self, settings: Callable[[], ServiceSettings], scheduler: Scheduler, monitoring: Monitoring,
                  audit: Audit, call_service: Callable[..., list[Any]], wake: Callable[[], None],
-                 notebook_view: NotebookView, forget_render: Callable[[RenderArea], None]) -> None:
+                 notebook_view: NotebookView, forget_render: Callable[[RenderArea], None],
+                 dispatch_thread: DispatchThread) -> None:
         """``settings`` gives the service's current settings; ``call_service`` asks the service listeners;
         ``wake`` wakes the dispatch loop; ``notebook_view`` makes an area's live Jupyter view;
-        ``forget_render`` finishes an area's draw in flight before it is disposed (``FramePath.forget``)."""
+        ``forget_render`` finishes an area's draw in flight before it is disposed (``FramePath.forget``);
+        ``dispatch_thread`` says which thread may change the tables, and carries calls from others to it."""
         self.clients: dict[str, Client] = {}
         """The connected clients by id."""
         self.connections: dict[Link, Connection] = {}
@@ -52,6 +55,7 @@ class Registry:
         self._wake = wake
         self._notebook_view = notebook_view
         self._forget_render = forget_render
+        self._dispatch_thread = dispatch_thread
 
     # ---- coming
 
@@ -72,9 +76,11 @@ class Registry:
         connection.render_area.attach(connection)
         self._monitoring.report("on_changed_num_connections", len(self.connections))
 
-    def new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None) -> RenderArea:
+    def new_render_area(self, area_id: str, width: int, height: int, creator_id: str | None = None,
+                        creator_address: str | None = None) -> RenderArea:
         """Create a render area at ``width`` x ``height`` within the size limits (``on_instantiated_render_area``)."""
-        area = RenderArea(self, area_id, *self.clamp_size(width, height), self._settings().still_delay, creator_id)
+        area = RenderArea(self, area_id, *self.clamp_size(width, height), self._settings().still_delay, creator_id,
+                          creator_address)
         self.render_areas[area_id] = area
         self._scheduler.add_area(area_id, area.schedule)
         self._monitoring.report("on_changed_num_render_areas", len(self.render_areas))
@@ -86,15 +92,33 @@ class Registry:
         settings = self._settings()
         return max(1, min(int(width), settings.max_width)), max(1, min(int(height), settings.max_height))
 
-    def total_pixels(self) -> int:
-        """The pixels of every render area together."""
-        return sum(a.width * a.height for a in self.render_areas.values())
+    def pixel_refusal(self, pixels: int, creator_id: str | None, creator_address: str | None,
+                      replacing: RenderArea | None = None) -> str | None:
+        """Why ``pixels`` more (in place of ``replacing``'s, for a resize) would break a pixel budget, or None.
+
+        The pixels of the areas a client created count against its budget (``max_pixels_per_client``),
+        those its address's clients created against the address's (``max_pixels_per_address``), and
+        every area's against ``max_total_pixels``: so one client, or one address, cannot take every
+        pixel the service has (areas the application created count in the total only).
+        """
+        settings = self._settings()
+        others = [a for a in self.render_areas.values() if a is not replacing]
+        budgets = [("the service has", settings.max_total_pixels, others)]
+        if creator_address is not None:
+            budgets.insert(0, ("this address has", settings.max_pixels_per_address,
+                               [a for a in others if a.creator_address == creator_address]))
+        if creator_id is not None:
+            budgets.insert(0, ("this client has", settings.max_pixels_per_client,
+                               [a for a in others if a.creator_id == creator_id]))
+        for subject, budget, areas in budgets:
+            if sum(a.width * a.height for a in areas) + pixels > budget:
+                return f"{subject} reached its pixel limit (render area memory)"
+        return None
 
     def fits(self, area: RenderArea, width: int, height: int) -> bool:
-        """Whether ``area`` resized to ``width`` x ``height`` keeps every area's pixels within the limit."""
+        """Whether ``area`` resized to ``width`` x ``height`` keeps within every pixel budget it counts in."""
         new_width, new_height = self.clamp_size(width, height)
-        return self.total_pixels() - area.width * area.height + new_width * new_height <= \
-            self._settings().max_total_pixels
+        return self.pixel_refusal(new_width * new_height, area.creator_id, area.creator_address, area) is None
 
     # ---- sending (ConnectionOwner)
 
@@ -117,6 +141,8 @@ class Registry:
         message: protocol.ServiceMessage
         if code is CloseCode.PROTOCOL_ERROR:
             self._audit.protocol_error(link.address, detail)
+            message = protocol.Error(detail)
+        elif code is CloseCode.INTERNAL_ERROR:  # logged, with its traceback, where it was caught
             message = protocol.Error(detail)
         else:
             reason = DisconnectReason[code.name]
@@ -204,6 +230,16 @@ class Registry:
     def wake(self) -> None:
         """Wake the dispatch loop: an area has a frame to render."""
         self._wake()
+
+    # ---- calls from any thread (RenderAreaOwner, ConnectionOwner)
+
+    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
+        self._dispatch_thread.run(call)
+
+    def check_dispatch_thread(self, what: str) -> None:
+        """Raise WrongThreadError naming ``what`` when called off the dispatch thread."""
+        self._dispatch_thread.check(what)
 
     def notebook_view(self, area: RenderArea, include: Any,
                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import numpy as np
 
 from .connection import ConnectionGroup
+from .dispatch_thread import marshalled
 from .encoders import open_encoder
 from .encoders.streams import AreaEncoders
 from .events import KeyEvent, MouseEvent, TouchEvent, WheelEvent
@@ -38,6 +39,12 @@ class RenderAreaOwner(Protocol):
 
     def wake(self) -> None:
         """Wake the dispatch loop: the area has a frame to render."""
+
+    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
+        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
+
+    def check_dispatch_thread(self, what: str) -> None:
+        """Raise WrongThreadError naming ``what`` when called off the dispatch thread."""
 
     def notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
@@ -182,9 +189,10 @@ class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
     def __init__(self, owner: RenderAreaOwner, render_area_id: str, width: int, height: int,
-                 still_delay: float, creator_id: str | None = None) -> None:
+                 still_delay: float, creator_id: str | None = None, creator_address: str | None = None) -> None:
         super().__init__()
         self._creator_id = creator_id
+        self._creator_address = creator_address
         self.failure: Failure | None = None
         """What its viewers were told of its frames failing, until they work again (the service's; read, do not change)."""
         self._owner = owner
@@ -205,6 +213,11 @@ class RenderArea(ConnectionGroup):
     def creator_id(self) -> str | None:
         """The id of the client whose connection created it; None when the application did."""
         return self._creator_id
+
+    @property
+    def creator_address(self) -> str | None:
+        """The network address of the client whose connection created it; None when the application did."""
+        return self._creator_address
 
     @property
     def encoders(self) -> AreaEncoders:
@@ -232,8 +245,12 @@ class RenderArea(ConnectionGroup):
 
         return Viewport(self._width, self._height)
 
+    @marshalled
     def resize(self, width: int, height: int) -> None:
-        """Change the size; connected browsers are told and the next frames have it."""
+        """Change the size; connected browsers are told and the next frames have it.
+
+        Safe from any thread: off the dispatch thread it happens in a coming ``dispatch()``.
+        """
         self._owner.resize_render_area(self, width, height)
 
     def take_size(self, width: int, height: int) -> None:
@@ -243,8 +260,12 @@ class RenderArea(ConnectionGroup):
         self._encoders.reset()
 
     # ---- connections
+    @marshalled
     def close_connections_and_dispose(self) -> None:
-        """Close every connection (the browsers see DISPOSED) and dispose the area."""
+        """Close every connection (the browsers see DISPOSED) and dispose the area.
+
+        Safe from any thread: off the dispatch thread it happens in a coming ``dispatch()``.
+        """
         self._owner.dispose_render_area(self, DisconnectReason.DISPOSED)
 
     def release(self) -> None:
@@ -276,9 +297,11 @@ class RenderArea(ConnectionGroup):
     def show_preview(self, show: bool = True) -> None:
         """Show this area's frames in a window on the server's own display, for development.
 
-        Call it on the dispatch thread (in ``on_instantiated_render_area``, say). Raises
-        ``RenderingUnavailableError`` where there is no display. Closing the window stops it.
+        Call it on the dispatch thread (in ``on_instantiated_render_area``, say; elsewhere it raises
+        ``WrongThreadError``). Raises ``RenderingUnavailableError`` where there is no display.
+        Closing the window stops it.
         """
+        self._owner.check_dispatch_thread("RenderArea.show_preview()")
         if show and self._preview is None:
             from .rendering.preview import PreviewWindow
 
@@ -318,10 +341,11 @@ class RenderArea(ConnectionGroup):
         Drawn at the area's size (or ``width`` x ``height``) at full quality, as the still frame
         the viewers get once input stops (with the same antialiasing), whatever size or quality the
         interactive frames have. Call it on the dispatch thread (in a listener, or through
-        ``Service.call_soon``), like every change to the scene; it draws with the renderer of
-        the area's render thread, waiting for a draw of it in flight there. For INVENTOR_SERVICE
-        render areas (the scene of :attr:`scene_manager`).
+        ``Service.call_soon``; elsewhere it raises ``WrongThreadError``), like every change to the
+        scene; it draws with the renderer of the area's render thread, waiting for a draw of it in
+        flight there. For INVENTOR_SERVICE render areas (the scene of :attr:`scene_manager`).
         """
+        self._owner.check_dispatch_thread("RenderArea.screenshot()")
         width = self._width if width is None else width
         height = self._height if height is None else height
         if not all(isinstance(n, int) and 0 < n <= _MAX_SCREENSHOT_SIDE for n in (width, height)):
@@ -334,8 +358,9 @@ class RenderArea(ConnectionGroup):
 
         return encode_png(image)
 
+    @marshalled
     def request_redraw(self) -> None:
-        """Render and send a new frame as soon as the connections can take it."""
+        """Render and send a new frame as soon as the connections can take it (safe from any thread)."""
         if self.schedule.request_redraw():
             self._owner.wake()
 
@@ -358,17 +383,22 @@ class RenderArea(ConnectionGroup):
 
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:
-        """Send an application message to all connections of the area, or to ``connections``."""
+        """Send an application message to all connections of the area, or to ``connections``.
+
+        Safe from any thread (each connection's send is, :meth:`Connection.send_message`).
+        """
         for connection in self.connections if connections is None else connections:
             connection.send_message(message)
 
+    @marshalled
     def add_listener(self, listener: RenderAreaListener) -> None:
-        """Receive this area's notifications."""
+        """Receive this area's notifications (safe from any thread)."""
         if listener not in self._listeners:
             self._listeners.append(listener)
 
+    @marshalled
     def remove_listener(self, listener: RenderAreaListener) -> None:
-        """Stop receiving this area's notifications."""
+        """Stop receiving this area's notifications (safe from any thread)."""
         if listener in self._listeners:
             self._listeners.remove(listener)
 

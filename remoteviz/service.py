@@ -28,6 +28,9 @@ from .access import AccessCheck, OriginPolicy
 from .admission import Admission
 from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters
+from .dispatch_thread import DispatchThread
+from .dispatch_thread import WrongThreadError as WrongThreadError  # re-exported: users catch it from here too
+from .failures import KindLog
 from .frame_path import FramePath
 from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
 from .handshake import Handshake
@@ -81,12 +84,14 @@ class Service:
         self._http: HttpServer | None = None
         self._scheduler = Scheduler()  # when each area renders, what each connection is sent
         self._audit = Audit()  # one line per refusal or protocol error, rate-limited
+        self._dispatch_thread = DispatchThread(self._post)  # which thread may change the state now
+        self._handler_failures = KindLog()  # what raised in dispatch(), logged once per kind
         registry = self._registry = Registry(lambda: self.settings, self._scheduler, self._monitoring, self._audit,
                                              self._call_service, self._wake, self._notebook_view,
-                                             lambda area: self._frames.forget(area))
+                                             lambda area: self._frames.forget(area), self._dispatch_thread)
         self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
         self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
-                                    registry.clamp_size, registry.total_pixels)
+                                    registry.clamp_size, registry.pixel_refusal)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
@@ -102,12 +107,19 @@ class Service:
     # ------------------------------------------------------------------ listeners, queries
 
     def add_listener(self, listener: ServiceListener) -> None:
-        """Receive the service's notifications."""
+        """Receive the service's notifications (safe from any thread: off the dispatch thread, from a
+        coming ``dispatch()`` on)."""
+        self._dispatch_thread.run(self._add_listener, listener)
+
+    def _add_listener(self, listener: ServiceListener) -> None:
         if listener not in self._listeners:
             self._listeners.append(listener)
 
     def remove_listener(self, listener: ServiceListener) -> None:
-        """Stop receiving the service's notifications."""
+        """Stop receiving the service's notifications (safe from any thread, as :meth:`add_listener`)."""
+        self._dispatch_thread.run(self._remove_listener, listener)
+
+    def _remove_listener(self, listener: ServiceListener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
@@ -195,6 +207,7 @@ class Service:
             from .rendering import gl_platform  # here: `import remoteviz` loads no scene graph
 
             gl_platform.choose_device(self.settings.gl_device)  # before a render thread makes its context
+        self._dispatch_thread.claim()  # this thread's until a dispatch() elsewhere takes it
         self._frames.open(self.settings.encoder_threads,
                           independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,
                           render_threads=self.settings.render_threads or render_threads.default_count())
@@ -222,9 +235,15 @@ class Service:
         return [f"{scheme}://{f'[{h}]' if ':' in h else h}:{self.port}/" for h in hosts]
 
     def close(self) -> None:
-        """Dispose every render area, close every connection, stop listening."""
+        """Dispose every render area, close every connection, stop listening.
+
+        Call it on the dispatch thread, or once its loop has ended (a thread that has returned);
+        from another thread while it lives it raises ``WrongThreadError``: call :meth:`stop`, and
+        ``run()``/``serve()`` close the service themselves.
+        """
         if not self._is_open:
             return
+        self._dispatch_thread.check("Service.close()")
         for area in self.render_areas:
             self._registry.dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
         assert self._transport is not None
@@ -240,6 +259,7 @@ class Service:
         self._registry.clear()
         self._transport = self._http = None
         self._is_open = False
+        self._dispatch_thread.release()
 
     def _open_or_raise(self, settings: ServiceSettings | None) -> None:
         if self.open(settings):
@@ -265,7 +285,11 @@ class Service:
         self._wake()
 
     def call_soon(self, callback: Callable[..., None], *args: Any) -> None:
-        """Run ``callback(*args)`` on the dispatch thread, inside a coming ``dispatch()`` (safe from any thread)."""
+        """Run ``callback(*args)`` on the dispatch thread, inside a coming ``dispatch()`` (safe from any thread).
+
+        The way to run code that changes the service's state (or a scene) from another thread; an
+        exception it raises is logged, and the service goes on.
+        """
         self._post(callback, *args)
 
     def run(self, settings: ServiceSettings | None = None) -> None:
@@ -338,7 +362,12 @@ class Service:
             self.close()
 
     def create_render_area(self, render_area_id: str, width: int, height: int) -> RenderArea:
-        """Create a render area up front (kept after its last connection); an existing id is returned as is."""
+        """Create a render area up front (kept after its last connection); an existing id is returned as is.
+
+        Dispatch thread only (before the service is open, or from a listener or ``call_soon``);
+        from another thread it raises ``WrongThreadError``.
+        """
+        self._dispatch_thread.check("Service.create_render_area()")
         area = self._registry.render_areas.get(render_area_id)
         if area is not None:
             return area
@@ -352,10 +381,14 @@ class Service:
         """Process what is pending: connections, input, messages, rendering, sending.
 
         Waits up to ``timeout`` seconds for something to do when nothing is pending. Every listener
-        callback runs inside this call, on the calling thread.
+        callback runs inside this call, on the calling thread, which is the *dispatch thread* from
+        now on (one thread dispatches a service: a call from another, while the thread that
+        dispatched it lives, raises ``WrongThreadError``). Nothing that goes wrong in handling one
+        connection or one callback ends it: that is logged, and that connection alone is closed (1011).
         """
         if not self._is_open:
             raise RuntimeError("the service is not open")
+        self._dispatch_thread.enter()
         with self._wakeup:
             now = time.monotonic()
             if not self._inbox and timeout > 0 and not self._scheduler.has_work(now):
@@ -364,11 +397,37 @@ class Service:
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):
             handler, args = self._inbox.popleft()
-            if handler not in self._beside_renders:
-                self._frames.finish_renders()  # it may run application code that changes any scene
-            handler(*args)
+            try:
+                if handler not in self._beside_renders:
+                    self._frames.finish_renders()  # it may run application code that changes any scene
+                handler(*args)
+            except Exception as error:
+                self._handling_failed(handler, args, error)
         self._handshake.probe_latency(time.monotonic())
         self._frames.run()
+
+    def _handling_failed(self, handler: Callable[..., None], args: tuple[Any, ...], error: Exception) -> None:
+        """A handler raised (a ``call_soon`` callback, or a bug): log it; the connections it was
+        handling, if any, are closed through the one failure path, and everything else goes on."""
+        links = [a for a in args if isinstance(a, Link)] + [a.link for a in args if isinstance(a, Connection)]
+        links += [c.link for a in args if isinstance(a, Client) for c in a.connections]
+        name = getattr(handler, "__qualname__", repr(handler))
+        logged, not_logged = self._handler_failures.should_log((name, type(error).__name__, str(error)[:200]),
+                                                               time.monotonic())
+        again = f" ({not_logged} more since it was last logged)" if not_logged else ""
+        if not links:
+            if logged:
+                log.error("%s raised on the dispatch thread; the service goes on%s", name, again, exc_info=error)
+            return
+        if logged:
+            log.error("handling %s for %s raised; closing that connection alone%s", name,
+                      ", ".join(link.address for link in links), again, exc_info=error)
+        for link in links:
+            try:
+                self._registry.fail(link, CloseCode.INTERNAL_ERROR, "internal error",
+                                    self._registry.connections.get(link))
+            except Exception:
+                log.exception("closing a connection after an internal error failed too")
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))
@@ -419,7 +478,7 @@ class Service:
             registry.fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
             return
         client, new_client = registry.client_for(self._admission.client_id(hello.client_id), hello)
-        answer = self._admission.area_for(area_id, client, parameters, hello)
+        answer = self._admission.area_for(area_id, client, parameters, hello, link.address)
         area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
         if area is None:
             registry.fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)

@@ -51,6 +51,8 @@ class ServiceSettings:
     max_render_areas: int = 64
     max_render_areas_per_client: int = 8  # areas one client may have created and still open
     max_total_pixels: int = 4 * 3840 * 2160  # of every render area together: their memory
+    max_pixels_per_client: int = 3840 * 2160  # of the areas one client created, still open
+    max_pixels_per_address: int = 2 * 3840 * 2160  # of the areas the clients of one address created
     max_connections: int = 256
     max_connections_per_address: int = 32  # sockets, counted from the TCP accept
     max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)
@@ -60,7 +62,7 @@ class ServiceSettings:
     max_pending_bytes: int = 4 << 20  # their bytes, per connection
     max_outgoing_bytes: int = 64 << 20  # queued to one connection; beyond, it is closed as stalled
     max_inbound_rate: float = 8 << 20  # bytes per second one connection may send; reading waits beyond
-    max_message_rate: float = 2000.0  # messages per second, averaged over 5 s; beyond is a flood (4429)
+    max_message_rate: float = 2000.0  # messages per second; beyond it for longer than a burst: 4429 (MESSAGE_BURST)
     hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0

@@ -44,6 +44,11 @@ from .protocol import (
 log = logging.getLogger("remoteviz.transport")
 
 
+MESSAGE_BURST = 2.0
+"""Seconds' worth of ``max_message_rate`` messages a link may send at once, above the rate, before it is
+a flood (4429): the one number docs/protocol.md and docs/security.md quote (a test holds them to it)."""
+
+
 @dataclass(frozen=True)
 class TransportLimits:
     """What the network thread enforces before the service sees anything."""
@@ -55,7 +60,7 @@ class TransportLimits:
     max_outgoing_bytes: int = 64 << 20  # their bytes
     max_inbound_rate: float = 8 << 20  # bytes per second one link may send; reading waits beyond
     max_message_rate: float = 2000.0  # messages per second one link may send, on average
-    message_burst: float = 2.0  # seconds of that rate a burst may take before it is a flood
+    message_burst: float = MESSAGE_BURST  # seconds of that rate a burst may take before it is a flood
     hello_timeout: float = 5.0
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0

@@ -161,6 +161,28 @@ class Framebuffer:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
 
 
+def release_deleted() -> None:
+    """Make the driver let go of the storage of framebuffers just deleted; the context must be current.
+
+    Mesa keeps the framebuffer it last drew into and the buffer it last read from referenced in
+    its state until the next draw validates new state, so the storage of a deleted framebuffer
+    outlived it: on llvmpipe, 160 MB per GL context after a 3840x2160 area with 4x multisampling
+    was disposed (issue 19). A clear of a 1x1 framebuffer, then a finish, takes new state.
+    """
+    fbo, renderbuffer = int(GL.glGenFramebuffers(1)), int(GL.glGenRenderbuffers(1))
+    GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, renderbuffer)
+    GL.glRenderbufferStorage(GL.GL_RENDERBUFFER, GL.GL_RGBA8, 1, 1)
+    GL.glBindRenderbuffer(GL.GL_RENDERBUFFER, 0)
+    Framebuffer._attach(fbo, GL.GL_COLOR_ATTACHMENT0, renderbuffer)
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+    GL.glViewport(0, 0, 1, 1)
+    GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+    GL.glFinish()
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+    GL.glDeleteFramebuffers(1, [fbo])
+    GL.glDeleteRenderbuffers(1, [renderbuffer])
+
+
 def _has_extension(name: str) -> bool:
     """Whether the current context offers the OpenGL extension ``name``."""
     count = int(GL.glGetIntegerv(GL.GL_NUM_EXTENSIONS))

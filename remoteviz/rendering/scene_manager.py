@@ -250,9 +250,12 @@ class SceneManager:
         if self._scene_graph is not None:
             self._scene_graph.remove_observer(self._changed)
         for drawer, framebuffers in self._framebuffers.items():
+            from remoteviz.rendering.framebuffer import release_deleted  # OpenGL is loaded: there are framebuffers
+
             with drawer.bound():
                 for framebuffer in framebuffers.values():
                     framebuffer.delete()
+                release_deleted()
         self._framebuffers.clear()
 
     def _target(self, drawer: Renderer, width: int, height: int, samples: int) -> Framebuffer:

@@ -74,13 +74,15 @@ def test_a_page_pointed_at_a_port_without_a_service_says_it_could_not_reach_it(t
         assert page.locator("#status").text_content().startswith("TheCone: disconnected: NETWORKFAILURE could not reach")
 
 
-def test_a_service_that_cannot_render_says_why_on_the_built_in_page(tmp_path, new_page) -> None:
+def test_a_service_that_cannot_render_says_so_on_the_built_in_page_and_why_in_its_log(tmp_path, new_page) -> None:
     # No OpenGL platform can be made: the service still listens, and the page, instead of a black
-    # canvas forever, shows the failure event with its reason.
+    # canvas forever, shows the failure event; its reason (which may name the server's insides) is
+    # the log's, not the viewer's (issue 19, item 10).
     with service_process(str(readme_service(tmp_path)), env={"PYOPENGL_PLATFORM": "bogus"}) as service:
         page = new_page(service.url)
         page.wait_for_function("window.__rv.service.some((e) => e[0] === 'failure')", timeout=30_000)
         failure = [e for e in record(page)["service"] if e[0] == "failure"][0][1]
-        assert failure["stage"] == "render" and "bogus" in failure["detail"], failure
+        assert failure["stage"] == "render" and failure["detail"] == "the frame could not be rendered", failure
         status = page.locator("#status").text_content()
-        assert status.startswith("TheCone: the service cannot render frames:") and "bogus" in status, status
+        assert status.startswith("TheCone: the service cannot render frames:") and "bogus" not in status, status
+        service.wait_for("render of .* failed.*bogus")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
 import remoteviz as rv
+
+T = TypeVar("T")
 
 
 class ServiceThread:
@@ -20,6 +24,7 @@ class ServiceThread:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="test-dispatch", daemon=True)
         self.errors: list[BaseException] = []
+        self._dispatching = threading.Event()  # set after the first dispatch(): this thread owns the service
         self.iterations = 0  # dispatch() calls: an idle service makes few
         self._watchers: list[Callable[[], None]] = []
 
@@ -37,13 +42,34 @@ class ServiceThread:
             while not self._stop.is_set():
                 self.service.dispatch(timeout=0.02)
                 self.iterations += 1
+                self._dispatching.set()
                 for callback in list(self._watchers):
                     callback()
         except BaseException as error:  # surfaced by the fixture, never swallowed
             self.errors.append(error)
+        finally:
+            self._dispatching.set()
 
     def start(self) -> None:
+        """Start dispatching; returns once this thread is the service's dispatch thread."""
         self._thread.start()
+        assert self._dispatching.wait(10), "the dispatch thread did not start"
+
+    def call(self, callback: Callable[..., T], *args: object, timeout: float = 10.0) -> T:
+        """``callback(*args)`` run on the dispatch thread (``Service.call_soon``); its result, or what it raised.
+
+        The way a test changes the service's state (``create_render_area``, say) from its own thread.
+        """
+        result: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                result.set_result(callback(*args))
+            except BaseException as error:  # handed to the caller, not the dispatch loop
+                result.set_exception(error)
+
+        self.service.call_soon(run)
+        return result.result(timeout)
 
     def stop(self) -> None:
         self._stop.set()

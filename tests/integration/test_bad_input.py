@@ -175,3 +175,45 @@ def test_mouse_moves_beyond_the_budget_are_dropped_not_fatal() -> None:
         closed = asyncio.run(scenario(runner))
     assert not closed
     assert 0 < len(moves) < 300
+
+
+def burst_in(document: str, pattern: str) -> set[float]:
+    """The flood bursts, in seconds, that a document gives (``pattern`` captures the number)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / document).read_text()
+    return {float(n) for n in re.findall(pattern, text)}
+
+
+def test_issue_19_the_flood_burst_the_docs_give_is_the_one_the_code_applies() -> None:
+    from remoteviz.transport import MESSAGE_BURST
+
+    # One truth: every page that gives the burst gives the code's constant (docs/security.md said 5 s).
+    for document in ("docs/protocol.md", "docs/security.md", "docs/architecture.md", "docs/deployment.md"):
+        assert burst_in(document, r"(\d+(?:\.\d+)?)-second\s+burst") == {MESSAGE_BURST}, document
+    assert burst_in("docs/guide.md", r"longer than (\d+(?:\.\d+)?) s is a flood") == {MESSAGE_BURST}
+
+    # And the code applies it: at 100 messages per second, a burst of fewer than MESSAGE_BURST
+    # seconds' worth at once is taken; one of far more is a flood.
+    rate = 100
+    keys = [protocol.serialize(protocol.Input(rv.KeyEvent(rv.KeyAction.DOWN, 0, 0, "a"), i))
+            for i in range(int(3 * MESSAGE_BURST * rate))]
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Within")) as within, client.connect(runner.url("Beyond")) as beyond:
+            for key in keys[:int(0.8 * MESSAGE_BURST * rate)]:
+                await within.send_raw(key)
+            try:
+                for key in keys:
+                    await beyond.send_raw(key)
+            except Exception:
+                pass  # closed under it
+            await beyond.wait_closed(timeout=10)
+            await within.send_message("still here?")
+            return await within.next_message(), within.is_closed, beyond.close_code
+
+    with running_service(Echo(), max_message_rate=rate) as runner:
+        answer, within_closed, code = asyncio.run(scenario(runner))
+    assert answer == "echo still here?" and not within_closed
+    assert code == 4429

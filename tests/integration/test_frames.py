@@ -69,7 +69,7 @@ def test_two_connections_sharing_an_area_receive_the_same_frames(recorder: Recor
             return made, await a.next_frame(), await b.next_frame()
 
     with running_service(recorder) as runner:
-        area = runner.service.create_render_area("Shared", 80, 60)
+        area = runner.call(runner.service.create_render_area, "Shared", 80, 60)
         made, a, b = asyncio.run(scenario(runner.url("Shared")))
         source = recorder.sources["Shared"]
     assert area.width == 80

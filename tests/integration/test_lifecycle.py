@@ -89,8 +89,8 @@ def test_render_area_created_up_front_outlives_its_connections(recorder: Recorde
             assert (view.width, view.height) == (320, 200)
 
     with running_service(recorder) as runner:
-        area = runner.service.create_render_area("Kept", 320, 200)
-        assert runner.service.create_render_area("Kept", 1, 1) is area
+        area = runner.call(runner.service.create_render_area, "Kept", 320, 200)
+        assert runner.call(runner.service.create_render_area, "Kept", 1, 1) is area
         asyncio.run(scenario(runner.url("Kept")))
         wait_until(lambda: "on_disconnected_client" in recorder.names())
         assert runner.service.get_render_area("Kept") is area

@@ -21,7 +21,7 @@ def test_an_idle_service_does_not_spin_when_a_still_falls_due_with_nobody_to_sen
             assert not (await view.next_frame()).is_still  # it leaves before the still falls due
 
     with running_service(Recorder(), still_delay=0.2) as runner:
-        runner.service.create_render_area("Kept", 32, 24)
+        runner.call(runner.service.create_render_area, "Kept", 32, 24)
         asyncio.run(scenario(runner))
         wait_until(lambda: runner.service.num_clients == 0)
         before = runner.iterations
@@ -107,3 +107,26 @@ def test_a_malformed_size_answer_is_logged_and_the_requested_size_kept(caplog) -
         accept = asyncio.run(scenario(runner.url("Odd", "width=40&height=30")))
     assert (accept.width, accept.height) == (40, 30)
     assert "not (width, height)" in caplog.text
+
+
+def test_issue_19_a_disposed_scene_gives_its_framebuffers_memory_back() -> None:
+    """Item 9: 438 MB stayed after a client's 3840x2160 areas closed. Mesa kept the last framebuffer
+    drawn into and the last read from referenced in the context's state, after they were deleted."""
+    import psutil
+
+    process = psutil.Process()
+
+    def render_and_dispose(width: int, height: int) -> None:
+        scene = rv.SceneManager()
+        examiner = rv.SceneExaminer()
+        examiner.add_child(rv.GradientBackground())
+        examiner.add_child(rv.Cone())
+        scene.scene_graph = examiner
+        assert scene.render(width, height).shape == (height, width, 3)  # a still: 4x multisampled
+        scene.dispose()
+
+    render_and_dispose(64, 64)  # the context made, the shaders compiled: what stays anyway
+    before = process.memory_info().rss
+    render_and_dispose(2048, 2048)  # 3 x 64 MiB multisampled buffers, 16 MiB resolved, 12 MiB read back
+    kept = (process.memory_info().rss - before) / (1 << 20)
+    assert kept < 40, f"{kept:.0f} MiB still held after the scene was disposed"

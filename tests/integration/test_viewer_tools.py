@@ -232,7 +232,9 @@ def test_render_area_screenshot_returns_png_bytes_or_an_array_on_the_dispatch_th
                 assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), still.image)
                 assert np.array_equal(array, still.image) and small.shape == (48, 64, 3)
                 with pytest.raises(ValueError, match="1 to 16384 pixels"):
-                    area.screenshot(0, 10)
+                    await asyncio.to_thread(runner.call, area.screenshot, 0, 10)
+                with pytest.raises(rv.WrongThreadError, match="call_soon"):
+                    area.screenshot()  # this test's thread draws nothing: it is told where to call
 
         asyncio.run(run())
 
