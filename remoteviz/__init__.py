@@ -61,6 +61,7 @@ from .service import (
     ServiceListener as ServiceListener,
     ServiceSettings as ServiceSettings,
 )
+from .showing import show as show
 
 __version__ = "0.1.0"
 
@@ -124,7 +125,7 @@ def _scene() -> types.ModuleType:
 
 def __getattr__(name: str) -> object:
     if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
-        return [n for n in globals() if n[0].isupper()] + list(_scene().__all__)
+        return [n for n in globals() if n[0].isupper()] + ["show"] + list(_scene().__all__)
     if name[0].isupper() and name in _scene().__all__:
         return getattr(_scene(), name)
     raise AttributeError(f"module 'remoteviz' has no attribute {name!r}")
