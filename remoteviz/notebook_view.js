@@ -11,7 +11,6 @@
 // the kernel for a fresh, short-lived one each time it connects directly.
 
 const DIRECT_TIMEOUT_MS = 8000;  // no "connected" by then on the direct path: relay instead
-const TOKEN_TIMEOUT_MS = 20000;
 const RELAY_SCHEME = "remoteviz-relay:";
 const RELAY_SOCKET = Symbol.for("remoteviz.notebook.RelaySocket");
 
@@ -97,14 +96,10 @@ class KernelChannel {
     this.model.send({ channel: this.key, ...fields }, undefined, buffers);
   }
 
-  /** A fresh token for the direct connection ("" where the service needs none). */
+  /** A fresh token for the direct connection ("" where the service needs none), once the kernel answers. */
   token() {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("the kernel did not answer (is it busy?)")), TOKEN_TIMEOUT_MS);
-      this.tokenWaiters.push((token) => {
-        clearTimeout(timer);
-        resolve(token);
-      });
+    return new Promise((resolve) => {
+      this.tokenWaiters.push(resolve);
       this.send({ type: "token" });
     });
   }
@@ -221,7 +216,9 @@ async function render({ model, el }) {
       if (event[0] === "failure") status.textContent = `the service cannot ${event[1].stage} frames: ${event[1].detail}`;
     });
     const url = model.get("url");
+    if (!relayed) status.textContent = "waiting for the kernel…";  // it answers between cells
     current.connectTo(relayed ? channel.relayUrl(url) : withToken(url, await channel.token()));
+    if (area === current) status.textContent = "connecting…";
     if (!relayed) setTimeout(() => settle(false), DIRECT_TIMEOUT_MS);
     return outcome;
   };
