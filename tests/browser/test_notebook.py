@@ -58,7 +58,7 @@ def settled_image(page: Page, index: int, unlike: np.ndarray | None = None,
 WIDGET_SETTINGS = Path("lab", "user-settings", "@jupyter-widgets", "jupyterlab-manager", "plugin.jupyterlab-settings")
 
 
-def run_the_notebook(tmp_path: Path, new_page: Callable[..., Page], kernel_port_blocked: bool) -> dict:
+def run_the_notebook(tmp_path: Path, new_page: Callable[..., Page], kernel_port: str = "reachable") -> dict:
     """JupyterLab with the example notebook (widget state saved with it), every cell run from the
     page; the views checked (the cone, orange, turning on a drag, the second view following), then
     the notebook saved. What the page saw: its WebSocket URLs, the views' statuses, the saved file."""
@@ -78,12 +78,15 @@ def run_the_notebook(tmp_path: Path, new_page: Callable[..., Page], kernel_port_
         sockets: list[str] = []  # the URLs of the page's WebSockets (those refused too)
         page = new_page("about:blank", viewport={"width": 1200, "height": 1000})
         page.on("websocket", lambda socket: sockets.append(socket.url))
+        kernel_port_blocked = kernel_port != "reachable"
         if kernel_port_blocked:
             # The page cannot reach the kernel's own port, as from a remote JupyterHub or VS Code:
-            # any WebSocket to a port other than JupyterLab's is closed before it opens.
+            # any WebSocket to a port other than JupyterLab's is closed before it opens ("refused"),
+            # or opens and never answers ("silent", as through a proxy that holds it).
             def refuse(socket: WebSocketRoute) -> None:
                 sockets.append(socket.url)
-                socket.close()
+                if kernel_port == "refused":
+                    socket.close()
 
             page.route_web_socket(re.compile(rf"^wss?://127\.0\.0\.1:(?!{port}/)\d+/"), refuse)
         page.goto(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={TOKEN}")
@@ -146,7 +149,7 @@ def assert_no_token_saved(saved: str, tokens: list[str]) -> None:
 
 @pytest.mark.timeout(600)  # JupyterLab and a kernel start on a loaded 2-core machine
 def test_the_notebook_shows_a_live_view_that_turns_on_a_drag(tmp_path, new_page) -> None:
-    seen = run_the_notebook(tmp_path, new_page, kernel_port_blocked=False)
+    seen = run_the_notebook(tmp_path, new_page)
     direct = [url for url in seen["sockets"] if "/TheCone" in url]
     assert len(direct) == 2, seen["sockets"]  # one straight to the kernel's service per view
     tokens = [parse_qs(urlsplit(url).query)["token"][0] for url in direct]
@@ -154,9 +157,11 @@ def test_the_notebook_shows_a_live_view_that_turns_on_a_drag(tmp_path, new_page)
 
 
 @pytest.mark.timeout(600)
-def test_the_notebook_works_through_jupyter_when_the_kernels_port_cannot_be_reached(tmp_path, new_page) -> None:
+@pytest.mark.parametrize("kernel_port", ["refused", "silent"])
+def test_the_notebook_works_through_jupyter_when_the_kernels_port_cannot_be_reached(tmp_path, new_page,
+                                                                                     kernel_port) -> None:
     # Frames come and the drag goes through Jupyter's own widget channel (run_the_notebook checks both).
-    seen = run_the_notebook(tmp_path, new_page, kernel_port_blocked=True)
+    seen = run_the_notebook(tmp_path, new_page, kernel_port)
     assert seen["statuses"] == ["TheCone: connected through Jupyter"] * 2
     tried = [url for url in seen["sockets"] if "/TheCone" in url]
     assert len(tried) == 2, seen["sockets"]  # the direct path was tried first, and refused
