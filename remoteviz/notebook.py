@@ -69,7 +69,7 @@ def jupyter_server_origins() -> list[str]:
     except ImportError:  # no Jupyter here: no page to let in directly
         return []
     origins: list[str] = []
-    for info in sorted(Path(jupyter_runtime_dir()).glob("j*server-*.json")):
+    for info in sorted(Path(jupyter_runtime_dir()).glob("*server-*.json")):  # jpserver-, nbserver- (Notebook 6)
         try:
             url = json.loads(info.read_text()).get("url", "")
         except (OSError, ValueError):
