@@ -68,6 +68,7 @@ from .service import (
     ServiceListener as ServiceListener,
     ServiceSettings as ServiceSettings,
 )
+from .showing import show as show
 
 __version__ = "0.1.0"
 
@@ -149,7 +150,8 @@ def _scene() -> types.ModuleType:
 
 def __getattr__(name: str) -> object:
     if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
-        return [n for n in globals() if n[0].isupper()] + list(_scene().__all__) + list(_VIEWER_NAMES)
+        return ([n for n in globals() if n[0].isupper()] + ["show"] + list(_scene().__all__)
+                + list(_VIEWER_NAMES))
     if name in _VIEWER_NAMES:
         return getattr(importlib.import_module(".viewer_tools", __name__), name)
     # Only names that could be the scene's load it (a probe such as ``__wrapped__`` must not).

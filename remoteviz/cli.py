@@ -58,19 +58,25 @@ class _Viewer(ServiceListener):
         self._encoders = _ChosenEncoders(encoder)
 
     def on_instantiated_render_area(self, render_area: RenderArea) -> None:
-        from . import rendering
-
-        examiner = rendering.SceneExaminer()
-        examiner.add_child(rendering.GradientBackground())
-        for node in self._content():
-            examiner.add_child(node)
-        render_area.scene_manager.scene_graph = examiner
-        examiner.view_all(render_area.viewport)
-        render_area.touch_manager.add_default_recognizers()
+        viewer_scene(render_area, self._content())
         render_area.add_listener(self._encoders)
         from .viewer_tools import ViewerTools
 
         ViewerTools(render_area)  # the page's toolbar, model tree and measuring tools
+
+
+def viewer_scene(render_area: RenderArea, nodes: Sequence[Node]) -> None:
+    """Show ``nodes`` in ``render_area`` as ``remoteviz view`` does: in an examiner over a gradient
+    background, the camera fitted to them, the default touch gestures on (``rv.show`` too)."""
+    from . import rendering
+
+    examiner = rendering.SceneExaminer()
+    examiner.add_child(rendering.GradientBackground())
+    for node in nodes:
+        examiner.add_child(node)
+    render_area.scene_manager.scene_graph = examiner
+    examiner.view_all(render_area.viewport)
+    render_area.touch_manager.add_default_recognizers()
 
 
 def _load_meshes(paths: Sequence[str]) -> list[Node]:
@@ -162,6 +168,13 @@ def _convert(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(f"remoteviz: wrote {args.store}")
     return 0
+def serve(nodes: Sequence[Node], *, host: str = "127.0.0.1", port: int = 8080, encoder: str = "png",
+          open_browser: bool = False) -> int:
+    """Show ``nodes`` on the built-in viewer page as ``remoteviz view`` does, until Ctrl-C: print
+    the URL (and open it with ``open_browser``). The exit status: 0, or 1 if the service could
+    not open (the log says why)."""
+    options = argparse.Namespace(host=host, port=port, encoder=encoder, open=open_browser)
+    return _serve(_Viewer(lambda: list(nodes), encoder), options)
 
 
 def _open_browser(url: str) -> None:

@@ -49,6 +49,14 @@ MESSAGE_BURST = 2.0
 a flood (4429): the one number docs/protocol.md and docs/security.md quote (a test holds them to it)."""
 
 
+class _RoutineAtDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger: its INFO lines are routine ("HTTP response sent", "connection closed",
+    one or two per request), so they go out at DEBUG; its warnings and errors stay as they are."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        super().log(logging.DEBUG if level == logging.INFO else level, msg, *args, **kwargs)
+
+
 @dataclass(frozen=True)
 class TransportLimits:
     """What the network thread enforces before the service sees anything."""
@@ -380,7 +388,7 @@ class Transport:
             max_queue=4,
             max_size=self._limits.max_message_size,
             ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
-            close_timeout=2, server_header="remoteviz", logger=log)
+            close_timeout=2, server_header="remoteviz", logger=_RoutineAtDebug(log))
         if not unix_path:
             self.port = self._server.sockets[0].getsockname()[1]
 

@@ -1,8 +1,9 @@
 """HelloCone: the RemoteViz getting-started example, in Python.
 
-    python examples/hello_cone/hello_cone.py [--host 127.0.0.1] [--port 8080] [--encoder jpeg]
+    python examples/hello_cone/hello_cone.py [--host 127.0.0.1] [--port 8080] [--encoder jpeg] [--allow-origin null]
 
-then open http://127.0.0.1:8080/ . Every page opened on it shares the render area "TheCone".
+then open http://127.0.0.1:8080/ . ``--allow-origin ORIGIN`` (repeatable) lets pages of another
+origin connect: ``null`` for a page of your own opened from a file, as the client's README shows. Every page opened on it shares the render area "TheCone".
 A page may pick its encoder with a connection parameter: http://127.0.0.1:8080/?encoder=h264 ,
 its frame rate cap with another: ?max_fps=30 (default 60), its target rate with ?fps=60 (default
 30), and ask for cost-aware scaling with ?cost_aware=1 (interactive frames rendered smaller while
@@ -74,7 +75,7 @@ class HelloConeServiceListener(rv.ServiceListener):
 def settings_from(args: argparse.Namespace) -> rv.ServiceSettings:
     """The service settings for the command line ``args``."""
     return rv.ServiceSettings(host=args.host, port=args.port, static_dir=str(STATIC_DIR),
-                              render_threads=args.render_threads)
+                              render_threads=args.render_threads, allowed_origins=list(args.allow_origin))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="encoders when the page names none (default png: PNG still, JPEG interactive)")
     parser.add_argument("--render-threads", type=int, default=None,
                         help="render areas drawn at once (default: one per core; 1: on the dispatch thread)")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages of this origin connect too, e.g. http://localhost:3000, or null for a "
+                             "page opened from a file (repeatable; logged at start)")
     parser.add_argument("--preview", action="store_true",
                         help="also show each render area in a window on this machine (needs a display)")
     return parser.parse_args(argv)

@@ -1,8 +1,10 @@
-"""Volume viewer: a CT-like volume ray cast on the server, with a transfer-function editor on the page.
+"""Volume viewer: your volume, or a CT-like phantom, ray cast on the server, with a transfer-function editor on the page.
 
-    python examples/volume/volume_viewer.py [--host 127.0.0.1] [--port 8080] [--size 128]
+    python examples/volume/volume_viewer.py [scan.npy] [--host 127.0.0.1] [--port 8080] [--size 128]
 
-then open http://127.0.0.1:8080/ . The page's sliders send JSON messages that change the
+then open http://127.0.0.1:8080/ . The file is a numpy ``.npy`` array of shape (z, y, x) (uint8,
+uint16 or float32; other numbers are converted), read without loading it whole until drawn;
+without one, a ``--size``-voxel CT phantom shows. The page's sliders send JSON messages that change the
 transfer function's opacity and preset, the rendering mode, a clip plane and an axial slice; a
 double click on the picture picks the first voxel above the transfer function's visible
 threshold and the page shows its value. Every page shares the render area "TheVolume".
@@ -63,17 +65,20 @@ class VolumeScene:
     hide it).
     """
 
-    def __init__(self, data: np.ndarray) -> None:
+    def __init__(self, data: np.ndarray, data_range: tuple[float, float] = DATA_RANGE, name: str = "ct") -> None:
         self.preset, self.opacity = "ct", 1.0
         nz, ny, nx = data.shape
         origin = -(np.array([nx, ny, nz]) - 1) / 2.0
         self.volume = rv.Volume(
-            data, origin=origin, data_range=DATA_RANGE, name="ct",
+            data, origin=origin, data_range=data_range, name=name,
             transfer_function=rv.TransferFunction.preset(self.preset),
         )
+        # The phantom's slice shows a CT brain window; another volume's shows its whole range.
+        low, high = data_range
+        window, level = (1500.0, 1200.0) if data_range == DATA_RANGE else (high - low or 1.0, (low + high) / 2.0)
         self.clip = rv.ClipPlane(normal=(-1.0, 0.0, 0.0), on=False, name="clip")
         self.slice = rv.OrthoSlice.of_volume(self.volume, axis="z", index=nz // 2, colormap="grey",
-                                             window=1500.0, level=1200.0, name="axial slice")
+                                             window=window, level=level, name="axial slice")
         self.slice_switch = rv.Switch([self.slice], which_child=-1)
         self.label = rv.Text2D("double-click to pick a voxel", screen_position=(8, 8), font_size=15)
         self.root = rv.SceneExaminer()
@@ -161,14 +166,28 @@ class VolumeAreaListener(rv.RenderAreaListener):
         return True
 
 
-class VolumeServiceListener(rv.ServiceListener):
-    """Builds each render area's volume scene from one shared phantom array."""
+def read_volume(path: Path) -> np.ndarray:
+    """A ``.npy`` file's 3-D array, as a volume takes it (uint8, uint16 or float32)."""
+    if path.suffix.lower() != ".npy":
+        raise ValueError(f"{path}: not a volume file this example reads (a .npy array of shape (z, y, x))")
+    data: np.ndarray = np.load(path, mmap_mode="r")
+    if data.ndim != 3 or min(data.shape) < 2:
+        raise ValueError(f"{path}: expected a 3-D array of at least 2 voxels a side, got shape {data.shape}")
+    return data if data.dtype in (np.uint8, np.uint16, np.float32) else data.astype(np.float32)
 
-    def __init__(self, size: int = 128) -> None:
-        self.data = ct_phantom(size)
+
+class VolumeServiceListener(rv.ServiceListener):
+    """Builds each render area's volume scene from one shared array (the file's, else the phantom)."""
+
+    def __init__(self, size: int = 128, path: Path | None = None) -> None:
+        self.data = read_volume(path) if path is not None else ct_phantom(size)
+        self.name = path.name if path is not None else "ct"
+        finite = np.asarray(self.data[np.isfinite(self.data)]) if path is not None else None
+        self.data_range = (DATA_RANGE if finite is None or finite.size == 0
+                           else (float(finite.min()), float(finite.max())))
 
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
-        scene = VolumeScene(self.data)
+        scene = VolumeScene(self.data, self.data_range, self.name)
         render_area.scene_manager.scene_graph = scene.root
         scene.root.view_all(render_area.viewport)
         render_area.touch_manager.add_default_recognizers()
@@ -178,6 +197,7 @@ class VolumeServiceListener(rv.ServiceListener):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", type=Path, default=None, help="a volume: a .npy array of shape (z, y, x)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     parser.add_argument("--size", type=int, default=128, help="voxels along each side (default 128)")
@@ -189,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     service = rv.Service.instance()
-    service.add_listener(VolumeServiceListener(args.size))
+    try:
+        listener = VolumeServiceListener(args.size, args.file)
+    except (OSError, ValueError) as error:  # a missing or unreadable file: its reason, not a traceback
+        raise SystemExit(f"volume_viewer: {error}") from None
+    service.add_listener(listener)
     print(f"Volume viewer is running: open http://{args.host}:{args.port}/")
     service.run(rv.ServiceSettings(host=args.host, port=args.port, static_dir=str(STATIC_DIR)))
 

@@ -4,6 +4,9 @@ names the URL, the built-in viewer page there shows the cone, and a drag turns i
 from __future__ import annotations
 
 import socket
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ..markdown import block_under
@@ -86,3 +89,19 @@ def test_a_service_that_cannot_render_says_so_on_the_built_in_page_and_why_in_it
         status = page.locator("#status").text_content()
         assert status.startswith("TheCone: the service cannot render frames:") and "bogus" not in status, status
         service.wait_for("render of .* failed.*bogus")
+
+
+def test_the_readme_service_logs_no_line_per_request(tmp_path) -> None:
+    # Its log at INFO says where to point the browser, not one or two lines for each file a page loads.
+    with service_process(str(readme_service(tmp_path))) as service:
+        url = service.url
+        service.wait_for("no access token is required")  # the last of the start lines
+        time.sleep(0.5)
+        started = len(service.lines)
+        for path in ("", "remoteviz/remoteviz.js", "missing.png", ""):
+            try:
+                urllib.request.urlopen(url + path, timeout=10).read()
+            except urllib.error.HTTPError as error:
+                assert error.code == 404
+        time.sleep(0.5)
+        assert service.lines[started:] == [], "\n".join(service.lines)

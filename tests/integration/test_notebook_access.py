@@ -1,34 +1,59 @@
-"""A notebook's service: pages of Jupyter's origin get in with the token their view carries; a
-page of any other site, or one without the token, does not."""
+"""A notebook's service: the pages of the Jupyter servers on this machine get in with a short-lived
+token they ask the kernel for; a page of any other origin, or one without a token, does not; no
+token is in the widget's state (what a saved notebook keeps)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 
 import pytest
 
 import remoteviz as rv
 from remoteviz import client, notebook
 from remoteviz.client import ServiceClosed
+from remoteviz.tokens import verify_token
+
+from .test_hostile_clients import refusal_for
+
+JUPYTER = "http://127.0.0.1:8888"
 
 
-def test_a_notebook_view_opens_with_its_token_and_nothing_opens_without_one() -> None:
+@pytest.fixture
+def jupyter_server(tmp_path, monkeypatch) -> None:
+    """A Jupyter server's runtime file, as JupyterLab writes it for its kernels to find."""
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    (tmp_path / "jpserver-4242.json").write_text(json.dumps({"url": f"{JUPYTER}/", "port": 8888, "pid": 4242}))
+
+
+def test_a_notebook_view_opens_with_its_token_from_the_jupyter_page_only(jupyter_server) -> None:
     async def scenario() -> None:
         service = rv.Service()
         notebook.start(service=service)
         try:
-            url = notebook.view("TheCone", 64, 48, service=service).url
-            async with client.connect(url, width=64, height=48, origin="http://127.0.0.1:8888") as view:
+            assert set(service.settings.allowed_origins or []) == {JUPYTER, "http://localhost:8888"}
+            widget = notebook.view("TheCone", 64, 48, service=service)
+            assert "token" not in widget.url and "token" not in json.dumps(widget.get_state(["url", "width"]))
+            token = widget.token()
+            assert token is not None
+            claims = verify_token(service.settings.access, token, "TheCone", now=time.time())  # type: ignore[arg-type]
+            assert claims.expires - time.time() <= notebook.VIEW_TOKEN_TTL <= 600, "minutes, not days"
+            url = f"{widget.url}?token={token}"
+            async with client.connect(url, width=64, height=48, origin=JUPYTER) as view:
                 assert view.accept.render_area_id == "TheCone"
                 assert (await view.next_frame()).image.shape == (48, 64, 3)  # the empty scene, drawn
-            bare = url.split("?")[0]
+            code, said = await refusal_for(url, origin="https://evil.example")  # a token is not enough elsewhere
+            assert code == 4002 and "may not connect" in said["detail"], (code, said)
             with pytest.raises(ServiceClosed, match="missing access token"):
-                async with client.connect(bare, width=64, height=48, origin="https://evil.example"):
+                async with client.connect(widget.url, width=64, height=48, origin=JUPYTER):
                     pass
-            other = notebook.view("Other", 64, 48, service=service).url.replace("/Other?", "/TheCone?")
+            other = notebook.view("Other", 64, 48, service=service).token()
             with pytest.raises(ServiceClosed, match="another render area"):
-                async with client.connect(other, width=64, height=48, origin="http://127.0.0.1:8888"):
+                async with client.connect(f"{widget.url}?token={other}", width=64, height=48, origin=JUPYTER):
                     pass
+            given = notebook.view("TheCone", 64, 48, service=service, token=token, mode="x")
+            assert given.token() == token and "token" not in given.url and given.url.endswith("/TheCone?mode=x")
         finally:
             service.stop()
             await asyncio.sleep(0.1)  # the dispatch task sees the stop and closes the service
