@@ -45,6 +45,17 @@ class Ticket:
         self.released = True
         self._admission.count_released(self.address, self.identified)
 
+    def forwarded(self, address: str) -> str | None:
+        """Count the socket under ``address`` from now on: the client a trusted proxy names for it
+        (a socket of a trusted proxy is counted only in the totals until then). The reason it is
+        refused, if that address has no room; None once it is counted there."""
+        if self.released or address == self.address:
+            return None
+        refusal = self._admission.count_moved(self.address, address, self.identified)
+        if refusal is None:
+            self.address = address
+        return refusal
+
 
 class Admission:
     """The counts of open sockets, per address and in all."""
@@ -56,34 +67,64 @@ class Admission:
         self._sockets_total = 0
         self._unidentified_total = 0
 
-    def admit(self, address: str) -> Ticket | str:
-        """A ticket for a new socket from ``address``, or the reason it is refused."""
+    def admit(self, address: str, per_address: bool = True) -> Ticket | str:
+        """A ticket for a new socket from ``address``, or the reason it is refused.
+
+        ``per_address`` False (a trusted proxy's socket): counted in the totals only, until
+        :meth:`Ticket.forwarded` names the client it carries.
+        """
         limits = self.limits
         if self._sockets_total >= limits.max_sockets:
             return "the service has reached its connection limit"
-        if self._sockets[address] >= limits.max_sockets_per_address:
-            return "too many connections from this address"
         if self._unidentified_total >= limits.max_unidentified:
             return "too many connections waiting for their hello"
-        if self._unidentified[address] >= limits.max_unidentified_per_address:
-            return "too many connections from this address waiting for their hello"
-        self._sockets[address] += 1
-        self._unidentified[address] += 1
+        if per_address and (refusal := self._per_address_refusal(address, identified=False)) is not None:
+            return refusal
         self._sockets_total += 1
         self._unidentified_total += 1
+        if not per_address:
+            return Ticket(self, "")
+        self._sockets[address] += 1
+        self._unidentified[address] += 1
         return Ticket(self, address)
+
+    def _per_address_refusal(self, address: str, identified: bool) -> str | None:
+        if self._sockets[address] >= self.limits.max_sockets_per_address:
+            return "too many connections from this address"
+        if not identified and self._unidentified[address] >= self.limits.max_unidentified_per_address:
+            return "too many connections from this address waiting for their hello"
+        return None
 
     def count_identified(self, address: str) -> None:
         """A socket from ``address`` said hello (its ticket says so, once)."""
-        self._unidentified[address] -= 1
+        if address:
+            self._unidentified[address] -= 1
         self._unidentified_total -= 1
 
     def count_released(self, address: str, identified: bool) -> None:
         """A socket from ``address`` closed (its ticket says so, once)."""
         if not identified:
             self.count_identified(address)
-        self._sockets[address] -= 1
         self._sockets_total -= 1
+        self._forget(address, identified=True)
+
+    def count_moved(self, old: str, new: str, identified: bool) -> str | None:
+        """A socket counted under ``old`` ("" : the totals only) is now ``new``'s, if it has room."""
+        if (refusal := self._per_address_refusal(new, identified)) is not None:
+            return refusal
+        self._forget(old, identified)
+        self._sockets[new] += 1
+        if not identified:
+            self._unidentified[new] += 1
+        return None
+
+    def _forget(self, address: str, identified: bool) -> None:
+        """Take one socket of ``address`` out of the per-address counts (and its hello wait unless ``identified``)."""
+        if not address:
+            return
+        self._sockets[address] -= 1
+        if not identified:
+            self._unidentified[address] -= 1
         for counter in (self._sockets, self._unidentified):
             if counter[address] <= 0:
                 del counter[address]  # no address is remembered once it has gone
