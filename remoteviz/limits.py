@@ -7,8 +7,13 @@ hello cost a slot like any other. The network thread alone uses these objects (n
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+UNIX_PEER = "unix"
+"""The address of a peer on a Unix socket (it has none); as a trusted proxy: whoever may reach the socket."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,49 @@ class Admission:
         return len(self._sockets)
 
 
+class TrustedProxies:
+    """Peers whose ``X-Forwarded-For`` names the client: a proxy in front (nginx), or the session
+    manager relaying its viewers. Limits and logs then count the client's address, not the proxy's.
+
+    Entries are addresses or networks (``"127.0.0.1"``, ``"10.0.0.0/8"``) and :data:`UNIX_PEER`.
+    The client is the right-most address of ``X-Forwarded-For`` that is not a trusted proxy
+    itself (addresses to its left could be made up by the client); a peer not trusted is its own
+    client, whatever it sends.
+    """
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        entries = list(entries)
+        self.unix = UNIX_PEER in entries
+        self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries if entry != UNIX_PEER]
+
+    def __bool__(self) -> bool:
+        return self.unix or bool(self._networks)
+
+    def trusts(self, address: str) -> bool:
+        """Whether ``address`` (a peer's) is a trusted proxy's."""
+        if address == UNIX_PEER:
+            return self.unix
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def client(self, peer: str, forwarded_for: str | None) -> str:
+        """The client's address of a request from ``peer`` carrying ``forwarded_for``."""
+        if not forwarded_for or not self.trusts(peer):
+            return peer
+        for entry in reversed(forwarded_for.split(",")):
+            entry = entry.strip()
+            try:
+                ipaddress.ip_address(entry)
+            except ValueError:
+                return peer  # a malformed list: the proxy's own address is all that is known
+            if not self.trusts(entry):
+                return entry
+        return peer
+
+
 class RateBucket:
     """A token bucket: ``rate`` units per second on average, bursts up to ``burst`` units."""
 
@@ -158,4 +206,4 @@ class RateBucket:
         return 0.0 if self._level >= 0 else -self._level / self.rate
 
 
-__all__ = ["Admission", "AdmissionLimits", "RateBucket", "Ticket"]
+__all__ = ["UNIX_PEER", "Admission", "AdmissionLimits", "RateBucket", "Ticket", "TrustedProxies"]

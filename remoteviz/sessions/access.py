@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import time
-from collections.abc import Iterable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from ..audit import LineBudget
+from ..limits import TrustedProxies
 from ..tokens import ANY_AREA, TokenError, issue_token, verify_token
 from .config import ManagerConfig
 
@@ -153,42 +152,10 @@ class StartTokens:
 # ---------------------------------------------------------------------- addresses
 
 
-def _networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
-
-
-class ClientAddresses:
-    """The address a request is counted and logged under: the peer's, or, when the peer is a
-    trusted proxy (``trusted_proxies``: nginx in front), the right-most address of
-    ``X-Forwarded-For`` that is not itself a trusted proxy."""
-
-    def __init__(self, trusted_proxies: Iterable[str]) -> None:
-        self._trusted = _networks(trusted_proxies)
-
-    def trusts(self, address: str | None) -> bool:
-        """Whether ``address`` is a trusted proxy's."""
-        if not self._trusted or not address:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
-
-    def of(self, request: web.BaseRequest) -> str:
-        """The client's address for ``request``."""
-        peer = request.remote or "unknown"
-        if not self.trusts(peer):
-            return peer
-        for entry in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-            entry = entry.strip()
-            try:
-                ipaddress.ip_address(entry)
-            except ValueError:
-                return peer  # a malformed list: the proxy's own address is all that is known
-            if not self.trusts(entry):
-                return entry
-        return peer
+def client_address(request: web.BaseRequest, trusted: TrustedProxies) -> str:
+    """The address a request is counted and logged under: the peer's, or, from a trusted proxy
+    (``trusted_proxies``: nginx in front), the client its ``X-Forwarded-For`` names."""
+    return trusted.client(request.remote or "unknown", request.headers.get("X-Forwarded-For"))
 
 
 # ---------------------------------------------------------------------- the log

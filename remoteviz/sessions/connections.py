@@ -23,8 +23,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..audit import Audit
-from ..limits import Admission, AdmissionLimits, Ticket
-from .access import CLIENT_KEY, ClientAddresses
+from ..limits import Admission, AdmissionLimits, Ticket, TrustedProxies
+from .access import CLIENT_KEY, client_address
 from .config import ManagerConfig
 
 log = logging.getLogger("remoteviz.sessions")
@@ -52,16 +52,16 @@ def admission_limits(config: ManagerConfig) -> AdmissionLimits:
 class Connections:
     """The counts of the manager's sockets and the rules each one is held to."""
 
-    def __init__(self, config: ManagerConfig, audit: Audit, addresses: ClientAddresses) -> None:
+    def __init__(self, config: ManagerConfig, audit: Audit, trusted: TrustedProxies) -> None:
         self.admission = Admission(admission_limits(config))
         self.header_timeout = config.header_timeout
         self.audit = audit
-        self.addresses = addresses
+        self.trusted = trusted
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Note the client's address on the request; tell its socket a whole request came, and when it ends."""
-        client = self.addresses.of(request)
+        client = client_address(request, self.trusted)
         request[CLIENT_KEY] = client
         transport = request.transport
         connection = transport.get_protocol() if transport is not None else None
@@ -93,7 +93,7 @@ class CountedConnection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # a socket's transport, whatever the annotation
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
-        trusted = self._connections.addresses.trusts(address)
+        trusted = self._connections.trusted.trusts(address)
         ticket = self._connections.admission.admit(address, per_address=not trusted)
         if isinstance(ticket, str):
             self._connections.audit.refused(address, ticket)

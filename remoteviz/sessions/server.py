@@ -22,7 +22,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..http import CLIENT_DIR
-from .access import ACCESS_LOG, CLIENT_KEY, ClientAddresses, RequestLog, host_allowed, printable, served_hosts
+from ..limits import TrustedProxies
+from .access import ACCESS_LOG, CLIENT_KEY, RequestLog, host_allowed, printable, served_hosts
 from .api import RestApi
 from .backend import Backend
 from .config import ManagerConfig
@@ -61,7 +62,7 @@ class ManagerServer:
         self._client_dir = Path(self._config.client_dir) if self._config.client_dir else CLIENT_DIR
         api = RestApi(manager)
         self._hosts = served_hosts(self._config)
-        self._connections = Connections(self._config, manager.audit, ClientAddresses(self._config.trusted_proxies))
+        self._connections = Connections(self._config, manager.audit, TrustedProxies(self._config.trusted_proxies))
         self.app = web.Application(middlewares=[self._connections.middleware, self._check_host, api.cors])
         self.app.add_routes([
             web.get("/health", self._health), web.get("/ready", self._ready), web.get("/metrics", self._metrics),

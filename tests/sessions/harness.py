@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -91,6 +93,7 @@ class ManagerProcess:
         self.environ: dict[str, str] = {}
         self.arguments: list[str] | None = None  # the command, when not python -m remoteviz.sessions
         self.cwd = ROOT
+        self.preexec: Callable[[], None] | None = None  # run in the child before it starts (resource limits)
         settings.setdefault("max_instances_per_address", 64)
         settings.setdefault("max_pending_per_address", 64)
         settings.setdefault("max_connections_per_address", 256)
@@ -125,7 +128,7 @@ class ManagerProcess:
         env.update(self.environ)
         arguments = self.arguments or [sys.executable, "-m", "remoteviz.sessions", "--config", str(self.config)]
         self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                        cwd=self.cwd)
+                                        cwd=self.cwd, preexec_fn=self.preexec)
         ready = threading.Event()
 
         def read() -> None:
@@ -177,21 +180,32 @@ class ManagerProcess:
             self.stop()
 
     # ---- HTTP
-    def request(self, method: str, path: str, body: object = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict, dict[str, str]]:
-        """One HTTP request; (status, JSON body or {}, headers)."""
+    def request(self, method: str, path: str, body: object = None, headers: dict[str, str | None] | None = None,
+                source: str | None = None) -> tuple[int, dict, dict[str, str]]:
+        """One HTTP request (from the loopback address ``source``, e.g. 127.0.0.2, when given);
+        (status, JSON body or {}, headers). A header given as None is not sent."""
         data = json.dumps(body).encode() if body is not None else None
         # The API secret if there is one; else, for one session's route, that session's token (its page's right).
         credential = self.secret or self.tokens.get(path.removeprefix("/api/sessions/"), "")
         sent = {"Content-Type": "application/json", **({"Authorization": f"Bearer {credential}"} if credential else {}),
                 **(headers or {})}
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-                                         headers={k: v for k, v in sent.items() if v is not None})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+        sent = {k: v for k, v in sent.items() if v is not None}
+        if source is not None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(source, 0))
+            try:
+                connection.request(method, path, body=data, headers=sent)
+                response = connection.getresponse()
                 raw, status, answer_headers = response.read(), response.status, dict(response.headers)
-        except urllib.error.HTTPError as error:
-            raw, status, answer_headers = error.read(), error.code, dict(error.headers)
+            finally:
+                connection.close()
+        else:
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                             headers=sent)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    raw, status, answer_headers = response.read(), response.status, dict(response.headers)
+            except urllib.error.HTTPError as error:
+                raw, status, answer_headers = error.read(), error.code, dict(error.headers)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
