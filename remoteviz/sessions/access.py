@@ -181,13 +181,12 @@ class RequestLog(AbstractAccessLogger):
     credentials), status, seconds, and the session it served. Escaped, and rate-limited like the
     audit log (a flood of requests writes a bounded number of lines, and says how many it left out)."""
 
-    def __init__(self, logger: logging.Logger, log_format: str) -> None:
-        super().__init__(logger, log_format)
-        self._budget = LineBudget()
+    budget = LineBudget()
+    """One budget for the process: aiohttp makes an access logger per connection."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         """Write the line (aiohttp calls this when a request, or a relayed WebSocket, ends)."""
-        suppressed = self._budget.take()
+        suppressed = RequestLog.budget.take()
         if suppressed is None:
             return
         session = request.get(SESSION_KEY) or getattr(request, "match_info", {}).get("id") or "-"

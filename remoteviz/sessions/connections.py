@@ -22,7 +22,7 @@ from typing import cast
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..audit import Audit
+from ..audit import Audit, LineBudget
 from ..limits import Admission, AdmissionLimits, Ticket, TrustedProxies
 from .access import CLIENT_KEY, client_address
 from .config import ManagerConfig
@@ -32,6 +32,10 @@ log = logging.getLogger("remoteviz.sessions")
 RESERVED_FDS = 64
 """File descriptors kept for everything but client sockets: instances' control sockets, logs, files."""
 
+BACKLOG = 64
+"""The listen backlog, which is also how many sockets asyncio accepts at once before any is
+counted (and closed, if refused): kept apart in the file descriptor budget too."""
+
 
 def admission_limits(config: ManagerConfig) -> AdmissionLimits:
     """The configured socket limits, the total lowered so that every socket and its upstream fit
@@ -39,7 +43,7 @@ def admission_limits(config: ManagerConfig) -> AdmissionLimits:
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     total = config.max_connections
     if soft != resource.RLIM_INFINITY:
-        fitting = max(8, (soft - RESERVED_FDS) // 2)
+        fitting = max(8, (soft - RESERVED_FDS - BACKLOG) // 2)
         if fitting < total:
             log.warning("max_connections lowered from %d to %d to fit the file descriptor limit (ulimit -n %d)",
                         total, fitting, soft)
@@ -171,4 +175,19 @@ async def listen(runner: web.AppRunner, connections: Connections, host: str, por
     assert factory is not None  # set up
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: CountedConnection(factory(), connections), host, port,
-                                    ssl=ssl_context, reuse_address=True, backlog=128)
+                                    ssl=ssl_context, reuse_address=True, backlog=BACKLOG)
+
+
+class AcceptErrors(logging.Filter):
+    """Rate-limits asyncio's "accept() out of system resource" lines (one per failed accept, all at
+    once when the file descriptors run out) like the audit log; other lines pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._budget = LineBudget()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for such a line beyond the budget."""
+        if "out of system resource" not in str(record.msg):
+            return True
+        return self._budget.take() is not None

@@ -27,7 +27,7 @@ from .access import ACCESS_LOG, CLIENT_KEY, RequestLog, host_allowed, printable,
 from .api import RestApi
 from .backend import Backend
 from .config import ManagerConfig
-from .connections import Connections, listen
+from .connections import AcceptErrors, Connections, listen
 from .local import LocalProcessBackend
 from .manager import SessionManager
 from .proxy import Proxy
@@ -72,6 +72,7 @@ class ManagerServer:
         ])
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
+        self._accept_errors = AcceptErrors()
         self.port = 0
 
     @web.middleware
@@ -114,6 +115,7 @@ class ManagerServer:
         self._runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=2.0,
                                      access_log_class=RequestLog, access_log=ACCESS_LOG)
         await self._runner.setup()
+        logging.getLogger("asyncio").addFilter(self._accept_errors)
         self._listener = await listen(self._runner, self._connections, self._config.host, self._config.port,
                                       self._ssl_context())
         self.port = self._listener.sockets[0].getsockname()[1]
@@ -146,6 +148,7 @@ class ManagerServer:
         await self.manager.close()
         if self._listener is not None:
             self._listener.close()
+        logging.getLogger("asyncio").removeFilter(self._accept_errors)
         if self._runner is not None:
             await self._runner.cleanup()
         await self._proxy.close()
