@@ -176,6 +176,11 @@ class Proxy:
                         headers={"X-Forwarded-For": _client(request)},
                         timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0))
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                if isinstance(error, aiohttp.WSServerHandshakeError) and error.status == 503:
+                    # The instance counted this viewer's address (forwarded) and found it at its limit.
+                    await self._refuse(browser, request, "instance", "the viewer instance refused the connection: "
+                                       "too many connections from this address")
+                    return
                 log.warning("session %s: cannot reach the instance: %s", instance.id,
                             printable(error) if str(error) else "timed out")
                 await _close_with(browser, DisconnectReason.NETWORKFAILURE, CloseCode.NETWORKFAILURE,

@@ -27,6 +27,7 @@ from remoteviz import client
 from remoteviz.limits import TrustedProxies
 from remoteviz.sessions import issue_start_token
 
+from ..integration.harness import running_service
 from .harness import ROOT, ManagerProcess, wait_for
 
 SECRET = "the-application-backend-secret-0123"
@@ -64,9 +65,11 @@ async def _refusal(url: str) -> str:
     return str(messages[-1]["detail"])
 
 
-async def _accepted(url: str, source: str | None = None, port: int = 0) -> websockets.ClientConnection:
-    """A proxied viewer (from ``source``) once the instance accepted it."""
-    ws = await websockets.connect(url, sock=_source_socket(source, port) if source else None)
+async def _accepted(url: str, source: str | None = None, port: int = 0,
+                    headers: dict[str, str] | None = None) -> websockets.ClientConnection:
+    """A viewer (from ``source``, with ``headers``) once the service accepted it (calibration answered)."""
+    ws = await websockets.connect(url, sock=_source_socket(source, port) if source else None,
+                                  additional_headers=headers)
     await ws.send(HELLO)
     while True:
         data = await ws.recv()
@@ -339,12 +342,43 @@ def test_the_instance_counts_each_viewer_by_its_own_address_not_the_proxys(tmp_p
                 viewers = [await _accepted(join, f"127.0.1.{i + 1}", manager.port) for i in range(33)]
                 # From one address, the instance's limit still holds (the 33rd of that address is refused).
                 same = [await _accepted(join, "127.0.2.1", manager.port) for _ in range(32)]
-                with pytest.raises(AssertionError, match="cannot be reached|too many connections"):
-                    await _accepted(join, "127.0.2.1", manager.port)
+                refused = await websockets.connect(join, sock=_source_socket("127.0.2.1", manager.port))
+                await refused.send(HELLO)
+                messages = await _until_closed(refused)
+                assert refused.close_code == 4002 and messages[-1]["detail"] == \
+                    "the viewer instance refused the connection: too many connections from this address"
                 for ws in viewers + same:
                     await ws.close()
 
         asyncio.run(crowd())
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_service_behind_a_trusted_proxy_counts_the_address_it_forwards(trusted: bool):
+    """nginx in front of a service (deploy/nginx): every socket comes from nginx's address."""
+    settings = {"trusted_proxies": ["127.0.0.1"]} if trusted else {}
+    with running_service(max_connections_per_address=2, **settings) as running:
+        async def scenario() -> None:
+            def behind_proxy(client_address: str) -> dict[str, str]:
+                return {"X-Forwarded-For": f"198.51.100.1, {client_address}"}  # the left-most is made up
+
+            async def view(client_address: str) -> websockets.ClientConnection:
+                return await _accepted(running.url("A"), headers=behind_proxy(client_address))
+
+            viewers = [await view("203.0.113.1"), await view("203.0.113.1")]
+            if not trusted:  # the proxy's own address is full: nobody else gets in
+                with pytest.raises((websockets.InvalidMessage, websockets.InvalidStatus, OSError)):
+                    await view("203.0.113.2")
+                return
+            viewers += [await view(f"203.0.113.{i}") for i in range(2, 6)]  # 6 sockets from 127.0.0.1
+            with pytest.raises(websockets.InvalidStatus) as refused:  # a 3rd of one client's
+                await view("203.0.113.1")
+            assert refused.value.response.status_code == 503
+            assert b"too many connections from this address" in refused.value.response.body
+            for ws in viewers:
+                await ws.close()
+
+        asyncio.run(scenario())
 
 
 def test_trusted_proxies_name_the_right_most_address_that_is_not_a_proxy():
