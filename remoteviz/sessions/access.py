@@ -169,11 +169,16 @@ def printable(text: object, limit: int = 200) -> str:
     return escaped if len(escaped) <= limit else escaped[:limit] + "..."
 
 
-SESSION_KEY = "remoteviz_session"
+SESSION_KEY = web.RequestKey("remoteviz_session", str)
 """Where a handler notes, on the request, the session it served (for the request log)."""
 
-CLIENT_KEY = "remoteviz_client"
+CLIENT_KEY = web.RequestKey("remoteviz_client", str)
 """Where the manager notes, on the request, the client's address (forwarded, behind a trusted proxy)."""
+
+
+def request_client(request: web.BaseRequest) -> str:
+    """The client's address the manager noted on ``request`` (forwarded, behind a trusted proxy)."""
+    return str(request.get(CLIENT_KEY) or request.remote)
 
 
 class RequestLog(AbstractAccessLogger):
@@ -190,7 +195,7 @@ class RequestLog(AbstractAccessLogger):
         if suppressed is None:
             return
         session = request.get(SESSION_KEY) or getattr(request, "match_info", {}).get("id") or "-"
-        address = request.get(CLIENT_KEY) or request.remote
+        address = request_client(request)
         more = f" ({suppressed} more requests not logged)" if suppressed else ""
         self.logger.info("%s %s %s %d %.3fs session=%s%s", address, printable(request.method, 16),
                          printable(request.rel_url.raw_path), response.status, time, printable(session, 64), more)

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .access import CLIENT_KEY, SESSION_KEY, api_authorized, bearer, has_secret, origin_allowed, printable
+from .access import SESSION_KEY, api_authorized, bearer, has_secret, origin_allowed, printable, request_client
 from .manager import Grant, Owner, Refusal, SessionManager
 
 log = logging.getLogger("remoteviz.sessions")
@@ -102,7 +102,7 @@ class RestApi:
         ``secret_needed``), or None."""
         if not origin_allowed(request, self._config):
             self._manager.metrics.refused("origin")
-            self._manager.audit.refused(self._client(request), f"REST {request.method} {printable(request.path)}: "
+            self._manager.audit.refused(request_client(request), f"REST {request.method} {printable(request.path)}: "
                                         f"origin {printable(request.headers.get('Origin'))} not allowed")
             return _error(403, "origin not allowed")
         if secret_needed and not api_authorized(request, self._config):
@@ -111,15 +111,11 @@ class RestApi:
 
     def _no_secret(self, request: web.Request) -> web.Response:
         self._manager.metrics.refused("api_secret")
-        self._manager.audit.refused(self._client(request), f"REST {request.method} {printable(request.path)}: "
+        self._manager.audit.refused(request_client(request), f"REST {request.method} {printable(request.path)}: "
                                     "missing or wrong API secret")
         if not self._config.api_secret:
             return _error(403, "this needs the API secret, and none is configured (api_secret)")
         return _error(401, "missing or wrong API secret")
-
-    @staticmethod
-    def _client(request: web.Request) -> str:
-        return str(request.get(CLIENT_KEY) or request.remote)
 
     async def create(self, request: web.Request) -> web.Response:
         """``POST /api/sessions``."""
@@ -148,7 +144,7 @@ class RestApi:
         user = body.get("user")
         if user is not None and (not trusted or not isinstance(user, str) or not 0 < len(user) <= MAX_USER):
             return _error(400, f'"user" is a string of at most {MAX_USER} characters, given with the API secret')
-        owner = Owner(self._client(request), user, trusted)
+        owner = Owner(request_client(request), user, trusted)
         try:
             grant = await self._manager.create(body["app"], parameters, proxied=False, owner=owner)
         except Refusal as refusal:
@@ -199,7 +195,7 @@ class RestApi:
     def _not_yours(self, request: web.Request) -> web.Response:
         # One answer for "no such session" and "not your session": an id alone tells a stranger nothing.
         self._manager.metrics.refused("token")
-        self._manager.audit.refused(self._client(request), f"REST {request.method} of a session "
+        self._manager.audit.refused(request_client(request), f"REST {request.method} of a session "
                                     "without its token or the API secret")
         return _error(401 if self._config.api_secret else 403,
                       "unknown session, or neither its token nor the API secret given")
@@ -213,7 +209,7 @@ class RestApi:
             return self._not_yours(request)
         if not await self._manager.delete(session_id):
             return _error(404, "no such session")
-        log.info("session %s: deleted through REST by %s", session_id, self._client(request))
+        log.info("session %s: deleted through REST by %s", session_id, request_client(request))
         return web.Response(status=204)
 
     async def status(self, request: web.Request) -> web.Response:

@@ -174,8 +174,10 @@ async def listen(runner: web.AppRunner, connections: Connections, host: str, por
     factory = runner.server
     assert factory is not None  # set up
     loop = asyncio.get_running_loop()
+    # A TLS handshake comes before connection_made (before the socket is counted): bound it too.
     return await loop.create_server(lambda: CountedConnection(factory(), connections), host, port,
-                                    ssl=ssl_context, reuse_address=True, backlog=BACKLOG)
+                                    reuse_address=True, backlog=BACKLOG, ssl=ssl_context,
+                                    ssl_handshake_timeout=connections.header_timeout if ssl_context else None)
 
 
 class AcceptErrors(logging.Filter):

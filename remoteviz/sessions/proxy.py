@@ -31,7 +31,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..protocol import CloseCode, Disconnect, DisconnectReason, Notify
 from ..tokens import TokenError
-from .access import CLIENT_KEY, SESSION_KEY, StartTokens, origin_allowed, printable
+from .access import SESSION_KEY, StartTokens, origin_allowed, printable, request_client
 from .backend import Address, UnixAddress
 from .instances import Instance
 from .manager import Owner, Refusal, SessionManager
@@ -102,7 +102,7 @@ class Proxy:
 
     async def _refuse(self, browser: web.WebSocketResponse, request: web.Request, why: str, detail: str) -> None:
         self._metrics.refused(why)
-        self._manager.audit.refused(_client(request), f"proxy {printable(request.path)} ({why}): {detail}")
+        self._manager.audit.refused(request_client(request), f"proxy {printable(request.path)} ({why}): {detail}")
         try:
             await browser.send_str(_disconnect(DisconnectReason.REFUSED, detail))
             await browser.close(code=int(CloseCode.REFUSED), message=b"refused")
@@ -112,12 +112,12 @@ class Proxy:
     def _owner(self, request: web.Request, app: str, area: str) -> Owner:
         """Who starts an instance here; raises Refusal without a valid start token when a secret is set."""
         if self._start_tokens is None:
-            return Owner(_client(request))
+            return Owner(request_client(request))
         try:
             user = self._start_tokens.redeem(request.query.get("start"), app, area)
         except TokenError as error:
             raise Refusal(403, str(error)) from None
-        return Owner(_client(request), user)
+        return Owner(request_client(request), user)
 
     async def _serve(self, request: web.Request, browser: web.WebSocketResponse, app: str, area: str) -> None:
         if not origin_allowed(request, self._config):
@@ -155,7 +155,7 @@ class Proxy:
                 instance = await self._manager.join(session_id, token, area)
                 if instance.app != app:
                     raise Refusal(403, "the session is of another application")
-                log.info("session %s: proxied viewer from %s joins", instance.id, _client(request))
+                log.info("session %s: proxied viewer from %s joins", instance.id, request_client(request))
         except Refusal as refusal:
             await self._refuse(browser, request, why, refusal.reason)
             return
@@ -173,7 +173,7 @@ class Proxy:
                 async with asyncio.timeout(UPSTREAM_TIMEOUT):
                     upstream = await client.ws_connect(
                         url, params=query, max_msg_size=MAX_INSTANCE_MESSAGE, compress=0, autoping=True,
-                        headers={"X-Forwarded-For": _client(request)},
+                        headers={"X-Forwarded-For": request_client(request)},
                         timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0))
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
                 if isinstance(error, aiohttp.WSServerHandshakeError) and error.status == 503:
@@ -228,11 +228,6 @@ class Proxy:
             await other.close(code=send_code, message=send_reason)
         except ConnectionError:
             pass
-
-
-def _client(request: web.Request) -> str:
-    """The browser's address (forwarded by a trusted proxy in front of the manager)."""
-    return str(request.get(CLIENT_KEY) or request.remote)
 
 
 async def _close_with(browser: web.WebSocketResponse, reason: DisconnectReason, code: CloseCode, detail: str) -> None:

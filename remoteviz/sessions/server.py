@@ -23,7 +23,7 @@ from aiohttp.typedefs import Handler
 
 from ..http import CLIENT_DIR
 from ..limits import TrustedProxies
-from .access import ACCESS_LOG, CLIENT_KEY, RequestLog, host_allowed, printable, served_hosts
+from .access import ACCESS_LOG, RequestLog, host_allowed, printable, request_client, served_hosts
 from .api import RestApi
 from .backend import Backend
 from .config import ManagerConfig
@@ -82,7 +82,7 @@ class ManagerServer:
         if request.path in PROBES or host_allowed(request, self._hosts):
             return await handler(request)
         self.manager.metrics.refused("host")
-        self.manager.audit.refused(str(request.get(CLIENT_KEY) or request.remote),
+        self.manager.audit.refused(request_client(request),
                                    f"Host {printable(request.headers.get('Host'), 80)} is not served (allowed_hosts)")
         return web.Response(status=421, text="misdirected request: this host name is not served here\n")
 

@@ -437,3 +437,16 @@ def test_a_busy_port_ends_with_one_clear_line_and_a_clean_exit(tmp_path: Path):
         f"remoteviz-sessions: cannot listen on 127.0.0.1:{port}: the port is in use by another program "
         "(set port in the configuration, or REMOTEVIZ_SESSIONS_PORT)"], done.stderr
     assert "Unclosed" not in done.stdout + done.stderr
+
+
+def test_the_new_settings_are_validated_with_one_line_each():
+    from remoteviz.sessions.config import ConfigError, parse
+
+    base = {"apps": {"x": {"command": ["{python}", "x.py"]}}}
+    for key, value in (("allowed_hosts", ["viz.example.com:443"]), ("trusted_proxies", ["nginx"]),
+                       ("max_instances_per_address", 0), ("max_connections_without_request_per_address", -1),
+                       ("header_timeout", 0)):
+        with pytest.raises(ConfigError, match=f"\n  {key}: "):
+            parse({**base, key: value})
+    config = parse({**base, "allowed_hosts": ["Viz.Example.com"], "trusted_proxies": ["10.0.0.0/8", "::1"]})
+    assert config.allowed_hosts == ("viz.example.com",) and config.max_instances_per_address == 2
