@@ -353,6 +353,18 @@ def test_the_instance_counts_each_viewer_by_its_own_address_not_the_proxys(tmp_p
         asyncio.run(crowd())
 
 
+def test_a_manager_behind_a_trusted_proxy_limits_the_addresses_it_forwards(tmp_path: Path):
+    with ManagerProcess(tmp_path, trusted_proxies=["127.0.0.1"], max_instances_per_address=1) as manager:
+        def post(client_address: str, source: str = "127.0.0.1") -> int:
+            return manager.request("POST", "/api/sessions", {"app": "fake"}, source=source,
+                                   headers={"X-Forwarded-For": f"198.51.100.1, {client_address}"})[0]
+
+        assert [post("203.0.113.1"), post("203.0.113.1"), post("203.0.113.2")] == [201, 429, 201]
+        # A peer that is not a trusted proxy is its own address, whatever it forwards.
+        assert [post("203.0.113.3", source="127.0.0.2"), post("203.0.113.4", source="127.0.0.2")] == [201, 429]
+        wait_for(lambda: any(line.split()[4:6] == ["203.0.113.2", "POST"] for line in manager.log))
+
+
 @pytest.mark.parametrize("trusted", [True, False])
 def test_a_service_behind_a_trusted_proxy_counts_the_address_it_forwards(trusted: bool):
     """nginx in front of a service (deploy/nginx): every socket comes from nginx's address."""
