@@ -148,6 +148,10 @@ class StartTokens:
         self._used[signature] = claims.expires
         return claims.session_id
 
+    def give_back(self, token: str) -> None:
+        """The start it was redeemed for was refused (at a cap): the page may try again with it."""
+        self._used.pop(token.rsplit(".", 1)[-1], None)
+
 
 # ---------------------------------------------------------------------- addresses
 

@@ -2,8 +2,9 @@
 
 Without ``session``/``token`` in the query, a new instance of ``<app>`` is started for the
 connection (with an API secret configured, only for a page holding a start token that the
-application's backend minted: ``?start=``, :func:`.access.issue_start_token`); with them (what a REST answer in proxy mode, or a page that kept them, gives), the
-connection joins that session's instance. The page's ``hello`` is read first, so the proxy can
+application's backend minted: ``?start=``, :func:`.access.issue_start_token`); with them (what
+a REST answer in proxy mode, or a page that kept them, gives), the connection joins that
+session's instance. The page's ``hello`` is read first, so the proxy can
 talk the protocol to it while the instance starts: ``notify pendingNetworkCalibration`` (the page
 shows its loader), then, once the instance is ready, the same notification with the ``session``
 and ``token`` a reload can reconnect with. A refusal (cap, unknown app, bad token, bad origin)
@@ -146,7 +147,12 @@ class Proxy:
                 owner = self._owner(request, app, area)
                 if self._manager.can_spawn:  # else create() refuses at once: no loader to flash
                     await browser.send_str(_notify("pendingNetworkCalibration", state="launching"))
-                grant = await self._manager.create(app, proxied=True, owner=owner)
+                try:
+                    grant = await self._manager.create(app, proxied=True, owner=owner)
+                except Refusal:
+                    if self._start_tokens is not None:  # nothing started: the token may be tried again
+                        self._start_tokens.give_back(request.query.get("start", ""))
+                    raise
                 instance = grant.instance
                 await browser.send_str(_notify("pendingNetworkCalibration", state="ready", session=instance.id,
                                                token=grant.token, expires=grant.expires))

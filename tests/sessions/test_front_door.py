@@ -144,13 +144,20 @@ def test_a_user_named_by_the_application_has_a_limit_of_its_own(tmp_path: Path):
     with ManagerProcess(tmp_path, api_secret=SECRET, max_instances_per_user=2, max_instances_per_address=1,
                         rest_endpoint="proxy") as manager:
         # The application's backend (the secret, one address) starts sessions for its users.
-        for _ in range(2):
-            assert manager.request("POST", "/api/sessions", {"app": "fake", "user": "alice"})[0] == 201
+        alices = [manager.create("fake", user="alice") for _ in range(2)]
         status, answer, _ = manager.request("POST", "/api/sessions", {"app": "fake", "user": "alice"})
         assert (status, answer["error"]) == (429, "this user has 2 viewer instances already (at most 2)")
         # A page with a start token minted for alice counts against alice too.
         url = f"ws://127.0.0.1:{manager.port}/pattern/A?start={issue_start_token(SECRET, 'pattern', user='alice')}"
         assert asyncio.run(_refusal(url)) == "this user has 2 viewer instances already (at most 2)"
+        # Refused at a limit, the token started nothing: once alice has room, the page's retry works.
+        assert manager.request("DELETE", f"/api/sessions/{alices[0]['id']}")[0] == 204
+
+        async def retry() -> None:
+            async with client.connect(url, timeout=30) as remote:
+                await remote.next_frame(timeout=30)
+
+        asyncio.run(retry())
         assert manager.request("POST", "/api/sessions", {"app": "fake", "user": "bob"})[0] == 201
         # Without the secret nobody may name a user (it would escape the per-address limit).
         assert manager.request("POST", "/api/sessions", {"app": "fake", "user": "carol"},
