@@ -15,10 +15,15 @@ Starts ``remoteviz-sessions`` in a subprocess (its CPU and memory are its own) a
   manager's RSS at the start, middle and end of the loop;
 - the time from an instance's crash to its port being free in the manager, p50/p95;
 - with ``--soak SECONDS``, serial spawn/kill cycles (and a proxied connection every tenth) for that
-  long, with the manager's RSS every 30 s.
+  long, with the manager's RSS every 30 s;
+- the abuse phase (``--abuse SECONDS`` of attack, 0 to skip; ``--only-abuse`` runs nothing else):
+  a manager with the default limits under ``ulimit -n 256``; from 127.0.0.3, a spawn flood (REST
+  and proxy), 300 slow sockets (a header line every 2 s) and a WebSocket flood, while a legitimate
+  viewer from 127.0.0.2 spawns through the proxy and streams: its spawn-to-first-frame and
+  frames per second before, during and after, and the manager's fds, RSS and log bytes.
 
     python -m benchmarks.sessions [--spawns 10] [--pings 2000] [--connections 100] [--cycles 1000]
-                                  [--crashes 20] [--soak 600] [--output FILE]
+                                  [--crashes 20] [--soak 600] [--abuse 20] [--only-abuse] [--output FILE]
 
 The proxy and echo instances are ``tests/sessions/pattern_viewer.py`` (numpy frames, no OpenGL),
 the churn one ``tests/sessions/fake_viewer.py``. Figures compare only within one run.
@@ -28,9 +33,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import concurrent.futures
 import json
 import platform
+import resource
+import socket
 import sys
 import tempfile
 import threading
@@ -134,7 +142,7 @@ async def unix_round_trips(manager: ManagerProcess, count: int) -> dict[str, dic
     proxied = await RawView.open(manager.ws_url("pattern", "A"))
     assert proxied.session is not None
     session, token = proxied.session
-    pid = manager.session(session)["pid"]
+    pid = manager.session(session, token)["pid"]
     path = next(c.laddr for c in psutil.Process(pid).net_connections(kind="unix") if c.laddr)
     direct = await RawView.open(f"ws://localhost/A?token={token}", unix_path=path)
     return await timed_round_trips({"direct": direct, "proxied": proxied}, count)
@@ -281,6 +289,173 @@ def soak(manager: ManagerProcess, seconds: float) -> dict[str, object]:
     return {"seconds": seconds, "cycles": cycles, "port_collisions": collisions, "manager_rss_mb_every_30s": samples}
 
 
+# ---------------------------------------------------------------------- the abuse phase
+
+ATTACKER, VIEWER = "127.0.0.3", "127.0.0.2"  # two loopback addresses: "per address" is real
+
+
+def _from(source: str, port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+async def legit_view(manager: ManagerProcess, seconds: float) -> dict[str, float]:
+    """A viewer from ``VIEWER`` that starts its instance through the proxy, then asks for frames one
+    after the other (a redraw per frame, each acknowledged) for ``seconds``; its instance is then ended."""
+    started = time.perf_counter()
+    ws = await websockets.connect(manager.ws_url("pattern", "A"), sock=_from(VIEWER, manager.port),
+                                  compression=None, max_size=None, open_timeout=60)
+    view = RawView(ws)
+    await ws.send(json.dumps({"type": "hello", "version": 1, "client_id": "", "width": 320, "height": 240,
+                              "decoders": ["png", "jpeg"]}))
+    frames = 0
+
+    async def next_frame() -> None:
+        while True:
+            data = await asyncio.wait_for(ws.recv(), 60)
+            if isinstance(data, bytes) and data[0] == 1:
+                await ws.send(json.dumps({"type": "ack", "frame": int.from_bytes(data[4:8], "little"), "decode_ms": 1}))
+                return
+            if isinstance(data, str):
+                message = json.loads(data)
+                if message.get("type") == "notify" and message.get("session"):
+                    view.session = (message["session"], message["token"])
+                elif message.get("type") == "ping":
+                    await ws.send(json.dumps({"type": "pong", "t": message["t"]}))
+                elif message.get("type") == "disconnect":
+                    raise RuntimeError(f"the legitimate viewer was refused: {message}")
+
+    await next_frame()
+    spawn_ms = (time.perf_counter() - started) * 1000
+    began = time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        await ws.send(json.dumps({"type": "message", "text": "redraw"}))
+        await next_frame()
+        frames += 1
+    fps = frames / (time.perf_counter() - began)
+    await ws.close()
+    assert view.session is not None
+    session, token = view.session
+    manager.request("DELETE", f"/api/sessions/{session}", headers={"Authorization": f"Bearer {token}"})
+    return {"spawn_to_first_frame_ms": round(spawn_ms, 1), "fps": round(fps, 1)}
+
+
+class Attack:
+    """From ``ATTACKER``: a spawn flood (REST and proxy), 300 slow sockets and a WebSocket flood."""
+
+    def __init__(self, manager: ManagerProcess) -> None:
+        self.manager = manager
+        self.stop = threading.Event()
+        self.counts = {"rest_spawns": 0, "rest_refused": 0, "slow_sockets_opened": 0, "ws_connections": 0}
+        self._threads = [threading.Thread(target=self._spawn_flood, args=(mode,), daemon=True)
+                         for mode in ("never-ready", "hang")]
+        self._threads += [threading.Thread(target=self._slow_sockets, daemon=True),
+                          threading.Thread(target=lambda: asyncio.run(self._ws_flood()), daemon=True)]
+
+    def __enter__(self) -> Attack:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _spawn_flood(self, mode: str) -> None:
+        """Spawns that never get ready, or hang once ready, as fast as the manager answers."""
+        while not self.stop.is_set():
+            try:
+                status = self.manager.request("POST", "/api/sessions", {"app": "fake", "parameters": {"mode": mode}},
+                                              source=ATTACKER)[0]
+            except OSError:
+                time.sleep(0.01)  # refused at the accept
+                continue
+            self.counts["rest_spawns" if status == 201 else "rest_refused"] += 1
+
+    def _slow_sockets(self) -> None:
+        sockets: list[socket.socket] = []
+        while not self.stop.is_set():
+            while len(sockets) < 300 and not self.stop.is_set():
+                try:
+                    sock = _from(ATTACKER, self.manager.port)
+                    sock.sendall(b"POST /api/sessions HTTP/1.1\r\n")
+                    sockets.append(sock)
+                    self.counts["slow_sockets_opened"] += 1
+                except OSError:
+                    break
+            self.stop.wait(2.0)
+            for sock in list(sockets):  # a header line every 2 s; closed ones are opened again
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    sock.close()
+                    sockets.remove(sock)
+        for sock in sockets:
+            sock.close()
+
+    async def _ws_flood(self) -> None:
+        async def one() -> None:
+            while not self.stop.is_set():
+                try:
+                    async with websockets.connect(self.manager.ws_url("pattern", "A"),
+                                                  sock=_from(ATTACKER, self.manager.port), open_timeout=5) as ws:
+                        self.counts["ws_connections"] += 1
+                        await ws.send(json.dumps({"type": "hello", "version": 1}))
+                        for _ in range(200):  # a message flood while it lasts
+                            await ws.send(json.dumps({"type": "message", "text": "x" * 1000}))
+                except (OSError, websockets.WebSocketException, TimeoutError):
+                    await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(one() for _ in range(20)))
+
+
+def manager_footprint(manager: ManagerProcess) -> dict[str, float]:
+    process = psutil.Process(manager.pid)
+    return {"fds": process.num_fds(), "rss_mb": round(process.memory_info().rss / 2**20, 1),
+            "log_bytes": sum(len(line) + 1 for line in manager.log)}
+
+
+def _low_fd_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def abuse(tmp: Path, seconds: float, view_seconds: float = 5.0) -> dict[str, object]:
+    """The legitimate viewer before, during and after the attack; the manager's footprint around it."""
+    apps = {"pattern": {"command": ["{python}", str(PATTERN)]},
+            "fake": {"command": ["{python}", str(FAKE)], "parameters": ["mode"]}}
+    # The defaults users get, not the harness's lifted per-address limits.
+    defaults = {"max_instances_per_address": 2, "max_pending_per_address": 1, "max_connections_per_address": 32,
+                "max_connections_without_request_per_address": 8}
+    manager = ManagerProcess(tmp, apps=apps, max_instances=8, reconnect_grace=0.2, start_timeout=20.0, **defaults)
+    manager.preexec = _low_fd_limit
+    results: dict[str, object] = {"attack_seconds": seconds}
+    with manager:
+        results["before"] = asyncio.run(legit_view(manager, view_seconds))
+        time.sleep(1.0)
+        results["manager_before"] = manager_footprint(manager)
+        with Attack(manager) as attack:
+            time.sleep(max(2.0, seconds - view_seconds - 3))  # the attack at full strength first
+            results["during"] = asyncio.run(legit_view(manager, view_seconds))
+            results["manager_during"] = manager_footprint(manager)
+        results["attack"] = dict(attack.counts)
+        time.sleep(12.0)  # slow sockets time out, hung spawns stop (start_timeout), the log settles
+        results["after"] = asyncio.run(legit_view(manager, view_seconds))
+        time.sleep(1.0)
+        results["manager_after"] = manager_footprint(manager)
+        results["accept_errors_logged"] = sum("out of system resource" in line for line in manager.log)
+        # Whose lines the log grew by during the attack (logger names; the rest is the instances' output).
+        results["log_lines_by_logger"] = dict(collections.Counter(
+            line.split()[2] if len(line.split()) > 2 and line.split()[2].startswith(("remoteviz", "aiohttp", "asyncio"))
+            else "other" for line in manager.log))
+    before, during = results["before"], results["during"]
+    assert isinstance(before, dict) and isinstance(during, dict)
+    results["fps_during_over_before"] = round(during["fps"] / before["fps"], 2)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=10)
@@ -289,8 +464,18 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=1000)
     parser.add_argument("--crashes", type=int, default=20)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of serial spawn/kill cycles (RSS over time)")
+    parser.add_argument("--abuse", type=float, default=20.0, help="seconds of attack in the abuse phase (0: none)")
+    parser.add_argument("--only-abuse", action="store_true", help="run the abuse phase only")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
+    if args.only_abuse:
+        results = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "load_average": psutil.getloadavg()}
+        with tempfile.TemporaryDirectory() as tmp:
+            results["abuse"] = abuse(Path(tmp), args.abuse)
+        print("abuse:", json.dumps(results["abuse"]))
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+        return
     apps = {"hello_cone": {"command": ["{python}", str(HELLO_CONE)],
                            "env": {"PYOPENGL_PLATFORM": "egl", "EGL_PLATFORM": "surfaceless"}},
             "pattern": {"command": ["{python}", str(PATTERN)]},
@@ -326,6 +511,10 @@ def main() -> None:
             problems = [line for line in manager.log if " WARNING: " in line or " ERROR: " in line]
             results["manager_warnings"] = problems[:50]
             print(f"manager warnings: {len(problems)}", *problems[:10], sep="\n  ")
+    if args.abuse:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["abuse"] = abuse(Path(tmp), args.abuse)
+        print("abuse:", json.dumps(results["abuse"]))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {args.output}")

@@ -23,13 +23,31 @@ BURST = 50.0
 """Lines written at once before the rate applies."""
 
 
-class Audit:
-    """Writes refusal and protocol error lines to the ``remoteviz.audit`` logger."""
+class LineBudget:
+    """How many lines a log may write: ``rate`` a second on average, bursts of ``burst``; the
+    lines beyond are counted, and the count is handed to the next line let through. Thread-safe."""
 
     def __init__(self, rate: float = LINES_PER_SECOND, burst: float = BURST) -> None:
         self._lock = threading.Lock()
         self._bucket = RateBucket(rate, burst, time.monotonic())
         self._suppressed = 0
+
+    def take(self) -> int | None:
+        """None if this line must not be written; else how many were not written since the last one."""
+        with self._lock:
+            if self._bucket.take(1, time.monotonic()) > 0:
+                self._bucket.take(-1, time.monotonic())  # not written: give the token back
+                self._suppressed += 1
+                return None
+            suppressed, self._suppressed = self._suppressed, 0
+            return suppressed
+
+
+class Audit:
+    """Writes refusal and protocol error lines to the ``remoteviz.audit`` logger."""
+
+    def __init__(self, rate: float = LINES_PER_SECOND, burst: float = BURST) -> None:
+        self._budget = LineBudget(rate, burst)
 
     def refused(self, address: str, reason: str, render_area_id: str | None = None) -> None:
         """A connection from ``address`` (to ``render_area_id``, once known) was refused (REFUSED, a
@@ -42,12 +60,9 @@ class Audit:
         self._write("protocol error from %s: %s", address, reason)
 
     def _write(self, text: str, address: str, reason: str) -> None:
-        with self._lock:
-            if self._bucket.take(1, time.monotonic()) > 0:
-                self._bucket.take(-1, time.monotonic())  # not written: give the token back
-                self._suppressed += 1
-                return
-            suppressed, self._suppressed = self._suppressed, 0
+        suppressed = self._budget.take()
+        if suppressed is None:
+            return
         reason = reason.replace("\n", " ")[:200]
         if suppressed:
             log.warning(text + " (and %d more lines not logged)", address, reason, suppressed)
@@ -55,4 +70,4 @@ class Audit:
             log.warning(text, address, reason)
 
 
-__all__ = ["Audit"]
+__all__ = ["Audit", "LineBudget"]

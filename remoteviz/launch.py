@@ -10,6 +10,8 @@ variables; the user's code does not change, because :meth:`Service.open` calls
 - ``REMOTEVIZ_UNIX_SOCKET``: listen on this Unix socket path instead, and on no TCP port at all
   (proxy mode: only the manager connects, through a folder only its user can enter).
 - ``REMOTEVIZ_SESSION_ID``: the session this process serves.
+- ``REMOTEVIZ_TRUSTED_PROXIES``: comma-separated peers added to ``ServiceSettings.trusted_proxies``
+  (``unix``: the manager, relaying on the Unix socket, names each viewer in ``X-Forwarded-For``).
 - ``REMOTEVIZ_ACCESS_SECRET``: the session's token secret; every connection must then carry a
   token (``?token=``) minted for this session (:mod:`remoteviz.tokens`).
 - ``REMOTEVIZ_CONTROL_FD``: one end of a socket pair to the manager, line based. The service
@@ -62,6 +64,7 @@ ENV_SESSION_ID = "REMOTEVIZ_SESSION_ID"
 ENV_ACCESS_SECRET = "REMOTEVIZ_ACCESS_SECRET"
 ENV_CONTROL_FD = "REMOTEVIZ_CONTROL_FD"
 ENV_UNIX_SOCKET = "REMOTEVIZ_UNIX_SOCKET"
+ENV_TRUSTED_PROXIES = "REMOTEVIZ_TRUSTED_PROXIES"
 
 
 def unix_socket() -> str | None:
@@ -70,8 +73,13 @@ def unix_socket() -> str | None:
 
 
 def configure(settings: Settings) -> Settings:
-    """``settings`` (a ``ServiceSettings``) with what the manager's environment overrides (host, port, access secret)."""
+    """``settings`` (a ``ServiceSettings``) with what the manager's environment overrides (host, port,
+    access secret, trusted proxies)."""
     configured = settings
+    trusted = [entry.strip() for entry in os.environ.get(ENV_TRUSTED_PROXIES, "").split(",") if entry.strip()]
+    if trusted:
+        given = getattr(configured, "trusted_proxies", None) or []
+        configured = dataclasses.replace(configured, trusted_proxies=[*given, *trusted])
     if ENV_HOST in os.environ:
         configured = dataclasses.replace(configured, host=os.environ[ENV_HOST])
     if ENV_PORT in os.environ:

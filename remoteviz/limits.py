@@ -7,8 +7,13 @@ hello cost a slot like any other. The network thread alone uses these objects (n
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+UNIX_PEER = "unix"
+"""The address of a peer on a Unix socket (it has none); as a trusted proxy: whoever may reach the socket."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,17 @@ class Ticket:
         self.released = True
         self._admission.count_released(self.address, self.identified)
 
+    def forwarded(self, address: str) -> str | None:
+        """Count the socket under ``address`` from now on: the client a trusted proxy names for it
+        (a socket of a trusted proxy is counted only in the totals until then). The reason it is
+        refused, if that address has no room; None once it is counted there."""
+        if self.released or address == self.address:
+            return None
+        refusal = self._admission.count_moved(self.address, address, self.identified)
+        if refusal is None:
+            self.address = address
+        return refusal
+
 
 class Admission:
     """The counts of open sockets, per address and in all."""
@@ -56,34 +72,64 @@ class Admission:
         self._sockets_total = 0
         self._unidentified_total = 0
 
-    def admit(self, address: str) -> Ticket | str:
-        """A ticket for a new socket from ``address``, or the reason it is refused."""
+    def admit(self, address: str, per_address: bool = True) -> Ticket | str:
+        """A ticket for a new socket from ``address``, or the reason it is refused.
+
+        ``per_address`` False (a trusted proxy's socket): counted in the totals only, until
+        :meth:`Ticket.forwarded` names the client it carries.
+        """
         limits = self.limits
         if self._sockets_total >= limits.max_sockets:
             return "the service has reached its connection limit"
-        if self._sockets[address] >= limits.max_sockets_per_address:
-            return "too many connections from this address"
         if self._unidentified_total >= limits.max_unidentified:
             return "too many connections waiting for their hello"
-        if self._unidentified[address] >= limits.max_unidentified_per_address:
-            return "too many connections from this address waiting for their hello"
-        self._sockets[address] += 1
-        self._unidentified[address] += 1
+        if per_address and (refusal := self._per_address_refusal(address, identified=False)) is not None:
+            return refusal
         self._sockets_total += 1
         self._unidentified_total += 1
+        if not per_address:
+            return Ticket(self, "")
+        self._sockets[address] += 1
+        self._unidentified[address] += 1
         return Ticket(self, address)
+
+    def _per_address_refusal(self, address: str, identified: bool) -> str | None:
+        if self._sockets[address] >= self.limits.max_sockets_per_address:
+            return "too many connections from this address"
+        if not identified and self._unidentified[address] >= self.limits.max_unidentified_per_address:
+            return "too many connections from this address waiting for their hello"
+        return None
 
     def count_identified(self, address: str) -> None:
         """A socket from ``address`` said hello (its ticket says so, once)."""
-        self._unidentified[address] -= 1
+        if address:
+            self._unidentified[address] -= 1
         self._unidentified_total -= 1
 
     def count_released(self, address: str, identified: bool) -> None:
         """A socket from ``address`` closed (its ticket says so, once)."""
         if not identified:
             self.count_identified(address)
-        self._sockets[address] -= 1
         self._sockets_total -= 1
+        self._forget(address, identified=True)
+
+    def count_moved(self, old: str, new: str, identified: bool) -> str | None:
+        """A socket counted under ``old`` ("" : the totals only) is now ``new``'s, if it has room."""
+        if (refusal := self._per_address_refusal(new, identified)) is not None:
+            return refusal
+        self._forget(old, identified)
+        self._sockets[new] += 1
+        if not identified:
+            self._unidentified[new] += 1
+        return None
+
+    def _forget(self, address: str, identified: bool) -> None:
+        """Take one socket of ``address`` out of the per-address counts (and its hello wait unless ``identified``)."""
+        if not address:
+            return
+        self._sockets[address] -= 1
+        if not identified:
+            self._unidentified[address] -= 1
         for counter in (self._sockets, self._unidentified):
             if counter[address] <= 0:
                 del counter[address]  # no address is remembered once it has gone
@@ -97,6 +143,49 @@ class Admission:
     def addresses(self) -> int:
         """Distinct addresses with a socket open now (what the counts remember)."""
         return len(self._sockets)
+
+
+class TrustedProxies:
+    """Peers whose ``X-Forwarded-For`` names the client: a proxy in front (nginx), or the session
+    manager relaying its viewers. Limits and logs then count the client's address, not the proxy's.
+
+    Entries are addresses or networks (``"127.0.0.1"``, ``"10.0.0.0/8"``) and :data:`UNIX_PEER`.
+    The client is the right-most address of ``X-Forwarded-For`` that is not a trusted proxy
+    itself (addresses to its left could be made up by the client); a peer not trusted is its own
+    client, whatever it sends.
+    """
+
+    def __init__(self, entries: Iterable[str] = ()) -> None:
+        entries = list(entries)
+        self.unix = UNIX_PEER in entries
+        self._networks = [ipaddress.ip_network(entry, strict=False) for entry in entries if entry != UNIX_PEER]
+
+    def __bool__(self) -> bool:
+        return self.unix or bool(self._networks)
+
+    def trusts(self, address: str) -> bool:
+        """Whether ``address`` (a peer's) is a trusted proxy's."""
+        if address == UNIX_PEER:
+            return self.unix
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def client(self, peer: str, forwarded_for: str | None) -> str:
+        """The client's address of a request from ``peer`` carrying ``forwarded_for``."""
+        if not forwarded_for or not self.trusts(peer):
+            return peer
+        for entry in reversed(forwarded_for.split(",")):
+            entry = entry.strip()
+            try:
+                ipaddress.ip_address(entry)
+            except ValueError:
+                return peer  # a malformed list: the proxy's own address is all that is known
+            if not self.trusts(entry):
+                return entry
+        return peer
 
 
 class RateBucket:
@@ -117,4 +206,4 @@ class RateBucket:
         return 0.0 if self._level >= 0 else -self._level / self.rate
 
 
-__all__ = ["Admission", "AdmissionLimits", "RateBucket", "Ticket"]
+__all__ = ["UNIX_PEER", "Admission", "AdmissionLimits", "RateBucket", "Ticket", "TrustedProxies"]

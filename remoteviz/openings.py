@@ -14,7 +14,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 def log_openings(settings: ServiceSettings, origins: OriginPolicy, access: AccessCheck, port: int) -> None:
-    """Log which pages may connect (``allowed_origins``) and whether an access token is required."""
+    """Log which pages may connect (``allowed_origins``), whether an access token is required, and
+    whose ``X-Forwarded-For`` is believed (``trusted_proxies``)."""
     if origins.allows_any and access.enabled:
         log.info("allowed_origins is ['*']: pages of any web site may connect, with an access token")
     elif origins.allows_any:
@@ -25,3 +26,6 @@ def log_openings(settings: ServiceSettings, origins: OriginPolicy, access: Acces
         level = logging.INFO if settings.host in LOOPBACK_HOSTS else logging.WARNING
         log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
                 "(set ServiceSettings.access to require one)", settings.host, port)
+    if settings.trusted_proxies:
+        log.info("X-Forwarded-For is believed from %s: per-address limits count the client it names",
+                 ", ".join(settings.trusted_proxies))

@@ -191,6 +191,7 @@ class Service:
                         max_sockets_per_address=self.settings.max_connections_per_address,
                         max_unidentified=self.settings.max_connections_without_hello,
                         max_unidentified_per_address=self.settings.max_connections_without_hello_per_address),
+                    trusted_proxies=tuple(self.settings.trusted_proxies or ()),
                     hello_timeout=self.settings.hello_timeout,
                     keepalive_interval=self.settings.keepalive_interval,
                     keepalive_timeout=self.settings.keepalive_timeout),

@@ -57,6 +57,9 @@ class ServiceSettings:
     max_connections_per_address: int = 32  # sockets, counted from the TCP accept
     max_connections_without_hello: int = 64  # sockets that have not said hello (or are HTTP)
     max_connections_without_hello_per_address: int = 16
+    # Proxies whose X-Forwarded-For names the client, so per-address limits and logs count it: addresses
+    # or networks of nginx in front ("127.0.0.1"), "unix" for the session manager on the Unix socket. Logged.
+    trusted_proxies: list[str] | None = None
     max_message_size: int = 1 << 20
     max_pending_events: int = 256  # per connection, in the inbox; reading it waits beyond
     max_pending_bytes: int = 4 << 20  # their bytes, per connection

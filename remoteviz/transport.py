@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -27,7 +28,7 @@ from . import protocol
 from .access import OriginPolicy
 from .audit import Audit
 from .events import MouseAction, MouseEvent
-from .limits import Admission, AdmissionLimits, RateBucket, Ticket
+from .limits import UNIX_PEER, Admission, AdmissionLimits, RateBucket, Ticket, TrustedProxies
 from .protocol import (
     ClientMessage,
     CloseCode,
@@ -73,6 +74,7 @@ class TransportLimits:
     keepalive_interval: float | None = 20.0
     keepalive_timeout: float | None = 20.0
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For names the client (TrustedProxies)
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,9 @@ class Link:
 
     @property
     def address(self) -> str:
-        """The peer's IP address, as the limits and the logs name it."""
+        """The client's IP address, as the limits and the logs name it (the one a trusted proxy forwards)."""
+        if isinstance(self.websocket, _CountedConnection):
+            return self.websocket.client_address
         return _address_of(self.remote_address)
 
     # ---- called from any thread
@@ -381,7 +385,8 @@ class Transport:
             process_request=self._process_request,
             # A factory of ServerConnection subclasses, which websockets' annotation (a class) does not say.
             create_connection=cast("type[ServerConnection]",
-                                   functools.partial(_CountedConnection, self._admission, self._audit)),
+                                   functools.partial(_CountedConnection, self._admission, self._audit,
+                                                     TrustedProxies(self._limits.trusted_proxies))),
             open_timeout=self._limits.hello_timeout,
             # Few whole messages buffered by websockets, so that not reading a link (while its
             # inbox share is full) pushes back to TCP soon.
@@ -429,6 +434,10 @@ class Transport:
         self._loop = None
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if isinstance(connection, _CountedConnection):
+            refusal = connection.forwarded(request.headers.get("X-Forwarded-For"))
+            if refusal is not None:
+                return connection.respond(503, refusal + "\n")
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
         return await self._http_handler(request, connection)
@@ -529,21 +538,41 @@ class Transport:
 class _CountedConnection(ServerConnection):
     """A server connection that takes a place in the socket counts as soon as TCP accepts it."""
 
-    def __init__(self, admission: Admission, audit: Audit, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, admission: Admission, audit: Audit, trusted: TrustedProxies, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._admission = admission
         self._audit = audit
+        self._trusted = trusted
         self._ticket: Ticket | None = None
+        self._peer = "unknown"
+        self.client_address = "unknown"  # the peer's, or the client a trusted proxy names
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        address = _address_of(transport.get_extra_info("peername"))
-        ticket = self._admission.admit(address)
+        on = transport.get_extra_info("socket")
+        unix = on is not None and on.family == socket.AF_UNIX
+        address = self._peer = self.client_address = \
+            UNIX_PEER if unix else _address_of(transport.get_extra_info("peername"))
+        # A trusted proxy's sockets count in the totals only, until its request names the client.
+        ticket = self._admission.admit(address, per_address=not self._trusted.trusts(address))
         if isinstance(ticket, str):
             self._audit.refused(address, ticket)
             cast(asyncio.Transport, transport).abort()  # a socket's transport, whatever the annotation
             return
         self._ticket = ticket
+
+    def forwarded(self, forwarded_for: str | None) -> str | None:
+        """The request's headers came: count the socket under the client a trusted proxy names (its own
+        address when it names none). The reason it is refused, if that client has no room."""
+        if self._ticket is None or not self._trusted.trusts(self._peer):
+            return None
+        client = self._trusted.client(self._peer, forwarded_for)
+        refusal = self._ticket.forwarded(client)
+        if refusal is not None:
+            self._audit.refused(client, refusal)
+            return refusal
+        self.client_address = client
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
 
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(serve(config))
     except OSError as error:
-        print(f"remoteviz-sessions: cannot start: {error}", file=sys.stderr)
+        if error.errno == errno.EADDRINUSE:
+            print(f"remoteviz-sessions: cannot listen on {config.host}:{config.port}: the port is in use by another "
+                  "program (set port in the configuration, or REMOTEVIZ_SESSIONS_PORT)", file=sys.stderr)
+        else:
+            print(f"remoteviz-sessions: cannot start: {error}", file=sys.stderr)
         return 1
     return 0

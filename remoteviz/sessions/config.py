@@ -9,6 +9,7 @@ default is documented in ``docs/sessions.md``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -19,6 +20,8 @@ from typing import Any
 
 ENV_PREFIX = "REMOTEVIZ_SESSIONS_"
 APP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+HOST_NAME = re.compile(r"^(\*|[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])$")
+"""An entry of ``allowed_hosts``: a name or address as the Host header carries it, without the port; ``*`` any."""
 PLACEHOLDERS = ("python", "session_id", "app", "port", "host")
 """What a command template may name in braces: ``{python}`` is the manager's own interpreter."""
 
@@ -91,7 +94,17 @@ class ManagerConfig:
     reconnect_grace: float = 10.0
     token_ttl: float = 3600.0
     allowed_origins: tuple[str, ...] = ()  # empty: only the manager's own origin; ("*",) any
-    api_secret: str = ""  # when set, the REST API wants "Authorization: Bearer <api_secret>"
+    allowed_hosts: tuple[str, ...] = ()  # Host names served (DNS rebinding); empty: loopback, host, public_host
+    api_secret: str = ""  # when set: Bearer <api_secret> on /api/, a start token to spawn through the proxy
+    max_instances_per_address: int = 2  # instances started for one client address (or one user, below)
+    max_pending_per_address: int = 1  # of them starting at once
+    max_instances_per_user: int = 4  # instances of one user named by the application (start token, REST "user")
+    max_connections: int = 256  # sockets open at once, counted from the accept (lowered to fit RLIMIT_NOFILE)
+    max_connections_per_address: int = 32
+    max_connections_without_request: int = 64  # sockets that have not sent a whole request yet
+    max_connections_without_request_per_address: int = 8
+    header_timeout: float = 10.0  # seconds a connection has to send a request's headers
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For names the client (nginx in front)
     tls_certificate: str = ""
     tls_private_key: str = ""
     state_dir: str = ""  # where each instance's pid is recorded; empty: a per-user runtime folder
@@ -175,7 +188,8 @@ def parse(raw: Mapping[str, Any], base: Path | None = None) -> ManagerConfig:
     else:
         for name, table in raw_apps.items():
             try:
-                apps[name] = _check_app(name, table, base)
+                # A pod runs its command in its image: paths there are the image's, not this machine's.
+                apps[name] = _check_app(name, table, base, local=values.get("backend", "process") == "process")
             except ValueError as error:
                 errors.extend(f"apps.{name}.{line}" for line in str(error).splitlines())
     if not errors:
@@ -202,7 +216,10 @@ def parse(raw: Mapping[str, Any], base: Path | None = None) -> ManagerConfig:
 
 
 _POSITIVE = {"start_timeout", "initial_use_timeout", "idle_timeout", "max_age", "heartbeat", "kill_grace",
-             "token_ttl"}
+             "token_ttl", "header_timeout"}
+_COUNTS = {"max_instances", "max_pending", "max_instances_per_address", "max_pending_per_address",
+           "max_instances_per_user", "max_connections", "max_connections_per_address",
+           "max_connections_without_request", "max_connections_without_request_per_address"}
 _STRINGS = {"host", "instance_host", "public_host", "api_secret", "tls_certificate", "tls_private_key",
             "state_dir", "client_dir"}
 
@@ -214,7 +231,7 @@ def _check_top(key: str, value: Any) -> Any:
         if value < 0 or (key in _POSITIVE and value == 0):
             raise ValueError(f"must be {'positive' if key in _POSITIVE else 'zero or more'}, got {value!r}")
         return float(value)
-    if key in ("port", "max_instances", "max_pending"):
+    if key == "port" or key in _COUNTS:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected a whole number, got {value!r}")
         low = 0 if key == "port" else 1
@@ -241,6 +258,16 @@ def _check_top(key: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ValueError(f"expected a list of origins such as \"https://viewer.example.com\", got {value!r}")
         return tuple(value)
+    if key == "allowed_hosts":
+        if not isinstance(value, list) or not all(isinstance(v, str) and HOST_NAME.match(v) for v in value):
+            raise ValueError(f"expected a list of host names such as \"viz.example.com\" (no port), got {value!r}")
+        return tuple(v.lower() for v in value)
+    if key == "trusted_proxies":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of addresses or networks such as \"127.0.0.1\", got {value!r}")
+        for v in value:
+            ipaddress.ip_network(v, strict=False)  # ValueError names the wrong one
+        return tuple(value)
     if key in _STRINGS:
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
@@ -250,7 +277,7 @@ def _check_top(key: str, value: Any) -> Any:
     raise AssertionError(key)
 
 
-def _check_app(name: str, table: Any, base: Path) -> AppConfig:
+def _check_app(name: str, table: Any, base: Path, local: bool = True) -> AppConfig:
     errors = []
     if not APP_NAME.match(name):
         errors.append("name: letters, digits, _ and - only, at most 64")
@@ -287,8 +314,18 @@ def _check_app(name: str, table: Any, base: Path) -> AppConfig:
         paths[key] = str(resolved) if resolved else None
     if errors:
         raise ValueError("\n".join(errors))
-    return AppConfig(name=name, command=tuple(command), cwd=paths["cwd"], env=dict(env),
-                     static_dir=paths["static_dir"], parameters=tuple(parameters))
+    return AppConfig(name=name, command=tuple(_resolved(a, base) if local else a for a in command),
+                     cwd=paths["cwd"], env=dict(env), static_dir=paths["static_dir"], parameters=tuple(parameters))
+
+
+def _resolved(argument: str, base: Path) -> str:
+    """``argument`` made absolute when it names a file relative to the configuration's folder
+    (``../hello_cone/hello_cone.py``, ``./run.sh``): the command then runs the same from any
+    working directory. Anything else (``{python}``, ``-m``, a module name) is left as it is."""
+    if "{" in argument or argument.startswith("-") or Path(argument).is_absolute():
+        return argument
+    path = base / argument
+    return str(path.resolve()) if path.is_file() else argument
 
 
 def _string_table(value: Any) -> bool:

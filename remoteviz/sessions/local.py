@@ -220,6 +220,8 @@ class LocalProcessBackend(Backend):
         })
         if socket_path is not None:
             env[launch.ENV_UNIX_SOCKET] = str(socket_path)
+            # Only the manager reaches that socket: the viewer's address it forwards is believed.
+            env[launch.ENV_TRUSTED_PROXIES] = "unix"
         for name, value in spec.parameters.items():
             env[f"REMOTEVIZ_PARAM_{name.upper()}"] = value
         return env

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..audit import Audit
 from ..tokens import ANY_AREA, TokenError, issue_token, verify_token
 from .backend import Adopted, Backend, LaunchSpec
 from .config import AppConfig, ManagerConfig
@@ -46,6 +47,22 @@ class Refusal(Exception):
 
 
 @dataclass(frozen=True)
+class Owner:
+    """Who asked for an instance: what the per-address and per-user limits count."""
+
+    address: str  # the client's address (forwarded by a trusted proxy)
+    user: str | None = None  # named by the application (a start token, or a REST caller with the secret)
+    trusted: bool = False  # the application's own backend (the API secret): no per-address limit
+
+    @property
+    def key(self) -> str | None:
+        """What its instances are counted under; None: not counted (the backend, naming no user)."""
+        if self.user is not None:
+            return f"user {self.user}"
+        return None if self.trusted else f"address {self.address}"
+
+
+@dataclass(frozen=True)
 class Grant:
     """What a request for a session is given: the instance and a token for it."""
 
@@ -62,6 +79,8 @@ class SessionManager:
         self._backend = backend
         self.metrics = metrics or ManagerMetrics()
         self._instances: dict[str, Instance] = {}
+        self._owners: dict[str, str] = {}  # session id -> Owner.key of the request that started it
+        self.audit = Audit()  # refusals, rate-limited (the service's own audit log)
         self._arrived = asyncio.Event()  # set whenever the backend hands over an instance
         self._ports = PortPool(*config.port_range)
         self._port_busy: set[str] = set()  # sessions whose reserved port another program holds
@@ -124,9 +143,42 @@ class SessionManager:
         instance.adopt(found.handle)
         self._arrived.set()
 
+    def _owned(self, key: str) -> tuple[int, int]:
+        """Instances counted under ``key``, and how many of them are starting."""
+        mine = [self._instances[s] for s, k in self._owners.items() if k == key and s in self._instances]
+        return len(mine), sum(1 for i in mine if i.state is State.LAUNCHING)
+
+    def _check_owner(self, owner: Owner) -> None:
+        """Raise Refusal when ``owner`` has its share of instances, or of spawns in progress."""
+        key = owner.key
+        if key is None:
+            return
+        count, starting = self._owned(key)
+        limit = self.config.max_instances_per_user if owner.user is not None else self.config.max_instances_per_address
+        who = "this user" if owner.user is not None else "this address"
+        if count >= limit:
+            self.metrics.refused("owner")
+            raise Refusal(429, f"{who} has {count} viewer instances already (at most {limit})", retry_after=10)
+        if starting >= self.config.max_pending_per_address:
+            self.metrics.refused("pending")
+            raise Refusal(429, f"{who} has {starting} viewer instances starting already", retry_after=2)
+
+    def token_opens(self, session_id: str, token: str | None) -> bool:
+        """Whether ``token`` is a valid token of the live session ``session_id`` (its page may see and end it)."""
+        instance = self._instances.get(session_id)
+        if instance is None or not token:
+            return False
+        try:
+            claims = verify_token(instance.access_secret, token, ANY_AREA, now=time.time())
+        except TokenError:
+            return False
+        return claims.session_id == session_id
+
     async def create(self, app_name: str, parameters: Mapping[str, str] | None = None, *,
-                     proxied: bool) -> Grant:
-        """Start an instance of ``app_name`` and wait until it is ready; raises Refusal."""
+                     proxied: bool, owner: Owner | None = None) -> Grant:
+        """Start an instance of ``app_name`` for ``owner`` and wait until it is ready; raises Refusal.
+
+        ``owner`` None: nobody's (counted against the totals only)."""
         app = self.config.apps.get(app_name)
         if app is None:
             raise Refusal(404, f"unknown application {app_name!r}")
@@ -144,6 +196,8 @@ class SessionManager:
         if self.pending >= self.config.max_pending:
             self.metrics.refused("pending")
             raise Refusal(429, f"{self.config.max_pending} viewer instances are already starting", retry_after=2)
+        if owner is not None:
+            self._check_owner(owner)
         direct = not proxied and self.config.rest_endpoint == "direct"
         started = time.monotonic()
         last_error = "no port left in the range"
@@ -152,6 +206,8 @@ class SessionManager:
             if port is None:
                 break
             instance = self._register(app, given, port, direct)
+            if owner is not None and owner.key is not None:
+                self._owners[instance.id] = owner.key
             try:
                 await instance.start(self._backend.start)
             except StartError as error:
@@ -191,6 +247,7 @@ class SessionManager:
             else:
                 self._ports.release(instance.spec.port)
         self._instances.pop(instance.id, None)
+        self._owners.pop(instance.id, None)
         self._backend.forget(instance.id)
 
     def grant(self, instance: Instance) -> Grant:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -76,12 +78,26 @@ def toml_value(value: object) -> str:
 
 
 class ManagerProcess:
-    """``python -m remoteviz.sessions`` with a generated config; stop() ends it with SIGTERM."""
+    """``python -m remoteviz.sessions`` with a generated config; stop() ends it with SIGTERM.
+
+    The per-address limits are lifted unless a test sets them (test clients share 127.0.0.1);
+    with ``api_secret`` set, :meth:`request` sends it and :meth:`ws_url` mints a start token.
+    """
 
     def __init__(self, tmp: Path, apps: dict[str, dict] | None = None, **settings: object) -> None:
         self.tmp = tmp
         self.pid_dir = tmp / "pids"
         self.pid_dir.mkdir(exist_ok=True)
+        self.tokens: dict[str, str] = {}  # session id -> its token, from create()
+        self.secret = str(settings.get("api_secret", ""))
+        self.environ: dict[str, str] = {}
+        self.arguments: list[str] | None = None  # the command, when not python -m remoteviz.sessions
+        self.cwd = ROOT
+        self.preexec: Callable[[], None] | None = None  # run in the child before it starts (resource limits)
+        settings.setdefault("max_instances_per_address", 64)
+        settings.setdefault("max_pending_per_address", 64)
+        settings.setdefault("max_connections_per_address", 256)
+        settings.setdefault("max_connections_without_request_per_address", 64)
         settings.setdefault("port_range", list(free_range(int(settings.get("max_instances", 8)) + 4)))
         settings.setdefault("state_dir", str(tmp / "state"))
         settings.setdefault("port", 0)
@@ -109,9 +125,10 @@ class ManagerProcess:
     def start(self) -> ManagerProcess:
         """Start it and wait until it listens."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("REMOTEVIZ_")}
-        self.process = subprocess.Popen([sys.executable, "-m", "remoteviz.sessions", "--config", str(self.config)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                        cwd=ROOT)
+        env.update(self.environ)
+        arguments = self.arguments or [sys.executable, "-m", "remoteviz.sessions", "--config", str(self.config)]
+        self.process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                        cwd=self.cwd, preexec_fn=self.preexec)
         ready = threading.Event()
 
         def read() -> None:
@@ -163,21 +180,38 @@ class ManagerProcess:
             self.stop()
 
     # ---- HTTP
-    def request(self, method: str, path: str, body: object = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict, dict[str, str]]:
-        """One HTTP request; (status, JSON body or {}, headers)."""
+    def request(self, method: str, path: str, body: object = None, headers: dict[str, str | None] | None = None,
+                source: str | None = None) -> tuple[int, dict, dict[str, str]]:
+        """One HTTP request (from the loopback address ``source``, e.g. 127.0.0.2, when given);
+        (status, JSON body or {}, headers). A header given as None is not sent."""
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+        # The API secret if there is one; else, for one session's route, that session's token (its page's right).
+        credential = self.secret or self.tokens.get(path.removeprefix("/api/sessions/"), "")
+        sent = {"Content-Type": "application/json", **({"Authorization": f"Bearer {credential}"} if credential else {}),
+                **(headers or {})}
+        sent = {k: v for k, v in sent.items() if v is not None}
+        if source is not None:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60, source_address=(source, 0))
+            try:
+                connection.request(method, path, body=data, headers=sent)
+                response = connection.getresponse()
                 raw, status, answer_headers = response.read(), response.status, dict(response.headers)
-        except urllib.error.HTTPError as error:
-            raw, status, answer_headers = error.read(), error.code, dict(error.headers)
+            finally:
+                connection.close()
+        else:
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                             headers=sent)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    raw, status, answer_headers = response.read(), response.status, dict(response.headers)
+            except urllib.error.HTTPError as error:
+                raw, status, answer_headers = error.read(), error.code, dict(error.headers)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {"text": raw.decode(errors="replace")}
+        if method == "POST" and path == "/api/sessions" and status == 201:
+            self.tokens[parsed["id"]] = parsed["token"]  # what the asker may see and end its session with
         return status, parsed, answer_headers
 
     def create(self, app: str = "fake", **body: object) -> dict:
@@ -187,12 +221,14 @@ class ManagerProcess:
         return answer
 
     def status(self) -> dict:
-        """GET /api/status."""
+        """GET /api/status (each session listed only with the API secret)."""
         return self.request("GET", "/api/status")[1]
 
-    def session(self, session_id: str) -> dict | None:
-        """GET /api/sessions/{id}; None once it is gone."""
-        status, answer, _ = self.request("GET", f"/api/sessions/{session_id}")
+    def session(self, session_id: str, token: str | None = None) -> dict | None:
+        """GET /api/sessions/{id} with the API secret or the session's token (given, or from create());
+        None once it is gone."""
+        headers = {"Authorization": f"Bearer {token}"} if token and not self.secret else None
+        status, answer, _ = self.request("GET", f"/api/sessions/{session_id}", headers=headers)
         return answer if status == 200 else None
 
     def metric(self, name: str) -> float:
@@ -208,5 +244,10 @@ class ManagerProcess:
         return self.metric(f'remoteviz_sessions_ended_total{{reason="{reason}"}}')
 
     def ws_url(self, app: str, area: str = "A", query: str = "") -> str:
-        """The proxy URL of ``app``'s render area ``area``."""
+        """The proxy URL of ``app``'s render area ``area`` (with a fresh start token when a secret is
+        set and the query joins no session, as the application's backend would give its page)."""
+        if self.secret and "session=" not in query:
+            from remoteviz.sessions import issue_start_token
+
+            query = "&".join(filter(None, [query, f"start={issue_start_token(self.secret, app)}"]))
         return f"ws://127.0.0.1:{self.port}/{app}/{area}" + (f"?{query}" if query else "")

@@ -154,8 +154,12 @@ def manager_config(kubeconfig_path: Path, container_port: int, **settings: Any) 
         "resources": {"requests": {"cpu": "1", "memory": "512Mi"},
                       "limits": {"cpu": "2", "memory": "1Gi", "nvidia.com/gpu": "1"}}})
     return {"host": "127.0.0.1", "port": 0, "backend": "kubernetes", "rest_endpoint": "proxy",
-            "heartbeat": 0.5, "kill_grace": 1.0, "max_instances": 4,
+            "heartbeat": 0.5, "kill_grace": 1.0, "max_instances": 4, "api_secret": API_SECRET,
+            "max_instances_per_address": 64, "max_pending_per_address": 64,
             "apps": {"pattern": {"command": ["{python}", str(PATTERN)]}}, "kubernetes": kubernetes, **settings}
+
+
+API_SECRET = "kube-test-api-secret-0123456789"
 
 
 class Manager:
@@ -184,7 +188,9 @@ class Manager:
 
     async def request(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
         assert self.http is not None
-        async with self.http.request(method, path, json=body) as response:
+        # The operator's secret: it lists sessions, and starts them from this one address beyond the per-address limit.
+        headers = {"Authorization": f"Bearer {API_SECRET}"}
+        async with self.http.request(method, path, json=body, headers=headers) as response:
             text = await response.text()
             return response.status, (await response.json() if text and response.content_type == "application/json"
                                      else text)

@@ -22,6 +22,7 @@ from remoteviz import client
 from remoteviz.client import ServiceClosed
 
 from .kube import (
+    API_SECRET,
     TOKEN_SECRET,
     Manager,
     cluster,
@@ -255,7 +256,8 @@ def test_the_manager_command_leaves_its_pods_to_the_next_one_on_sigterm(tmp_path
             config.write_text(to_toml(raw))
             environ = {"REMOTEVIZ_SESSIONS_KUBERNETES__TOKEN_SECRET": TOKEN_SECRET}
             async with manager_command(config, environ) as (first, port), aiohttp.ClientSession() as http:
-                async with http.post(f"http://127.0.0.1:{port}/api/sessions", json={"app": "pattern"}) as response:
+                async with http.post(f"http://127.0.0.1:{port}/api/sessions", json={"app": "pattern"},
+                                     headers={"Authorization": f"Bearer {API_SECRET}"}) as response:
                     assert response.status == 201
                     answer = await response.json()
                 first.send_signal(signal.SIGTERM)

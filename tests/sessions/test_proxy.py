@@ -131,10 +131,10 @@ def test_a_reload_within_the_grace_returns_to_the_same_session(manager: ManagerP
         async with client.connect(manager.ws_url("pattern"), timeout=30) as remote:
             session, token = _notified_session(remote)
         tokens.append(token)
-        pid = manager.session(session)["pid"]
+        pid = manager.session(session, token)["pid"]  # the page's own token shows its session
         query = f"session={session}&token={token}"
         async with client.connect(manager.ws_url("pattern", query=query), timeout=30) as again:
-            assert manager.session(session)["pid"] == pid
+            assert manager.session(session, token)["pid"] == pid
             await again.next_frame(timeout=20)
         # REST mode: the page keeps its url; reconnecting within the grace finds the same process.
         answer = manager.create("pattern")
@@ -145,7 +145,7 @@ def test_a_reload_within_the_grace_returns_to_the_same_session(manager: ManagerP
         async with client.connect(answer["url"], timeout=30):
             assert manager.session(answer["id"])["pid"] == rest_pid
         # After the grace the session has ended, and its token opens nothing.
-        await asyncio.to_thread(wait_for, lambda: manager.session(session) is None)
+        await asyncio.to_thread(wait_for, lambda: manager.session(session, token) is None)
         with pytest.raises(ServiceClosed, match="REFUSED: unknown or ended session"):
             async with client.connect(manager.ws_url("pattern", query=query), timeout=30):
                 pass
@@ -207,7 +207,8 @@ def test_the_api_secret_guards_every_route(tmp_path: Path):
     with ManagerProcess(tmp_path, api_secret=secret) as manager:
         for method, path in (("POST", "/api/sessions"), ("GET", "/api/sessions"), ("GET", "/api/status"),
                              ("DELETE", "/api/sessions/x")):
-            assert manager.request(method, path, {"app": "fake"} if method == "POST" else None)[0] == 401
+            assert manager.request(method, path, {"app": "fake"} if method == "POST" else None,
+                                   {"Authorization": None})[0] == 401
             assert manager.request(method, path, None, {"Authorization": "Bearer wrong"})[0] == 401
         status, answer, _ = manager.request("POST", "/api/sessions", {"app": "fake"},
                                             {"Authorization": f"Bearer {secret}"})
