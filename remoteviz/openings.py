@@ -25,3 +25,9 @@ def log_openings(settings: ServiceSettings, origins: OriginPolicy, access: Acces
         level = logging.INFO if settings.host in LOOPBACK_HOSTS else logging.WARNING
         log.log(level, "no access token is required: whoever reaches %s:%d may open render areas "
                 "(set ServiceSettings.access to require one)", settings.host, port)
+
+
+def log_client_rendering(render_area_id: str) -> None:
+    """Log that a render area's geometry may leave the server (``RenderArea.client_rendering``)."""
+    log.warning("render area %r may send its scene's geometry to the pages that ask to draw it themselves "
+                "(client_rendering is on)", render_area_id)

@@ -43,6 +43,7 @@ from .protocol import CloseCode, DisconnectReason, Hello, ProtocolError
 from .registry import Registry
 from .render_area import RenderArea
 from .routing import Router
+from .scene_sync import SceneStreams
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
 from .transport import Link, Pending, Transport, TransportLimits
@@ -89,8 +90,9 @@ class Service:
                                     registry.clamp_size, registry.total_pixels)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
+        self._scenes = SceneStreams(registry.send)  # the pages that draw client-side
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
-                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
+                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE, self._scenes)
         # What may run while scenes are drawn on render threads: a message is held if its area's is.
         self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
         self._stop = threading.Event()
@@ -365,6 +367,7 @@ class Service:
             handler(*args)
         self._handshake.probe_latency(time.monotonic())
         self._frames.run()
+        self._scenes.flush()
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))

@@ -1,0 +1,176 @@
+"""A render area's scene as records and buffers, for the browser to draw (client-side rendering).
+
+The scene is flattened as the renderer sees it (:func:`~remoteviz.rendering.actions.gather`): one
+record per drawn shape instance, with its world matrix, material, lights and clip planes in force,
+and the names of its geometry buffers (:mod:`remoteviz.scene_sync.buffers`). A shape's buffers are
+encoded once per version of the shape, however many instances and viewers it has. What the page
+cannot draw (volumes, slices, text labels, textures) is listed in ``unsupported``: such a scene
+stays server-side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from remoteviz.scene_sync import buffers
+from remoteviz.scene_sync.buffers import Buffer
+
+if TYPE_CHECKING:
+    from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
+    from remoteviz.rendering.camera import Camera
+    from remoteviz.rendering.shapes import Shape
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The scene at one moment: records by id, the buffers they name, the camera and background
+    (``extra``), what the page could not draw, and the buffers' deflated bytes in all."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buffers: dict[str, Buffer] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    unsupported: set[str] = field(default_factory=set)
+
+    @property
+    def geometry_bytes(self) -> int:
+        """What sending every buffer costs, deflated."""
+        return sum(len(b.deflated) for b in self.buffers.values())
+
+    @property
+    def raw_bytes(self) -> int:
+        """What the buffers take in the page's memory, inflated."""
+        return sum(b.size for b in self.buffers.values())
+
+
+def _column_major(matrix: np.ndarray) -> list[float]:
+    return [float(v) for v in np.asarray(matrix, dtype=np.float64).T.reshape(-1)]
+
+
+def camera_fields(camera: Camera, model: np.ndarray) -> dict[str, Any]:
+    """A camera as the page takes it: placement in its parent's coordinates, and that parent's matrix."""
+    from remoteviz.rendering.camera import OrthographicCamera
+
+    orthographic = isinstance(camera, OrthographicCamera)
+    height = camera.height if isinstance(camera, OrthographicCamera) else getattr(camera, "height_angle", 0.785)
+    return {"position": [float(v) for v in camera.position], "orientation": list(camera.orientation.quaternion),
+            "focal_distance": float(camera.focal_distance), "height": float(height), "orthographic": orthographic,
+            "model": _column_major(model)}
+
+
+class SceneEncoder:
+    """Makes snapshots of one scene, keeping each shape's encoded buffers until the shape changes."""
+
+    def __init__(self) -> None:
+        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, dict[str, Any], list[Buffer]]] = \
+            weakref.WeakKeyDictionary()
+
+    def snapshot(self, frame: Frame) -> Snapshot:
+        """The records of everything ``frame`` draws."""
+        snapshot = Snapshot()
+        for instance in frame.shapes:
+            encoded = self._encode(instance.shape)
+            if encoded is None:
+                snapshot.unsupported.add(type(instance.shape).__name__)
+                continue
+            geometry, shape_buffers = encoded
+            box = instance.world_bounding_box
+            if box is None:
+                continue
+            for buffer in shape_buffers:
+                snapshot.buffers[buffer.name] = buffer
+            record_id = _instance_id(instance)
+            snapshot.records[record_id] = {
+                "id": record_id, **geometry, "name": instance.shape.name,
+                "model": _column_major(instance.model),
+                "material": _material(instance),
+                "clip": [[float(v) for v in plane] for plane in instance.clip_planes],
+                "lights": [_light(light, instance) for light in (*frame.global_lights, *instance.lights)],
+                "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
+            }
+        background = frame.background
+        snapshot.extra = {
+            "camera": camera_fields(frame.camera, frame.camera_model),
+            "background": None if background is None else {"top": list(background.top_color),
+                                                           "bottom": list(background.bottom_color)},
+        }
+        return snapshot
+
+    def _encode(self, shape: Shape) -> tuple[dict[str, Any], list[Buffer]] | None:
+        cached = self._shapes.get(shape)
+        if cached is not None and cached[0] == shape.version:
+            return cached[1], cached[2]
+        encoded = _encode_geometry(shape)
+        if encoded is not None:
+            self._shapes[shape] = (shape.version, *encoded)
+        return encoded
+
+
+def _encode_geometry(shape: Shape) -> tuple[dict[str, Any], list[Buffer]] | None:
+    from remoteviz.rendering.lines import LineGeometry
+    from remoteviz.rendering.points import PointGeometry
+    from remoteviz.rendering.shapes import Geometry
+
+    geometry = shape.geometry
+    if type(geometry) is Geometry:
+        if getattr(shape, "texture", None) is not None and geometry.texcoords is not None:
+            return None  # textures are not sent yet
+        position, quantization = buffers.positions(geometry.positions)
+        normal = buffers.normals(geometry.normals)
+        index, index_type = buffers.indices(geometry.indices, len(geometry.positions))
+        parts = [position, normal, index]
+        fields: dict[str, Any] = {"kind": "mesh", "positions": position.name, "quantization": quantization,
+                                  "normals": normal.name, "indices": index.name, "index_type": index_type,
+                                  "count": int(geometry.indices.size), "vertices": len(geometry.positions),
+                                  "closed": bool(shape.closed)}
+    elif type(geometry) is PointGeometry:
+        position, quantization = buffers.positions(geometry.positions)
+        size = buffers.floats(geometry.sizes)
+        parts = [position, size]
+        fields = {"kind": "points", "positions": position.name, "quantization": quantization, "sizes": size.name,
+                  "vertices": len(geometry.positions)}
+    elif type(geometry) is LineGeometry:
+        position, quantization = buffers.positions(geometry.positions)
+        index, index_type = buffers.indices(geometry.segments, len(geometry.positions))
+        parts = [position, index]
+        fields = {"kind": "lines", "positions": position.name, "quantization": quantization, "indices": index.name,
+                  "index_type": index_type, "count": int(geometry.segments.size),
+                  "vertices": len(geometry.positions), "width": float(getattr(shape, "width", 1.0))}
+    else:
+        return None
+    if geometry.colors is not None:
+        color = buffers.colors(geometry.colors)
+        parts.append(color)
+        fields["colors"] = color.name
+    else:
+        fields["colors"] = None
+    return fields, parts
+
+
+def _instance_id(instance: ShapeInstance) -> str:
+    """A shape instance's id: its path, so one shape met twice makes two records."""
+    path = ",".join(str(id(node)) for node in instance.path)
+    return hashlib.blake2b(path.encode(), digest_size=8).hexdigest()
+
+
+def _material(instance: ShapeInstance) -> dict[str, Any]:
+    material = instance.material
+    return {"diffuse": list(material.diffuse_color), "ambient": list(material.ambient_color),
+            "specular": list(material.specular_color), "emissive": list(material.emissive_color),
+            "shininess": float(material.shininess), "transparency": float(material.transparency)}
+
+
+def _light(light: LightInstance, instance: ShapeInstance) -> dict[str, Any]:
+    """A light's colour and its direction: in the world, or (a headlight) along the view."""
+    from remoteviz.rendering.examiner import SceneExaminer
+
+    color = (np.asarray(light.light.color) * light.light.intensity).tolist()
+    headlight = light.light.name == "default headlight" or any(
+        isinstance(node, SceneExaminer) and node.headlight is light.light for node in instance.path)
+    if headlight:
+        return {"camera": True, "color": color}
+    return {"camera": False, "direction": light.world_direction.tolist(), "color": color}

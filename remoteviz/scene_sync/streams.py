@@ -1,0 +1,254 @@
+"""The service's side of client-side rendering: who may get geometry, and what each page is sent.
+
+One :class:`SceneStream` per connection that draws client-side: the records it was sent, the
+buffers it holds, and its buffer chunks on their way under a window of unacknowledged chunks
+(``scene_ack``), so that pings, frames, acks, app messages and input keep flowing while a big
+model loads. :class:`SceneStreams` (one per service, dispatch thread) answers ``render`` requests,
+takes ``scene_ack`` and ``camera`` messages, and after each dispatch sends every client-side page
+what changed in its area's scene: the records that changed, the buffers it lacks (a buffer is
+named by its hash: one the page holds is never sent again), and the camera when it moved.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from remoteviz.listeners import FAILED, call_all
+from remoteviz.protocol import (
+    MAX_SCENE_CHUNK,
+    CameraState,
+    ProtocolError,
+    RenderDecision,
+    RenderMode,
+    RenderRequest,
+    SceneChunk,
+    SceneUpdate,
+    ServiceMessage,
+)
+from remoteviz.scene_sync.buffers import Buffer
+from remoteviz.scene_sync.decision import decide
+from remoteviz.scene_sync.records import SceneEncoder, Snapshot, camera_fields
+
+if TYPE_CHECKING:
+    from remoteviz.connection import Connection
+    from remoteviz.render_area import RenderArea
+    from remoteviz.rendering.nodes import Node
+
+log = logging.getLogger("remoteviz.service")
+
+CHUNK_WINDOW = 4
+"""Scene chunks a page may have unacknowledged: 1 MiB in flight at most, then each ack sends one more."""
+
+Send = Callable[["Connection", ServiceMessage], None]
+
+
+class SceneStream:
+    """What one client-side page holds of its area's scene, and what is on its way to it."""
+
+    def __init__(self, connection: Connection, send: Send) -> None:
+        self.connection = connection
+        self._send = send
+        self._records: dict[str, dict[str, Any]] = {}
+        self._held: set[str] = set()  # buffers sent or queued: the page has them, or will
+        self._camera: dict[str, Any] | None = None
+        self._background: Any = None
+        self._seq = 0
+        self._queue: collections.deque[tuple[Buffer, int]] = collections.deque()  # (buffer, offset)
+        self._in_flight: set[int] = set()
+        self._next_chunk = 1
+        self.bytes_sent = 0
+        """Geometry bytes (chunk payloads) sent to this page."""
+
+    def update(self, snapshot: Snapshot) -> None:
+        """Send what changed since the last update (everything, the first time)."""
+        full = self._seq == 0
+        changed = [r for rid, r in snapshot.records.items() if self._records.get(rid) != r]
+        removed = [rid for rid in self._records if rid not in snapshot.records]
+        camera = snapshot.extra["camera"]
+        moved = self._camera is None or not _same_camera(self._camera, camera)
+        if not (full or changed or removed or moved or snapshot.extra["background"] != self._background):
+            return
+        referenced = {name for record in snapshot.records.values() for name in _buffer_names(record)}
+        needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(referenced - self._held)}
+        self._seq += 1
+        self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed, dict(snapshot.extra)))
+        self._records = dict(snapshot.records)
+        self._background = snapshot.extra["background"]
+        self._camera = camera
+        # The page keeps only the buffers its records name; so does this record of it.
+        self._held &= referenced
+        self._queue = collections.deque(item for item in self._queue if item[0].name in referenced)
+        for name in needed:
+            self._held.add(name)
+            self._queue.append((snapshot.buffers[name], 0))
+        self._pump()
+
+    def camera_from_page(self, fields: dict[str, Any]) -> None:
+        """The page moved the camera itself: it need not be told of that camera."""
+        self._camera = fields
+
+    def ack(self, chunk: int) -> None:
+        """The page holds ``chunk``: send the next one."""
+        if chunk not in self._in_flight:
+            raise ProtocolError(f"scene_ack names chunk {chunk}, which is not on its way")
+        self._in_flight.discard(chunk)
+        self._pump()
+
+    @property
+    def loading(self) -> bool:
+        """Whether buffers are still on their way."""
+        return bool(self._queue or self._in_flight)
+
+    def _pump(self) -> None:
+        while self._queue and len(self._in_flight) < CHUNK_WINDOW:
+            buffer, offset = self._queue.popleft()
+            payload = memoryview(buffer.deflated)[offset:offset + MAX_SCENE_CHUNK]
+            if offset + len(payload) < len(buffer.deflated):
+                self._queue.appendleft((buffer, offset + len(payload)))
+            chunk = self._next_chunk
+            self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
+            self._in_flight.add(chunk)
+            self.bytes_sent += len(payload)
+            self._send(self.connection, SceneChunk(chunk, buffer.name, offset, len(buffer.deflated), payload))
+
+
+def _buffer_names(record: dict[str, Any]) -> list[str]:
+    return [record[key] for key in ("positions", "normals", "indices", "colors", "sizes") if record.get(key)]
+
+
+def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two camera records place the camera alike (to float noise: a page's camera read back)."""
+    if a["orthographic"] != b["orthographic"]:
+        return False
+    numbers_a = [*a["position"], *a["orientation"], a["focal_distance"], a["height"], *a["model"]]
+    numbers_b = [*b["position"], *b["orientation"], b["focal_distance"], b["height"], *b["model"]]
+    scale = max(1.0, *(abs(v) for v in numbers_a))
+    return all(abs(x - y) <= 1e-9 * scale for x, y in zip(numbers_a, numbers_b, strict=True))
+
+
+class _AreaScene:
+    """One area's scene as the streams see it: its encoder, and whether it changed since the last look."""
+
+    def __init__(self) -> None:
+        self.encoder = SceneEncoder()
+        self.root: Node | None = None
+        self.dirty = True
+
+    def watch(self, root: Node | None) -> None:
+        if root is self.root:
+            return
+        if self.root is not None:
+            self.root.remove_observer(self._changed)
+        self.root = root
+        if root is not None:
+            root.add_observer(self._changed)
+        self.dirty = True
+
+    def _changed(self) -> None:
+        self.dirty = True
+
+
+class SceneStreams:
+    """Every client-side page of a service (dispatch thread)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._streams: dict[Connection, SceneStream] = {}
+        self._areas: dict[RenderArea, _AreaScene] = {}
+
+    def stream(self, connection: Connection) -> SceneStream | None:
+        """The page's stream while it draws client-side, else None."""
+        return self._streams.get(connection)
+
+    def request(self, area: RenderArea, connection: Connection, request: RenderRequest) -> None:
+        """The page asked who should draw its view: answer, and start or stop its stream."""
+        allowed = _allowed(area, connection)
+        snapshot = self._snapshot(area) if allowed and request.mode is not RenderMode.SERVER else None
+        decision = decide(request, allowed, snapshot, connection.client.settings.bandwidth)
+        self._send(connection, RenderDecision(decision.mode, decision.reason))
+        if decision.mode is RenderMode.SERVER:
+            self._streams.pop(connection, None)
+            return
+        log.info("%r draws client-side: %s", connection, decision.reason)
+        stream = self._streams.get(connection)
+        if stream is None:
+            stream = self._streams[connection] = SceneStream(connection, self._send)
+        assert snapshot is not None
+        stream.update(snapshot)
+
+    def refuse(self, connection: Connection, reason: str) -> None:
+        """Answer a page's ``render`` request with server-side rendering, for ``reason``."""
+        self._streams.pop(connection, None)
+        self._send(connection, RenderDecision(RenderMode.SERVER, reason))
+
+    def ack(self, connection: Connection, chunk: int) -> None:
+        """The page acknowledged a scene chunk."""
+        stream = self._streams.get(connection)
+        if stream is None:
+            raise ProtocolError("scene_ack from a page that draws server-side")
+        stream.ack(chunk)
+
+    def camera(self, area: RenderArea, connection: Connection, state: CameraState) -> None:
+        """The page's camera after its own navigation: the scene's camera takes it (the truth stays
+        the service's, so listeners, server-side viewers and app code see it)."""
+        stream = self._streams.get(connection)
+        if stream is None:
+            raise ProtocolError("camera from a page that draws server-side")
+        from remoteviz.rendering.camera import OrthographicCamera, PerspectiveCamera
+        from remoteviz.rendering.math3d import Rotation
+
+        frame = area.scene_manager.view_frame(area.width, area.height)
+        camera = frame.camera
+        camera.position = state.position
+        camera.orientation = Rotation(*state.orientation)
+        camera.focal_distance = state.focal_distance
+        if isinstance(camera, OrthographicCamera) and state.orthographic:
+            camera.height = state.height
+        elif isinstance(camera, PerspectiveCamera) and not state.orthographic:
+            camera.height_angle = state.height
+        stream.camera_from_page(camera_fields(camera, frame.camera_model))
+
+    def flush(self) -> None:
+        """Send each client-side page what changed in its area's scene since the last flush."""
+        for connection in [c for c in self._streams if not c.state.live]:
+            del self._streams[connection]
+        by_area: dict[RenderArea, list[SceneStream]] = collections.defaultdict(list)
+        for connection, stream in self._streams.items():
+            by_area[connection.render_area].append(stream)
+        for area in [a for a in self._areas if a not in by_area]:
+            self._areas.pop(area).watch(None)
+        for area, streams in by_area.items():
+            scene = self._areas.get(area)
+            if scene is not None and not scene.dirty and scene.root is area.scene_manager.scene_graph:
+                continue
+            snapshot = self._snapshot(area)
+            if snapshot is None:
+                continue
+            for stream in streams:
+                stream.update(snapshot)
+
+    def _snapshot(self, area: RenderArea) -> Snapshot | None:
+        if area.is_disposed or area.scene_manager.scene_graph is None:
+            return None
+        scene = self._areas.get(area)
+        if scene is None:
+            scene = self._areas[area] = _AreaScene()
+        scene.watch(area.scene_manager.scene_graph)
+        scene.dirty = False
+        try:
+            return scene.encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
+        except Exception:
+            log.exception("the scene of %r could not be sent to its client-side pages", area)
+            return None
+
+
+def _allowed(area: RenderArea, connection: Connection) -> bool:
+    """Whether the application lets ``connection`` receive ``area``'s geometry: a listener's True
+    or False decides, a listener that raised refuses, else the area's ``client_rendering``."""
+    answers = call_all(area.listeners, "on_requested_client_rendering", area, connection)
+    if any(a is False or a is FAILED for a in answers):
+        return False
+    return any(a is True for a in answers) or area.client_rendering
