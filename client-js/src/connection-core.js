@@ -83,14 +83,16 @@ export class ConnectionCore {
    * @param {CreateDisplay} hooks.createDisplay the display of a new connection
    * @param {(width: number, height: number) => void} hooks.areaSize the service named the render area's size
    * @param {() => void} hooks.accepted the service accepted the connection (after the listeners heard it)
+   * @param {((message: object) => void)|null} [hooks.scene] takes the messages of client-side
+   *   rendering (`render`, `scene`, `camera`, scene chunks); without it they are ignored as unknown
    * @param {boolean|import("./reconnect.js").ReconnectOptions} [hooks.reconnect]
    * @param {() => number} [hooks.now] milliseconds
    * @param {(callback: () => void, ms: number) => unknown} [hooks.setTimer]
    * @param {(timer: unknown) => void} [hooks.clearTimer]
    */
-  constructor({ createSocket, hello, decoders, createDisplay, areaSize, accepted, reconnect = false,
+  constructor({ createSocket, hello, decoders, createDisplay, areaSize, accepted, scene = null, reconnect = false,
     now = () => performance.now(), setTimer = (callback, ms) => setTimeout(callback, ms), clearTimer = (timer) => clearTimeout(timer) }) {
-    this._hooks = { createSocket, hello, decoders, createDisplay, areaSize, accepted };
+    this._hooks = { createSocket, hello, decoders, createDisplay, areaSize, accepted, scene };
     this._reconnect = reconnect;
     this._now = now;
     this._setTimer = setTimer;
@@ -260,6 +262,11 @@ export class ConnectionCore {
       notifyAll(this.listeners.receivedMessage, message.data);
       return;
     }
+    if (message.type === "scene_chunk") {
+      if (this._hooks.scene) this._hooks.scene(message);
+      else console.warn("remoteviz: ignored a scene chunk: this page does not draw client-side");
+      return;
+    }
     this._stats.framesReceived += 1;
     const { id, width, height, codec, still, key, text, byteLength } = message;
     notifyAll(this.listeners.receivedFrame, { id, width, height, codec, still, key, text, byteLength });
@@ -312,6 +319,14 @@ export class ConnectionCore {
       case "message":
         notifyAll(this.listeners.receivedMessage, String(message.text));
         break;
+      case "render":
+      case "scene":
+      case "camera":
+        if (this._hooks.scene) {
+          this._hooks.scene(message);
+          break;
+        }
+      // falls through: a page that never asked for client-side rendering knows no such message
       default:
         console.warn(`remoteviz: ignored a message of unknown type "${message.type}"`);
     }

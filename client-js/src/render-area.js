@@ -12,7 +12,8 @@ import { WorkerDecoders } from "./worker-decoder.js";
 import { formatStats } from "./stats.js";
 import { ConnectionCore, notifyAll } from "./connection-core.js";
 import { frameDisplay } from "./frame-display.js";
-import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders } from "./capabilities.js";
+import { ClientRendering, DrawnBy } from "./client-rendering.js";
+import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders, webglCapabilities } from "./capabilities.js";
 
 /**
  * Options of a render area, the constructor's fifth argument.
@@ -28,6 +29,10 @@ import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pag
  *   hears of a new size (default 150)
  * @property {boolean} [videoWorker] decode video in a worker, off the page's main thread, where
  *   the browser can (default true; false decodes on the main thread)
+ * @property {"server"|"client"|"auto"} [render] who draws the view: the service ("server", the
+ *   default), the page with WebGL2 ("client"), or the service's choice from what the page can
+ *   draw with and what the scene holds ("auto"); the application must allow client-side
+ *   rendering, else the service keeps sending frames
  */
 
 /**
@@ -101,6 +106,20 @@ export class RemoteVizRenderArea {
         fallback: createWebCodecsDecoder,
       })
       : null;
+    const showFrames = frameDisplay({
+      decodeImage: (frame) => createImageBitmap(new Blob([frame.payload], { type: IMAGE_MIME_TYPES[frame.codec] })),
+      createVideoDecoder: this._videoDecoders?.createDecoder ?? createWebCodecsDecoder,
+      paint: (picture, frame) => this._paint(picture, frame),
+    });
+    this._glCanvas = null;
+    this._clientRendering = new ClientRendering({
+      mode: this._options.render ?? "server",
+      capabilities: () => webglCapabilities(),
+      createRenderer: () => this._createRenderer(),
+      show: (drawnBy) => this._show(drawnBy),
+      send: (message) => this._core.send(message),
+      notify: (event) => notifyAll(this._listeners.service, event),
+    });
     this._core = new ConnectionCore({
       createSocket: (url) => new WebSocket(url),
       hello: () => ({
@@ -113,14 +132,14 @@ export class RemoteVizRenderArea {
         userAgent: globalThis.navigator?.userAgent ?? "",
       }),
       decoders: pageDecoders,
-      createDisplay: frameDisplay({
-        decodeImage: (frame) => createImageBitmap(new Blob([frame.payload], { type: IMAGE_MIME_TYPES[frame.codec] })),
-        createVideoDecoder: this._videoDecoders?.createDecoder ?? createWebCodecsDecoder,
-        paint: (picture, frame) => this._paint(picture, frame),
-      }),
+      createDisplay: (hooks) => this._clientRendering.wrap(showFrames(hooks), hooks.done),
       areaSize: (width, height) => this._setAreaSize(width, height),
-      // The container may have changed while the service calibrated the link: catch up now.
-      accepted: () => this._sendContainerSize(),
+      accepted: () => {
+        // The container may have changed while the service calibrated the link: catch up now.
+        this._sendContainerSize();
+        this._clientRendering.accepted();
+      },
+      scene: (message) => this._clientRendering.receive(message),
       reconnect: this._options.reconnect,
     });
     this._listeners = {
@@ -294,6 +313,20 @@ export class RemoteVizRenderArea {
     return this._core.accepted?.clientId || pageClientId();
   }
 
+  /**
+   * Asks for another way of drawing the view (see the `render` option); service listeners hear
+   * `["renderMode", {mode, reason}]` as it changes ("loading", then "client"; or "server").
+   * @param {"server"|"client"|"auto"} mode
+   */
+  setRenderMode(mode) {
+    this._clientRendering.request(mode, this.isConnected());
+  }
+
+  /** @returns {"server"|"loading"|"client"} what draws the view now: the service's frames, or the page */
+  getRenderMode() {
+    return this._clientRendering.drawnBy;
+  }
+
   /** @returns {HTMLElement} the view: the focusable element that holds the canvas (style it, focus it) */
   getElement() {
     return this._view;
@@ -330,6 +363,7 @@ export class RemoteVizRenderArea {
   /** Disconnects, stops listening and removes the view from the page. */
   dispose() {
     this.disconnect();
+    this._clientRendering.dispose();
     this.showStats(false);
     this._input.detach();
     this._resizeObserver?.disconnect();
@@ -436,6 +470,31 @@ export class RemoteVizRenderArea {
     return this._options.pixelRatio ?? globalThis.devicePixelRatio ?? 1;
   }
 
+  // The WebGL canvas, made on first use over the frames' canvas, and the renderer module loaded
+  // then: a page that never draws client-side never loads it.
+  async _createRenderer() {
+    const { WebGLRenderer } = await import("./webgl-renderer.js");
+    if (!this._glCanvas) {
+      this._glCanvas = document.createElement("canvas");
+      Object.assign(this._glCanvas.style, { position: "absolute", display: "none" });
+      this._glCanvas.addEventListener("webglcontextlost", (event) => {
+        event.preventDefault();
+        this._clientRendering.contextLost();
+      });
+      this._view.append(this._glCanvas);
+    }
+    this._glCanvas.width = this._canvas.width;
+    this._glCanvas.height = this._canvas.height;
+    this._relayout();
+    return new WebGLRenderer(this._glCanvas);
+  }
+
+  _show(drawnBy) {
+    const client = drawnBy === DrawnBy.CLIENT;
+    if (this._glCanvas) this._glCanvas.style.display = client ? "block" : "none";
+    this._canvas.style.visibility = client ? "hidden" : "visible";
+  }
+
   _paint(picture, frame) {
     this._setAreaSize(frame.areaWidth, frame.areaHeight);
     // A picture smaller than the render area (the service downscaled it) is scaled up to it.
@@ -451,6 +510,11 @@ export class RemoteVizRenderArea {
     this._areaHeight = height;
     this._canvas.width = width;
     this._canvas.height = height;
+    if (this._glCanvas) {
+      this._glCanvas.width = width;
+      this._glCanvas.height = height;
+      this._clientRendering.resized();
+    }
     this._relayout();
     notifyAll(this._listeners.resize, width, height);
   }
@@ -458,7 +522,9 @@ export class RemoteVizRenderArea {
   _relayout() {
     this._layout = computeLayout(this._displayMode, this._containerWidth, this._containerHeight, this._areaWidth, this._areaHeight, this._pixelRatio());
     const { left, top, width, height } = this._layout;
-    Object.assign(this._canvas.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+    for (const canvas of [this._canvas, this._glCanvas]) {
+      if (canvas) Object.assign(canvas.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+    }
   }
 
   _locate(event) {
