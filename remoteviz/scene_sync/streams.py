@@ -170,7 +170,9 @@ class SceneStreams:
         decision = decide(request, allowed, snapshot, connection.client.settings.bandwidth)
         self._send(connection, RenderDecision(decision.mode, decision.reason))
         if decision.mode is RenderMode.SERVER:
-            self._streams.pop(connection, None)
+            if self._streams.pop(connection, None) is not None:
+                # Its last frame is from before it drew client-side, if it has one: send a fresh one.
+                area.request_redraw()
             return
         log.info("%r draws client-side: %s", connection, decision.reason)
         stream = self._streams.get(connection)
