@@ -2,16 +2,19 @@
 
     remoteviz view part.stl [more.obj ...] [--host 127.0.0.1] [--port 8080] [--encoder png] [--open]
     remoteviz hello [--host ...] [--port ...] [--encoder ...] [--open]
+    remoteviz export part.stl [more.obj ...] -o model.html|model.glb
     remoteviz client-path
 
 ``view`` and ``hello`` serve the built-in viewer page and print the URL to open; every render area
-id (``/?area=ID``) gets its own view of the same scene.
+id (``/?area=ID``) gets its own view of the same scene. ``export`` writes the files as one
+self-contained page (opens from disk, no service, no network) or as glTF binary.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -79,6 +82,24 @@ def _load_meshes(paths: Sequence[str]) -> list[Node]:
     return meshes
 
 
+def _export(files: Sequence[str], output: str) -> int:
+    """``remoteviz export``: the files in one scene, as the viewer frames it, written to ``output``."""
+    from . import rendering
+    from .scene_sync import ExportError, export_scene
+
+    examiner = rendering.SceneExaminer()
+    examiner.add_child(rendering.GradientBackground())
+    for node in _load_meshes(files):
+        examiner.add_child(node)
+    examiner.view_all(rendering.Viewport(1280, 720))
+    try:
+        written = export_scene(examiner, output, title=", ".join(os.path.basename(f) for f in files))
+    except (ExportError, OSError) as error:
+        raise SystemExit(f"remoteviz: cannot export to {output}: {error}") from error
+    print(f"remoteviz: wrote {output} ({written / (1 << 20):.1f} MiB)")
+    return 0
+
+
 def _cone() -> list[Node]:
     from .rendering import Cone
 
@@ -131,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
     commands.add_parser("hello", parents=[serving], help="the HelloCone demo: a cone to turn")
     commands.add_parser("client-path", help="print the folder of the browser client's files (remoteviz.js)")
+    export = commands.add_parser("export", help="write mesh files as one self-contained HTML page or a .glb")
+    export.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
+    export.add_argument("-o", "--output", required=True, metavar="MODEL.html|MODEL.glb",
+                        help="the file to write: .html opens in a browser from disk, .glb is glTF binary")
     return parser
 
 
@@ -140,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "client-path":
         print(CLIENT_DIR.resolve())
         return 0
+    if args.command == "export":
+        return _export(args.files, args.output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "view":
         meshes = _load_meshes(args.files)  # before listening: a bad file fails the command at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -350,6 +351,15 @@ class RenderArea(ConnectionGroup):
 
             log_client_rendering(self.id)
         self._client_rendering = allowed
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write this area's scene to one file, as a page at this area's size shows it: ``.html``
+        (self-contained, opens from disk with no network, navigates like the viewer) or ``.glb``
+        (glTF binary). Returns the bytes written; a scene the format cannot hold (too big for one
+        HTML file, say) raises ``remoteviz.scene_sync.ExportError`` saying why."""
+        from .scene_sync import export_scene
+
+        return export_scene(self.scene_manager, path, width=self._width, height=self._height, title=self.id)
 
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:

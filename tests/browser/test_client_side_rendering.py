@@ -285,3 +285,56 @@ def test_a_lost_webgl_context_falls_back_to_frames(viewer) -> None:
     drag(page, [(180, 150), (200, 170)])
     wait_settled(page, after=painted)
     assert mask(canvas_image(page)).mean() > 0.1, "frames show the scene again"
+
+
+def test_the_exported_page_opens_from_disk_with_every_network_request_blocked_and_turns_on_a_drag(
+        webgl_browser: Browser, tmp_path) -> None:
+    from remoteviz.scene_sync import export_scene
+
+    examiner = rv.SceneExaminer()
+    examiner.add_child(rv.GradientBackground())
+    examiner.add_child(rv.Separator([rv.Transform(rotation=((1, 0, 0), 0.6)), rv.Material(diffuse_color=(0.9, 0.5, 0.2)),
+                                     torus()]))
+    path = tmp_path / "model.html"
+    export_scene(examiner, path, width=VIEWPORT["width"], height=VIEWPORT["height"])
+    # bypass_csp: Playwright's waits evaluate strings, which the page's own policy forbids.
+    context = webgl_browser.new_context(viewport=VIEWPORT, device_scale_factor=1, offline=True, bypass_csp=True)
+    requests: list[str] = []
+
+    def block(route) -> None:  # the page's own file loads; anything else is recorded and refused
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            requests.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", block)
+    problems: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url) if not request.url.startswith("file:") else None)
+        page.goto(path.as_uri())
+        page.wait_for_function("window.remoteviz.model && window.remoteviz.model.draws() > 0", timeout=20_000,
+                               polling=50)
+
+        def picture() -> np.ndarray:
+            url = page.evaluate("document.querySelector('#view canvas').toDataURL('image/png')")
+            return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")).astype(int)
+
+        before = picture()
+        assert before[2, VIEWPORT["width"] // 2].sum() > 300, "the gradient background is drawn"
+        assert (before[..., 0] - before[..., 2] > 60).mean() > 0.05, "the orange torus is drawn"
+        draws = page.evaluate("window.remoteviz.model.draws()")
+        page.mouse.move(180, 100)
+        page.mouse.down()
+        page.mouse.move(180, 200, steps=5)
+        page.mouse.up()
+        page.wait_for_function("(n) => window.remoteviz.model.draws() > n", arg=draws, timeout=10_000, polling=50)
+        page.wait_for_timeout(200)
+        after = picture()
+    finally:
+        context.close()
+    assert not problems, problems
+    assert requests == [], f"the page asked the network for {requests}"
+    assert (np.abs(after - before).mean(axis=2) > 20).mean() > 0.05, "a drag turns the model"

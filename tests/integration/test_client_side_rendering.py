@@ -4,6 +4,7 @@ deltas, scene flow control and the camera, on a real service with real sockets."
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import zlib
 
@@ -273,3 +274,32 @@ def test_camera_and_acks_from_a_server_side_page_are_protocol_errors() -> None:
     with service as runner:
         code, error = asyncio.run(scenario(runner))
     assert code == protocol.CloseCode.PROTOCOL_ERROR and "server-side" in error
+
+
+def test_a_page_gets_only_its_own_areas_buffers_and_cannot_ask_for_one_by_name() -> None:
+    class TwoScenes(Scene):
+        def on_instantiated_render_area(self, render_area):
+            super().on_instantiated_render_area(render_area)
+            if render_area.id == "Other":
+                assert self.examiner is not None
+                self.examiner.add_child(rv.Mesh(np.random.default_rng(5).normal(size=(99, 3)), name="secret"))
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Other", "width=96&height=64")) as other, \
+                client.connect(runner.url("Mine", "width=96&height=64")) as mine:
+            await other.request_rendering(RenderMode.CLIENT)
+            others = await collect(other, loaded)
+            await mine.request_rendering(RenderMode.CLIENT)
+            mines = await collect(mine, loaded)
+            secret = next(r for r in next(m for m in others if isinstance(m, SceneUpdate)).records
+                          if r["name"] == "secret")
+            # No message names a buffer to fetch: asking for one is a protocol error.
+            await mine.send_raw(json.dumps({"type": "scene_buffer", "buffer": secret["positions"]}))
+            await mine.wait_closed()
+            return secret, mines, mine.close_code
+
+    with running_service(TwoScenes(True), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
+        secret, mines, code = asyncio.run(scenario(runner))
+    names = {c.buffer for c in mines if isinstance(c, SceneChunk)}
+    assert secret["positions"] not in names and secret["normals"] not in names
+    assert code == protocol.CloseCode.PROTOCOL_ERROR
