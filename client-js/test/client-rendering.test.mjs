@@ -198,3 +198,21 @@ test("the view matrix and planes match the service's arithmetic", () => {
   // The world plane z >= 0 in view coordinates: z_view + 5 >= 0.
   assert.deepEqual(planeInView([0, 0, 1, 0], view).map((v) => Math.round(v * 1e9) / 1e9), [0, 0, 1, 5]);
 });
+
+test("render and scene_ack carry exactly the fields docs/protocol.md lists", async () => {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const spec = new URL("../../docs/protocol.md", import.meta.url);
+  if (!existsSync(spec)) return;
+  const text = readFileSync(spec, "utf8");
+  const section = text.slice(text.indexOf("## Client to service (text)"), text.indexOf("\n## ", text.indexOf("## Client to service (text)") + 1));
+  const fields = (type) => {
+    const line = section.split("\n").find((row) => row.startsWith(`| \`${type}\` |`));
+    let column = line.split("|")[2];
+    while (/\([^()]*\)/.test(column)) column = column.replace(/\([^()]*\)/g, "");
+    return [...column.matchAll(/`(\w+)`/g)].map((match) => match[1]).sort();
+  };
+  const { type: _r, ...render } = renderMessage("client", { webgl2: true, software: false, memoryMb: 1 });
+  assert.deepEqual(Object.keys(render).sort(), fields("render"));
+  const { type: _a, ...ack } = sceneAckMessage(1);
+  assert.deepEqual(Object.keys(ack).sort(), fields("scene_ack"));
+});
