@@ -24,16 +24,18 @@ DEFLATE_LEVEL = 6
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Buffer:
-    """One encoded array: its name (hash), its deflated bytes and its size before deflating."""
+    """One encoded array: its name (hash), its deflated bytes, its size before deflating, and its
+    kind (``pos16``, ``nrm8``, ``rgba8``, ``idx16``, ``idx32``, ``f32``)."""
 
     name: str
     deflated: bytes
     size: int
+    kind: str
 
 
 def _buffer(kind: str, raw: bytes) -> Buffer:
     name = hashlib.blake2b(kind.encode() + b"\0" + raw, digest_size=16).hexdigest()
-    return Buffer(name, zlib.compress(raw, DEFLATE_LEVEL), len(raw))
+    return Buffer(name, zlib.compress(raw, DEFLATE_LEVEL), len(raw), kind)
 
 
 def positions(points: npt.NDArray[np.float32]) -> tuple[Buffer, dict[str, Any]]:

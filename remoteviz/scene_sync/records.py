@@ -20,6 +20,10 @@ import numpy as np
 from remoteviz.scene_sync import buffers
 from remoteviz.scene_sync.buffers import Buffer
 
+POINTS_PER_PART = 1 << 18
+"""Point sets bigger than this go as several records of this many points, shuffled once: each part
+is a uniform sample of the whole, so the page's picture is fair from the first part on."""
+
 if TYPE_CHECKING:
     from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
     from remoteviz.rendering.camera import Camera
@@ -66,32 +70,34 @@ class SceneEncoder:
     """Makes snapshots of one scene, keeping each shape's encoded buffers until the shape changes."""
 
     def __init__(self) -> None:
-        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, dict[str, Any], list[Buffer]]] = \
+        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, list[tuple[dict[str, Any], list[Buffer]]]]] = \
             weakref.WeakKeyDictionary()
 
     def snapshot(self, frame: Frame) -> Snapshot:
         """The records of everything ``frame`` draws."""
         snapshot = Snapshot()
         for instance in frame.shapes:
-            encoded = self._encode(instance.shape)
-            if encoded is None:
+            parts = self._encode(instance.shape)
+            if parts is None:
                 snapshot.unsupported.add(type(instance.shape).__name__)
                 continue
-            geometry, shape_buffers = encoded
             box = instance.world_bounding_box
             if box is None:
                 continue
-            for buffer in shape_buffers:
-                snapshot.buffers[buffer.name] = buffer
-            record_id = _instance_id(instance)
-            snapshot.records[record_id] = {
-                "id": record_id, **geometry, "name": instance.shape.name,
+            shared = {
+                "name": instance.shape.name,
                 "model": _column_major(instance.model),
                 "material": _material(instance),
                 "clip": [[float(v) for v in plane] for plane in instance.clip_planes],
                 "lights": [_light(light, instance) for light in (*frame.global_lights, *instance.lights)],
                 "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
             }
+            record_id = _instance_id(instance)
+            for number, (geometry, shape_buffers) in enumerate(parts):
+                for buffer in shape_buffers:
+                    snapshot.buffers[buffer.name] = buffer
+                part_id = record_id if number == 0 else f"{record_id}.{number}"
+                snapshot.records[part_id] = {"id": part_id, **geometry, **shared}
         background = frame.background
         snapshot.extra = {
             "camera": camera_fields(frame.camera, frame.camera_model),
@@ -100,22 +106,39 @@ class SceneEncoder:
         }
         return snapshot
 
-    def _encode(self, shape: Shape) -> tuple[dict[str, Any], list[Buffer]] | None:
+    def _encode(self, shape: Shape) -> list[tuple[dict[str, Any], list[Buffer]]] | None:
         cached = self._shapes.get(shape)
         if cached is not None and cached[0] == shape.version:
-            return cached[1], cached[2]
+            return cached[1]
         encoded = _encode_geometry(shape)
         if encoded is not None:
-            self._shapes[shape] = (shape.version, *encoded)
+            self._shapes[shape] = (shape.version, encoded)
         return encoded
 
 
-def _encode_geometry(shape: Shape) -> tuple[dict[str, Any], list[Buffer]] | None:
+def _encode_geometry(shape: Shape) -> list[tuple[dict[str, Any], list[Buffer]]] | None:
+    """A shape's geometry as record fields and buffers: one part, or several for a big point set."""
+    from remoteviz.rendering.points import PointGeometry
+
+    geometry = shape.geometry
+    if type(geometry) is PointGeometry and len(geometry.positions) > POINTS_PER_PART:
+        order = np.random.default_rng(0).permutation(len(geometry.positions))
+        parts = []
+        for start in range(0, len(order), POINTS_PER_PART):
+            chosen = order[start:start + POINTS_PER_PART]
+            part = PointGeometry(geometry.positions[chosen], None if geometry.colors is None else geometry.colors[chosen],
+                                 geometry.sizes[chosen])
+            parts.append(_encode_part(shape, part))
+        return [p for p in parts if p is not None]
+    part = _encode_part(shape, geometry)
+    return None if part is None else [part]
+
+
+def _encode_part(shape: Shape, geometry: Any) -> tuple[dict[str, Any], list[Buffer]] | None:
     from remoteviz.rendering.lines import LineGeometry
     from remoteviz.rendering.points import PointGeometry
     from remoteviz.rendering.shapes import Geometry
 
-    geometry = shape.geometry
     if type(geometry) is Geometry:
         if getattr(shape, "texture", None) is not None and geometry.texcoords is not None:
             return None  # textures are not sent yet
@@ -174,3 +197,32 @@ def _light(light: LightInstance, instance: ShapeInstance) -> dict[str, Any]:
     if headlight:
         return {"camera": True, "color": color}
     return {"camera": False, "direction": light.world_direction.tolist(), "color": color}
+
+
+def priorities(snapshot: Snapshot, aspect: float) -> dict[str, float]:
+    """Each record's sending priority under the snapshot's camera: its projected size (the radius
+    of its box over its distance, or the radius for an orthographic camera), and below every
+    record in view, those outside it."""
+    from remoteviz.rendering.math3d import Rotation
+
+    camera = snapshot.extra["camera"]
+    placement = np.eye(4)
+    placement[:3, :3] = Rotation(*camera["orientation"]).as_matrix3()
+    placement[:3, 3] = camera["position"]
+    view = np.linalg.inv(np.asarray(camera["model"]).reshape(4, 4).T @ placement)
+    half = camera["height"] / 2.0 if camera["orthographic"] else float(np.tan(min(camera["height"], 3.14) / 2.0))
+    half_w, half_h = (half * aspect, half) if aspect >= 1.0 else (half, half / aspect)
+    found: dict[str, float] = {}
+    for record_id, record in snapshot.records.items():
+        low, high = np.asarray(record["box"][0]), np.asarray(record["box"][1])
+        radius = float(np.linalg.norm(high - low)) / 2.0
+        x, y, z = view[:3, :3] @ ((low + high) / 2.0) + view[:3, 3]
+        depth = -z
+        if camera["orthographic"]:
+            size, reach = radius, 1.0
+        else:
+            size, reach = radius / max(depth, 1e-9), max(depth, 0.0)
+        inside = depth + radius > 0 and abs(x) <= half_w * reach + radius and abs(y) <= half_h * reach + radius
+        # Outside the view: below everything in it, the nearest and biggest first.
+        found[record_id] = size if inside else radius / (abs(depth) + radius + 1e-9) - 1e9
+    return found

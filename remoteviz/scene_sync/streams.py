@@ -30,7 +30,7 @@ from remoteviz.protocol import (
 )
 from remoteviz.scene_sync.buffers import Buffer
 from remoteviz.scene_sync.decision import decide
-from remoteviz.scene_sync.records import SceneEncoder, Snapshot, camera_fields
+from remoteviz.scene_sync.records import SceneEncoder, Snapshot, camera_fields, priorities
 
 if TYPE_CHECKING:
     from remoteviz.connection import Connection
@@ -56,7 +56,8 @@ class SceneStream:
         self._camera: dict[str, Any] | None = None
         self._background: Any = None
         self._seq = 0
-        self._queue: collections.deque[tuple[Buffer, int]] = collections.deque()  # (buffer, offset)
+        self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
+        self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
         self._in_flight: set[int] = set()
         self._next_chunk = 1
         self.bytes_sent = 0
@@ -80,11 +81,26 @@ class SceneStream:
         self._camera = camera
         # The page keeps only the buffers its records name; so does this record of it.
         self._held &= referenced
-        self._queue = collections.deque(item for item in self._queue if item[0].name in referenced)
-        for name in needed:
-            self._held.add(name)
-            self._queue.append((snapshot.buffers[name], 0))
+        if self._current is not None and self._current[0].name not in referenced:
+            self._current = None
+        self._queue = [b for b in self._queue if b.name in referenced] + [snapshot.buffers[n] for n in needed]
+        self._held.update(needed)
+        if self._queue and (moved or needed):
+            self._order(snapshot)
         self._pump()
+
+    def _order(self, snapshot: Snapshot) -> None:
+        """What the camera sees goes first, biggest on screen first; what is outside the view last.
+        Redone as the camera moves."""
+        aspect = self.connection.render_area.width / max(1, self.connection.render_area.height)
+        by_record = priorities(snapshot, aspect)
+        rank: dict[str, float] = {}
+        for record_id, record in snapshot.records.items():
+            for name in _buffer_names(record):
+                rank[name] = max(rank.get(name, -2e9), by_record[record_id])
+        # Within a record, what lets it be drawn soonest first: positions, then indices, the rest.
+        kind = {"pos16": 0, "idx16": 1, "idx32": 1}
+        self._queue.sort(key=lambda b: (-rank.get(b.name, -2e9), kind.get(b.kind, 2)))
 
     def camera_from_page(self, fields: dict[str, Any]) -> None:
         """The page moved the camera itself: it need not be told of that camera."""
@@ -100,14 +116,14 @@ class SceneStream:
     @property
     def loading(self) -> bool:
         """Whether buffers are still on their way."""
-        return bool(self._queue or self._in_flight)
+        return bool(self._queue or self._current or self._in_flight)
 
     def _pump(self) -> None:
-        while self._queue and len(self._in_flight) < CHUNK_WINDOW:
-            buffer, offset = self._queue.popleft()
+        while (self._current or self._queue) and len(self._in_flight) < CHUNK_WINDOW:
+            buffer, offset = self._current or (self._queue.pop(0), 0)
             payload = memoryview(buffer.deflated)[offset:offset + MAX_SCENE_CHUNK]
-            if offset + len(payload) < len(buffer.deflated):
-                self._queue.appendleft((buffer, offset + len(payload)))
+            end = offset + len(payload)
+            self._current = (buffer, end) if end < len(buffer.deflated) else None
             chunk = self._next_chunk
             self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
             self._in_flight.add(chunk)

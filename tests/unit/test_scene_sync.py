@@ -87,3 +87,59 @@ def test_a_page_that_reports_little_memory_gets_big_geometry_server_side() -> No
     big = rv.Mesh(np.random.default_rng(1).normal(size=(200_000, 3)), np.arange(600_000).reshape(-1, 3) % 200_000)
     decision = decide(RenderRequest(RenderMode.AUTO, True, memory_mb=16), True, snapshot_of(big), 0.0)
     assert decision.mode is RenderMode.SERVER and "memory" in decision.reason
+
+
+def test_a_big_point_set_goes_as_shuffled_parts_each_a_fair_sample() -> None:
+    from remoteviz.scene_sync.records import POINTS_PER_PART
+
+    count = 2 * POINTS_PER_PART + 1000
+    rng = np.random.default_rng(4)
+    points = np.concatenate([rng.uniform(0, 1, size=(count // 2, 3)), rng.uniform(10, 11, size=(count - count // 2, 3))])
+    snapshot = snapshot_of(rv.PointSet(points.astype(np.float32)))
+    parts = [r for r in snapshot.records.values() if r["kind"] == "points"]
+    assert [p["vertices"] for p in parts] == [POINTS_PER_PART, POINTS_PER_PART, 1000]
+    decoded = []
+    for part in parts:
+        q = np.frombuffer(zlib.decompress(snapshot.buffers[part["positions"]].deflated), "<u2").reshape(-1, 3)
+        decoded.append(np.asarray(part["quantization"]["offset"]) + q * np.asarray(part["quantization"]["scale"]))
+    # Sorted points were split in halves by value: each shuffled part holds both halves alike.
+    for part in decoded[:2]:
+        assert abs((part[:, 0] > 5).mean() - 0.5) < 0.01
+    assert sum(len(p) for p in decoded) == count
+
+
+def test_what_the_camera_sees_is_sent_first_biggest_first_and_what_is_behind_it_last() -> None:
+    from types import SimpleNamespace
+
+    from remoteviz.protocol import SceneChunk, SceneUpdate
+    from remoteviz.scene_sync import SceneStream
+    from remoteviz.scene_sync.records import priorities
+
+    examiner = rv.SceneExaminer()
+    near = rv.Separator([rv.Transform(translation=(0, 0, 2)), rv.Sphere(radius=0.5, name="near")])
+    far = rv.Separator([rv.Transform(translation=(0, 0, -20)), rv.Cube(name="far")])
+    behind = rv.Separator([rv.Transform(translation=(0, 0, 30)), rv.Cone(name="behind")])
+    for part in (behind, far, near):
+        examiner.add_child(part)
+    examiner.camera.position = (0, 0, 10)
+    examiner.camera.focal_distance = 10
+    manager = rv.SceneManager()
+    manager.scene_graph = examiner
+    snapshot = SceneEncoder().snapshot(manager.view_frame(64, 64))
+    by_name = {snapshot.records[rid]["name"]: value for rid, value in priorities(snapshot, 1.0).items()}
+    assert by_name["near"] > by_name["far"] > by_name["behind"]
+    sent: list = []
+    area = SimpleNamespace(width=64, height=64)
+    stream = SceneStream(SimpleNamespace(render_area=area), lambda connection, message: sent.append(message))
+    stream.update(snapshot)
+    assert isinstance(sent[0], SceneUpdate)
+    name_of = {name: r["name"] for r in snapshot.records.values() for name in (r["positions"], r["normals"], r["indices"])}
+    order: list[str] = []
+    while stream.loading:
+        chunks = [m for m in sent if isinstance(m, SceneChunk)]
+        sent.clear()
+        for chunk in chunks:
+            if not order or order[-1] != name_of[chunk.buffer]:
+                order.append(name_of[chunk.buffer])
+            stream.ack(chunk.chunk)
+    assert order == ["near", "far", "behind"]
