@@ -146,10 +146,9 @@ def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 class _AreaScene:
-    """One area's scene as the streams see it: its encoder, and whether it changed since the last look."""
+    """One area's scene as the streams see it: whether it changed since the last look."""
 
     def __init__(self) -> None:
-        self.encoder = SceneEncoder()
         self.root: Node | None = None
         self.dirty = True
 
@@ -174,6 +173,9 @@ class SceneStreams:
         self._send = send
         self._streams: dict[Connection, SceneStream] = {}
         self._areas: dict[RenderArea, _AreaScene] = {}
+        # One encoder for every area: a shape shown in several areas (or in an area created anew
+        # for each viewer) is encoded once per version.
+        self._encoder = SceneEncoder()
 
     def stream(self, connection: Connection) -> SceneStream | None:
         """The page's stream while it draws client-side, else None."""
@@ -257,7 +259,7 @@ class SceneStreams:
         scene.watch(area.scene_manager.scene_graph)
         scene.dirty = False
         try:
-            return scene.encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
+            return self._encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
         except Exception:
             log.exception("the scene of %r could not be sent to its client-side pages", area)
             return None
