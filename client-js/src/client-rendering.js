@@ -80,9 +80,9 @@ export class ClientRendering {
     switch (message.type) {
       case "render": {
         const client = message.mode === RenderMode.CLIENT;
-        this._hooks.notify(["renderMode", { mode: client ? DrawnBy.LOADING : DrawnBy.SERVER, reason: String(message.reason ?? "") }]);
         if (client) this._start();
         else this._stop();
+        this._hooks.notify(["renderMode", { mode: this.drawnBy, reason: String(message.reason ?? "") }]);
         break;
       }
       case "scene":

@@ -216,3 +216,14 @@ test("render and scene_ack carry exactly the fields docs/protocol.md lists", asy
   const { type: _a, ...ack } = sceneAckMessage(1);
   assert.deepEqual(Object.keys(ack).sort(), fields("scene_ack"));
 });
+
+test("asking again for what the page already does reports what draws now", async () => {
+  const h = harness("client");
+  h.switcher.accepted();
+  h.switcher.receive({ type: "render", mode: "client", reason: "" });
+  h.pending[0]();
+  await loadScene(h);
+  h.switcher.receive({ type: "render", mode: "client", reason: "again" });
+  assert.deepEqual(h.events.at(-1), ["renderMode", { mode: "client", reason: "again" }]);
+  assert.equal(h.switcher.drawnBy, DrawnBy.CLIENT);
+});

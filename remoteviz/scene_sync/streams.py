@@ -60,8 +60,6 @@ class SceneStream:
         self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
         self._in_flight: set[int] = set()
         self._next_chunk = 1
-        self.bytes_sent = 0
-        """Geometry bytes (chunk payloads) sent to this page."""
 
     def update(self, snapshot: Snapshot) -> None:
         """Send what changed since the last update (everything, the first time)."""
@@ -127,7 +125,6 @@ class SceneStream:
             chunk = self._next_chunk
             self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
             self._in_flight.add(chunk)
-            self.bytes_sent += len(payload)
             self._send(self.connection, SceneChunk(chunk, buffer.name, offset, len(buffer.deflated), payload))
 
 

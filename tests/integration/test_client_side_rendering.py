@@ -303,3 +303,23 @@ def test_a_page_gets_only_its_own_areas_buffers_and_cannot_ask_for_one_by_name()
     names = {c.buffer for c in mines if isinstance(c, SceneChunk)}
     assert secret["positions"] not in names and secret["normals"] not in names
     assert code == protocol.CloseCode.PROTOCOL_ERROR
+
+
+def test_an_application_that_draws_its_own_frames_keeps_its_pages_server_side() -> None:
+    class Frames(rv.ServiceListener, rv.RenderAreaListener):
+        def on_instantiated_render_area(self, render_area):
+            render_area.client_rendering = True
+            render_area.add_listener(self)
+
+        def on_requested_frame(self, render_area, connection):
+            return np.zeros((render_area.height, render_area.width, 3), np.uint8), False
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Own", "width=32&height=32")) as view:
+            await view.next_frame()
+            await view.request_rendering(RenderMode.CLIENT)
+            return await view.next_scene_message()
+
+    with running_service(Frames()) as runner:  # INDEPENDENT_SERVICE
+        answer = asyncio.run(scenario(runner))
+    assert answer == protocol.RenderDecision(RenderMode.SERVER, "the application draws its own frames")
