@@ -103,7 +103,7 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 async def server_side(url: str, process: psutil.Process, seconds: float) -> dict[str, float]:
     started = time.monotonic()
-    async with client.connect(url) as view:
+    async with client.connect(url, timeout=300) as view:
         first = await view.next_frame(timeout=300)
         first_s = time.monotonic() - started
         still = first if first.is_still else await view.frame_where(lambda f: f.is_still, timeout=300)
@@ -154,7 +154,7 @@ class ClientSide:
 
 async def client_side(url: str, process: psutil.Process, seconds: float) -> dict[str, float]:
     started = time.monotonic()
-    async with client.connect(url, auto_ack=False) as view:
+    async with client.connect(url, auto_ack=False, timeout=300) as view:
         await view.request_rendering(RenderMode.CLIENT)
         decision = await view.next_scene_message(timeout=300)
         assert decision.mode is RenderMode.CLIENT, decision

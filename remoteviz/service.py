@@ -90,7 +90,7 @@ class Service:
                                     registry.clamp_size, registry.total_pixels)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
-        self._scenes = SceneStreams(registry.send)  # the pages that draw client-side
+        self._scenes = SceneStreams(registry.send, self._post)  # the pages that draw client-side
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE, self._scenes)
         # What may run while scenes are drawn on render threads: a message is held if its area's is.

@@ -10,8 +10,11 @@ stays server-side.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import logging
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +22,14 @@ import numpy as np
 
 from remoteviz.scene_sync import buffers
 from remoteviz.scene_sync.buffers import Buffer
+
+log = logging.getLogger("remoteviz.service")
+
+Parts = list[tuple[dict[str, Any], list[Buffer]]]
+"""A shape's encoding: record fields and their buffers, per part."""
+
+Encoded = tuple[Parts, Any]
+"""A shape's parts and the bounding box (in its own coordinates) of the geometry they encode."""
 
 POINTS_PER_PART = 1 << 18
 """Point sets bigger than this go as several records of this many points, shuffled once: each part
@@ -39,6 +50,8 @@ class Snapshot:
     buffers: dict[str, Buffer] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     unsupported: set[str] = field(default_factory=set)
+    pending: int = 0
+    """Shapes left out because they are still being encoded (in the background)."""
 
     @property
     def geometry_bytes(self) -> int:
@@ -67,23 +80,38 @@ def camera_fields(camera: Camera, model: np.ndarray) -> dict[str, Any]:
 
 
 class SceneEncoder:
-    """Makes snapshots of one scene, keeping each shape's encoded buffers until the shape changes."""
+    """Makes snapshots of scenes, keeping each shape's encoded buffers until the shape changes.
 
-    def __init__(self) -> None:
-        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, list[tuple[dict[str, Any], list[Buffer]]]]] = \
+    With ``background`` (an executor), shapes are encoded there and ``encoded()`` is called from
+    its thread as each one is done: a snapshot meanwhile leaves a new shape out (``pending``), and
+    keeps a changed one's previous encoding. Without, they are encoded in the call.
+    """
+
+    def __init__(self, background: concurrent.futures.Executor | None = None,
+                 encoded: Callable[[], None] | None = None) -> None:
+        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, Encoded | None]] = weakref.WeakKeyDictionary()
+        self._pending: weakref.WeakKeyDictionary[Shape, tuple[int, concurrent.futures.Future[Encoded | None]]] = \
             weakref.WeakKeyDictionary()
+        self._background = background
+        self._encoded = encoded
 
     def snapshot(self, frame: Frame) -> Snapshot:
         """The records of everything ``frame`` draws."""
         snapshot = Snapshot()
         for instance in frame.shapes:
-            parts = self._encode(instance.shape)
-            if parts is None:
+            encoded = self._encode(instance.shape)
+            if encoded is _PENDING:
+                snapshot.pending += 1
+                continue
+            if encoded is None:
                 snapshot.unsupported.add(type(instance.shape).__name__)
                 continue
-            box = instance.world_bounding_box
-            if box is None:
+            assert isinstance(encoded, tuple)
+            parts, local_box = encoded
+            if local_box is None:
                 continue
+            # The box of the geometry encoded (the previous one while a change is encoded).
+            box = local_box.transformed(instance.model)
             shared = {
                 "name": instance.shape.name,
                 "model": _column_major(instance.model),
@@ -106,21 +134,46 @@ class SceneEncoder:
         }
         return snapshot
 
-    def _encode(self, shape: Shape) -> list[tuple[dict[str, Any], list[Buffer]]] | None:
+    def _encode(self, shape: Shape) -> Encoded | None | object:
+        version = shape.version
+        pending = self._pending.get(shape)
+        if pending is not None and pending[1].done():
+            del self._pending[shape]
+            try:
+                self._shapes[shape] = (pending[0], pending[1].result())
+            except Exception:
+                log.exception("encoding %r for client-side rendering failed", shape)
+                self._shapes[shape] = (pending[0], None)
         cached = self._shapes.get(shape)
-        if cached is not None and cached[0] == shape.version:
+        if cached is not None and cached[0] == version:
             return cached[1]
-        encoded = _encode_geometry(shape)
-        if encoded is not None:
-            self._shapes[shape] = (shape.version, encoded)
-        return encoded
+        if self._background is None:
+            self._shapes[shape] = (version, _encode_geometry(shape, shape.geometry))
+            return self._shapes[shape][1]
+        if pending is None or pending[0] != version:
+            # The geometry is taken here, on the caller's thread: the scene may change meanwhile.
+            future = self._background.submit(_encode_geometry, shape, shape.geometry)
+            if self._encoded is not None:
+                encoded = self._encoded
+                future.add_done_callback(lambda _: encoded())
+            self._pending[shape] = (version, future)
+        return cached[1] if cached is not None else _PENDING
 
 
-def _encode_geometry(shape: Shape) -> list[tuple[dict[str, Any], list[Buffer]]] | None:
-    """A shape's geometry as record fields and buffers: one part, or several for a big point set."""
+_PENDING = object()
+"""What ``SceneEncoder._encode`` answers for a shape whose first encoding is not done yet."""
+
+
+def _encode_geometry(shape: Shape, geometry: Any) -> Encoded | None:
+    """A shape's geometry as record fields and buffers (one part, or several for a big point set),
+    and its bounding box."""
+    parts = _encode_parts(shape, geometry)
+    return None if parts is None else (parts, geometry.bounding_box)
+
+
+def _encode_parts(shape: Shape, geometry: Any) -> Parts | None:
     from remoteviz.rendering.points import PointGeometry
 
-    geometry = shape.geometry
     if type(geometry) is PointGeometry and len(geometry.positions) > POINTS_PER_PART:
         order = np.random.default_rng(0).permutation(len(geometry.positions))
         parts = []

@@ -12,6 +12,7 @@ named by its hash: one the page holds is never sent again), and the camera when 
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -166,13 +167,18 @@ class _AreaScene:
 class SceneStreams:
     """Every client-side page of a service (dispatch thread)."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, post: Callable[..., None]) -> None:
+        """``post`` hands a call to the dispatch thread (from the encoding thread)."""
         self._send = send
         self._streams: dict[Connection, SceneStream] = {}
         self._areas: dict[RenderArea, _AreaScene] = {}
-        # One encoder for every area: a shape shown in several areas (or in an area created anew
-        # for each viewer) is encoded once per version.
-        self._encoder = SceneEncoder()
+        self._waiting: dict[Connection, RenderRequest] = {}  # asked while their scene is being encoded
+        # One encoder for every area, on a thread of its own (a million triangles take seconds to
+        # deflate, which the dispatch thread must not wait for): a shape shown in several areas,
+        # or in an area made anew for each viewer, is encoded once per version.
+        self._encoder = SceneEncoder(
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="remoteviz-scene-encoder"),
+            lambda: post(self._encoded))
 
     def stream(self, connection: Connection) -> SceneStream | None:
         """The page's stream while it draws client-side, else None."""
@@ -180,8 +186,12 @@ class SceneStreams:
 
     def request(self, area: RenderArea, connection: Connection, request: RenderRequest) -> None:
         """The page asked who should draw its view: answer, and start or stop its stream."""
+        self._waiting.pop(connection, None)
         allowed = _allowed(area, connection)
         snapshot = self._snapshot(area) if allowed and request.mode is not RenderMode.SERVER else None
+        if snapshot is not None and snapshot.pending:
+            self._waiting[connection] = request  # answered once the scene is encoded
+            return
         decision = decide(request, allowed, snapshot, connection.client.settings.bandwidth)
         self._send(connection, RenderDecision(decision.mode, decision.reason))
         if decision.mode is RenderMode.SERVER:
@@ -228,14 +238,28 @@ class SceneStreams:
             camera.height_angle = state.height
         stream.camera_from_page(camera_fields(camera, frame.camera_model))
 
+    def _encoded(self) -> None:
+        """Dispatch thread: a shape was encoded; every area looks again, and the pages that asked
+        while it was encoded get their answer."""
+        for scene in self._areas.values():
+            scene.dirty = True
+        for connection, request in list(self._waiting.items()):
+            if connection.state.live:
+                self.request(connection.render_area, connection, request)
+            else:
+                del self._waiting[connection]
+
     def flush(self) -> None:
         """Send each client-side page what changed in its area's scene since the last flush."""
         for connection in [c for c in self._streams if not c.state.live]:
             del self._streams[connection]
+        for connection in [c for c in self._waiting if not c.state.live]:
+            del self._waiting[connection]
         by_area: dict[RenderArea, list[SceneStream]] = collections.defaultdict(list)
         for connection, stream in self._streams.items():
             by_area[connection.render_area].append(stream)
-        for area in [a for a in self._areas if a not in by_area]:
+        waiting_areas = {c.render_area for c in self._waiting}
+        for area in [a for a in self._areas if a not in by_area and a not in waiting_areas]:
             self._areas.pop(area).watch(None)
         for area, streams in by_area.items():
             scene = self._areas.get(area)

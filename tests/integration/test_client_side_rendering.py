@@ -323,3 +323,32 @@ def test_an_application_that_draws_its_own_frames_keeps_its_pages_server_side() 
     with running_service(Frames()) as runner:  # INDEPENDENT_SERVICE
         answer = asyncio.run(scenario(runner))
     assert answer == protocol.RenderDecision(RenderMode.SERVER, "the application draws its own frames")
+
+
+def test_a_big_scene_is_encoded_off_the_dispatch_thread_while_messages_flow() -> None:
+    rng = np.random.default_rng(8)
+    big = rv.Mesh(rng.normal(size=(300_000, 3)).astype(np.float32), rng.integers(0, 300_000, size=(600_000, 3)))
+
+    class Big(Scene):
+        def on_instantiated_render_area(self, render_area):
+            super().on_instantiated_render_area(render_area)
+            assert self.examiner is not None
+            self.examiner.add_child(big)
+
+    async def scenario(runner):
+        async with client.connect(runner.url("Area", "width=96&height=64"), auto_ack=False) as view:
+            await view.next_frame()
+            await view.request_rendering(RenderMode.CLIENT)
+            await view.send_message("meanwhile")
+            reply = await view.next_message(timeout=30)
+            try:  # what had arrived by the reply
+                early = await view.next_scene_message(timeout=0.01)
+            except TimeoutError:
+                early = None
+            decision = early or await view.next_scene_message(timeout=60)
+            return reply, early, decision
+
+    with running_service(Big(True), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
+        reply, early, decision = asyncio.run(scenario(runner))
+    assert reply == "did meanwhile" and early is None, "the app message was answered while the scene was encoded"
+    assert decision.mode is RenderMode.CLIENT
