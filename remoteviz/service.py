@@ -90,7 +90,7 @@ class Service:
                                     registry.clamp_size, registry.total_pixels)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
-        self._scenes = SceneStreams(registry.send, self._post)  # the pages that draw client-side
+        self._scenes = SceneStreams(registry.send, self._post, self._frames_for)  # the pages that draw client-side
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
                               lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE, self._scenes)
         # What may run while scenes are drawn on render threads: a message is held if its area's is.
@@ -368,6 +368,13 @@ class Service:
         self._handshake.probe_latency(time.monotonic())
         self._frames.run()
         self._scenes.flush()
+
+    def _frames_for(self, connection: Connection, wanted: bool) -> None:
+        """Stop or resume a connection's frames (a page that draws client-side needs none)."""
+        if wanted:
+            self._scheduler.add_viewer(connection.render_area.id, connection.id, connection.outgoing)
+        else:
+            self._scheduler.remove_viewer(connection.render_area.id, connection.id)
 
     def _post(self, handler: Callable[..., None], *args: Any) -> None:
         self._inbox.append((handler, args))

@@ -49,9 +49,13 @@ Send = Callable[["Connection", ServiceMessage], None]
 class SceneStream:
     """What one client-side page holds of its area's scene, and what is on its way to it."""
 
-    def __init__(self, connection: Connection, send: Send) -> None:
+    def __init__(self, connection: Connection, send: Send, loaded: Callable[[], None] | None = None) -> None:
+        """``loaded`` is called once, when the first update's buffers have all been acknowledged."""
         self.connection = connection
         self._send = send
+        self._on_loaded = loaded
+        self.loaded = False
+        """Whether the page has held the whole scene once (it draws it from then on)."""
         self._records: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # buffers sent or queued: the page has them, or will
         self._camera: dict[str, Any] | None = None
@@ -127,6 +131,10 @@ class SceneStream:
             self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
             self._in_flight.add(chunk)
             self._send(self.connection, SceneChunk(chunk, buffer.name, offset, len(buffer.deflated), payload))
+        if not self.loaded and not self.loading:
+            self.loaded = True
+            if self._on_loaded is not None:
+                self._on_loaded()
 
 
 def _buffer_names(record: dict[str, Any]) -> list[str]:
@@ -167,9 +175,13 @@ class _AreaScene:
 class SceneStreams:
     """Every client-side page of a service (dispatch thread)."""
 
-    def __init__(self, send: Send, post: Callable[..., None]) -> None:
-        """``post`` hands a call to the dispatch thread (from the encoding thread)."""
+    def __init__(self, send: Send, post: Callable[..., None],
+                 frames: Callable[[Connection, bool], None] | None = None) -> None:
+        """``post`` hands a call to the dispatch thread (from the encoding thread); ``frames(connection,
+        wanted)`` stops or resumes a connection's frames: they stop once its page holds the whole
+        scene (it draws it), and resume when it goes back to frames."""
         self._send = send
+        self._frames = frames
         self._streams: dict[Connection, SceneStream] = {}
         self._areas: dict[RenderArea, _AreaScene] = {}
         self._waiting: dict[Connection, RenderRequest] = {}  # asked while their scene is being encoded
@@ -195,21 +207,29 @@ class SceneStreams:
         decision = decide(request, allowed, snapshot, connection.client.settings.bandwidth)
         self._send(connection, RenderDecision(decision.mode, decision.reason))
         if decision.mode is RenderMode.SERVER:
-            if self._streams.pop(connection, None) is not None:
-                # Its last frame is from before it drew client-side, if it has one: send a fresh one.
-                area.request_redraw()
+            self._stop(connection)
             return
         log.info("%r draws client-side: %s", connection, decision.reason)
         stream = self._streams.get(connection)
         if stream is None:
-            stream = self._streams[connection] = SceneStream(connection, self._send)
+            stream = self._streams[connection] = SceneStream(
+                connection, self._send, lambda: self._frames(connection, False) if self._frames else None)
         assert snapshot is not None
         stream.update(snapshot)
 
     def refuse(self, connection: Connection, reason: str) -> None:
         """Answer a page's ``render`` request with server-side rendering, for ``reason``."""
-        self._streams.pop(connection, None)
+        self._stop(connection)
         self._send(connection, RenderDecision(RenderMode.SERVER, reason))
+
+    def _stop(self, connection: Connection) -> None:
+        """The page goes back to frames: they resume, starting with a fresh one."""
+        stream = self._streams.pop(connection, None)
+        if stream is None:
+            return
+        if stream.loaded and self._frames is not None and connection.state.live:
+            self._frames(connection, True)
+        connection.render_area.request_redraw()
 
     def ack(self, connection: Connection, chunk: int) -> None:
         """The page acknowledged a scene chunk."""

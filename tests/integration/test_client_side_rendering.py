@@ -73,7 +73,7 @@ def scene_service(client_rendering: bool = True):
     return scene, running_service(scene, run_mode=rv.RunMode.INVENTOR_SERVICE)
 
 
-async def collect(view, until, timeout: float = 10.0) -> list:
+async def collect(view, until, timeout: float = 60.0) -> list:
     """Scene messages until ``until(messages)`` holds."""
     messages: list = []
     while not until(messages):
@@ -102,7 +102,7 @@ def buffers_of(messages: list) -> dict[str, bytes]:
 def test_a_page_whose_application_did_not_opt_in_gets_server_frames_and_no_geometry_byte() -> None:
     async def scenario(runner):
         async with client.connect(runner.url("Area", "width=96&height=64")) as view:
-            await view.next_frame()
+            await view.next_frame(timeout=30)
             await view.request_rendering(RenderMode.CLIENT)
             answer = await view.next_scene_message()
             await view.drag([(40, 30), (60, 30)])
@@ -223,7 +223,7 @@ def test_scene_chunks_wait_for_acks_while_pings_and_app_messages_flow() -> None:
                 await view.next_scene_message(timeout=0.5)  # the window is full
             await view.send_message("hello")
             reply = await view.next_message()
-            frame = await view.next_frame()
+            frame = await view.next_frame(timeout=60)
             await view.scene_ack(early[-1].chunk)
             after = await view.next_scene_message()
             await view.scene_ack(early[-1].chunk)  # twice: a protocol error
@@ -337,7 +337,7 @@ def test_a_big_scene_is_encoded_off_the_dispatch_thread_while_messages_flow() ->
 
     async def scenario(runner):
         async with client.connect(runner.url("Area", "width=96&height=64"), auto_ack=False) as view:
-            await view.next_frame()
+            await view.next_frame(timeout=120)  # 600,000 triangles on software OpenGL
             await view.request_rendering(RenderMode.CLIENT)
             await view.send_message("meanwhile")
             reply = await view.next_message(timeout=30)
@@ -352,3 +352,29 @@ def test_a_big_scene_is_encoded_off_the_dispatch_thread_while_messages_flow() ->
         reply, early, decision = asyncio.run(scenario(runner))
     assert reply == "did meanwhile" and early is None, "the app message was answered while the scene was encoded"
     assert decision.mode is RenderMode.CLIENT
+
+
+def test_a_page_that_holds_its_scene_gets_no_frames_until_it_goes_back_to_frames() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("Area", "width=96&height=64")) as view:  # acks every frame
+            await view.next_frame()
+            await view.request_rendering(RenderMode.CLIENT)
+            await collect(view, loaded)
+            await asyncio.sleep(0.3)
+            while view.pending_frames():
+                await view.next_frame()
+            await view.drag([(40, 30), (50, 34), (60, 38), (70, 42)])
+            cameras = await collect(view, lambda ms: len(ms) >= 1)  # moves may coalesce into one
+            await asyncio.sleep(0.5)
+            frames_meanwhile = view.pending_frames()
+            await view.request_rendering(RenderMode.SERVER)
+            answer = (await collect(view, lambda ms: isinstance(ms[-1], protocol.RenderDecision) if ms else False))[-1]
+            fresh = await view.next_frame(timeout=30)
+            return cameras, frames_meanwhile, answer, fresh
+
+    _, service = scene_service()
+    with service as runner:
+        cameras, frames_meanwhile, answer, fresh = asyncio.run(scenario(runner))
+    assert all(isinstance(c, SceneUpdate) and not c.records for c in cameras), "the drag moved the camera"
+    assert frames_meanwhile == 0, "the service rendered no frame for a page that draws itself"
+    assert answer.mode is RenderMode.SERVER and fresh.image.shape == (64, 96, 3)
