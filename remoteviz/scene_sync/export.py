@@ -148,7 +148,8 @@ def export_glb(frame: Frame) -> bytes:
                                         process=False)
         elif type(geometry) is PointGeometry:
             colors = geometry.colors if geometry.colors is not None else np.tile(diffuse, (len(geometry.positions), 1))
-            item = trimesh.PointCloud(geometry.positions, colors=np.rint(np.clip(colors, 0, 1) * 255).astype(np.uint8))
+            item = trimesh.PointCloud(  # type: ignore[no-untyped-call]
+                geometry.positions, colors=np.rint(np.clip(colors, 0, 1) * 255).astype(np.uint8))
         else:
             left_out.add(type(instance.shape).__name__)
             continue
@@ -157,7 +158,7 @@ def export_glb(frame: Frame) -> bytes:
         log.warning("glTF export leaves out what it cannot hold: %s", ", ".join(sorted(left_out)))
     if not scene.geometry:
         raise ExportError("the scene holds nothing a .glb can hold (meshes or point sets)")
-    data: bytes = scene.export(file_type="glb")
+    data: bytes = scene.export(file_type="glb")  # type: ignore[no-untyped-call]
     return data
 
 

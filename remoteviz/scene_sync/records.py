@@ -176,15 +176,17 @@ def _encode_parts(shape: Shape, geometry: Any) -> Parts | None:
 
     if type(geometry) is PointGeometry and len(geometry.positions) > POINTS_PER_PART:
         order = np.random.default_rng(0).permutation(len(geometry.positions))
-        parts = []
+        parts: Parts = []
         for start in range(0, len(order), POINTS_PER_PART):
             chosen = order[start:start + POINTS_PER_PART]
-            part = PointGeometry(geometry.positions[chosen], None if geometry.colors is None else geometry.colors[chosen],
-                                 geometry.sizes[chosen])
-            parts.append(_encode_part(shape, part))
-        return [p for p in parts if p is not None]
-    part = _encode_part(shape, geometry)
-    return None if part is None else [part]
+            sample = PointGeometry(geometry.positions[chosen],
+                                   None if geometry.colors is None else geometry.colors[chosen], geometry.sizes[chosen])
+            encoded = _encode_part(shape, sample)
+            if encoded is not None:
+                parts.append(encoded)
+        return parts
+    whole = _encode_part(shape, geometry)
+    return None if whole is None else [whole]
 
 
 def _encode_part(shape: Shape, geometry: Any) -> tuple[dict[str, Any], list[Buffer]] | None:
