@@ -80,6 +80,8 @@ export type ServiceEvent =
   | ["failure", FailureInfo]
   /** Who draws the view now: "loading" (the scene is on its way, frames still show), "client" or "server". */
   | ["renderMode", { mode: "server" | "loading" | "client"; reason: string }]
+  /** While the scene loads for client-side rendering: deflated bytes received and announced so far. */
+  | ["sceneProgress", { received: number; total: number }]
   | ["startNetworkCalibration" | "pendingNetworkCalibration" | "finishedNetworkCalibration" | (string & {}), Record<string, unknown>];
 
 export type Codec = "jpeg" | "png" | "h264" | "vp9" | "av1";

@@ -89,8 +89,12 @@ export class ClientRendering {
         this.store?.update(message);
         break;
       case "scene_chunk":
-        if (this.store) this.store.chunk(message);
-        else this._hooks.send(sceneAckMessage(message.chunk)); // late: acknowledged, dropped
+        if (!this.store) {
+          this._hooks.send(sceneAckMessage(message.chunk)); // late: acknowledged, dropped
+          break;
+        }
+        this.store.chunk(message);
+        if (this.drawnBy === DrawnBy.LOADING) this._hooks.notify(["sceneProgress", this.store.progress()]);
         break;
       default:
         break;

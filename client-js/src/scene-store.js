@@ -50,6 +50,7 @@ export class SceneStore {
     this.background = null;
     this.updates = 0;
     this.bytesReceived = 0;
+    this._bytesAnnounced = 0;
     this._inflating = 0;
   }
 
@@ -61,7 +62,10 @@ export class SceneStore {
     if (message.full) this.records.clear();
     for (const id of message.removed ?? []) this.records.delete(id);
     for (const record of message.records ?? []) this.records.set(record.id, record);
-    for (const [name, size] of Object.entries(message.buffers ?? {})) this._expected.set(name, size);
+    for (const [name, size] of Object.entries(message.buffers ?? {})) {
+      this._expected.set(name, size);
+      this._bytesAnnounced += size;
+    }
     if ("camera" in message) this.camera = message.camera;
     if ("background" in message) this.background = message.background;
     this.updates += 1;
@@ -122,14 +126,8 @@ export class SceneStore {
     return this.updates > 0 && this._expected.size === 0 && this._inflating === 0;
   }
 
-  /** @returns {{received: number, total: number}} deflated bytes of the buffers announced and still to come */
+  /** @returns {{received: number, total: number}} deflated bytes received, and announced, since the scene began */
   progress() {
-    let received = 0;
-    let total = 0;
-    for (const [name, size] of this._expected) {
-      total += size;
-      received += this._arriving.get(name)?.received ?? 0;
-    }
-    return { received, total };
+    return { received: this.bytesReceived, total: this._bytesAnnounced };
   }
 }

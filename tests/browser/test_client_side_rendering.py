@@ -205,6 +205,9 @@ def test_the_same_view_has_the_same_silhouette_server_side_and_client_side(viewe
     page = viewer(query="render=client")
     wait_mode(page, "client")
     assert render_modes(page)[:2] == ["loading", "client"]
+    progress = [e[1] for e in page.evaluate("window.__rv.service") if e[0] == "sceneProgress"]
+    assert progress and progress[-1]["received"] == progress[-1]["total"] > 10_000, "the page heard the scene load"
+    assert page.inner_text("#status").endswith("drawn by this browser")
     home_client = settled_gl_image(page)
     home_server = server_picture(page)
     assert mask(home_server).mean() > 0.1, "the scene fills a good part of the view"
