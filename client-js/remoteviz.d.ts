@@ -45,6 +45,11 @@ export interface RenderAreaOptions {
   resizeDelayMs?: number;
   /** Decode video in a worker, off the page's main thread, where the browser can (default true). */
   videoWorker?: boolean;
+  /**
+   * Who draws the view: the service ("server", default), the page with WebGL2 ("client"), or the
+   * service's choice ("auto"). The application must allow client-side rendering, else frames go on.
+   */
+  render?: "server" | "client" | "auto";
 }
 
 export interface ConnectedInfo {
@@ -73,6 +78,10 @@ export type ServiceEvent =
   | ["error", string]
   /** The service cannot make frames now (it retries after retryMs); the next frame means it works again. */
   | ["failure", FailureInfo]
+  /** Who draws the view now: "loading" (the scene is on its way, frames still show), "client" or "server". */
+  | ["renderMode", { mode: "server" | "loading" | "client"; reason: string }]
+  /** While the scene loads for client-side rendering: deflated bytes received and announced so far. */
+  | ["sceneProgress", { received: number; total: number }]
   | ["startNetworkCalibration" | "pendingNetworkCalibration" | "finishedNetworkCalibration" | (string & {}), Record<string, unknown>];
 
 export type Codec = "jpeg" | "png" | "h264" | "vp9" | "av1";
@@ -187,6 +196,10 @@ export declare class RemoteVizRenderArea {
   getConnectionId(): string | null;
   getClientId(): string;
   getElement(): HTMLElement;
+  /** Asks for another way of drawing the view (see the `render` option). */
+  setRenderMode(mode: "server" | "client" | "auto"): void;
+  /** What draws the view now: the service's frames, the page, or the page while the scene loads. */
+  getRenderMode(): "server" | "loading" | "client";
   getStats(): Stats;
   showStats(show?: boolean): void;
   dispose(): void;

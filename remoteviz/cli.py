@@ -2,18 +2,21 @@
 
     remoteviz view part.stl [more.obj ...] [--host 127.0.0.1] [--port 8080] [--encoder png] [--open]
     remoteviz hello [--host ...] [--port ...] [--encoder ...] [--open]
+    remoteviz export part.stl [more.obj ...] -o model.html|model.glb
     remoteviz client-path
     remoteviz convert VOLUME STORE [--brick 64] [--reduce mean|max]
 
 ``view`` and ``hello`` serve the built-in viewer page and print the URL to open; every render area
 id (``/?area=ID``) gets its own view of the same scene. ``convert`` writes a volume once as a
-multi-resolution OME-Zarr store that out-of-core volumes draw from.
+multi-resolution OME-Zarr store that out-of-core volumes draw from. ``export`` writes the files as
+one self-contained page (opens from disk, no service, no network) or as glTF binary.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
@@ -90,6 +93,24 @@ def _load_meshes(paths: Sequence[str]) -> list[Node]:
         except Exception as error:  # trimesh raises many kinds: each is a message for the user
             raise SystemExit(f"remoteviz: cannot read {path}: {error}") from error
     return meshes
+
+
+def _export(files: Sequence[str], output: str) -> int:
+    """``remoteviz export``: the files in one scene, as the viewer frames it, written to ``output``."""
+    from . import rendering
+    from .scene_sync import ExportError, export_scene
+
+    examiner = rendering.SceneExaminer()
+    examiner.add_child(rendering.GradientBackground())
+    for node in _load_meshes(files):
+        examiner.add_child(node)
+    examiner.view_all(rendering.Viewport(1280, 720))
+    try:
+        written = export_scene(examiner, output, title=", ".join(os.path.basename(f) for f in files))
+    except (ExportError, OSError) as error:
+        raise SystemExit(f"remoteviz: cannot export to {output}: {error}") from error
+    print(f"remoteviz: wrote {output} ({written / (1 << 20):.1f} MiB)")
+    return 0
 
 
 def _cone() -> list[Node]:
@@ -206,6 +227,10 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--brick", type=int, default=64, help="brick (chunk) side in voxels (default 64)")
     convert.add_argument("--reduce", choices=("mean", "max"), default="mean",
                          help="how coarse levels combine 2x2x2 voxels (max keeps MIP pictures bright)")
+    export = commands.add_parser("export", help="write mesh files as one self-contained HTML page or a .glb")
+    export.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
+    export.add_argument("-o", "--output", required=True, metavar="MODEL.html|MODEL.glb",
+                        help="the file to write: .html opens in a browser from disk, .glb is glTF binary")
     return parser
 
 
@@ -217,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "convert":
         return _convert(args)
+    if args.command == "export":
+        return _export(args.files, args.output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "view":
         meshes = _load_meshes(args.files)  # before listening: a bad file fails the command at once

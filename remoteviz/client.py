@@ -94,6 +94,10 @@ class ServiceClosed(ConnectionError):
         self.code = code
 
 
+SceneMessage = protocol.RenderDecision | protocol.SceneUpdate | protocol.SceneChunk | protocol.CameraState
+"""What :meth:`RemoteView.next_scene_message` returns."""
+
+
 class RemoteView:
     """One connection to one render area; create it with :func:`connect`."""
 
@@ -111,6 +115,7 @@ class RemoteView:
         self.resizes: list[Resize] = []
         self._frames: asyncio.Queue[ReceivedFrame] = asyncio.Queue()
         self._messages: asyncio.Queue[str | bytes] = asyncio.Queue()
+        self._scene: asyncio.Queue[SceneMessage] = asyncio.Queue()  # client-side rendering, in order
         self._video: object | None = None  # a PyAV decoder once a video stream starts
         self._seq = 0
         self._input_sent_at: dict[int, float] = {}
@@ -172,6 +177,11 @@ class RemoteView:
                     message = protocol.parse_service_binary(data)
                     if isinstance(message, AppMessage):
                         self._messages.put_nowait(message.data)
+                    elif isinstance(message, protocol.SceneChunk):
+                        self._scene.put_nowait(protocol.SceneChunk(message.chunk, message.buffer, message.offset,
+                                                                   message.total, bytes(message.payload)))
+                        if self.auto_ack:
+                            await self.scene_ack(message.chunk)
                     else:
                         await self._on_frame(message)
         except ConnectionClosed:
@@ -203,6 +213,8 @@ class RemoteView:
                 self._video = _open_video_decoder(message.codec)
             case AppMessage(data=data):
                 self._messages.put_nowait(data)
+            case protocol.RenderDecision() | protocol.SceneUpdate() | protocol.CameraState():
+                self._scene.put_nowait(message)
 
     async def _on_frame(self, frame: Frame) -> None:
         now = time.monotonic()
@@ -275,7 +287,25 @@ class RemoteView:
         """The next application message from the service."""
         return await asyncio.wait_for(self._messages.get(), timeout)
 
+    async def next_scene_message(self, timeout: float = 10.0) -> SceneMessage:
+        """The next client-side rendering message: a ``render`` answer, a scene update, a chunk or a camera."""
+        return await asyncio.wait_for(self._scene.get(), timeout)
+
     # ---- sending
+    async def request_rendering(self, mode: protocol.RenderMode, *, webgl2: bool = True, software: bool = False,
+                                memory_mb: int = 0) -> None:
+        """Ask to draw client-side (or server-side); the answer comes as a RenderDecision."""
+        await self._ws.send(protocol.serialize(protocol.RenderRequest(mode, webgl2, software, memory_mb)))
+
+    async def scene_ack(self, chunk: int) -> None:
+        """Acknowledge a scene chunk (done automatically when ``auto_ack``)."""
+        with contextlib.suppress(ConnectionClosed):
+            await self._ws.send(protocol.serialize(protocol.SceneAck(chunk)))
+
+    async def send_camera(self, camera: protocol.CameraState) -> None:
+        """Tell the service where this client-side page's camera is."""
+        await self._ws.send(protocol.serialize(camera))
+
     async def ack(self, frame_id: int, decode_ms: float = 0.0) -> None:
         """Acknowledge a frame (done automatically when ``auto_ack``)."""
         with contextlib.suppress(ConnectionClosed):

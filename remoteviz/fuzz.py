@@ -18,7 +18,7 @@ import random
 from typing import Any
 
 MESSAGE_TYPES = ("hello", "mouse", "wheel", "key", "touch", "ack", "size", "container", "ping", "pong",
-                 "keyframe", "message", "binary")
+                 "keyframe", "message", "binary", "render", "scene_ack", "camera")
 """Every client message type of ``docs/protocol.md`` (``binary``: an application message in bytes)."""
 
 _HUGE = "1" + "0" * 400  # no float holds it
@@ -93,6 +93,18 @@ class ProtocolFuzzer:
                 return {"type": "keyframe"}
             case "message":
                 return {"type": "message", "text": rng.choice(["hi", "ünïcødé ✓", "x" * rng.randrange(200)])}
+            case "render":
+                return {"type": "render", "mode": rng.choice(["client", "server", "auto"]),
+                        "webgl2": rng.random() < 0.8, "software": rng.random() < 0.3,
+                        "memory_mb": rng.choice([0, 512, 4096, 8192])}
+            case "scene_ack":
+                return {"type": "scene_ack", "chunk": rng.randrange(0, 5)}
+            case "camera":
+                axis = [rng.uniform(-1, 1) for _ in range(3)]
+                return {"type": "camera", "position": [rng.uniform(-100, 100) for _ in range(3)],
+                        "orientation": [*axis, rng.uniform(-1, 1)] if any(axis) else [0, 0, 0, 1],
+                        "focal_distance": rng.uniform(0.01, 100), "height": rng.uniform(0.1, 3),
+                        "orthographic": rng.random() < 0.2}
         raise ValueError(f"unknown message type {kind!r}")
 
     # ---- mutations

@@ -29,3 +29,9 @@ def log_openings(settings: ServiceSettings, origins: OriginPolicy, access: Acces
     if settings.trusted_proxies:
         log.info("X-Forwarded-For is believed from %s: per-address limits count the client it names",
                  ", ".join(settings.trusted_proxies))
+
+
+def log_client_rendering(render_area_id: str) -> None:
+    """Log that a render area's geometry may leave the server (``RenderArea.client_rendering``)."""
+    log.warning("render area %r may send its scene's geometry to the pages that ask to draw it themselves "
+                "(client_rendering is on)", render_area_id)

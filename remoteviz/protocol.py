@@ -92,10 +92,30 @@ class CloseCode(enum.IntEnum):
 
 BINARY_FRAME = 1
 BINARY_MESSAGE = 2
+BINARY_SCENE_CHUNK = 3
+"""A piece of a scene buffer (client-side rendering), service to client only."""
 
 _FRAME_HEADER = struct.Struct("<BBBBIHHHHII")
 FRAME_HEADER_SIZE = _FRAME_HEADER.size
 """Bytes before a frame's text and payload (24)."""
+
+_SCENE_CHUNK_HEADER = struct.Struct("<BBBBIII16s")
+SCENE_CHUNK_HEADER_SIZE = _SCENE_CHUNK_HEADER.size
+"""Bytes before a scene chunk's payload (32)."""
+
+MAX_SCENE_CHUNK = 1 << 18
+"""The most payload bytes one scene chunk carries (256 KiB), so pings and frames pass between chunks."""
+
+MAX_COORDINATE = 1e15
+"""The largest absolute coordinate a camera message may carry."""
+
+
+class RenderMode(enum.Enum):
+    """Who draws a view: the service (frames) or the browser (geometry); ``auto`` lets the service choose."""
+
+    SERVER = "server"
+    CLIENT = "client"
+    AUTO = "auto"
 
 
 # --------------------------------------------------------------------------- client -> service
@@ -177,7 +197,40 @@ class AppMessage:
     data: str | bytes
 
 
-ClientMessage = Hello | Input | Ack | SizeRequest | ContainerResize | Ping | Pong | KeyFrameRequest | AppMessage
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    """The page asks who should draw its view, and says what it can draw with (client-side rendering)."""
+
+    mode: RenderMode
+    webgl2: bool = False
+    software: bool = False  # the WebGL renderer is a software one (SwiftShader, llvmpipe)
+    memory_mb: int = 0  # what the browser says of the device's memory; 0 when it does not say
+
+
+@dataclass(frozen=True, slots=True)
+class SceneAck:
+    """The page holds scene chunk ``chunk``: the service may send more (scene flow control)."""
+
+    chunk: int
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """A camera, either way: the page's camera after its navigation, or the service's (the truth).
+
+    ``height`` is the field of view in radians of a perspective camera, the visible height of an
+    orthographic one; ``orientation`` is an ``(x, y, z, w)`` unit quaternion.
+    """
+
+    position: tuple[float, float, float]
+    orientation: tuple[float, float, float, float]
+    focal_distance: float
+    height: float
+    orthographic: bool = False
+
+
+ClientMessage = (Hello | Input | Ack | SizeRequest | ContainerResize | Ping | Pong | KeyFrameRequest | AppMessage
+                 | RenderRequest | SceneAck | CameraState)
 
 # --------------------------------------------------------------------------- service -> client
 
@@ -275,8 +328,40 @@ class Frame:
         return bool(self.flags & FrameFlags.STILL)
 
 
+@dataclass(frozen=True, slots=True)
+class RenderDecision:
+    """Who draws the page's view from now on, and why (the answer to :class:`RenderRequest`)."""
+
+    mode: RenderMode  # SERVER or CLIENT, never AUTO
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SceneUpdate:
+    """Scene records for client-side rendering: the whole scene (``full``) or what changed since
+    the last update (``docs/client-side-rendering.md`` lists the fields)."""
+
+    seq: int
+    full: bool
+    records: list[dict[str, Any]]
+    removed: list[str]
+    buffers: dict[str, int]  # the buffers this update needs and the page lacks: hash -> deflated size
+    extra: dict[str, Any] = field(default_factory=dict)  # camera, background, lights, bounds
+
+
+@dataclass(frozen=True, slots=True)
+class SceneChunk:
+    """A piece of a deflated scene buffer: ``payload`` is bytes ``offset..`` of ``total``."""
+
+    chunk: int
+    buffer: str  # the buffer's hash, 32 hexadecimal digits
+    offset: int
+    total: int
+    payload: bytes | memoryview
+
+
 ServiceMessage = (Accept | Disconnect | Error | Failure | Notify | Resize | StreamConfig | Ping | Pong | AppMessage
-                  | Frame)
+                  | Frame | RenderDecision | SceneUpdate | SceneChunk | CameraState)
 
 # --------------------------------------------------------------------------- validation helpers
 
@@ -370,6 +455,41 @@ def _parse_hello(obj: dict[str, Any]) -> Hello:
     )
 
 
+def _bool(obj: dict[str, Any], name: str, default: Any = ...) -> bool:
+    value: bool = _field(obj, name, bool, default)
+    return value
+
+
+def _numbers(obj: dict[str, Any], name: str, count: int) -> tuple[float, ...]:
+    values = _field(obj, name, list)
+    if len(values) != count:
+        raise ProtocolError(f"field {name!r} must hold {count} numbers")
+    numbers = tuple(_number({"v": v}, "v") for v in values)
+    if any(abs(v) > MAX_COORDINATE for v in numbers):
+        raise ProtocolError(f"field {name!r} holds an absurdly large number")
+    return numbers
+
+
+def _parse_render(obj: dict[str, Any]) -> RenderRequest:
+    return RenderRequest(_enum(obj, "mode", RenderMode), _bool(obj, "webgl2", False), _bool(obj, "software", False),
+                         _int(obj, "memory_mb", 0, 1 << 24, 0))
+
+
+def parse_camera(obj: dict[str, Any]) -> CameraState:
+    """A ``camera`` message's fields as a :class:`CameraState`, or :class:`ProtocolError`."""
+    position = _numbers(obj, "position", 3)
+    x, y, z, w = _numbers(obj, "orientation", 4)
+    length = math.sqrt(x * x + y * y + z * z + w * w)
+    if not 0.5 < length < 2.0:
+        raise ProtocolError("field 'orientation' must be a unit quaternion")
+    focal = _number(obj, "focal_distance")
+    height = _number(obj, "height")
+    if not (0.0 < focal <= MAX_COORDINATE and 0.0 < height <= MAX_COORDINATE):
+        raise ProtocolError("fields 'focal_distance' and 'height' must be positive")
+    return CameraState((position[0], position[1], position[2]), (x / length, y / length, z / length, w / length),
+                       focal, height, _bool(obj, "orthographic", False))
+
+
 def _parse_mouse(obj: dict[str, Any]) -> MouseEvent:
     return MouseEvent(
         action=_enum(obj, "action", MouseAction),
@@ -449,6 +569,12 @@ def _parse_client_object(obj: dict[str, Any]) -> ClientMessage:
         return KeyFrameRequest()
     if kind == "message":
         return AppMessage(_field(obj, "text", str))
+    if kind == "render":
+        return _parse_render(obj)
+    if kind == "scene_ack":
+        return SceneAck(_int(obj, "chunk", 0, 2**32 - 1))
+    if kind == "camera":
+        return parse_camera(obj)
     raise ProtocolError(f"unknown message type {kind!r}")
 
 
@@ -568,6 +694,22 @@ def serialize(message: ClientMessage | ServiceMessage) -> str | bytes:
             return _dump({"type": "stream", "codec": message.codec.name.lower(),
                           "codec_string": message.codec_string, "width": message.width,
                           "height": message.height})
+        case RenderRequest():
+            return _dump({"type": "render", "mode": message.mode.value, "webgl2": message.webgl2,
+                          "software": message.software, "memory_mb": message.memory_mb})
+        case RenderDecision(mode=mode, reason=reason):
+            return _dump({"type": "render", "mode": mode.value, "reason": reason})
+        case SceneAck(chunk=chunk):
+            return _dump({"type": "scene_ack", "chunk": chunk})
+        case CameraState():
+            return _dump({"type": "camera", "position": list(message.position),
+                          "orientation": list(message.orientation), "focal_distance": message.focal_distance,
+                          "height": message.height, "orthographic": message.orthographic})
+        case SceneUpdate():
+            return _dump({**message.extra, "type": "scene", "seq": message.seq, "full": message.full,
+                          "records": message.records, "removed": message.removed, "buffers": message.buffers})
+        case SceneChunk():
+            return encode_scene_chunk(message)
     raise TypeError(f"not a protocol message: {message!r}")
 
 
@@ -593,6 +735,12 @@ def encode_frame(frame: Frame) -> bytes:
                                  frame.area_width, frame.area_height, frame.input_seq,
                                  frame.text.encode())
     return header + bytes(frame.payload)
+
+
+def encode_scene_chunk(chunk: SceneChunk) -> bytes:
+    """The whole binary message for a scene chunk."""
+    return _SCENE_CHUNK_HEADER.pack(BINARY_SCENE_CHUNK, 0, 0, 0, chunk.chunk, chunk.offset, chunk.total,
+                                    bytes.fromhex(chunk.buffer)) + bytes(chunk.payload)
 
 
 # --------------------------------------------------------------------------- the client's side
@@ -631,15 +779,32 @@ def parse_service_text(text: str) -> ServiceMessage:
         return Ping(_number(obj, "t"))
     if kind == "pong":
         return Pong(_number(obj, "t"))
+    if kind == "render":
+        return RenderDecision(_enum(obj, "mode", RenderMode), _field(obj, "reason", str, ""))
+    if kind == "camera":
+        return parse_camera(obj)
+    if kind == "scene":
+        buffers = _field(obj, "buffers", dict)
+        extra = {k: v for k, v in obj.items() if k not in ("type", "seq", "full", "records", "removed", "buffers")}
+        return SceneUpdate(_int(obj, "seq", 0, 2**32 - 1), _bool(obj, "full"), _field(obj, "records", list),
+                           _field(obj, "removed", list), buffers, extra)
     raise ProtocolError(f"unknown message type {kind!r}")
 
 
-def parse_service_binary(data: bytes) -> Frame | AppMessage:
+def parse_service_binary(data: bytes) -> Frame | AppMessage | SceneChunk:
     """Parse one binary message from the service: a frame or application bytes."""
     if not data:
         raise ProtocolError("empty binary message")
     if data[0] == BINARY_MESSAGE:
         return AppMessage(bytes(data[1:]))
+    if data[0] == BINARY_SCENE_CHUNK:
+        if len(data) < SCENE_CHUNK_HEADER_SIZE:
+            raise ProtocolError("scene chunk shorter than its header")
+        _, _, _, _, chunk, offset, total, digest = _SCENE_CHUNK_HEADER.unpack_from(data)
+        payload = memoryview(data)[SCENE_CHUNK_HEADER_SIZE:]
+        if offset + len(payload) > total:
+            raise ProtocolError("scene chunk runs past its buffer's end")
+        return SceneChunk(chunk, digest.hex(), offset, total, payload)
     if data[0] != BINARY_FRAME or len(data) < FRAME_HEADER_SIZE:
         raise ProtocolError("binary message is neither a frame nor an application message")
     (_, codec, flags, _, frame_id, width, height, area_width, area_height, input_seq,

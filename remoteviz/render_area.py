@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
@@ -184,6 +185,14 @@ class RenderAreaListener:
                             message: str | bytes) -> None:
         """An application message arrived from the browser."""
 
+    # ---- client-side rendering
+    def on_requested_client_rendering(self, render_area: RenderArea, connection: Connection) -> bool | None:
+        """The page asks to draw the view itself, which sends it the scene's geometry: True allows
+        it, False refuses it (so does a listener that raises), None (the default) leaves it to
+        ``render_area.client_rendering``. Decide per connection here (``connection.parameters``,
+        ``connection.client``), e.g. for a user allowed to take the model home."""
+        return None
+
 
 class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
@@ -208,6 +217,7 @@ class RenderArea(ConnectionGroup):
         """When it renders next (the service's; read, do not change)."""
         self._encoders = AreaEncoders(open_encoder)
         self._preview: PreviewWindow | None = None
+        self._client_rendering = False
 
     @property
     def creator_id(self) -> str | None:
@@ -380,6 +390,33 @@ class RenderArea(ConnectionGroup):
             return self._owner.notebook_view(self, include, exclude)
         except ImportError:  # the notebook extra is not installed
             return {"text/plain": f"{self!r} (pip install remoteviz[notebook] for a live view)"}
+
+    # ---- client-side rendering
+    @property
+    def client_rendering(self) -> bool:
+        """Whether pages may draw this area themselves (client-side rendering), which sends them the
+        scene's geometry (default False: the geometry never leaves the server). Pages still ask
+        (``?render=client|auto``); ``on_requested_client_rendering`` can decide per connection.
+        Turning it on is logged, as every opening is."""
+        return self._client_rendering
+
+    @client_rendering.setter
+    def client_rendering(self, allowed: bool) -> None:
+        allowed = bool(allowed)
+        if allowed and not self._client_rendering:
+            from .openings import log_client_rendering
+
+            log_client_rendering(self.id)
+        self._client_rendering = allowed
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write this area's scene to one file, as a page at this area's size shows it: ``.html``
+        (self-contained, opens from disk with no network, navigates like the viewer) or ``.glb``
+        (glTF binary). Returns the bytes written; a scene the format cannot hold (too big for one
+        HTML file, say) raises ``remoteviz.scene_sync.ExportError`` saying why."""
+        from .scene_sync import export_scene
+
+        return export_scene(self.scene_manager, path, width=self._width, height=self._height, title=self.id)
 
     # ---- messages and listeners
     def send_message(self, message: str | bytes, connections: Iterable[Connection] | None = None) -> None:

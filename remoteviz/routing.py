@@ -13,8 +13,21 @@ from .connection import Client, Connection
 from .frame_path import FramePath
 from .listeners import FAILED, call_all, input_callback
 from .metrics import Monitoring
-from .protocol import Ack, AppMessage, ContainerResize, Input, KeyFrameRequest, Pong, ProtocolError, SizeRequest
+from .protocol import (
+    Ack,
+    AppMessage,
+    CameraState,
+    ContainerResize,
+    Input,
+    KeyFrameRequest,
+    Pong,
+    ProtocolError,
+    RenderRequest,
+    SceneAck,
+    SizeRequest,
+)
 from .render_area import RenderArea
+from .scene_sync import SceneStreams
 
 log = logging.getLogger("remoteviz.service")
 
@@ -23,20 +36,23 @@ class Router:
     """Routes the messages of a service's connections (the service opens and closes the links)."""
 
     def __init__(self, monitoring: Monitoring, frames: FramePath, measured_latency: Callable[[Client, float], None],
-                 fits: Callable[[RenderArea, int, int], bool], scene_takes_input: Callable[[], bool]) -> None:
+                 fits: Callable[[RenderArea, int, int], bool], scene_takes_input: Callable[[], bool],
+                 scenes: SceneStreams) -> None:
         """``fits``: whether an area may take a size; ``scene_takes_input``: whether input events go on to
-        the area's scene manager after its listeners (INVENTOR_SERVICE mode)."""
+        the area's scene manager after its listeners (INVENTOR_SERVICE mode); ``scenes``: the
+        client-side pages' scene streams."""
         self._monitoring = monitoring
         self._frames = frames
         self._measured_latency = measured_latency
         self._fits = fits
         self._scene_takes_input = scene_takes_input
+        self._scenes = scenes
 
     @staticmethod
     def waits_for_render(message: protocol.ClientMessage) -> bool:
         """Whether ``message`` runs its area's listeners or changes its scene, and so waits while
         the area is drawn on a render thread (acks, pongs and the like go on meanwhile)."""
-        return isinstance(message, (Input, AppMessage, SizeRequest))
+        return isinstance(message, (Input, AppMessage, SizeRequest, RenderRequest, CameraState))
 
     def route(self, connection: Connection, message: protocol.ClientMessage) -> None:
         """Deliver one message from ``connection``'s browser; raises ProtocolError for one not expected here."""
@@ -70,6 +86,14 @@ class Router:
                 self._frames.needs_key_frame(connection)
             case Pong(t=t):
                 self._measured_latency(connection.client, (time.monotonic() - t) * 1000.0)
+            case RenderRequest() if self._scene_takes_input():
+                self._scenes.request(area, connection, message)
+            case RenderRequest():  # INDEPENDENT_SERVICE: the application's frames, no scene to send
+                self._scenes.refuse(connection, "the application draws its own frames")
+            case SceneAck(chunk=chunk):
+                self._scenes.ack(connection, chunk)
+            case CameraState():
+                self._scenes.camera(area, connection, message)
             case _:
                 raise ProtocolError(f"{type(message).__name__} is not expected here")
 

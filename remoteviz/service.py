@@ -46,6 +46,7 @@ from .protocol import CloseCode, DisconnectReason, Hello, ProtocolError
 from .registry import Registry
 from .render_area import RenderArea
 from .routing import Router
+from .scene_sync import SceneStreams
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
 from .transport import Link, Pending, Transport, TransportLimits
@@ -94,8 +95,9 @@ class Service:
                                     registry.clamp_size, registry.pixel_refusal)
         self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
                                     self._call_service)
+        self._scenes = SceneStreams(registry.send, self._post, self._frames_for)  # the pages that draw client-side
         self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
-                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE)
+                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE, self._scenes)
         # What may run while scenes are drawn on render threads: a message is held if its area's is.
         self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
         self._stop = threading.Event()
@@ -406,6 +408,14 @@ class Service:
                 self._handling_failed(handler, args, error)
         self._handshake.probe_latency(time.monotonic())
         self._frames.run()
+        self._scenes.flush()
+
+    def _frames_for(self, connection: Connection, wanted: bool) -> None:
+        """Stop or resume a connection's frames (a page that draws client-side needs none)."""
+        if wanted:
+            self._scheduler.add_viewer(connection.render_area.id, connection.id, connection.outgoing)
+        else:
+            self._scheduler.remove_viewer(connection.render_area.id, connection.id)
 
     def _handling_failed(self, handler: Callable[..., None], args: tuple[Any, ...], error: Exception) -> None:
         """A handler raised (a ``call_soon`` callback, or a bug): log it; the connections it was

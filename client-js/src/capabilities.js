@@ -96,3 +96,28 @@ export function pageClientId() {
   }
   return globalThis[CLIENT_ID_KEY];
 }
+
+/** Renderer names of software WebGL implementations: `auto` leaves their pages server-side. */
+const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+/**
+ * What this browser can draw client-side with, as `render` reports it to the service: WebGL2,
+ * whether its renderer is a software one, and the device's memory (`navigator.deviceMemory`,
+ * which browsers round and cap; 0 where unknown).
+ * @param {() => HTMLCanvasElement|OffscreenCanvas|null} [makeCanvas]
+ * @returns {{webgl2: boolean, software: boolean, memoryMb: number, renderer: string}}
+ */
+export function webglCapabilities(makeCanvas = () => globalThis.document?.createElement("canvas") ?? null) {
+  const memoryMb = Math.round((globalThis.navigator?.deviceMemory ?? 0) * 1024);
+  let gl = null;
+  try {
+    gl = makeCanvas()?.getContext("webgl2") ?? null;
+  } catch {
+    gl = null;
+  }
+  if (!gl) return { webgl2: false, software: false, memoryMb, renderer: "" };
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? "");
+  gl.getExtension("WEBGL_lose_context")?.loseContext();
+  return { webgl2: true, software: SOFTWARE_RENDERERS.test(renderer), memoryMb, renderer };
+}

@@ -13,7 +13,13 @@ export const PROTOCOL_VERSION = 1;
 export const FRAME_HEADER_SIZE = 24;
 
 /** The first byte of every binary message. */
-export const BinaryKind = Object.freeze({ FRAME: 1, MESSAGE: 2 });
+export const BinaryKind = Object.freeze({ FRAME: 1, MESSAGE: 2, SCENE_CHUNK: 3 });
+
+/** Bytes before a scene chunk's payload. */
+export const SCENE_CHUNK_HEADER_SIZE = 32;
+
+/** Who draws a view: the service (frames), the browser (geometry), or the service's choice. */
+export const RenderMode = Object.freeze({ SERVER: "server", CLIENT: "client", AUTO: "auto" });
 
 /** Codec ids of the frame header, by name as used in `hello.decoders` and `stream.codec`. */
 export const Codec = Object.freeze({ jpeg: 1, png: 2, h264: 3, vp9: 4, av1: 5 });
@@ -219,6 +225,24 @@ export function binaryMessage(data) {
   return message;
 }
 
+/**
+ * Asks who should draw the view (client-side rendering), with what the page can draw with.
+ * @param {"client"|"server"|"auto"} mode
+ * @param {{webgl2: boolean, software: boolean, memoryMb: number}} capabilities
+ */
+export function renderMessage(mode, { webgl2, software, memoryMb }) {
+  if (!Object.values(RenderMode).includes(mode)) throw new TypeError(`unknown render mode ${mode}`);
+  return { type: "render", mode, webgl2: Boolean(webgl2), software: Boolean(software), memory_mb: clamp(Math.round(Number(memoryMb) || 0), 0, 1 << 24) };
+}
+
+/**
+ * Acknowledges a scene chunk: the service may send another.
+ * @param {number} chunk
+ */
+export function sceneAckMessage(chunk) {
+  return { type: "scene_ack", chunk };
+}
+
 // ------------------------------------------------------------------------- service -> client
 
 /**
@@ -240,15 +264,38 @@ export function binaryMessage(data) {
  */
 
 /**
- * Parses a binary message from the service: a frame or application bytes.
+ * A piece of a deflated scene buffer, as parsed from its binary message.
+ * @typedef {object} SceneChunk
+ * @property {"scene_chunk"} type
+ * @property {number} chunk its number, to acknowledge
+ * @property {string} buffer the buffer's name: 32 hexadecimal digits
+ * @property {number} offset where the payload goes in the deflated buffer
+ * @property {number} total the deflated buffer's size
+ * @property {Uint8Array} payload
+ */
+
+function parseSceneChunk(bytes) {
+  if (bytes.length < SCENE_CHUNK_HEADER_SIZE) throw new ProtocolError("scene chunk shorter than its header");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const offset = view.getUint32(8, true);
+  const total = view.getUint32(12, true);
+  const payload = bytes.subarray(SCENE_CHUNK_HEADER_SIZE);
+  if (offset + payload.length > total) throw new ProtocolError("scene chunk runs past its buffer's end");
+  const buffer = Array.from(bytes.subarray(16, 32), (b) => b.toString(16).padStart(2, "0")).join("");
+  return { type: "scene_chunk", chunk: view.getUint32(4, true), buffer, offset, total, payload };
+}
+
+/**
+ * Parses a binary message from the service: a frame, application bytes or a scene chunk.
  * @param {ArrayBuffer|Uint8Array} data
- * @returns {Frame | {type: "message", data: Uint8Array}}
+ * @returns {Frame | SceneChunk | {type: "message", data: Uint8Array}}
  * @throws {ProtocolError} when the message is malformed
  */
 export function parseServiceBinary(data) {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   if (bytes.length === 0) throw new ProtocolError("empty binary message");
   if (bytes[0] === BinaryKind.MESSAGE) return { type: "message", data: bytes.subarray(1) };
+  if (bytes[0] === BinaryKind.SCENE_CHUNK) return parseSceneChunk(bytes);
   if (bytes[0] !== BinaryKind.FRAME) throw new ProtocolError(`unknown binary message kind ${bytes[0]}`);
   if (bytes.length < FRAME_HEADER_SIZE) throw new ProtocolError(`frame shorter than its ${FRAME_HEADER_SIZE}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

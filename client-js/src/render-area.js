@@ -4,33 +4,16 @@
  * @module render-area
  */
 
-import {
-  DisconnectReason,
-  IMAGE_MIME_TYPES,
-  VIDEO_CODECS,
-  ackMessage,
-  binaryMessage,
-  containerMessage,
-  disconnectReason,
-  failureEvent,
-  helloMessage,
-  keyFrameMessage,
-  parseServiceBinary,
-  parseServiceText,
-  pongMessage,
-  sizeMessage,
-  streamingMode,
-  textMessage,
-  webSocketUrl,
-} from "./protocol.js";
+import { IMAGE_MIME_TYPES, binaryMessage, containerMessage, sizeMessage, textMessage, webSocketUrl } from "./protocol.js";
 import { DisplayMode, areaSizeFor, checkDisplayMode, computeLayout, containerToArea } from "./layout.js";
 import { InputCapture } from "./input-capture.js";
-import { InputLatency } from "./latency.js";
-import { ImageFrameQueue, VideoStream, createWebCodecsDecoder } from "./frames.js";
+import { createWebCodecsDecoder } from "./frames.js";
 import { WorkerDecoders } from "./worker-decoder.js";
-import { RateMeter, formatStats, pictureScale } from "./stats.js";
-import { reconnectDelay } from "./reconnect.js";
-import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders } from "./capabilities.js";
+import { formatStats } from "./stats.js";
+import { ConnectionCore, notifyAll } from "./connection-core.js";
+import { frameDisplay } from "./frame-display.js";
+import { ClientRendering, DrawnBy } from "./client-rendering.js";
+import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pageDecoders, webglCapabilities } from "./capabilities.js";
 
 /**
  * Options of a render area, the constructor's fifth argument.
@@ -46,6 +29,10 @@ import { isImageStreamingSupported, isVideoStreamingSupported, pageClientId, pag
  *   hears of a new size (default 150)
  * @property {boolean} [videoWorker] decode video in a worker, off the page's main thread, where
  *   the browser can (default true; false decodes on the main thread)
+ * @property {"server"|"client"|"auto"} [render] who draws the view: the service ("server", the
+ *   default), the page with WebGL2 ("client"), or the service's choice from what the page can
+ *   draw with and what the scene holds ("auto"); the application must allow client-side
+ *   rendering, else the service keeps sending frames
  */
 
 /**
@@ -119,12 +106,45 @@ export class RemoteVizRenderArea {
         fallback: createWebCodecsDecoder,
       })
       : null;
+    const showFrames = frameDisplay({
+      decodeImage: (frame) => createImageBitmap(new Blob([frame.payload], { type: IMAGE_MIME_TYPES[frame.codec] })),
+      createVideoDecoder: this._videoDecoders?.createDecoder ?? createWebCodecsDecoder,
+      paint: (picture, frame) => this._paint(picture, frame),
+    });
+    this._glCanvas = null;
+    this._clientRendering = new ClientRendering({
+      mode: this._options.render ?? "server",
+      capabilities: () => webglCapabilities(),
+      createRenderer: () => this._createRenderer(),
+      show: (drawnBy) => this._show(drawnBy),
+      send: (message) => this._core.send(message),
+      notify: (event) => notifyAll(this._listeners.service, event),
+    });
+    this._core = new ConnectionCore({
+      createSocket: (url) => new WebSocket(url),
+      hello: () => ({
+        clientId: pageClientId(),
+        width: this._requested.width,
+        height: this._requested.height,
+        containerWidth: this._containerWidth,
+        containerHeight: this._containerHeight,
+        application: this._options.application ?? globalThis.document?.title ?? "",
+        userAgent: globalThis.navigator?.userAgent ?? "",
+      }),
+      decoders: pageDecoders,
+      createDisplay: (hooks) => this._clientRendering.wrap(showFrames(hooks), hooks.done),
+      areaSize: (width, height) => this._setAreaSize(width, height),
+      accepted: () => {
+        // The container may have changed while the service calibrated the link: catch up now.
+        this._sendContainerSize();
+        this._clientRendering.accepted();
+      },
+      scene: (message) => this._clientRendering.receive(message),
+      reconnect: this._options.reconnect,
+    });
     this._listeners = {
-      service: new Set(),
+      ...this._core.listeners,
       resize: new Set(),
-      receivedFrame: new Set(),
-      decodedFrame: new Set(),
-      receivedMessage: new Set(),
       // Named as the input messages' types, which pick the set to ask.
       mouse: new Set(),
       touch: new Set(),
@@ -168,15 +188,7 @@ export class RemoteVizRenderArea {
 
     this._input = new InputCapture(this._view, { locate: (event) => this._locate(event), emit: (message, event) => this._emitInput(message, event) });
 
-    this._url = null;
-    /** The live connection's state, null while disconnected. */
-    this._connection = null;
-    this._accepted = null;
-    this._attempt = 0;
-    this._reconnectTimer = null;
-    this._generation = 0; // bumped by disconnect(): a close handled after it is a stale one
     this._resizeTimer = null;
-    this._stats = { frames: new RateMeter(), bytes: new RateMeter(), inputLatencyMs: null, decodeMs: null, codec: null, framesReceived: 0, framesPainted: 0, framesDropped: 0, interactiveScale: 1 };
     this._overlay = null;
     this._overlayTimer = null;
   }
@@ -191,22 +203,12 @@ export class RemoteVizRenderArea {
    * @param {string} url
    */
   connectTo(url) {
-    this.disconnect();
-    this._url = webSocketUrl(url, globalThis.location?.href);
-    this._attempt = 0;
-    this._open();
+    this._core.connectTo(webSocketUrl(url, globalThis.location?.href));
   }
 
   /** Closes the connection (service listeners hear `disconnected`, DISPOSED) and stops reconnecting. */
   disconnect() {
-    this._generation += 1;
-    clearTimeout(this._reconnectTimer);
-    this._reconnectTimer = null;
-    const connection = this._connection;
-    if (!connection) return;
-    this._drop(connection);
-    connection.ws.close(1000);
-    this._notify(this._listeners.service, ["disconnected", DisconnectReason.DISPOSED, "disconnect() was called"]);
+    this._core.disconnect();
   }
 
   /**
@@ -214,7 +216,7 @@ export class RemoteVizRenderArea {
    * @returns {boolean}
    */
   isConnected() {
-    return Boolean(this._connection?.accepted) && this._connection.ws.readyState === WebSocket.OPEN;
+    return this._core.isConnected();
   }
 
   /**
@@ -223,8 +225,7 @@ export class RemoteVizRenderArea {
    * @returns {boolean} false when not connected
    */
   sendMessage(message) {
-    if (!this.isConnected()) return false;
-    return this._send(this._connection, typeof message === "string" ? textMessage(message) : binaryMessage(message));
+    return this._core.send(typeof message === "string" ? textMessage(message) : binaryMessage(message));
   }
 
   /**
@@ -236,7 +237,7 @@ export class RemoteVizRenderArea {
    */
   requestRenderAreaSize(width, height) {
     this._requested = { width, height };
-    return this.isConnected() && this._send(this._connection, sizeMessage(width, height));
+    return this._core.send(sizeMessage(width, height));
   }
 
   /**
@@ -299,17 +300,31 @@ export class RemoteVizRenderArea {
 
   /** @returns {"image"|"video"|null} what the connection streams, from its encoders; null before it is accepted */
   getStreamingMode() {
-    return this._accepted?.streamingMode ?? null;
+    return this._core.accepted?.streamingMode ?? null;
   }
 
   /** @returns {string|null} the connection's id, as the service named it; null before it is accepted */
   getConnectionId() {
-    return this._accepted?.connectionId ?? null;
+    return this._core.accepted?.connectionId ?? null;
   }
 
   /** @returns {string} the page's client id, shared by all its render areas */
   getClientId() {
-    return this._accepted?.clientId || pageClientId();
+    return this._core.accepted?.clientId || pageClientId();
+  }
+
+  /**
+   * Asks for another way of drawing the view (see the `render` option); service listeners hear
+   * `["renderMode", {mode, reason}]` as it changes ("loading", then "client"; or "server").
+   * @param {"server"|"client"|"auto"} mode
+   */
+  setRenderMode(mode) {
+    this._clientRendering.request(mode, this.isConnected());
+  }
+
+  /** @returns {"server"|"loading"|"client"} what draws the view now: the service's frames, or the page */
+  getRenderMode() {
+    return this._clientRendering.drawnBy;
   }
 
   /** @returns {HTMLElement} the view: the focusable element that holds the canvas (style it, focus it) */
@@ -319,9 +334,7 @@ export class RemoteVizRenderArea {
 
   /** @returns {import("./stats.js").Stats} the streaming statistics */
   getStats() {
-    const now = performance.now();
-    const { frames, bytes, ...counts } = this._stats;
-    return { fps: frames.rate(now), bandwidth: bytes.rate(now), ...counts, videoInWorker: this._videoDecoders?.inWorker ?? false };
+    return { ...this._core.stats(), videoInWorker: this._videoDecoders?.inWorker ?? false };
   }
 
   /**
@@ -350,6 +363,7 @@ export class RemoteVizRenderArea {
   /** Disconnects, stops listening and removes the view from the page. */
   dispose() {
     this.disconnect();
+    this._clientRendering.dispose();
     this.showStats(false);
     this._input.detach();
     this._resizeObserver?.disconnect();
@@ -456,185 +470,29 @@ export class RemoteVizRenderArea {
     return this._options.pixelRatio ?? globalThis.devicePixelRatio ?? 1;
   }
 
-  // Calls each listener, so that one that throws does not stop the others or the stream; false
-  // when one of them returned false.
-  _notify(listeners, ...args) {
-    let allowed = true;
-    for (const listener of [...listeners]) {
-      try {
-        if (listener(...args) === false) allowed = false;
-      } catch (error) {
-        console.error("remoteviz: a listener failed", error);
-      }
+  // The WebGL canvas, made on first use over the frames' canvas, and the renderer module loaded
+  // then: a page that never draws client-side never loads it.
+  async _createRenderer() {
+    const { WebGLRenderer } = await import("./webgl-renderer.js");
+    if (!this._glCanvas) {
+      this._glCanvas = document.createElement("canvas");
+      Object.assign(this._glCanvas.style, { position: "absolute", display: "none" });
+      this._glCanvas.addEventListener("webglcontextlost", (event) => {
+        event.preventDefault();
+        this._clientRendering.contextLost();
+      });
+      this._view.append(this._glCanvas);
     }
-    return allowed;
+    this._glCanvas.width = this._canvas.width;
+    this._glCanvas.height = this._canvas.height;
+    this._relayout();
+    return new WebGLRenderer(this._glCanvas);
   }
 
-  _open() {
-    const ws = new WebSocket(this._url);
-    ws.binaryType = "arraybuffer";
-    const connection = {
-      ws,
-      opened: false,  // the socket opened: a close before says the service was never reached
-      accepted: false,
-      disconnect: null,
-      errorDetail: "",
-      latency: new InputLatency(),
-      images: null,
-      video: null,
-    };
-    const done = (frame, outcome) => this._frameDone(connection, frame, outcome);
-    const paint = (picture, frame) => this._paint(picture, frame);
-    connection.images = new ImageFrameQueue({
-      decode: (frame) => createImageBitmap(new Blob([frame.payload], { type: IMAGE_MIME_TYPES[frame.codec] })),
-      paint,
-      done,
-    });
-    connection.video = new VideoStream({
-      createDecoder: this._videoDecoders?.createDecoder ?? createWebCodecsDecoder,
-      paint,
-      done,
-      requestKeyFrame: () => this._send(connection, keyFrameMessage()),
-      onError: (error) => console.warn("remoteviz: video decoder failed", error),
-    });
-    this._connection = connection;
-    this._accepted = null;
-    // The codec probe runs while the socket opens; hello waits for both.
-    const decoders = pageDecoders();
-    ws.onopen = async () => {
-      connection.opened = true;
-      const list = await decoders;
-      if (this._connection !== connection) return;
-      this._send(connection, helloMessage({
-        clientId: pageClientId(),
-        width: this._requested.width,
-        height: this._requested.height,
-        containerWidth: this._containerWidth,
-        containerHeight: this._containerHeight,
-        decoders: list,
-        application: this._options.application ?? globalThis.document?.title ?? "",
-        userAgent: globalThis.navigator?.userAgent ?? "",
-      }));
-    };
-    ws.onmessage = (event) => {
-      if (this._connection === connection) this._receive(connection, event.data);
-    };
-    ws.onclose = (event) => {
-      if (this._connection === connection) this._closed(connection, event.code, event.reason);
-    };
-  }
-
-  // Forgets a connection: its frames in flight are not painted, nor acknowledged.
-  _drop(connection) {
-    connection.images.close();
-    connection.video.close();
-    this._connection = null;
-    this._accepted = null;
-  }
-
-  _closed(connection, code, closeReason) {
-    this._drop(connection);
-    let { reason, detail } = disconnectReason(code, connection.disconnect, connection.errorDetail, closeReason);
-    if (!connection.opened && !connection.disconnect && !connection.errorDetail) {
-      detail = `could not reach ${connection.ws.url}: no service listens there, or something on the way `
-        + `refuses WebSockets (code ${code})`;
-    }
-    // A listener may call disconnect(), connectTo() or dispose(): then this close is not ours to
-    // follow up any more.
-    const generation = this._generation;
-    this._notify(this._listeners.service, ["disconnected", reason, detail]);
-    if (!this._options.reconnect || generation !== this._generation) return;
-    const delay = reconnectDelay(reason, this._attempt, this._options.reconnect === true ? {} : this._options.reconnect);
-    if (delay === null) return;
-    this._attempt += 1;
-    this._notify(this._listeners.service, ["reconnecting", this._attempt, delay]);
-    if (generation !== this._generation) return;
-    this._reconnectTimer = setTimeout(() => {
-      this._reconnectTimer = null;
-      this._open();
-    }, delay);
-  }
-
-  _send(connection, message) {
-    if (connection.ws.readyState !== WebSocket.OPEN) return false;
-    connection.ws.send(message instanceof Uint8Array ? message : JSON.stringify(message));
-    return true;
-  }
-
-  _receive(connection, data) {
-    const now = performance.now();
-    this._stats.bytes.add(now, typeof data === "string" ? data.length : data.byteLength);
-    try {
-      if (typeof data === "string") this._receiveText(connection, parseServiceText(data));
-      else this._receiveBinary(connection, parseServiceBinary(data));
-    } catch (error) {
-      // A message this page cannot read is the service's bug; the page can only report it and go on.
-      console.warn("remoteviz: ignored a malformed message from the service:", error.message);
-    }
-  }
-
-  _receiveBinary(connection, message) {
-    if (message.type === "message") {
-      this._notify(this._listeners.receivedMessage, message.data);
-      return;
-    }
-    this._stats.framesReceived += 1;
-    const { id, width, height, codec, still, key, text, byteLength } = message;
-    this._notify(this._listeners.receivedFrame, { id, width, height, codec, still, key, text, byteLength });
-    if (VIDEO_CODECS.includes(message.codec)) connection.video.push(message);
-    else connection.images.push(message);
-  }
-
-  _receiveText(connection, message) {
-    switch (message.type) {
-      case "accept":
-        connection.accepted = true;
-        this._attempt = 0;
-        this._accepted = {
-          connectionId: message.connection_id,
-          clientId: message.client_id,
-          renderAreaId: message.render_area_id,
-          width: message.width,
-          height: message.height,
-          stillEncoder: message.still_encoder,
-          interactiveEncoder: message.interactive_encoder,
-          streamingMode: streamingMode(message.still_encoder, message.interactive_encoder),
-        };
-        this._setAreaSize(message.width, message.height);
-        this._notify(this._listeners.service, ["connected", { ...this._accepted }]);
-        // The container may have changed while the service calibrated the link: catch up now.
-        this._sendContainerSize();
-        break;
-      case "disconnect":
-        connection.disconnect = message;
-        break;
-      case "error":
-        connection.errorDetail = String(message.detail ?? "");
-        this._notify(this._listeners.service, ["error", connection.errorDetail]);
-        break;
-      case "failure":
-        this._notify(this._listeners.service, failureEvent(message));
-        break;
-      case "notify": {
-        const { type, event, ...fields } = message;
-        this._notify(this._listeners.service, [event, fields]);
-        break;
-      }
-      case "resize":
-        this._setAreaSize(message.width, message.height);
-        break;
-      case "stream":
-        connection.video.configure({ codecString: message.codec_string, width: message.width, height: message.height });
-        break;
-      case "ping":
-        this._send(connection, pongMessage(message.t));
-        break;
-      case "message":
-        this._notify(this._listeners.receivedMessage, String(message.text));
-        break;
-      default:
-        console.warn(`remoteviz: ignored a message of unknown type "${message.type}"`);
-    }
+  _show(drawnBy) {
+    const client = drawnBy === DrawnBy.CLIENT;
+    if (this._glCanvas) this._glCanvas.style.display = client ? "block" : "none";
+    this._canvas.style.visibility = client ? "hidden" : "visible";
   }
 
   _paint(picture, frame) {
@@ -642,33 +500,6 @@ export class RemoteVizRenderArea {
     // A picture smaller than the render area (the service downscaled it) is scaled up to it.
     // Only the header's width x height is the picture: H.264 pads odd sizes to even ones.
     this._context.drawImage(picture, 0, 0, frame.width, frame.height, 0, 0, this._canvas.width, this._canvas.height);
-  }
-
-  _frameDone(connection, frame, outcome) {
-    this._send(connection, ackMessage(frame.id, outcome.decodeMs));
-    if (!outcome.shown) {
-      this._stats.framesDropped += 1;
-      if (outcome.error) console.warn(`remoteviz: frame ${frame.id} could not be shown`, outcome.error);
-      return;
-    }
-    const now = performance.now();
-    const inputLatencyMs = frame.inputSeq ? connection.latency.resolve(frame.inputSeq, now) : null;
-    const stats = this._stats;
-    stats.frames.add(now);
-    stats.framesPainted += 1;
-    stats.decodeMs = outcome.decodeMs;
-    stats.codec = frame.codec;
-    if (!frame.still) stats.interactiveScale = pictureScale(frame);
-    if (inputLatencyMs !== null) stats.inputLatencyMs = inputLatencyMs;
-    this._notify(this._listeners.decodedFrame, {
-      id: frame.id,
-      codec: frame.codec,
-      lossless: frame.codec === "png",
-      still: frame.still,
-      text: frame.text,
-      decodeMs: outcome.decodeMs,
-      inputLatencyMs,
-    });
   }
 
   // The render area's size, from accept, resize or the frames themselves (whichever says it
@@ -679,14 +510,21 @@ export class RemoteVizRenderArea {
     this._areaHeight = height;
     this._canvas.width = width;
     this._canvas.height = height;
+    if (this._glCanvas) {
+      this._glCanvas.width = width;
+      this._glCanvas.height = height;
+      this._clientRendering.resized();
+    }
     this._relayout();
-    this._notify(this._listeners.resize, width, height);
+    notifyAll(this._listeners.resize, width, height);
   }
 
   _relayout() {
     this._layout = computeLayout(this._displayMode, this._containerWidth, this._containerHeight, this._areaWidth, this._areaHeight, this._pixelRatio());
     const { left, top, width, height } = this._layout;
-    Object.assign(this._canvas.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+    for (const canvas of [this._canvas, this._glCanvas]) {
+      if (canvas) Object.assign(canvas.style, { left: `${left}px`, top: `${top}px`, width: `${width}px`, height: `${height}px` });
+    }
   }
 
   _locate(event) {
@@ -698,9 +536,8 @@ export class RemoteVizRenderArea {
   }
 
   _emitInput(message, event) {
-    const connection = this._connection;
-    if (!this._notify(this._listeners[message.type], message, event) || !this.isConnected()) return false;
-    return this._send(connection, { ...message, seq: connection.latency.next(performance.now()) });
+    if (!notifyAll(this._listeners[message.type], message, event)) return false;
+    return this._core.sendInput(message);
   }
 
   _containerResized(width, height) {
@@ -716,10 +553,10 @@ export class RemoteVizRenderArea {
 
   _sendContainerSize() {
     if (!this.isConnected()) return;
-    this._send(this._connection, containerMessage(this._containerWidth, this._containerHeight));
+    this._core.send(containerMessage(this._containerWidth, this._containerHeight));
     const { width, height } = this._requested;
     if (this._options.autoResize && (width !== this._areaWidth || height !== this._areaHeight)) {
-      this._send(this._connection, sizeMessage(width, height));
+      this._core.send(sizeMessage(width, height));
     }
   }
 }

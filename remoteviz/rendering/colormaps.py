@@ -1,6 +1,6 @@
 """Named colour maps and how a scalar array maps to their colours.
 
-The tables come from the ``cmap`` package (the ``remoteviz[colormaps]`` extra), a maintained
+The tables come from the ``cmap`` package (a dependency of remoteviz's, needing only numpy), a maintained
 collection of the usual scientific maps (matplotlib's perceptual ones, ColorBrewer's, MATLAB's),
 imported only when a map is first used. A map is sampled into :data:`TABLE_SIZE` RGBA entries;
 the GPU holds it as a 1-D texture and maps each fragment's scalar through it, so switching the map
@@ -70,10 +70,7 @@ def colormap_name(value: Any) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _table(name: str) -> npt.NDArray[np.float32]:
-    try:
-        import cmap  # only when a map is first used; tables of hundreds of maps
-    except ImportError:  # pragma: no cover - the extra is part of every test install
-        raise ImportError('colour maps need the cmap package: pip install "remoteviz[colormaps]"') from None
+    import cmap  # only when a map is first used: its catalogue holds hundreds of maps
     base, reverse = (name[:-2], True) if name.endswith("_r") else (name, False)
     colormap = cmap.Colormap(_CATALOGUE[base])
     if reverse:

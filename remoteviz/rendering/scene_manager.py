@@ -242,6 +242,13 @@ class SceneManager:
         shapes = gathered.shapes if exclude is None else [i for i in gathered.shapes if exclude not in i.path]
         return pick(shapes, camera, camera_model, viewport, x, y)
 
+    def view_frame(self, width: int, height: int) -> Frame:
+        """What a frame of ``width`` x ``height`` shows: the shapes as traversed, the camera (the
+        default one, framing the scene, when the scene has none), background and default lights.
+        Client-side rendering sends this instead of drawing it; no OpenGL is needed."""
+        self._check_alive()
+        return self._frame(Viewport(width, height), False)
+
     def dispose(self) -> None:
         """Free this render area's GL objects and stop observing the scene. Idempotent."""
         if self._disposed:

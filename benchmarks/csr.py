@@ -1,0 +1,265 @@
+"""Client-side against server-side rendering (issue #22): bytes and time to the first picture and
+to full detail, and the service's CPU per viewer during an orbit, for meshes of 20k, 200k, 1M and
+5M triangles and a 2M-point cloud.
+
+The service runs in a subprocess (its CPU is its own), with client-side rendering allowed. For
+each model, on one service:
+
+- server-side: a viewer connects at 1280x636; the first frame's bytes and time; then a 10 s orbit
+  (mouse drags at 60 moves a second) and the service's CPU seconds per second meanwhile;
+- client-side, first viewer (the service encodes the scene: quantize, deflate, hash) and second
+  viewer (the buffers are cached): the geometry bytes and the time until every buffer of the first
+  scene update has arrived and been inflated (what the page waits for before drawing; the
+  browser's WebGL upload and draw are not included), then the same orbit: the service's examiner
+  moves the camera and sends each client-side page the new camera, and the page holds its frames
+  unacknowledged, so the service stops rendering for it;
+- with ``--many N`` (20k triangles only): N client-side viewers of one area, one of which drags;
+  the camera round trip (a move sent, the camera update back) of the dragging one, p50 and p95.
+
+    python -m benchmarks.csr [--sizes 20k,200k,1m,5m,2m-points] [--orbit-seconds 10] [--many 100]
+
+Figures compare within one run only; other work on the machine moves them. trame's
+``VtkLocalView`` is not measured: its package (and VTK's, ~100 MB) are not installed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+
+import psutil
+
+from remoteviz import client
+from remoteviz.events import MouseAction, MouseButton
+from remoteviz.protocol import RenderMode, SceneChunk, SceneUpdate
+
+SERVICE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import remoteviz as rv
+
+    kind, count = sys.argv[1], int(sys.argv[2])
+    if kind == "points":
+        rng = np.random.default_rng(0)
+        model = rv.PointSet(rng.normal(size=(count, 3)).astype(np.float32), size=2.0)
+    else:  # a torus of about ``count`` triangles
+        u = max(8, int(np.sqrt(count)))
+        v = max(4, count // (2 * u))
+        a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
+        points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
+                          axis=-1).reshape(-1, 3)
+        i, j = np.meshgrid(np.arange(u), np.arange(v))
+        p, q = j * u + i, j * u + (i + 1) % u
+        r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
+        faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
+        model = rv.Mesh(points, faces)
+
+    class Scene(rv.ServiceListener):
+        def on_instantiated_render_area(self, render_area):
+            render_area.client_rendering = True
+            examiner = rv.SceneExaminer()
+            examiner.add_child(model)
+            render_area.scene_manager.scene_graph = examiner
+            examiner.view_all(render_area.viewport)
+
+    service = rv.Service()
+    service.add_listener(Scene())
+    # Loopback only, and many viewers from one address for the round-trip test: the limits opened up.
+    assert service.open(rv.ServiceSettings(host="127.0.0.1", port=0, run_mode=rv.RunMode.INVENTOR_SERVICE,
+                                           max_connections=1024, max_connections_per_address=1024))
+    print("PORT", service.port, flush=True)
+    while True:
+        service.dispatch(timeout=1.0)
+""")
+
+MODELS = {"20k": ("mesh", 20_000), "200k": ("mesh", 200_000), "1m": ("mesh", 1_000_000), "5m": ("mesh", 5_000_000),
+          "2m-points": ("points", 2_000_000)}
+WIDTH, HEIGHT = 1280, 636
+
+
+async def orbit(view, seconds: float) -> int:
+    """Drags in circles for ``seconds`` at 60 moves a second; returns the moves sent."""
+    await view.mouse(MouseAction.DOWN, 640, 318, MouseButton.LEFT, 1)
+    moves = 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        moves += 1
+        await view.mouse(MouseAction.MOVE, 640 + (moves % 40), 318, MouseButton.LEFT, 1)
+        await asyncio.sleep(1 / 60)
+    await view.mouse(MouseAction.UP, 640, 318, MouseButton.LEFT, 0)
+    return moves
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def quiet(process: psutil.Process, limit_s: float = 60.0) -> None:
+    """Waits until the service's CPU falls under 10% of a core for half a second (a render or an
+    encode started before the orbit would count against it), or ``limit_s`` passes."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(process)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(process) - before < 0.05:
+            return
+
+
+async def server_side(url: str, process: psutil.Process, seconds: float) -> dict[str, float]:
+    started = time.monotonic()
+    async with client.connect(url, timeout=300) as view:
+        first = await view.next_frame(timeout=300)
+        first_s = time.monotonic() - started
+        still = first if first.is_still else await view.frame_where(lambda f: f.is_still, timeout=300)
+        await quiet(process)
+        cpu = cpu_seconds(process)
+        await orbit(view, seconds)
+        cpu = (cpu_seconds(process) - cpu) / seconds
+        return {"first_s": first_s, "first_bytes": first.frame.payload.nbytes if isinstance(first.frame.payload, memoryview)
+                else len(first.frame.payload), "full_s": time.monotonic() - started if still is not first else first_s,
+                "still_bytes": len(bytes(still.frame.payload)), "cpu": cpu}
+
+
+class ClientSide:
+    """A client-side page as the browser's is: acknowledges chunks, inflates buffers, holds frames."""
+
+    def __init__(self, view) -> None:
+        self.view = view
+        self.bytes = 0
+        self.updates: list[SceneUpdate] = []
+        self.buffers: dict[str, bytearray] = {}
+        self.arrived: dict[str, int] = {}
+        self.whole: set[str] = set()
+        self.camera_at: list[float] = []
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            message = await self.view.next_scene_message(timeout=600)
+            if isinstance(message, SceneChunk):
+                self.bytes += len(message.payload)
+                await self.view.scene_ack(message.chunk)
+                data = self.buffers.setdefault(message.buffer, bytearray(message.total))
+                data[message.offset:message.offset + len(message.payload)] = message.payload
+                self.arrived[message.buffer] = self.arrived.get(message.buffer, 0) + len(message.payload)
+                if self.arrived[message.buffer] == message.total:
+                    zlib.decompress(bytes(self.buffers.pop(message.buffer)))
+                    self.whole.add(message.buffer)
+            elif isinstance(message, SceneUpdate):
+                self.bytes += len(str(message.records)) + 200
+                self.updates.append(message)
+                self.camera_at.append(time.monotonic())
+
+    def complete(self) -> bool:
+        return bool(self.updates) and set(self.updates[0].buffers) <= self.whole
+
+    async def close(self) -> None:
+        self._reader.cancel()
+
+
+async def client_side(url: str, process: psutil.Process, seconds: float) -> dict[str, float]:
+    started = time.monotonic()
+    async with client.connect(url, auto_ack=False, timeout=300) as view:
+        await view.request_rendering(RenderMode.CLIENT)
+        decision = await view.next_scene_message(timeout=300)
+        assert decision.mode is RenderMode.CLIENT, decision
+        page = ClientSide(view)
+        while not page.complete():
+            await asyncio.sleep(0.005)
+        full_s = time.monotonic() - started
+        loaded_bytes = page.bytes
+        await quiet(process)
+        cpu = cpu_seconds(process)
+        await orbit(view, seconds)
+        cpu = (cpu_seconds(process) - cpu) / seconds
+        await page.close()
+        return {"full_s": full_s, "bytes": loaded_bytes, "cpu": cpu}
+
+
+async def round_trips(url: str, viewers: int, moves: int = 100) -> tuple[float, float]:
+    """One of ``viewers`` client-side pages drags: ms from each move to its camera update."""
+    async with __import__("contextlib").AsyncExitStack() as stack:
+        pages = []
+        for _ in range(viewers):
+            view = await stack.enter_async_context(client.connect(url, auto_ack=False))
+            await view.request_rendering(RenderMode.CLIENT)
+            await view.next_scene_message(timeout=60)
+            page = ClientSide(view)
+            pages.append(page)
+        while not all(p.complete() for p in pages):
+            await asyncio.sleep(0.01)
+        leader = pages[0]
+        await leader.view.mouse(MouseAction.DOWN, 640, 318, MouseButton.LEFT, 1)
+        samples = []
+        for move in range(1, moves + 1):
+            before = len(leader.camera_at)
+            sent = time.monotonic()
+            await leader.view.mouse(MouseAction.MOVE, 640 + move, 318, MouseButton.LEFT, 1)
+            while len(leader.camera_at) == before:
+                await asyncio.sleep(0.0005)
+            samples.append((leader.camera_at[before] - sent) * 1000.0)
+            await asyncio.sleep(1 / 60)
+        await leader.view.mouse(MouseAction.UP, 640, 318, MouseButton.LEFT, 0)
+        for page in pages:
+            await page.close()
+        samples.sort()
+        return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def start_service(kind: str, count: int) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen([sys.executable, "-c", SERVICE, kind, str(count)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("PORT"):
+        process.kill()
+        raise RuntimeError(f"the service did not start: {line!r}")
+    return process, int(line.split()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=",".join(MODELS), help="models to measure: " + ", ".join(MODELS))
+    parser.add_argument("--orbit-seconds", type=float, default=10.0)
+    parser.add_argument("--many", type=int, default=0, help="client-side viewers for the round-trip test (20k)")
+    args = parser.parse_args()
+    print(f"{'model':>10} | {'mode':<16} | {'first picture':>16} | {'full detail':>16} | {'CPU/viewer (orbit)':>18}")
+    for name in args.sizes.split(","):
+        kind, count = MODELS[name]
+        # Each mode on a service of its own: what one leaves running (a level-of-detail copy being
+        # made, a render) must not count against the other.
+        service, port = start_service(kind, count)
+        try:
+            process = psutil.Process(service.pid)
+            url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
+            ssr = asyncio.run(server_side(url, process, args.orbit_seconds))
+            print(f"{name:>10} | {'server-side':<16} | {ssr['first_s']:6.2f} s {ssr['first_bytes'] / 1024:6.0f} KiB |"
+                  f" {ssr['full_s']:6.2f} s {ssr['still_bytes'] / 1024:6.0f} KiB | {ssr['cpu'] * 100:16.1f} %", flush=True)
+        finally:
+            service.kill()
+            service.wait()
+        service, port = start_service(kind, count)
+        try:
+            process = psutil.Process(service.pid)
+            url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
+            for label, area in (("client-side 1st", "Bench"), ("client-side 2nd", "Bench")):
+                csr = asyncio.run(client_side(url.replace("/Bench", f"/{area}"), process, args.orbit_seconds))
+                print(f"{name:>10} | {label:<16} | {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB |"
+                      f" {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB | {csr['cpu'] * 100:16.1f} %", flush=True)
+            if args.many and name == "20k":
+                p50, p95 = asyncio.run(round_trips(url, args.many))
+                print(f"{args.many} client-side viewers, one dragging: camera round trip p50 {p50:.1f} ms, "
+                      f"p95 {p95:.1f} ms", flush=True)
+        finally:
+            service.kill()
+            service.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""A render area's scene as records and buffers, for the browser to draw (client-side rendering).
+
+The scene is flattened as the renderer sees it (:func:`~remoteviz.rendering.actions.gather`): one
+record per drawn shape instance, with its world matrix, material, lights and clip planes in force,
+and the names of its geometry buffers (:mod:`remoteviz.scene_sync.buffers`). A shape's buffers are
+encoded once per version of the shape, however many instances and viewers it has. What the page
+cannot draw (volumes, slices, text labels, textures) is listed in ``unsupported``: such a scene
+stays server-side.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from remoteviz.scene_sync import buffers
+from remoteviz.scene_sync.buffers import Buffer
+
+log = logging.getLogger("remoteviz.service")
+
+Parts = list[tuple[dict[str, Any], list[Buffer]]]
+"""A shape's encoding: record fields and their buffers, per part."""
+
+Encoded = tuple[Parts, Any]
+"""A shape's parts and the bounding box (in its own coordinates) of the geometry they encode."""
+
+POINTS_PER_PART = 1 << 18
+"""Point sets bigger than this go as several records of this many points, shuffled once: each part
+is a uniform sample of the whole, so the page's picture is fair from the first part on."""
+
+if TYPE_CHECKING:
+    from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
+    from remoteviz.rendering.camera import Camera
+    from remoteviz.rendering.shapes import Shape
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The scene at one moment: records by id, the buffers they name, the camera and background
+    (``extra``), what the page could not draw, and the buffers' deflated bytes in all."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buffers: dict[str, Buffer] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    unsupported: set[str] = field(default_factory=set)
+    pending: int = 0
+    """Shapes left out because they are still being encoded (in the background)."""
+
+    @property
+    def geometry_bytes(self) -> int:
+        """What sending every buffer costs, deflated."""
+        return sum(len(b.deflated) for b in self.buffers.values())
+
+    @property
+    def raw_bytes(self) -> int:
+        """What the buffers take in the page's memory, inflated."""
+        return sum(b.size for b in self.buffers.values())
+
+
+def _column_major(matrix: np.ndarray) -> list[float]:
+    return [float(v) for v in np.asarray(matrix, dtype=np.float64).T.reshape(-1)]
+
+
+def camera_fields(camera: Camera, model: np.ndarray) -> dict[str, Any]:
+    """A camera as the page takes it: placement in its parent's coordinates, and that parent's matrix."""
+    from remoteviz.rendering.camera import OrthographicCamera
+
+    orthographic = isinstance(camera, OrthographicCamera)
+    height = camera.height if isinstance(camera, OrthographicCamera) else getattr(camera, "height_angle", 0.785)
+    return {"position": [float(v) for v in camera.position], "orientation": list(camera.orientation.quaternion),
+            "focal_distance": float(camera.focal_distance), "height": float(height), "orthographic": orthographic,
+            "model": _column_major(model)}
+
+
+class SceneEncoder:
+    """Makes snapshots of scenes, keeping each shape's encoded buffers until the shape changes.
+
+    With ``background`` (an executor), shapes are encoded there and ``encoded()`` is called from
+    its thread as each one is done: a snapshot meanwhile leaves a new shape out (``pending``), and
+    keeps a changed one's previous encoding. Without, they are encoded in the call.
+    """
+
+    def __init__(self, background: concurrent.futures.Executor | None = None,
+                 encoded: Callable[[], None] | None = None) -> None:
+        self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, Encoded | None]] = weakref.WeakKeyDictionary()
+        self._pending: weakref.WeakKeyDictionary[Shape, tuple[int, concurrent.futures.Future[Encoded | None]]] = \
+            weakref.WeakKeyDictionary()
+        self._background = background
+        self._encoded = encoded
+
+    def snapshot(self, frame: Frame) -> Snapshot:
+        """The records of everything ``frame`` draws."""
+        snapshot = Snapshot()
+        for instance in frame.shapes:
+            encoded = self._encode(instance.shape)
+            if encoded is _PENDING:
+                snapshot.pending += 1
+                continue
+            if encoded is None:
+                snapshot.unsupported.add(type(instance.shape).__name__)
+                continue
+            assert isinstance(encoded, tuple)
+            parts, local_box = encoded
+            if local_box is None:
+                continue
+            # The box of the geometry encoded (the previous one while a change is encoded).
+            box = local_box.transformed(instance.model)
+            shared = {
+                "name": instance.shape.name,
+                "model": _column_major(instance.model),
+                "material": _material(instance),
+                "clip": [[float(v) for v in plane] for plane in instance.clip_planes],
+                "lights": [_light(light, instance) for light in (*frame.global_lights, *instance.lights)],
+                "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
+            }
+            record_id = _instance_id(instance)
+            for number, (geometry, shape_buffers) in enumerate(parts):
+                for buffer in shape_buffers:
+                    snapshot.buffers[buffer.name] = buffer
+                part_id = record_id if number == 0 else f"{record_id}.{number}"
+                snapshot.records[part_id] = {"id": part_id, **geometry, **shared}
+        background = frame.background
+        snapshot.extra = {
+            "camera": camera_fields(frame.camera, frame.camera_model),
+            "background": None if background is None else {"top": list(background.top_color),
+                                                           "bottom": list(background.bottom_color)},
+        }
+        return snapshot
+
+    def _encode(self, shape: Shape) -> Encoded | None | object:
+        version = shape.version
+        pending = self._pending.get(shape)
+        if pending is not None and pending[1].done():
+            del self._pending[shape]
+            try:
+                self._shapes[shape] = (pending[0], pending[1].result())
+            except Exception:
+                log.exception("encoding %r for client-side rendering failed", shape)
+                self._shapes[shape] = (pending[0], None)
+        cached = self._shapes.get(shape)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        if self._background is None:
+            self._shapes[shape] = (version, _encode_geometry(shape, shape.geometry))
+            return self._shapes[shape][1]
+        if pending is None or pending[0] != version:
+            # The geometry is taken here, on the caller's thread: the scene may change meanwhile.
+            future = self._background.submit(_encode_geometry, shape, shape.geometry)
+            if self._encoded is not None:
+                encoded = self._encoded
+                future.add_done_callback(lambda _: encoded())
+            self._pending[shape] = (version, future)
+        return cached[1] if cached is not None else _PENDING
+
+
+_PENDING = object()
+"""What ``SceneEncoder._encode`` answers for a shape whose first encoding is not done yet."""
+
+
+def _encode_geometry(shape: Shape, geometry: Any) -> Encoded | None:
+    """A shape's geometry as record fields and buffers (one part, or several for a big point set),
+    and its bounding box."""
+    parts = _encode_parts(shape, geometry)
+    return None if parts is None else (parts, geometry.bounding_box)
+
+
+def _encode_parts(shape: Shape, geometry: Any) -> Parts | None:
+    from remoteviz.rendering.points import PointGeometry
+
+    if type(geometry) is PointGeometry and len(geometry.positions) > POINTS_PER_PART:
+        order = np.random.default_rng(0).permutation(len(geometry.positions))
+        parts: Parts = []
+        for start in range(0, len(order), POINTS_PER_PART):
+            chosen = order[start:start + POINTS_PER_PART]
+            sample = PointGeometry(geometry.positions[chosen],
+                                   None if geometry.colors is None else geometry.colors[chosen], geometry.sizes[chosen])
+            encoded = _encode_part(shape, sample)
+            if encoded is not None:
+                parts.append(encoded)
+        return parts
+    whole = _encode_part(shape, geometry)
+    return None if whole is None else [whole]
+
+
+def _encode_part(shape: Shape, geometry: Any) -> tuple[dict[str, Any], list[Buffer]] | None:
+    from remoteviz.rendering.lines import LineGeometry
+    from remoteviz.rendering.points import PointGeometry
+    from remoteviz.rendering.shapes import Geometry
+
+    if type(geometry) is Geometry:
+        if getattr(shape, "texture", None) is not None and geometry.texcoords is not None:
+            return None  # textures are not sent yet
+        position, quantization = buffers.positions(geometry.positions)
+        normal = buffers.normals(geometry.normals)
+        index, index_type = buffers.indices(geometry.indices, len(geometry.positions))
+        parts = [position, normal, index]
+        fields: dict[str, Any] = {"kind": "mesh", "positions": position.name, "quantization": quantization,
+                                  "normals": normal.name, "indices": index.name, "index_type": index_type,
+                                  "count": int(geometry.indices.size), "vertices": len(geometry.positions),
+                                  "closed": bool(shape.closed)}
+    elif type(geometry) is PointGeometry:
+        position, quantization = buffers.positions(geometry.positions)
+        size = buffers.floats(geometry.sizes)
+        parts = [position, size]
+        fields = {"kind": "points", "positions": position.name, "quantization": quantization, "sizes": size.name,
+                  "vertices": len(geometry.positions)}
+    elif type(geometry) is LineGeometry:
+        position, quantization = buffers.positions(geometry.positions)
+        index, index_type = buffers.indices(geometry.segments, len(geometry.positions))
+        parts = [position, index]
+        fields = {"kind": "lines", "positions": position.name, "quantization": quantization, "indices": index.name,
+                  "index_type": index_type, "count": int(geometry.segments.size),
+                  "vertices": len(geometry.positions), "width": float(getattr(shape, "width", 1.0))}
+    else:
+        return None
+    if geometry.colors is not None:
+        color = buffers.colors(geometry.colors)
+        parts.append(color)
+        fields["colors"] = color.name
+    else:
+        fields["colors"] = None
+    return fields, parts
+
+
+def _instance_id(instance: ShapeInstance) -> str:
+    """A shape instance's id: its path, so one shape met twice makes two records."""
+    path = ",".join(str(id(node)) for node in instance.path)
+    return hashlib.blake2b(path.encode(), digest_size=8).hexdigest()
+
+
+def _material(instance: ShapeInstance) -> dict[str, Any]:
+    material = instance.material
+    return {"diffuse": list(material.diffuse_color), "ambient": list(material.ambient_color),
+            "specular": list(material.specular_color), "emissive": list(material.emissive_color),
+            "shininess": float(material.shininess), "transparency": float(material.transparency)}
+
+
+def _light(light: LightInstance, instance: ShapeInstance) -> dict[str, Any]:
+    """A light's colour and its direction: in the world, or (a headlight) along the view."""
+    from remoteviz.rendering.examiner import SceneExaminer
+
+    color = (np.asarray(light.light.color) * light.light.intensity).tolist()
+    headlight = light.light.name == "default headlight" or any(
+        isinstance(node, SceneExaminer) and node.headlight is light.light for node in instance.path)
+    if headlight:
+        return {"camera": True, "color": color}
+    return {"camera": False, "direction": light.world_direction.tolist(), "color": color}
+
+
+def priorities(snapshot: Snapshot, aspect: float) -> dict[str, float]:
+    """Each record's sending priority under the snapshot's camera: its projected size (the radius
+    of its box over its distance, or the radius for an orthographic camera), and below every
+    record in view, those outside it."""
+    from remoteviz.rendering.math3d import Rotation
+
+    camera = snapshot.extra["camera"]
+    placement = np.eye(4)
+    placement[:3, :3] = Rotation(*camera["orientation"]).as_matrix3()
+    placement[:3, 3] = camera["position"]
+    view = np.linalg.inv(np.asarray(camera["model"]).reshape(4, 4).T @ placement)
+    half = camera["height"] / 2.0 if camera["orthographic"] else float(np.tan(min(camera["height"], 3.14) / 2.0))
+    half_w, half_h = (half * aspect, half) if aspect >= 1.0 else (half, half / aspect)
+    found: dict[str, float] = {}
+    for record_id, record in snapshot.records.items():
+        low, high = np.asarray(record["box"][0]), np.asarray(record["box"][1])
+        radius = float(np.linalg.norm(high - low)) / 2.0
+        x, y, z = view[:3, :3] @ ((low + high) / 2.0) + view[:3, 3]
+        depth = -z
+        if camera["orthographic"]:
+            size, reach = radius, 1.0
+        else:
+            size, reach = radius / max(depth, 1e-9), max(depth, 0.0)
+        inside = depth + radius > 0 and abs(x) <= half_w * reach + radius and abs(y) <= half_h * reach + radius
+        # Outside the view: below everything in it, the nearest and biggest first.
+        found[record_id] = size if inside else radius / (abs(depth) + radius + 1e-9) - 1e9
+    return found

@@ -1,0 +1,145 @@
+"""Scene buffers and who draws a view: quantization bounds, names by content, the decision table."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import remoteviz as rv
+from remoteviz.protocol import RenderMode, RenderRequest
+from remoteviz.scene_sync import SceneEncoder, decide
+from remoteviz.scene_sync import buffers as scene_buffers
+from remoteviz.scene_sync.decision import MAX_LOAD_SECONDS
+
+
+def test_quantized_positions_decode_within_half_a_step_of_their_box() -> None:
+    points = np.random.default_rng(0).uniform(-1000, 5000, size=(10_000, 3)).astype(np.float32)
+    buffer, quantization = scene_buffers.positions(points)
+    q = np.frombuffer(zlib.decompress(buffer.deflated), "<u2").reshape(-1, 3)
+    decoded = np.asarray(quantization["offset"]) + q * np.asarray(quantization["scale"])
+    step = np.asarray(quantization["scale"])
+    assert (np.abs(decoded - points) <= step / 2 + 1e-3).all()
+    assert buffer.size == points.size * 2
+
+
+def test_a_buffer_is_named_by_its_content_and_kind() -> None:
+    a = np.ones((100, 3), np.float32)
+    assert scene_buffers.normals(a).name == scene_buffers.normals(a.copy()).name
+    assert scene_buffers.normals(a).name != scene_buffers.normals(-a).name
+    assert scene_buffers.floats(np.zeros(4, np.float32)).name != scene_buffers.positions(np.zeros((2, 3)))[0].name
+
+
+def test_indices_are_16_bit_when_the_vertices_allow() -> None:
+    rows = np.array([[0, 1, 65535]], np.uint32)
+    assert scene_buffers.indices(rows, 65536)[1] == "u16"
+    assert scene_buffers.indices(rows, 65537)[1] == "u32"
+
+
+def snapshot_of(*shapes: rv.Node):
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.SceneExaminer()
+    for shape in shapes:
+        manager.scene_graph.add_child(shape)
+    return SceneEncoder().snapshot(manager.view_frame(64, 64))
+
+
+def test_a_shape_is_encoded_once_per_version() -> None:
+    cone = rv.Cone()
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([cone])
+    encoder = SceneEncoder()
+    first = encoder.snapshot(manager.view_frame(64, 64))
+    again = encoder.snapshot(manager.view_frame(64, 64))
+    assert next(iter(first.buffers.values())) is next(iter(again.buffers.values())), "cached, not re-encoded"
+    cone.height = 3.0
+    changed = encoder.snapshot(manager.view_frame(64, 64))
+    assert set(changed.buffers) != set(first.buffers)
+
+
+REQUEST = RenderRequest(RenderMode.AUTO, webgl2=True, software=False, memory_mb=8192)
+
+
+@pytest.mark.parametrize("request_, allowed, bandwidth, mode, reason", [
+    (REQUEST, False, 0.0, RenderMode.SERVER, "keeps this view's geometry"),
+    (RenderRequest(RenderMode.SERVER, True), True, 0.0, RenderMode.SERVER, "asked for server-side"),
+    (RenderRequest(RenderMode.AUTO, webgl2=False), True, 0.0, RenderMode.SERVER, "no WebGL2"),
+    (RenderRequest(RenderMode.AUTO, True, software=True), True, 0.0, RenderMode.SERVER, "software"),
+    (RenderRequest(RenderMode.CLIENT, True, software=True), True, 0.0, RenderMode.CLIENT, "asked for client-side"),
+    (REQUEST, True, 1.0, RenderMode.SERVER, f"over {MAX_LOAD_SECONDS:g} s"),
+    (RenderRequest(RenderMode.AUTO, True, memory_mb=1), True, 0.0, RenderMode.CLIENT, "fits"),
+    (REQUEST, True, 1e9, RenderMode.CLIENT, "fits"),
+])
+def test_who_draws(request_, allowed, bandwidth, mode, reason) -> None:
+    decision = decide(request_, allowed, snapshot_of(rv.Sphere()), bandwidth)
+    assert decision.mode is mode and reason in decision.reason
+
+
+def test_a_scene_the_page_cannot_draw_stays_server_side_even_when_asked() -> None:
+    snapshot = snapshot_of(rv.Sphere(), rv.Volume(np.arange(64, dtype=np.uint8).reshape(4, 4, 4)))
+    assert snapshot.unsupported == {"Volume"}
+    decision = decide(RenderRequest(RenderMode.CLIENT, True), True, snapshot, 0.0)
+    assert decision.mode is RenderMode.SERVER and "cannot draw" in decision.reason
+
+
+def test_a_page_that_reports_little_memory_gets_big_geometry_server_side() -> None:
+    big = rv.Mesh(np.random.default_rng(1).normal(size=(200_000, 3)), np.arange(600_000).reshape(-1, 3) % 200_000)
+    decision = decide(RenderRequest(RenderMode.AUTO, True, memory_mb=16), True, snapshot_of(big), 0.0)
+    assert decision.mode is RenderMode.SERVER and "memory" in decision.reason
+
+
+def test_a_big_point_set_goes_as_shuffled_parts_each_a_fair_sample() -> None:
+    from remoteviz.scene_sync.records import POINTS_PER_PART
+
+    count = 2 * POINTS_PER_PART + 1000
+    rng = np.random.default_rng(4)
+    points = np.concatenate([rng.uniform(0, 1, size=(count // 2, 3)), rng.uniform(10, 11, size=(count - count // 2, 3))])
+    snapshot = snapshot_of(rv.PointSet(points.astype(np.float32)))
+    parts = [r for r in snapshot.records.values() if r["kind"] == "points"]
+    assert [p["vertices"] for p in parts] == [POINTS_PER_PART, POINTS_PER_PART, 1000]
+    decoded = []
+    for part in parts:
+        q = np.frombuffer(zlib.decompress(snapshot.buffers[part["positions"]].deflated), "<u2").reshape(-1, 3)
+        decoded.append(np.asarray(part["quantization"]["offset"]) + q * np.asarray(part["quantization"]["scale"]))
+    # Sorted points were split in halves by value: each shuffled part holds both halves alike.
+    for part in decoded[:2]:
+        assert abs((part[:, 0] > 5).mean() - 0.5) < 0.01
+    assert sum(len(p) for p in decoded) == count
+
+
+def test_what_the_camera_sees_is_sent_first_biggest_first_and_what_is_behind_it_last() -> None:
+    from types import SimpleNamespace
+
+    from remoteviz.protocol import SceneChunk, SceneUpdate
+    from remoteviz.scene_sync import SceneStream
+    from remoteviz.scene_sync.records import priorities
+
+    examiner = rv.SceneExaminer()
+    near = rv.Separator([rv.Transform(translation=(0, 0, 2)), rv.Sphere(radius=0.5, name="near")])
+    far = rv.Separator([rv.Transform(translation=(0, 0, -20)), rv.Cube(name="far")])
+    behind = rv.Separator([rv.Transform(translation=(0, 0, 30)), rv.Cone(name="behind")])
+    for part in (behind, far, near):
+        examiner.add_child(part)
+    examiner.camera.position = (0, 0, 10)
+    examiner.camera.focal_distance = 10
+    manager = rv.SceneManager()
+    manager.scene_graph = examiner
+    snapshot = SceneEncoder().snapshot(manager.view_frame(64, 64))
+    by_name = {snapshot.records[rid]["name"]: value for rid, value in priorities(snapshot, 1.0).items()}
+    assert by_name["near"] > by_name["far"] > by_name["behind"]
+    sent: list = []
+    area = SimpleNamespace(width=64, height=64)
+    stream = SceneStream(SimpleNamespace(render_area=area), lambda connection, message: sent.append(message))
+    stream.update(snapshot)
+    assert isinstance(sent[0], SceneUpdate)
+    name_of = {name: r["name"] for r in snapshot.records.values() for name in (r["positions"], r["normals"], r["indices"])}
+    order: list[str] = []
+    while stream.loading:
+        chunks = [m for m in sent if isinstance(m, SceneChunk)]
+        sent.clear()
+        for chunk in chunks:
+            if not order or order[-1] != name_of[chunk.buffer]:
+                order.append(name_of[chunk.buffer])
+            stream.ack(chunk.chunk)
+    assert order == ["near", "far", "behind"]
