@@ -216,7 +216,15 @@ class Mesh(Shape):
         loaded = trimesh.load(os.fspath(path), force="mesh", **load_options)
         if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
             raise ValueError(f"{os.fspath(path)!r} holds no triangles")
-        visual = loaded.visual
+        return cls.from_trimesh(loaded, name=os.path.basename(os.fspath(path)))
+
+    @classmethod
+    def from_trimesh(cls, mesh: Any, *, name: str = "") -> Mesh:
+        """A mesh from a ``trimesh.Trimesh``: its vertex or face colours, or its texture with the
+        texture coordinates (a material's plain colour is the caller's, as a :class:`Material`)."""
+        import trimesh
+
+        visual = mesh.visual
         options: dict[str, Any] = {}
         if isinstance(visual, trimesh.visual.ColorVisuals):
             if visual.kind == "vertex":
@@ -229,7 +237,7 @@ class Mesh(Shape):
                 options["texcoords"] = visual.uv
                 options["texture"] = Texture2D(np.asarray(image.convert("RGBA")))
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
-        return cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
+        return cls(mesh.vertices, mesh.faces, name=name, **options)
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices
