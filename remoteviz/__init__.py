@@ -42,6 +42,7 @@ from .http import (
     HttpRequest as HttpRequest,
     HttpResponse as HttpResponse,
 )
+from .loading import load as load
 from .metrics import (
     Metrics as Metrics,
     MetricsListener as MetricsListener,
@@ -51,6 +52,13 @@ from .protocol import (
     Codec as Codec,
     DisconnectReason as DisconnectReason,
 )
+from .readers.errors import ReadError as ReadError
+from .readers.formats import (
+    read_points as read_points,
+    read_volume as read_volume,
+)
+from .readers.point_data import PointData as PointData
+from .readers.volume_data import VolumeData as VolumeData
 from .render_area import (
     RenderArea as RenderArea,
     RenderAreaListener as RenderAreaListener,
@@ -123,8 +131,8 @@ def _scene() -> types.ModuleType:
 
 
 def __getattr__(name: str) -> object:
-    if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
-        return [n for n in globals() if n[0].isupper()] + list(_scene().__all__)
+    if name == "__all__":  # ``from remoteviz import *``: the service's names, the loaders and the scene's
+        return [n for n in globals() if n[0].isupper()] + ["load", "read_points", "read_volume"] + list(_scene().__all__)
     if name[0].isupper() and name in _scene().__all__:
         return getattr(_scene(), name)
     raise AttributeError(f"module 'remoteviz' has no attribute {name!r}")

@@ -64,6 +64,12 @@ def read_segy(path: str | os.PathLike[str], *, iline: int = INLINE_BYTE, xline: 
     with reading(path, "SEG-Y file"):
         f = segyio.open(os.fspath(path), "r", iline=iline, xline=xline, strict=False)
     with f:
+        trace_bytes = 240 + len(f.samples) * np.dtype(f.dtype).itemsize
+        extended = max(int(f.bin[segyio.BinField.ExtendedHeaders]), 0)
+        traces, rest = divmod(size - 3600 - 3200 * extended, trace_bytes)
+        if rest:
+            raise ReadError(path, f"its size is {traces} traces of {trace_bytes} bytes and {rest} bytes more: it is "
+                                  "truncated, or its binary header's sample count or format is wrong")
         if f.unstructured:
             raise ReadError(path, "its traces form no regular inline/crossline grid (irregular or 2-D survey; "
                                   f"the line numbers are read from bytes {iline} and {xline})")
