@@ -235,11 +235,12 @@ def scene_node(scene: Any, name: str = "") -> Separator:
 
     def build(parent: str, node: str) -> Separator:
         edge = graph.transforms.edge_data.get((parent, node), {})
-        group = Separator(name=node)
+        geometry_name = edge.get("geometry")
+        # OpenCASCADE names an instance by its label's path ("=>[0:1:1:3]"): its part's name says more.
+        group = Separator(name=str(geometry_name) if node.startswith("=>[") and geometry_name else node)
         matrix = np.asarray(edge.get("matrix", np.eye(4)), dtype=np.float64)
         if not np.allclose(matrix, np.eye(4)):
-            group.add_child(transform_node(matrix, name=f"{node} placement"))
-        geometry_name = edge.get("geometry")
+            group.add_child(transform_node(matrix, name=f"{group.name} placement"))
         geometry = scene.geometry.get(geometry_name) if geometry_name is not None else None
         if geometry is not None and len(getattr(geometry, "faces", ())) > 0:
             color = _material_color(geometry)
