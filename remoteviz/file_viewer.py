@@ -96,14 +96,16 @@ class FileViewer(ServiceListener, RenderAreaListener):
             self._tell_all()
 
     def _show(self, nodes: list[Node]) -> None:
+        from .rendering import SceneExaminer
+
         self._nodes = nodes
         for area in self._service.render_areas:
             examiner = area.scene_manager.scene_graph
-            if examiner is None:
-                continue
+            if not isinstance(examiner, SceneExaminer):
+                continue  # an area whose scene the application replaced
             for node in nodes:
                 examiner.add_child(node)
-            examiner.view_all(area.viewport)  # type: ignore[attr-defined]
+            examiner.view_all(area.viewport)
         self._state.update(state="ready", progress=1.0)
         self._tell_all()
         log.info("showing %s", self.title)

@@ -266,7 +266,7 @@ def _mesh_node(path: str | os.PathLike[str], name: str) -> Node:
         import trimesh
 
         try:
-            scene = trimesh.load(os.fspath(path), force="scene")
+            scene: Any = trimesh.load(os.fspath(path), force="scene")
         except Exception as error:  # trimesh raises many kinds: each is a message for the user
             raise ReadError(path, f"not a readable glTF file ({error})") from error
         if not scene.geometry:

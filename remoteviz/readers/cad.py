@@ -25,8 +25,8 @@ ANGULAR_TOLERANCE = 0.5
 def read_cad(path: str | os.PathLike[str]) -> Any:
     """The STEP or IGES file as a ``trimesh.Scene``: one node per assembly instance, named, with
     its placement, and a PBR material per coloured part."""
-    import cascadio  # noqa: PLC0415  (an optional dependency, loaded on first use)
-    import trimesh  # noqa: PLC0415
+    import cascadio  # an optional dependency, loaded on first use
+    import trimesh
 
     kind = cascadio.FileType.IGES if os.fspath(path).lower().endswith(IGES_SUFFIXES) else cascadio.FileType.STEP
     with open(path, "rb") as file:

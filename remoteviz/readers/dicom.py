@@ -76,8 +76,8 @@ def _pixel_spacing(ds: Any) -> tuple[float, float]:
 
 def _scan(folder: Path, progress: ProgressCallback | None) -> list[_Slice]:
     """The headers of the folder's DICOM files; files of other kinds are skipped."""
-    import pydicom  # noqa: PLC0415  (an optional dependency, loaded on first use)
-    from pydicom.errors import InvalidDicomError  # noqa: PLC0415
+    import pydicom  # an optional dependency, loaded on first use
+    from pydicom.errors import InvalidDicomError
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     found = []
@@ -222,7 +222,7 @@ def _multi_frame(path: Path, ds: Any) -> VolumeData:
 def read_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None = None) -> VolumeData:
     """A DICOM series: a folder of slice files (searched recursively), or one file (one slice or
     a multi-frame image). ``progress`` hears the fraction done, 0 to 1, as files are read."""
-    import pydicom  # noqa: PLC0415  (an optional dependency, loaded on first use)
+    import pydicom  # an optional dependency, loaded on first use
 
     source = Path(path)
     if source.is_file():

@@ -95,7 +95,7 @@ def detect(path: str | os.PathLike[str]) -> Format:
     if lower.endswith((".las", ".laz")):
         return Format.LAS
     if lower.endswith(".ply"):
-        from remoteviz.readers.ply import ply_header  # noqa: PLC0415
+        from remoteviz.readers.ply import ply_header
 
         counts = ply_header(source)
         return Format.PLY_POINTS if counts.get("vertex", 0) > 0 and counts.get("face", 0) == 0 else Format.MESH
@@ -111,23 +111,23 @@ def read_volume(path: str | os.PathLike[str], progress: ProgressCallback | None 
     readers that read piece by piece. Raises :class:`ReadError` for anything it cannot read."""
     kind = detect(path)
     if kind is Format.DICOM:
-        from remoteviz.readers.dicom import read_dicom  # noqa: PLC0415
+        from remoteviz.readers.dicom import read_dicom
 
         return read_dicom(path, progress)
     if kind is Format.NIFTI:
-        from remoteviz.readers.nifti import read_nifti  # noqa: PLC0415
+        from remoteviz.readers.nifti import read_nifti
 
         return read_nifti(path)
     if kind is Format.TIFF:
-        from remoteviz.readers.tiff import read_tiff  # noqa: PLC0415
+        from remoteviz.readers.tiff import read_tiff
 
         return read_tiff(path, progress)
     if kind is Format.SEGY:
-        from remoteviz.readers.segy import read_segy  # noqa: PLC0415
+        from remoteviz.readers.segy import read_segy
 
         return read_segy(path, progress=progress)
     if kind is Format.NUMPY:
-        from remoteviz.readers.npy import read_npy  # noqa: PLC0415
+        from remoteviz.readers.npy import read_npy
 
         return read_npy(path)
     if kind is Format.ZARR:
@@ -142,11 +142,11 @@ def read_points(path: str | os.PathLike[str]) -> PointData:
     """The point cloud at ``path`` (LAS, LAZ, a PLY file of points only)."""
     kind = detect(path)
     if kind is Format.LAS:
-        from remoteviz.readers.las import read_las  # noqa: PLC0415
+        from remoteviz.readers.las import read_las
 
         return read_las(path)
     if kind is Format.PLY_POINTS:
-        from remoteviz.readers.ply import read_ply_points  # noqa: PLC0415
+        from remoteviz.readers.ply import read_ply_points
 
         return read_ply_points(path)
     raise ReadError(path, f"it holds {kind.value}, not a point cloud")

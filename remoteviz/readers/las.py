@@ -19,7 +19,7 @@ def read_las(path: str | os.PathLike[str]) -> PointData:
     RGB is 16-bit in the standard, but some writers store 0..255: those are recognised by their
     maximum.
     """
-    import laspy  # noqa: PLC0415  (an optional dependency, loaded on first use)
+    import laspy  # an optional dependency, loaded on first use
 
     with reading(path, "LAS/LAZ file"), laspy.open(os.fspath(path)) as reader:
         header = reader.header

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import numpy as np
 
@@ -20,10 +21,10 @@ log = logging.getLogger("remoteviz.readers")
 
 def read_nifti(path: str | os.PathLike[str]) -> VolumeData:
     """The file's first 3-D volume (a 4-D series shows its first time point) with its affine."""
-    import nibabel  # noqa: PLC0415  (an optional dependency, loaded on first use)
+    import nibabel  # an optional dependency, loaded on first use
 
     with reading(path, "NIfTI file"):
-        image = nibabel.load(os.fspath(path))
+        image: Any = nibabel.load(os.fspath(path))  # a Nifti1Image or Nifti2Image
         header = image.header
         shape = tuple(int(n) for n in header.get_data_shape())
         dtype = np.dtype(header.get_data_dtype())

@@ -29,7 +29,7 @@ def ply_header(path: str | os.PathLike[str]) -> dict[str, int]:
 
 def read_ply_points(path: str | os.PathLike[str]) -> PointData:
     """The PLY file's vertices as points, with their colours when it has them."""
-    import trimesh  # noqa: PLC0415
+    import trimesh
 
     with reading(path, "PLY file"):
         cloud = trimesh.load(os.fspath(path), file_type="ply")

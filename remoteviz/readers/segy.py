@@ -27,7 +27,7 @@ CROSSLINE_BYTE = 193
 
 
 def _coordinates(f: Any, trace: int) -> np.ndarray:
-    import segyio  # noqa: PLC0415
+    import segyio
 
     header = f.header[trace]
     scalar = header[segyio.TraceField.SourceGroupScalar]
@@ -56,7 +56,7 @@ def read_segy(path: str | os.PathLike[str], *, iline: int = INLINE_BYTE, xline: 
               progress: ProgressCallback | None = None) -> VolumeData:
     """A regular SEG-Y survey, inline- or crossline-sorted; ``iline``/``xline`` are the header
     bytes of the line numbers when a vendor put them elsewhere."""
-    import segyio  # noqa: PLC0415  (an optional dependency, loaded on first use)
+    import segyio  # an optional dependency, loaded on first use
 
     size = os.path.getsize(path)
     if size < 3600:

@@ -77,7 +77,7 @@ def _volume(path: str | os.PathLike[str], array: Any, axes: str) -> Any:
 
 
 def _read_file(path: str | os.PathLike[str]) -> VolumeData:
-    import tifffile  # noqa: PLC0415  (an optional dependency, loaded on first use)
+    import tifffile  # an optional dependency, loaded on first use
 
     with reading(path, "TIFF file"), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
@@ -86,6 +86,7 @@ def _read_file(path: str | os.PathLike[str]) -> VolumeData:
         compressed = any(page.compression != 1 for page in tif.pages[:1]) or series.dataoffset is None
     check_claimed_size(path, shape, dtype.itemsize, available=None if compressed else os.path.getsize(path))
     with reading(path, "TIFF file"):
+        array: np.ndarray
         try:
             array = tifffile.memmap(path, mode="r")
         except ValueError:  # compressed, tiled or not contiguous: decode it
@@ -97,7 +98,7 @@ def _read_file(path: str | os.PathLike[str]) -> VolumeData:
 
 
 def _read_slices(source: str | os.PathLike[str], names: list[str], progress: ProgressCallback | None) -> VolumeData:
-    import tifffile  # noqa: PLC0415
+    import tifffile
 
     with reading(names[0], "TIFF file"), tifffile.TiffFile(names[0]) as tif:
         first_shape, dtype = tuple(tif.series[0].shape), np.dtype(tif.series[0].dtype)
