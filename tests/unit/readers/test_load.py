@@ -235,3 +235,12 @@ def test_a_mesh_file_is_a_mesh_named_after_it(tmp_path):
     trimesh.creation.box().export(tmp_path / "box.stl")
     mesh = rv.load(tmp_path / "box.stl")
     assert isinstance(mesh, Mesh) and mesh.name == "box.stl" and len(mesh.indices) == 12
+
+
+def test_slices_of_a_loaded_series_reach_every_index_of_their_axis(tmp_path):
+    write_series(tmp_path, phantom((4, 20, 30)))  # (z, y, x): fewer slices than rows or columns
+    volume = shape_of(rv.load(tmp_path), Volume)
+    for axis, count in (("x", 30), ("y", 20), ("z", 4)):
+        plane = rv.OrthoSlice.of_volume(volume, axis=axis, index=count - 1).plane()
+        expected = {"x": volume.data[:, :, -1], "y": volume.data[:, -1, :], "z": volume.data[-1]}[axis]
+        assert np.array_equal(plane, expected), axis
