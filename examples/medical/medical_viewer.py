@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 import remoteviz as rv
-from remoteviz.loading import CT_WINDOWS, volume_look
+from remoteviz.loading import CT_WINDOWS, volume_look, volume_node
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VIEWS = ("Volume", "Axial", "Coronal", "Sagittal")
@@ -60,7 +60,7 @@ class MedicalScene:
 
     def __init__(self, path: str | Path) -> None:
         data = rv.read_volume(path)
-        self.node = rv.load(path)
+        self.node = volume_node(data, name=Path(path).name)
         self.volume: rv.Volume = _find(self.node, rv.Volume)
         self.placement: rv.Transform = _find(self.node, rv.Transform)
         self.file_window = volume_look(data).slice_window
@@ -83,6 +83,7 @@ class MedicalScene:
             root.camera = rv.OrthographicCamera(orientation=_CAMERA_TURNS[view])
             root.add_child(self.slices[view])
         else:
+            root.camera.orientation = _CAMERA_TURNS["Coronal"]  # from the front, the head up
             root.add_child(self.node)
         return root
 

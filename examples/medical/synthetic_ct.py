@@ -20,13 +20,13 @@ import numpy.typing as npt
 
 
 def phantom(shape: tuple[int, int, int] = (48, 96, 96)) -> npt.NDArray[np.int16]:
-    """An asymmetric torso-like phantom in HU, ``(z, y, x)``: air around, soft tissue, a spine at
-    the back (high y), a lung on one side only (low x), and denser bone at the low-z end of the
-    spine, so a mirror or a swapped axis shows."""
+    """An asymmetric torso-like phantom in HU, ``(z, y, x)``: air around, soft tissue narrowing
+    towards high z (the head), a spine at the back (high y), a lung on one side only (low x), and
+    denser bone at the low-z end of the spine, so a mirror or a swapped axis shows."""
     nz, ny, nx = shape
     z, y, x = np.meshgrid(np.linspace(-1, 1, nz), np.linspace(-1, 1, ny), np.linspace(-1, 1, nx), indexing="ij")
     hu = np.full(shape, -1000, np.int16)
-    body = (x / 0.9) ** 2 + (y / 0.7) ** 2 < 1.0
+    body = (x / 0.9) ** 2 + (y / 0.7) ** 2 < 1.0 - 0.5 * np.clip(z, 0.0, None)  # narrower towards the head
     hu[body] = 40
     hu[body & (((x + 0.4) / 0.3) ** 2 + (y / 0.4) ** 2 < 1.0)] = -800  # one lung, on the low-x side
     hu[body & ((x / 0.15) ** 2 + ((y - 0.5) / 0.15) ** 2 < 1.0)] = 700  # the spine, at the back
