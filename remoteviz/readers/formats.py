@@ -132,8 +132,11 @@ def read_volume(path: str | os.PathLike[str], progress: ProgressCallback | None 
         return read_npy(path)
     if kind is Format.ZARR:
         # The zarr reader lives beside the out-of-core volume that reads its levels brick by brick.
-        reader: Callable[[str | os.PathLike[str]], VolumeData] = importlib.import_module(
-            "remoteviz.readers.ome_zarr").read_zarr
+        try:
+            reader: Callable[[str | os.PathLike[str]], VolumeData] = importlib.import_module(
+                "remoteviz.readers.ome_zarr").read_zarr
+        except ImportError as error:
+            raise ReadError(path, f"reading zarr stores needs {error.name or 'zarr'} (pip install zarr)") from error
         return reader(path)
     raise ReadError(path, f"it holds {kind.value}, not a volume")
 
