@@ -87,6 +87,12 @@ class MedicalScene:
             root.add_child(self.node)
         return root
 
+    def positions(self) -> dict[str, dict[str, int]]:
+        """Each slice's index and how many there are, for the page's sliders."""
+        return {view.lower(): {"index": self.slices[view].index,
+                               "count": self.volume.data.shape[2 - "xyz".index(axis)]}
+                for view, axis in _SLICE_AXES.items()}
+
     def apply_message(self, message: str | bytes) -> None:
         """Apply one page message; raises ``ValueError`` with a reason for a bad one."""
         if len(message) > 1024:
@@ -138,6 +144,10 @@ class MedicalAreaListener(rv.RenderAreaListener):
 
     def __init__(self, scene: MedicalScene) -> None:
         self.scene = scene
+
+    def on_opened_connection(self, render_area: rv.RenderArea, connection: rv.Connection,
+                             frame_encoders: rv.FrameEncoders) -> None:
+        connection.send_message(json.dumps({"slices": self.scene.positions()}))  # the sliders' ranges
 
     def on_received_message(self, render_area: rv.RenderArea, connection: rv.Connection,
                             message: str | bytes) -> None:

@@ -74,6 +74,11 @@ class SeismicScene:
         root.add_child(self.node)
         return root
 
+    def positions(self) -> dict[str, dict[str, int]]:
+        """Each slice's index and how many there are, for the page's sliders."""
+        return {name: {"index": view.index, "count": self.volume.data.shape[2 - "xyz".index(_SLICE_AXES[name])]}
+                for name, view in self.slices.items()}
+
     def apply_message(self, message: str | bytes) -> None:
         """Apply one page message; raises ``ValueError`` with a reason for a bad one."""
         if len(message) > 1024:
@@ -115,6 +120,10 @@ class SeismicAreaListener(rv.RenderAreaListener):
 
     def __init__(self, scene: SeismicScene) -> None:
         self.scene = scene
+
+    def on_opened_connection(self, render_area: rv.RenderArea, connection: rv.Connection,
+                             frame_encoders: rv.FrameEncoders) -> None:
+        connection.send_message(json.dumps({"slices": self.scene.positions()}))  # the sliders' ranges
 
     def on_received_message(self, render_area: rv.RenderArea, connection: rv.Connection,
                             message: str | bytes) -> None:

@@ -42,6 +42,7 @@ def test_the_medical_views_follow_the_window_and_slice_messages_and_pick_hu(tmp_
         async with client.connect(runner.url("Axial", SIZE)) as axial, \
                 client.connect(runner.url("Volume", SIZE)) as volume, \
                 client.connect(runner.url("Sagittal", SIZE)) as sagittal:
+            sliders = json.loads(await axial.next_message())  # first, the sliders' ranges
             soft = await axial.latest_frame(settle=0.5)
             shown = await volume.latest_frame(settle=0.5)
             side = await sagittal.latest_frame(settle=0.5)
@@ -53,12 +54,14 @@ def test_the_medical_views_follow_the_window_and_slice_messages_and_pick_hu(tmp_
             error = json.loads(await axial.next_message())
             await axial.mouse(MouseAction.DOUBLE_CLICK, 80, 60, MouseButton.LEFT)
             hit = json.loads(await axial.next_message())
-            return soft, shown, side, lung, low, error, hit
+            return sliders, soft, shown, side, lung, low, error, hit
 
     listener = medical_viewer.MedicalServiceListener(tmp_path)
     with running_service(listener, run_mode=rv.RunMode.INVENTOR_SERVICE,
                          static_dir=str(medical_viewer.STATIC_DIR)) as runner:
-        soft, shown, side, lung, low, error, hit = asyncio.run(scenario(runner))
+        sliders, soft, shown, side, lung, low, error, hit = asyncio.run(scenario(runner))
+    assert sliders == {"slices": {"axial": {"index": 12, "count": 24}, "coronal": {"index": 32, "count": 64},
+                                  "sagittal": {"index": 32, "count": 64}}}
     image = soft.image.astype(int)
     row = image[60, :, 0]
     body = np.flatnonzero(row > 60)
@@ -82,6 +85,7 @@ def test_the_seismic_slices_move_from_the_page_and_pick_amplitudes(tmp_path):
 
     async def scenario(runner):
         async with client.connect(runner.url(seismic_viewer.AREA, SIZE)) as view:
+            sliders = json.loads(await view.next_message())
             first = await view.latest_frame(settle=0.5)
             await view.send_message(json.dumps({"volume": False}))
             plain = await view.latest_frame(settle=0.5)
@@ -91,12 +95,14 @@ def test_the_seismic_slices_move_from_the_page_and_pick_amplitudes(tmp_path):
             error = json.loads(await view.next_message())
             await view.mouse(MouseAction.DOUBLE_CLICK, 80, 60, MouseButton.LEFT)
             hit = json.loads(await view.next_message())
-            return first, plain, moved, error, hit
+            return sliders, first, plain, moved, error, hit
 
     listener = seismic_viewer.SeismicServiceListener(path)
     with running_service(listener, run_mode=rv.RunMode.INVENTOR_SERVICE,
                          static_dir=str(seismic_viewer.STATIC_DIR)) as runner:
-        first, plain, moved, error, hit = asyncio.run(scenario(runner))
+        sliders, first, plain, moved, error, hit = asyncio.run(scenario(runner))
+    assert sliders["slices"]["inline"] == {"index": 10, "count": 20}
+    assert sliders["slices"]["time"] == {"index": 40, "count": 80}
     assert changed(first.image, plain.image) > 0.01, "hiding the volume changes the picture"
     assert changed(plain.image, moved.image) > 0.01, "the slices moved"
     assert "inline must be an index from 0 to 19" in error["error"]
