@@ -1,8 +1,9 @@
 """STEP and IGES parts through cascadio (OpenCASCADE): tessellated into a glTF scene that keeps the
 assembly's structure, its part names and colours.
 
-OpenCASCADE writes the glTF in metres, as glTF requires, whatever unit the file uses: a part
-drawn in millimetres comes out a thousand times smaller, and its shape is unchanged.
+OpenCASCADE writes a STEP part's glTF in metres, as glTF requires, whatever unit the file uses: a
+part drawn in millimetres comes out a thousand times smaller, its shape unchanged. IGES parts keep
+the file's units, and come as one shape (IGES has no assembly structure).
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ __all__ = ["phantom", "reflectors", "write_series", "write_step_assembly", "writ
 def write_step_assembly(path: str | Path) -> Path:
     """A STEP AP214 assembly written by OpenCASCADE's XCAF writer (cadquery-ocp): "Bracket" holds a
     red 40 x 20 x 5 mm "Plate" at the origin and two blue "Pin" cylinders (radius 3, height 15)
-    standing on it at (10, 10, 5) and (30, 10, 5)."""
+    standing on it at (10, 10, 5) and (30, 10, 5); a name ending in .igs or .iges writes IGES."""
     from OCP.BRepPrimAPI import BRepPrimAPI_MakeBox, BRepPrimAPI_MakeCylinder
     from OCP.gp import gp_Trsf, gp_Vec
+    from OCP.IGESCAFControl import IGESCAFControl_Writer
     from OCP.Quantity import Quantity_Color, Quantity_TypeOfColor
     from OCP.STEPCAFControl import STEPCAFControl_Writer
     from OCP.STEPControl import STEPControl_StepModelType
@@ -57,6 +58,13 @@ def write_step_assembly(path: str | Path) -> Path:
     place(pin, 10, 10, 5)
     place(pin, 30, 10, 5)
     shapes.UpdateAssemblies()
+    if str(path).lower().endswith((".igs", ".iges")):
+        iges = IGESCAFControl_Writer()
+        iges.SetColorMode(True)
+        iges.SetNameMode(True)
+        iges.Transfer(document)
+        iges.Write(str(path))
+        return Path(path)
     writer = STEPCAFControl_Writer()
     writer.SetColorMode(True)
     writer.SetNameMode(True)

@@ -244,3 +244,30 @@ def test_slices_of_a_loaded_series_reach_every_index_of_their_axis(tmp_path):
         plane = rv.OrthoSlice.of_volume(volume, axis=axis, index=count - 1).plane()
         expected = {"x": volume.data[:, :, -1], "y": volume.data[:, -1, :], "z": volume.data[-1]}[axis]
         assert np.array_equal(plane, expected), axis
+
+
+def test_an_iges_file_loads_as_its_tessellated_shape_in_its_own_units(tmp_path):
+    node = rv.load(write_step_assembly(tmp_path / "bracket.igs"))  # IGES: shapes, no assembly tree
+    meshes = []
+
+    def collect(item):
+        if isinstance(item, Mesh):
+            meshes.append(item)
+        for child in getattr(item, "children", ()):
+            collect(child)
+
+    collect(node)
+    assert node.name == "bracket.igs" and meshes
+    vertices = np.concatenate([m.vertices for m in meshes])
+    extent = vertices.max(axis=0) - vertices.min(axis=0)
+    # 40 x 20 mm, pins 15 mm on a 5 mm plate; unlike STEP, OpenCASCADE leaves IGES in the file's mm.
+    assert np.allclose(extent, (40.0, 20.0, 20.0), atol=0.1)
+
+
+def test_points_without_rgb_or_intensity_take_their_class_colours():
+    from remoteviz.loading import point_colors
+    from remoteviz.readers.point_data import PointData
+
+    points = PointData(np.zeros((3, 3), np.float32), np.zeros(3), "x.las", None,
+                       np.zeros(3, np.uint16), np.array([2, 6, 9], np.uint8))
+    assert np.allclose(point_colors(points), [(0.63, 0.32, 0.18), (1.0, 0.66, 0.0), (0.0, 0.0, 1.0)])
