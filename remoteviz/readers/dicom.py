@@ -175,6 +175,8 @@ def _transform(ds: Any, step: np.ndarray, origin: np.ndarray) -> np.ndarray:
 
 
 def _decode(ds: Any, source: Path) -> np.ndarray:
+    if int(getattr(ds, "SamplesPerPixel", 1) or 1) != 1:
+        raise ReadError(source, "it holds colour images (a secondary capture?), not a volume of values")
     with reading(source, "DICOM image"):
         try:
             return np.asarray(ds.pixel_array)

@@ -105,6 +105,16 @@ def test_dicom_truncated_and_corrupt(tmp_path):
     refused(corrupt, "DICOM")
 
 
+def test_dicom_colour_images_and_missing_decoders_are_named():
+    import os
+
+    from pydicom.data import get_testdata_file
+
+    folder = os.path.dirname(get_testdata_file("CT_small.dcm"))
+    refused(os.path.join(folder, "SC_rgb_rle.dcm"), "colour images")
+    refused(os.path.join(folder, "MR_small_jpeg_ls_lossless.dcm"), "JPEG-LS", "needs a decoder: pip install")
+
+
 def test_a_dicom_multi_frame_header_claiming_terabytes(tmp_path):
     import pydicom
 
