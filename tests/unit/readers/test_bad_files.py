@@ -201,3 +201,18 @@ def test_a_step_file_with_no_shape(tmp_path):
 def test_a_volume_over_the_memory_budget_is_refused_with_what_it_needs(tmp_path):
     np.save(tmp_path / "big.npy", np.zeros((64, 64, 64), np.uint16))
     refused(tmp_path / "big.npy", "more than the budget", reader=lambda p: load(p, memory_budget=100_000))
+
+
+def test_a_step_file_that_crashes_opencascade_is_a_read_error(tmp_path):
+    # OpenCASCADE dies of a segmentation fault on some corrupt files: the child process it runs in
+    # dies, not the caller. A file that kills the tessellating process stands for one.
+    import remoteviz.readers.cad as cad
+
+    path = tmp_path / "crash.step"
+    path.write_text("ISO-10303-21;\n")
+    original = cad._TESSELLATE
+    cad._TESSELLATE = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    try:
+        refused(path, "OpenCASCADE crashed reading it (SIGSEGV)", reader=load)
+    finally:
+        cad._TESSELLATE = original
