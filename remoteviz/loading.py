@@ -293,12 +293,17 @@ def load(path: str | os.PathLike[str], *, memory_budget: int | None = None,
     """
     name = os.path.basename(os.fspath(path).rstrip("/")) or os.fspath(path)
     kind = detect(path)
-    if kind.is_volume:
-        return volume_node(read_volume(path, progress), memory_budget, name)
-    if kind in (Format.LAS, Format.PLY_POINTS):
-        return points_node(read_points(path), name)
-    if kind is Format.CAD:
-        from remoteviz.readers.cad import read_cad
+    try:
+        if kind.is_volume:
+            return volume_node(read_volume(path, progress), memory_budget, name)
+        if kind in (Format.LAS, Format.PLY_POINTS):
+            return points_node(read_points(path), name)
+        if kind is Format.CAD:
+            from remoteviz.readers.cad import read_cad
 
-        return scene_node(read_cad(path), name)
-    return _mesh_node(path, name)
+            return scene_node(read_cad(path), name)
+        return _mesh_node(path, name)
+    except ReadError:
+        raise
+    except (ValueError, TypeError) as error:  # what a node refuses of what was read: still the file's fault
+        raise ReadError(path, str(error) or type(error).__name__) from error

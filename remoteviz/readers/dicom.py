@@ -90,9 +90,10 @@ def _scan(folder: Path, progress: ProgressCallback | None) -> list[_Slice]:
             progress(0.4 * number / len(files))
         if "Rows" not in ds or "Columns" not in ds or getattr(ds, "SOPClassUID", "") == "1.2.840.10008.1.3.10":
             continue  # no image (a DICOMDIR, a structured report)
-        orientation = tuple(round(v, 4) for v in _orientation(ds))
-        found.append(_Slice(path, str(getattr(ds, "SeriesInstanceUID", "")), orientation, _position(ds),
-                            int(ds.Rows), int(ds.Columns)))
+        with reading(path, "DICOM file"):  # a header value that is no number
+            orientation = tuple(round(v, 4) for v in _orientation(ds))
+            found.append(_Slice(path, str(getattr(ds, "SeriesInstanceUID", "")), orientation, _position(ds),
+                                int(ds.Rows), int(ds.Columns)))
     return found
 
 
@@ -232,28 +233,32 @@ def read_dicom(path: str | os.PathLike[str], progress: ProgressCallback | None =
             ds = pydicom.dcmread(source)
             if "PixelData" not in ds:
                 raise ReadError(source, "the DICOM file holds no image")
-        if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
-            return _multi_frame(source, ds)
-        stack = [_Slice(source, "", _orientation(ds), _position(ds), int(ds.Rows), int(ds.Columns))]
+            if int(getattr(ds, "NumberOfFrames", 1) or 1) > 1:
+                return _multi_frame(source, ds)
+            stack = [_Slice(source, "", _orientation(ds), _position(ds), int(ds.Rows), int(ds.Columns))]
     else:
         stack = _largest_stack(source, _scan(source, progress)) if source.is_dir() else []
         if not stack:
             raise ReadError(source, "the folder holds no DICOM image")
     check_claimed_size(source, (len(stack), stack[0].rows, stack[0].columns), 4)
-    first = pydicom.dcmread(stack[0].path, stop_before_pixels=True)
-    orientation = np.array(stack[0].orientation or _orientation(first))
-    normal = np.cross(orientation[:3], orientation[3:])
-    thickness = float(getattr(first, "SpacingBetweenSlices", None) or getattr(first, "SliceThickness", None) or 1.0)
+    with reading(stack[0].path, "DICOM file"):
+        first = pydicom.dcmread(stack[0].path, stop_before_pixels=True)
+        orientation = np.array(stack[0].orientation or _orientation(first))
+        normal = np.cross(orientation[:3], orientation[3:])
+        thickness = float(getattr(first, "SpacingBetweenSlices", None) or getattr(first, "SliceThickness", None)
+                          or 1.0)
     step = _slice_step(os.fspath(source), stack, normal, thickness)
     planes = []
     for number, item in enumerate(stack):
         with reading(item.path, "DICOM file"):
             ds = pydicom.dcmread(item.path)
-        planes.append(_rescaled(ds, _decode(ds, item.path)))
+            planes.append(_rescaled(ds, _decode(ds, item.path)))
         if progress is not None:
             progress(0.4 + 0.6 * (number + 1) / len(stack))
     volume = np.stack(planes)  # slices rescaled differently promote to one type
     if volume.dtype == np.float64:
         volume = volume.astype(np.float32)
-    return VolumeData((_narrowest(volume),), (_transform(first, step, stack[0].position),), os.fspath(source),
-                      window=_window(first), units=_units(first), modality=str(getattr(first, "Modality", "")))
+    with reading(stack[0].path, "DICOM file"):
+        transform, window = _transform(first, step, stack[0].position), _window(first)
+    return VolumeData((_narrowest(volume),), (transform,), os.fspath(source), window=window, units=_units(first),
+                      modality=str(getattr(first, "Modality", "")))

@@ -74,6 +74,9 @@ def reading(path: str | os.PathLike[str], what: str) -> Iterator[None]:
         raise
     except MemoryError:
         raise ReadError(path, f"not enough memory to read this {what}") from None
-    except Exception as error:  # a library's reason, whatever its kind, is the user's message
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # a library's reason, whatever its kind, is the user's message
+        # (Rust readers' panics, lazrs's among them, are BaseExceptions: pyo3's PanicException.)
         reason = str(error) or type(error).__name__
         raise ReadError(path, f"not a readable {what} ({reason})") from error

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from remoteviz.readers.errors import check_claimed_size, reading
+from remoteviz.readers.errors import ReadError, check_claimed_size, reading
 from remoteviz.readers.point_data import PointData
 
 _POSITION_BYTES = 3 * 4 + 2 + 1 + 3 * 4  # what is kept per point: positions, intensity, class, colours
@@ -42,6 +42,8 @@ def read_las(path: str | os.PathLike[str]) -> PointData:
             top = int(rgb.max()) if len(rgb) else 0
             if top > 0:
                 colors = (rgb / (255.0 if top <= 255 else 65535.0)).astype(np.float32)
+        if not np.isfinite(positions).all():
+            raise ReadError(path, "its scales or offsets make coordinates that are not finite numbers")
         intensity = np.asarray(las.intensity, dtype=np.uint16)
         classification = np.asarray(las.classification, dtype=np.uint8)
     return PointData(positions, origin, os.fspath(path), colors, intensity, classification)
