@@ -49,6 +49,7 @@ from .http import (
     HttpRequest as HttpRequest,
     HttpResponse as HttpResponse,
 )
+from .loading import load as load
 from .metrics import (
     Metrics as Metrics,
     MetricsListener as MetricsListener,
@@ -58,6 +59,13 @@ from .protocol import (
     Codec as Codec,
     DisconnectReason as DisconnectReason,
 )
+from .readers.errors import ReadError as ReadError
+from .readers.formats import (
+    read_points as read_points,
+    read_volume as read_volume,
+)
+from .readers.point_data import PointData as PointData
+from .readers.volume_data import VolumeData as VolumeData
 from .render_area import (
     RenderArea as RenderArea,
     RenderAreaListener as RenderAreaListener,
@@ -149,9 +157,9 @@ def _scene() -> types.ModuleType:
 
 
 def __getattr__(name: str) -> object:
-    if name == "__all__":  # ``from remoteviz import *``: the service's names and the scene's
-        return ([n for n in globals() if n[0].isupper()] + ["show"] + list(_scene().__all__)
-                + list(_VIEWER_NAMES))
+    if name == "__all__":  # ``from remoteviz import *``: the service's names, the loaders and the scene's
+        return ([n for n in globals() if n[0].isupper()] + ["show", "load", "read_points", "read_volume"]
+                + list(_scene().__all__) + list(_VIEWER_NAMES))
     if name in _VIEWER_NAMES:
         return getattr(importlib.import_module(".viewer_tools", __name__), name)
     # Only names that could be the scene's load it (a probe such as ``__wrapped__`` must not).

@@ -1,35 +1,40 @@
-"""The ``remoteviz`` command: show a model in the browser, run HelloCone, find the client's files.
+"""The ``remoteviz`` command: show a file in the browser, run HelloCone, find the client's files.
 
-    remoteviz view part.stl [more.obj ...] [--host 127.0.0.1] [--port 8080] [--encoder png] [--open]
+    remoteviz view FILE_OR_FOLDER [more ...] [--memory MB] [--host 127.0.0.1] [--port 8080] [--encoder png] [--open]
     remoteviz hello [--host ...] [--port ...] [--encoder ...] [--open]
     remoteviz export part.stl [more.obj ...] -o model.html|model.glb
     remoteviz client-path
     remoteviz convert VOLUME STORE [--brick 64] [--reduce mean|max]
 
 ``view`` and ``hello`` serve the built-in viewer page and print the URL to open; every render area
-id (``/?area=ID``) gets its own view of the same scene. ``convert`` writes a volume once as a
-multi-resolution OME-Zarr store that out-of-core volumes draw from. ``export`` writes the files as
-one self-contained page (opens from disk, no service, no network) or as glTF binary.
+id (``/?area=ID``) gets its own view of the same scene. ``view`` listens at once and loads its
+files meanwhile (``remoteviz.file_viewer``): the page shows the progress. ``convert`` writes a
+volume once as a multi-resolution OME-Zarr store that out-of-core volumes draw from. ``export``
+writes the files as one self-contained page (opens from disk, no service, no network) or as glTF
+binary.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import os
 import sys
+import time
 import webbrowser
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .connection import Connection
 from .encoders import Encoder, FrameEncoders
+from .file_viewer import FileViewer
 from .http import CLIENT_DIR
+from .loading import DEFAULT_MEMORY_BUDGET
 from .render_area import RenderArea, RenderAreaListener
 from .service import Service, ServiceListener, ServiceSettings
 
 if TYPE_CHECKING:
-    from .readers.volume_data import VolumeData
     from .rendering import Node
 
 log = logging.getLogger("remoteviz.cli")
@@ -38,6 +43,9 @@ ENCODER_CHOICES = ("png", "jpeg", "h264", "h264_nvenc", "vp9", "av1")
 """``--encoder`` values: png is PNG stills with JPEG while interacting; the others serve both."""
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+_FAILURE_GRACE = 2.0
+"""Seconds ``view`` keeps serving after a file failed to load, so that open pages show why."""
 
 
 class _ChosenEncoders(RenderAreaListener):
@@ -82,28 +90,21 @@ def viewer_scene(render_area: RenderArea, nodes: Sequence[Node]) -> None:
     render_area.touch_manager.add_default_recognizers()
 
 
-def _load_meshes(paths: Sequence[str]) -> list[Node]:
-    """The files as meshes; a file trimesh cannot read ends the command with its reason."""
-    from .rendering import Mesh
-
-    meshes: list[Node] = []
-    for path in paths:
-        try:
-            meshes.append(Mesh.from_file(path))
-        except Exception as error:  # trimesh raises many kinds: each is a message for the user
-            raise SystemExit(f"remoteviz: cannot read {path}: {error}") from error
-    return meshes
-
-
 def _export(files: Sequence[str], output: str) -> int:
-    """``remoteviz export``: the files in one scene, as the viewer frames it, written to ``output``."""
+    """``remoteviz export``: the files (any that ``rv.load`` reads) in one scene, as the viewer
+    frames it, written to ``output``."""
     from . import rendering
+    from .loading import load
+    from .readers.errors import ReadError
     from .scene_sync import ExportError, export_scene
 
     examiner = rendering.SceneExaminer()
     examiner.add_child(rendering.GradientBackground())
-    for node in _load_meshes(files):
-        examiner.add_child(node)
+    for path in files:
+        try:
+            examiner.add_child(load(path))
+        except ReadError as error:  # one line naming the file and the problem
+            raise SystemExit(f"remoteviz: {error}") from error
     examiner.view_all(rendering.Viewport(1280, 720))
     try:
         written = export_scene(examiner, output, title=", ".join(os.path.basename(f) for f in files))
@@ -119,8 +120,15 @@ def _cone() -> list[Node]:
     return [Cone()]
 
 
-def _serve(listener: ServiceListener, args: argparse.Namespace) -> int:
-    """Open the service, print where to look, dispatch until Ctrl-C."""
+class _UrlPrintedOnce(logging.Filter):
+    """The command prints the page's URL itself: the service's own line would say it a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("open %s in a browser")
+
+
+def _serve(listener: ServiceListener, args: argparse.Namespace, viewer: FileViewer | None = None) -> int:
+    """Open the service, print where to look, dispatch until Ctrl-C (or until ``viewer`` failed)."""
     service = Service.instance()
     service.add_listener(listener)
     if args.host not in _LOOPBACK:
@@ -130,43 +138,33 @@ def _serve(listener: ServiceListener, args: argparse.Namespace) -> int:
         return 1  # open() logged why
     urls = service.page_urls()
     print(f"remoteviz: open {urls[0]} in a browser", flush=True)
+    if viewer is not None:
+        viewer.start()
     if args.open:
         _open_browser(urls[0])
+    deadline: float | None = None  # set once the viewer failed
     try:
-        while True:
-            service.dispatch(timeout=1.0)
+        while deadline is None or time.monotonic() < deadline:
+            service.dispatch(timeout=1.0 if deadline is None else 0.1)
+            if deadline is None and viewer is not None and viewer.failed:
+                # Open pages have been told why; give them a moment to receive it, then end.
+                deadline = time.monotonic() + (_FAILURE_GRACE if service.num_clients else 0.0)
     except KeyboardInterrupt:
         pass
     finally:
         service.close()
-    return 0
-
-
-def _read_volume(path: str) -> VolumeData:
-    """The volume to convert: a NumPy ``.npy`` file (memory-mapped) or a zarr/OME-Zarr store."""
-    from .readers.ome_zarr import read_zarr
-    from .readers.volume_data import VolumeData
-
-    if path.endswith(".npy"):
-        import numpy as np
-
-        try:
-            array = np.load(path, mmap_mode="r")
-        except (OSError, ValueError) as error:
-            raise ValueError(f"{path}: not a NumPy array file ({error})") from None
-        if array.ndim != 3:
-            raise ValueError(f"{path}: a volume needs 3 axes (z, y, x), the array has {array.ndim}")
-        return VolumeData((array,), (np.eye(4),), path)
-    return read_zarr(path)
+    return 0 if deadline is None else 1
 
 
 def _convert(args: argparse.Namespace) -> int:
     """Write ``args.volume`` as a multi-resolution store at ``args.store``, showing progress."""
+    from .readers.errors import ReadError
+    from .readers.formats import read_volume
     from .readers.pyramid_store import write_pyramid
 
     try:
-        data = _read_volume(args.volume)
-    except (ValueError, ImportError) as error:
+        data = read_volume(args.volume)
+    except (ReadError, ImportError) as error:  # one line naming the file and the problem
         print(f"remoteviz: {error}", file=sys.stderr)
         return 1
     shown = -1
@@ -189,6 +187,8 @@ def _convert(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(f"remoteviz: wrote {args.store}")
     return 0
+
+
 def serve(nodes: Sequence[Node], *, host: str = "127.0.0.1", port: int = 8080, encoder: str = "png",
           open_browser: bool = False) -> int:
     """Show ``nodes`` on the built-in viewer page as ``remoteviz view`` does, until Ctrl-C: print
@@ -207,6 +207,31 @@ def _open_browser(url: str) -> None:
     webbrowser.open(url)
 
 
+def _add_view_parser(commands: Any, serving: argparse.ArgumentParser) -> None:
+    view = commands.add_parser(
+        "view", parents=[serving],
+        help="show files: volumes (a DICOM series folder, NIfTI, TIFF stack, SEG-Y, .npy, zarr), point clouds "
+             "(LAS/LAZ, PLY), meshes (STL, OBJ, PLY, glTF, OFF...) and STEP/IGES parts")
+    view.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER", help="a file, a DICOM or TIFF folder, "
+                      "or a glob of TIFF slices")
+    view.add_argument("--memory", type=int, default=DEFAULT_MEMORY_BUDGET // 2**20, metavar="MB",
+                      help="memory a volume may take, in MB (default %(default)s)")
+
+
+def _view(args: argparse.Namespace) -> int:
+    """``remoteviz view``: refuse what is missing at once, then serve while the files load."""
+    missing = [path for path in args.files if not os.path.exists(path) and not glob.has_magic(path)]
+    if missing:
+        print(f"remoteviz: cannot read {missing[0]}: no such file or folder", file=sys.stderr)
+        return 1
+    if args.memory <= 0:
+        print("remoteviz: --memory must be a positive number of MB", file=sys.stderr)
+        return 1
+    service = Service.instance()
+    viewer = FileViewer(service, args.files, args.memory * 2**20, [_ChosenEncoders(args.encoder)])
+    return _serve(viewer, args, viewer)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="remoteviz", description="Render on this machine, view in a browser.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -217,18 +242,18 @@ def _parser() -> argparse.ArgumentParser:
     serving.add_argument("--encoder", default="png", choices=ENCODER_CHOICES,
                          help="how frames travel (default png: PNG stills, JPEG while interacting)")
     serving.add_argument("--open", action="store_true", help="open the page in this machine's web browser")
-    view = commands.add_parser("view", parents=[serving], help="show mesh files (STL, OBJ, PLY, glTF, OFF...)")
-    view.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
+    _add_view_parser(commands, serving)
     commands.add_parser("hello", parents=[serving], help="the HelloCone demo: a cone to turn")
     commands.add_parser("client-path", help="print the folder of the browser client's files (remoteviz.js)")
     convert = commands.add_parser("convert", help="write a volume as a multi-resolution store for out-of-core viewing")
-    convert.add_argument("volume", metavar="VOLUME", help="a .npy file or a zarr/OME-Zarr store")
+    convert.add_argument("volume", metavar="VOLUME",
+                         help="a volume remoteviz view reads: DICOM folder, NIfTI, TIFF, SEG-Y, .npy, zarr/OME-Zarr")
     convert.add_argument("store", metavar="STORE", help="the OME-Zarr store to write (replaced if it exists)")
     convert.add_argument("--brick", type=int, default=64, help="brick (chunk) side in voxels (default 64)")
     convert.add_argument("--reduce", choices=("mean", "max"), default="mean",
                          help="how coarse levels combine 2x2x2 voxels (max keeps MIP pictures bright)")
-    export = commands.add_parser("export", help="write mesh files as one self-contained HTML page or a .glb")
-    export.add_argument("files", nargs="+", metavar="FILE", help="a mesh file trimesh reads")
+    export = commands.add_parser("export", help="write files as one self-contained HTML page or a .glb")
+    export.add_argument("files", nargs="+", metavar="FILE", help="a file remoteviz view shows")
     export.add_argument("-o", "--output", required=True, metavar="MODEL.html|MODEL.glb",
                         help="the file to write: .html opens in a browser from disk, .glb is glTF binary")
     return parser
@@ -245,9 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "export":
         return _export(args.files, args.output)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_UrlPrintedOnce())
     if args.command == "view":
-        meshes = _load_meshes(args.files)  # before listening: a bad file fails the command at once
-        return _serve(_Viewer(lambda: meshes, args.encoder), args)
+        return _view(args)
     return _serve(_Viewer(_cone, args.encoder), args)
 
 

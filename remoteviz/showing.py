@@ -28,8 +28,8 @@ _shown = itertools.count(1)  # the notebook's render areas: show-1, show-2, ...
 
 
 def scene_nodes(obj: Any) -> list[Node]:
-    """The scene nodes that show ``obj``: a scene node as it is; a file path read (meshes, and
-    what ``remoteviz.readers`` reads where it is there); a trimesh ``Trimesh``, ``Scene`` or
+    """The scene nodes that show ``obj``: a scene node as it is; a file path read by ``rv.load``
+    (volumes, point clouds, CAD parts, meshes); a trimesh ``Trimesh``, ``Scene`` or
     ``PointCloud``; a numpy array of 3 dimensions as a :class:`~remoteviz.Volume`, of shape
     (N, 3) as a :class:`~remoteviz.PointSet`; a list or tuple of any of these, together.
 
@@ -60,16 +60,10 @@ def scene_nodes(obj: Any) -> list[Node]:
 
 
 def _read(path: str) -> Node:
-    """A file's scene node: ``remoteviz.readers.load`` where the readers are, else a mesh file."""
-    from . import readers
+    """A file's scene node, as ``rv.load`` reads it."""
+    from .loading import load
 
-    load = getattr(readers, "load", None)
-    if load is not None:
-        node: Node = load(path)
-        return node
-    from .rendering import Mesh
-
-    return Mesh.from_file(path)
+    return load(path)
 
 
 def _from_trimesh(obj: Any) -> Node:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .colormap_messages import ColormapMessages
 from .events import MouseButton, MouseEvent
 from .render_area import RenderArea, RenderAreaListener
 from .rendering import (
@@ -136,6 +137,8 @@ class ViewerTools(RenderAreaListener):
         self._remember_home()
         self._root_seen = render_area.scene_manager.scene_graph
         render_area.add_listener(self)
+        # The toolbar's colour map and range control speaks the colour map messages.
+        render_area.add_listener(ColormapMessages())
 
     # ------------------------------------------------------------------ what the pages are told
 

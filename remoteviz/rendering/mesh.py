@@ -296,8 +296,20 @@ class Mesh(ScalarShape):
             arrays = _file_arrays(loaded)
         counts = (len(loaded.vertices), len(loaded.faces))
         arrays = {name: values for name, values in arrays.items() if len(values) in counts}
-        visual = loaded.visual
-        options: dict[str, Any] = {"arrays": arrays}
+        mesh = cls.from_trimesh(loaded, name=os.path.basename(os.fspath(path)), arrays=arrays)
+        if scalars is not None:
+            mesh.color_by(scalars)
+        return mesh
+
+    @classmethod
+    def from_trimesh(cls, mesh: Any, *, name: str = "", arrays: dict[str, Any] | None = None) -> Mesh:
+        """A mesh from a ``trimesh.Trimesh``: its vertex or face colours, or its texture with the
+        texture coordinates (a material's plain colour is the caller's, as a :class:`Material`);
+        ``arrays`` are named per-vertex or per-face values to colour by (:attr:`arrays`)."""
+        import trimesh
+
+        visual = mesh.visual
+        options: dict[str, Any] = {"arrays": arrays or {}}
         if isinstance(visual, trimesh.visual.ColorVisuals):
             if visual.kind == "vertex":
                 options["colors"] = visual.vertex_colors
@@ -309,10 +321,7 @@ class Mesh(ScalarShape):
                 options["texcoords"] = visual.uv
                 options["texture"] = Texture2D(np.asarray(image.convert("RGBA")))
         # Normals are computed here rather than by trimesh, whose smoothing needs scipy.
-        mesh = cls(loaded.vertices, loaded.faces, name=os.path.basename(os.fspath(path)), **options)
-        if scalars is not None:
-            mesh.color_by(scalars)
-        return mesh
+        return cls(mesh.vertices, mesh.faces, name=name, **options)
 
     def _build_geometry(self) -> Geometry:
         vertices = self.vertices

@@ -204,7 +204,9 @@ class OrthoSlice(_Slice):
         count = self.data.shape[2 - axis]
         if not 0 <= self.index < count:
             raise ValueError(f"slice index {self.index} is outside 0..{count - 1} along {self.axis}")
-        return (self.data[:, :, self.index], self.data[:, self.index, :], self.data[self.index])[axis]
+        if axis == 0:
+            return self.data[:, :, self.index]
+        return self.data[:, self.index, :] if axis == 1 else self.data[self.index]
 
     def _build_geometry(self) -> SliceGeometry:
         axis = _AXES[self.axis]
