@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 import remoteviz as rv
 
@@ -40,16 +40,23 @@ VIEWPORT = {"width": 800, "height": 700}
 
 
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium, one for the whole browser suite."""
+def playwright() -> Iterator[Playwright]:
+    """Playwright's driver, one for the whole browser suite: a second one in the same process
+    cannot start while the first runs, so every browser of the suite is launched from it."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: .ci/install installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Headless Chromium, one for the whole browser suite."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture

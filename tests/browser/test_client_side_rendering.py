@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright
 
 import remoteviz as rv
 
@@ -92,13 +92,12 @@ class TorusScene(rv.ServiceListener, rv.RenderAreaListener):
 
 
 @pytest.fixture(scope="module")
-def webgl_browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def webgl_browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture
