@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve, unix_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from . import protocol
 from .access import OriginPolicy
@@ -85,6 +86,12 @@ class Calibration:
     bandwidth: float  # bytes per second, from the largest burst timed; 0 if none was
     measured: bool  # False when the peer did not answer in time
 
+
+CLOSE_TIMEOUT = 2.0
+"""Seconds a closing link waits for the peer's close frame before its socket is cut."""
+
+STALLED_LINK_GRACE = CLOSE_TIMEOUT + 1.0
+"""Seconds a link closed for not reading gets to send its close frame, before its socket is cut."""
 
 CALIBRATION_CHUNK = 64 * 1024
 """Filler characters per calibration ping: big enough to time, small enough to stay one frame."""
@@ -244,10 +251,18 @@ class Link:
             log.warning("%r: outgoing queue full, closing", self)
             self.closing = True
             self._outbox.put_nowait((int(CloseCode.NETWORKFAILURE), "client does not read"))
+            # The close frame waits behind a send that waits for the peer to read, which it may
+            # never do: past the time a close takes (close_timeout) the socket is cut.
+            asyncio.get_running_loop().call_later(STALLED_LINK_GRACE, self._cut)
             return
         else:
             self._outbox_bytes += len(item)
         self._outbox.put_nowait(item)
+
+    def _cut(self) -> None:
+        """Drop the socket of a link that would not read its close frame, unless it closed by now."""
+        if self.websocket.state is not State.CLOSED and self.websocket.transport is not None:
+            self.websocket.transport.abort()
 
     def _start_calibration(self, max_seconds: float, done: Callable[[Calibration], None]) -> None:
         self._calibration = asyncio.ensure_future(self._calibrate(max_seconds, done))
@@ -393,7 +408,7 @@ class Transport:
             max_queue=4,
             max_size=self._limits.max_message_size,
             ping_interval=self._limits.keepalive_interval, ping_timeout=self._limits.keepalive_timeout,
-            close_timeout=2, server_header="remoteviz", logger=_RoutineAtDebug(log))
+            close_timeout=CLOSE_TIMEOUT, server_header="remoteviz", logger=_RoutineAtDebug(log))
         if not unix_path:
             self.port = self._server.sockets[0].getsockname()[1]
 

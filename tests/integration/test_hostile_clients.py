@@ -398,7 +398,14 @@ def test_defect_5_reading_stops_when_a_connections_inbox_share_is_full() -> None
     assert peak[0] <= 8, f"{peak[0]} events waited in the inbox"
 
 
-def test_defect_5_the_outbound_queue_is_bounded_in_bytes() -> None:
+@pytest.mark.parametrize("receive_buffer", ["default", "small"])
+def test_defect_5_the_outbound_queue_is_bounded_in_bytes(receive_buffer) -> None:
+    """A client that never reads is cut, even when the close frame cannot get past the data.
+
+    With the default socket buffers the kernel takes most of the 5 MiB and the close frame
+    usually gets through; with a 16 KiB receive buffer it never does, and the socket must be cut.
+    """
+
     class Push(rv.ServiceListener):
         def on_instantiated_render_area(self, render_area):
             class Listener(rv.RenderAreaListener):
@@ -410,11 +417,17 @@ def test_defect_5_the_outbound_queue_is_bounded_in_bytes() -> None:
 
     async def scenario(runner):
         # A client that never reads: its socket buffers fill, then the service's queue.
-        async with ws_connect(runner.url("Push"), compression=None, max_size=None, max_queue=1) as ws:
+        sock = socket.socket()
+        if receive_buffer == "small":  # set before connecting, so the kernel does not grow it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 10)
+        sock.connect(("127.0.0.1", runner.service.port))
+        async with ws_connect(runner.url("Push"), sock=sock, compression=None, max_size=None, close_timeout=1,
+                              max_queue=1) as ws:
             await ws.send(hello())
             await ws.send(json.dumps({"type": "message", "text": "go"}))
             await async_wait_until(lambda: runner.service.get_render_area("Push") is not None)
-            await async_wait_until(lambda: runner.service.num_clients == 0, timeout=20)
+            # Keepalive (20 s + 20 s) would end it too, long after: the cut comes within seconds.
+            await async_wait_until(lambda: runner.service.num_clients == 0, timeout=15)
 
     with running_service(Push(), max_outgoing_bytes=4 << 20) as runner:
         asyncio.run(scenario(runner))
