@@ -192,6 +192,8 @@ class WireCounter:
 
     def __init__(self, upstream_port: int) -> None:
         self.log: list[tuple[float, int, bool]] = []
+        self._relays: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._upstream = upstream_port
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -207,11 +209,16 @@ class WireCounter:
         self._loop.run_forever()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        relay = asyncio.current_task()
+        assert relay is not None
+        self._relays.add(relay)
+        relay.add_done_callback(self._relays.discard)
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._upstream)
         except OSError:
             writer.close()
             return
+        self._writers.update((writer, upstream_writer))
         request = await reader.read(65536)
         websocket = b"upgrade: websocket" in request.lower()
         upstream_writer.write(request)
@@ -244,10 +251,10 @@ class WireCounter:
 
         async def stop() -> None:
             self._server.close()
-            relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in relays:
-                task.cancel()
-            await asyncio.gather(*relays, return_exceptions=True)
+            for writer in self._writers:
+                writer.close()  # each relay's reads then end
+            if self._relays:
+                await asyncio.wait(list(self._relays), timeout=5)
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
