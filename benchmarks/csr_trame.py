@@ -393,9 +393,20 @@ def orbit(page: Any, box: dict[str, float], process: psutil.Process, seconds: fl
     return cpu, moves
 
 
+def triangles(mesh: str) -> int:
+    """The triangles of a mesh named as ``benchmarks.csr`` names them (``1m``), or of any size so
+    written (``10m``, ``500k``), to look for where a peer stops loading."""
+    if mesh in MODELS:
+        return MODELS[mesh][1]
+    scale = {"k": 1_000, "m": 1_000_000}.get(mesh[-1:].lower())
+    if scale is None or not mesh[:-1].isdigit():
+        raise argparse.ArgumentTypeError(f"a mesh is one of {', '.join(MESHES)} or a size such as 10m, not {mesh!r}")
+    return int(mesh[:-1]) * scale
+
+
 def run_peer(browser: Any, peer: str, mesh: str, orbit_seconds: float, timeout: float) -> PeerResult:
     """One mesh through one peer, on a server of its own that is stopped after."""
-    count = MODELS[mesh][1]
+    count = triangles(mesh)
     with tempfile.TemporaryFile("w+") as output:
         try:
             if peer == "trame":
@@ -428,11 +439,16 @@ def run_peer(browser: Any, peer: str, mesh: str, orbit_seconds: float, timeout: 
 def main(argv: list[str] | None = None) -> None:
     """Every mesh through every peer; prints the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=",".join(MESHES), help="meshes: " + ", ".join(MESHES))
+    parser.add_argument("--sizes", default=",".join(MESHES), help="meshes: " + ", ".join(MESHES) + " (or any size: 10m)")
     parser.add_argument("--peers", default="trame,remoteviz", help="trame, remoteviz (client-side), or both")
     parser.add_argument("--orbit-seconds", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds a page may take to show a picture")
     args = parser.parse_args(argv)
+    for mesh in args.sizes.split(","):
+        try:
+            triangles(mesh)
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
     from playwright.sync_api import sync_playwright
 
     print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {psutil.cpu_count()} cores", flush=True)
