@@ -57,7 +57,7 @@ from typing import IO, Any
 
 import psutil
 
-from benchmarks.csr import MODELS, start_service
+from benchmarks.csr import MODELS, cpu_seconds, start_service
 
 CHROMIUM = "/usr/bin/chromium"
 # WebGL2 in headless Chromium needs SwiftShader through ANGLE (tests/browser/test_client_side_rendering.py).
@@ -286,11 +286,6 @@ def start_trame(count: int, timeout: float, output: IO[str]) -> tuple[subprocess
     process.kill()
     process.wait()
     raise RuntimeError("the trame app did not answer")
-
-
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
 
 
 def wait_quiet(process: psutil.Process, limit_s: float = 60.0) -> None:
