@@ -19,7 +19,8 @@ each model, on one service:
     python -m benchmarks.csr [--sizes 20k,200k,1m,5m,2m-points] [--orbit-seconds 10] [--many 100]
 
 Figures compare within one run only; other work on the machine moves them. trame's
-``VtkLocalView`` is not measured: its package (and VTK's, ~100 MB) are not installed here.
+``VtkLocalView``, the peer, is measured beside remoteviz's page in headless Chromium by
+``python -m benchmarks.csr_trame`` (the ``bench`` extra), on the same meshes (``torus``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import textwrap
 import time
 import zlib
 
+import numpy as np
 import psutil
 
 from remoteviz import client
@@ -48,17 +50,10 @@ SERVICE = textwrap.dedent("""
     if kind == "points":
         rng = np.random.default_rng(0)
         model = rv.PointSet(rng.normal(size=(count, 3)).astype(np.float32), size=2.0)
-    else:  # a torus of about ``count`` triangles
-        u = max(8, int(np.sqrt(count)))
-        v = max(4, count // (2 * u))
-        a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
-        points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
-                          axis=-1).reshape(-1, 3)
-        i, j = np.meshgrid(np.arange(u), np.arange(v))
-        p, q = j * u + i, j * u + (i + 1) % u
-        r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
-        faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
-        model = rv.Mesh(points, faces)
+    else:
+        from benchmarks.csr import torus
+
+        model = rv.Mesh(*torus(count))
 
     class Scene(rv.ServiceListener):
         def on_instantiated_render_area(self, render_area):
@@ -81,6 +76,21 @@ SERVICE = textwrap.dedent("""
 MODELS = {"20k": ("mesh", 20_000), "200k": ("mesh", 200_000), "1m": ("mesh", 1_000_000), "5m": ("mesh", 5_000_000),
           "2m-points": ("points", 2_000_000)}
 WIDTH, HEIGHT = 1280, 636
+
+
+def torus(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The points and faces of a torus of about ``count`` triangles: the meshes measured here (the
+    service script imports it) and by the trame peer, ``benchmarks.csr_trame``."""
+    u = max(8, int(np.sqrt(count)))
+    v = max(4, count // (2 * u))
+    a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
+    points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
+                      axis=-1).reshape(-1, 3)
+    i, j = np.meshgrid(np.arange(u), np.arange(v))
+    p, q = j * u + i, j * u + (i + 1) % u
+    r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
+    faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
+    return points, faces
 
 
 async def orbit(view, seconds: float) -> int:
