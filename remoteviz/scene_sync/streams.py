@@ -6,7 +6,14 @@ buffers it holds, and its buffer chunks on their way under a window of unacknowl
 model loads. :class:`SceneStreams` (one per service, dispatch thread) answers ``render`` requests,
 takes ``scene_ack`` and ``camera`` messages, and after each dispatch sends every client-side page
 what changed in its area's scene: the records that changed, the buffers it lacks (a buffer is
-named by its hash: one the page holds is never sent again), and the camera when it moved.
+named by its hash: one the page holds is never sent again), and the camera when something other
+than the page's own ``camera`` messages moved it.
+
+Navigation runs in the page while the scene's root is a :class:`SceneExaminer` in NAVIGATION mode
+(each update says so in ``navigation``): the page moves its camera itself and sends it in ``camera``
+messages, which the service's camera takes, so the service stays the truth for its listeners, its
+picking, server-side viewers and other pages. A camera moved from one the service has replaced
+since (application code, another viewer) is stale and ignored: the page takes the service's.
 """
 
 from __future__ import annotations
@@ -59,7 +66,8 @@ class SceneStream:
         self._records: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # buffers sent or queued: the page has them, or will
         self._camera: dict[str, Any] | None = None
-        self._background: Any = None
+        self._camera_seq = 0  # the last update that carried a camera
+        self._extra: dict[str, Any] | None = None  # what the last update said besides records and camera
         self._seq = 0
         self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
         self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
@@ -73,14 +81,19 @@ class SceneStream:
         removed = [rid for rid in self._records if rid not in snapshot.records]
         camera = snapshot.extra["camera"]
         moved = self._camera is None or not _same_camera(self._camera, camera)
-        if not (full or changed or removed or moved or snapshot.extra["background"] != self._background):
+        extra = {key: value for key, value in snapshot.extra.items() if key != "camera"}
+        if not (full or changed or removed or moved or extra != self._extra):
             return
         referenced = {name for record in snapshot.records.values() for name in _buffer_names(record)}
         needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(referenced - self._held)}
         self._seq += 1
-        self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed, dict(snapshot.extra)))
+        # The camera goes only when it moved: a page navigating itself takes every camera it is sent.
+        self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed,
+                                                {**extra, "camera": camera} if moved else extra))
+        if moved:
+            self._camera_seq = self._seq
         self._records = dict(snapshot.records)
-        self._background = snapshot.extra["background"]
+        self._extra = extra
         self._camera = camera
         # The page keeps only the buffers its records name; so does this record of it.
         self._held &= referenced
@@ -104,6 +117,11 @@ class SceneStream:
         # Within a record, what lets it be drawn soonest first: positions, then indices, the rest.
         kind = {"pos16": 0, "idx16": 1, "idx32": 1}
         self._queue.sort(key=lambda b: (-rank.get(b.name, -2e9), kind.get(b.kind, 2)))
+
+    def takes_camera(self, seq: int | None) -> bool:
+        """Whether a camera the page moved after update ``seq`` (None: unknown) is still news: not
+        when the service has sent it another camera since, which the page takes instead."""
+        return seq is None or seq >= self._camera_seq
 
     def camera_from_page(self, fields: dict[str, Any]) -> None:
         """The page moved the camera itself: it need not be told of that camera."""
@@ -152,23 +170,30 @@ def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 class _AreaScene:
-    """One area's scene as the streams see it: whether it changed since the last look."""
+    """One area's scene as the streams see it: whether it changed since the last look (its nodes,
+    or its examiner's interaction mode, which decides where navigation runs)."""
 
     def __init__(self) -> None:
         self.root: Node | None = None
         self.dirty = True
 
     def watch(self, root: Node | None) -> None:
+        from remoteviz.rendering.examiner import SceneExaminer
+
         if root is self.root:
             return
         if self.root is not None:
             self.root.remove_observer(self._changed)
+            if isinstance(self.root, SceneExaminer):
+                self.root.remove_mode_listener(self._changed)
         self.root = root
         if root is not None:
             root.add_observer(self._changed)
+            if isinstance(root, SceneExaminer):
+                root.add_mode_listener(self._changed)
         self.dirty = True
 
-    def _changed(self) -> None:
+    def _changed(self, *_: Any) -> None:
         self.dirty = True
 
 
@@ -244,9 +269,15 @@ class SceneStreams:
         stream = self._streams.get(connection)
         if stream is None:
             raise ProtocolError("camera from a page that draws server-side")
+        if not stream.takes_camera(state.seq):
+            return  # moved from a camera the service has replaced since: the page takes the service's
         from remoteviz.rendering.camera import OrthographicCamera, PerspectiveCamera
+        from remoteviz.rendering.examiner import SceneExaminer
         from remoteviz.rendering.math3d import Rotation
 
+        root = area.scene_manager.scene_graph
+        if isinstance(root, SceneExaminer) and not root.has_home:
+            root.save_home()  # what Home comes back to: the view before navigation first moved it, as ever
         frame = area.scene_manager.view_frame(area.width, area.height)
         camera = frame.camera
         camera.position = state.position
@@ -300,10 +331,23 @@ class SceneStreams:
         scene.watch(area.scene_manager.scene_graph)
         scene.dirty = False
         try:
-            return self._encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
+            snapshot = self._encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
         except Exception:
             log.exception("the scene of %r could not be sent to its client-side pages", area)
             return None
+        snapshot.extra["navigation"] = _navigation(area)
+        return snapshot
+
+
+def _navigation(area: RenderArea) -> str:
+    """Where the area's navigation runs for a page that draws it: ``"page"`` while the scene's root
+    is a SceneExaminer in NAVIGATION mode (the page's examiner is its port), else ``"service"``
+    (selection mode, a scene without an examiner: every event goes to the service, as with frames)."""
+    from remoteviz.rendering.examiner import InteractionMode, SceneExaminer
+
+    root = area.scene_manager.scene_graph
+    navigating = isinstance(root, SceneExaminer) and root.interaction_mode is InteractionMode.NAVIGATION
+    return "page" if navigating else "service"
 
 
 def _allowed(area: RenderArea, connection: Connection) -> bool:
