@@ -24,6 +24,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from remoteviz.listeners import FAILED, call_all
 from remoteviz.protocol import (
     MAX_SCENE_CHUNK,
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from remoteviz.rendering.nodes import Node
 
 log = logging.getLogger("remoteviz.service")
+
+_IDENTITY = np.eye(4)
 
 CHUNK_WINDOW = 4
 """Scene chunks a page may have unacknowledged: 1 MiB in flight at most, then each ack sends one more."""
@@ -275,11 +279,16 @@ class SceneStreams:
         from remoteviz.rendering.examiner import SceneExaminer
         from remoteviz.rendering.math3d import Rotation
 
+        scene = self._areas.get(area)
+        unchanged = scene is not None and not scene.dirty and scene.root is area.scene_manager.scene_graph
         root = area.scene_manager.scene_graph
         if isinstance(root, SceneExaminer) and not root.has_home:
             root.save_home()  # what Home comes back to: the view before navigation first moved it, as ever
-        frame = area.scene_manager.view_frame(area.width, area.height)
-        camera = frame.camera
+        if isinstance(root, SceneExaminer):
+            camera, model = root.camera, _IDENTITY  # the root's camera, under no transform
+        else:
+            frame = area.scene_manager.view_frame(area.width, area.height)
+            camera, model = frame.camera, frame.camera_model
         camera.position = state.position
         camera.orientation = Rotation(*state.orientation)
         camera.focal_distance = state.focal_distance
@@ -287,7 +296,11 @@ class SceneStreams:
             camera.height = state.height
         elif isinstance(camera, PerspectiveCamera) and not state.orthographic:
             camera.height_angle = state.height
-        stream.camera_from_page(camera_fields(camera, frame.camera_model))
+        stream.camera_from_page(camera_fields(camera, model))
+        if unchanged and all(other is stream for c, other in self._streams.items() if c.render_area is area):
+            # Only the camera moved, and the one page that draws the area moved it: nothing to send.
+            assert scene is not None
+            scene.dirty = False
 
     def _encoded(self) -> None:
         """Dispatch thread: a shape was encoded; every area looks again, and the pages that asked
