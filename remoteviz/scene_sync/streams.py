@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("remoteviz.service")
 
-_IDENTITY = np.eye(4)
+_IDENTITY: np.ndarray = np.eye(4)
 
 CHUNK_WINDOW = 4
 """Scene chunks a page may have unacknowledged: 1 MiB in flight at most, then each ack sends one more."""
@@ -284,6 +284,7 @@ class SceneStreams:
         root = area.scene_manager.scene_graph
         if isinstance(root, SceneExaminer) and not root.has_home:
             root.save_home()  # what Home comes back to: the view before navigation first moved it, as ever
+        model: np.ndarray
         if isinstance(root, SceneExaminer):
             camera, model = root.camera, _IDENTITY  # the root's camera, under no transform
         else:
