@@ -11,7 +11,7 @@ each model, on one service:
   viewer (the buffers are cached): the geometry bytes and the time until every buffer of the first
   scene update has arrived and been inflated (what the page waits for before drawing; the
   browser's WebGL upload and draw are not included), then the same orbit as the page makes it: it
-  navigates itself and sends the service its camera 10 times a second (``CAMERA_INTERVAL_MS`` in
+  navigates itself and sends the service its camera 8 times a second (``CAMERA_INTERVAL_MS`` in
   ``client-js/src/client-rendering.js``), with the press and the release; and, for comparison in
   the same run, the orbit as the service navigates it (every move sent, the camera back in a scene
   update: how a page navigates in selection mode, or did before it navigated itself). The page
@@ -100,7 +100,7 @@ async def orbit(view, seconds: float) -> int:
     return moves
 
 
-CAMERA_INTERVAL_S = 0.1
+CAMERA_INTERVAL_S = 0.125
 """How often a page navigating itself sends the service its camera during a drag (client-rendering.js)."""
 
 
