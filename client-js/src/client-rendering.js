@@ -109,9 +109,13 @@ export class ClientRendering {
    * @returns {boolean} whether to send it to the service
    */
   input(message) {
-    if (this.navigating && (message.type === "wheel" || message.type === "mouse")) {
-      if (this._examiner.handle(message, this._hooks.viewport())) {
-        this._moved();
+    const viewport = this._hooks.viewport();
+    if (this.navigating && (message.type === "wheel" || message.type === "mouse") && viewport.width > 0 && viewport.height > 0) {
+      const before = structuredClone(this._camera);
+      if (this._examiner.handle(message, viewport)) {
+        // A camera the service would refuse (zoomed out past 1e15, say) stays where it was.
+        if (sendable(this._camera)) this._moved();
+        else Object.assign(this._camera, before);
         return false;
       }
     }
@@ -307,6 +311,15 @@ export class ClientRendering {
       this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason: "the scene has arrived" }]);
     }
   }
+}
+
+/** The protocol's bounds of a `camera` message (`remoteviz/protocol.py` `parse_camera`). */
+const MAX_COORDINATE = 1e15;
+
+function sendable(camera) {
+  const numbers = [...camera.position, ...camera.orientation, camera.focal_distance, camera.height];
+  return numbers.every((v) => Number.isFinite(v) && Math.abs(v) <= MAX_COORDINATE)
+    && camera.focal_distance > 0 && camera.height > 0 && (camera.orthographic || camera.height < Math.PI);
 }
 
 function defaultLater(callback, ms) {

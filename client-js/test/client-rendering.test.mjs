@@ -374,3 +374,18 @@ test("in selection mode, while loading or while a render request is unanswered, 
   h.advance(500);
   assert.equal(h.sent.at(-1).type, "render");
 });
+
+test("the page's navigation keeps its camera within what the service takes: a zoom past 1e15 is not made", async () => {
+  const h = await navigating();
+  for (let turn = 0; turn < 400; turn += 1) {
+    h.advance(200);
+    h.switcher.input({ type: "wheel", x: 10, y: 10, delta: 1, mods: 0 });
+  }
+  const cameras = h.cameraMessages();
+  assert.ok(cameras.length > 300);
+  assert.ok(cameras.every((c) => c.focal_distance <= 1e15 && c.position.every((v) => Math.abs(v) <= 1e15)));
+  assert.ok(cameras.at(-1).focal_distance > 1e14, "zoomed out as far as it may");
+  h.switcher.input({ type: "wheel", x: 10, y: 10, delta: -3, mods: 0 });
+  h.advance(200);
+  assert.ok(h.cameraMessages().at(-1).focal_distance < cameras.at(-1).focal_distance, "and back in");
+});
