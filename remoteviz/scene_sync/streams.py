@@ -298,7 +298,8 @@ class SceneStreams:
         elif isinstance(camera, PerspectiveCamera) and not state.orthographic:
             camera.height_angle = state.height
         stream.camera_from_page(camera_fields(camera, model))
-        if unchanged and all(other is stream for c, other in self._streams.items() if c.render_area is area):
+        if unchanged and not stream.loading and all(
+                other is stream for c, other in self._streams.items() if c.render_area is area):
             # Only the camera moved, and the one page that draws the area moved it: nothing to send.
             assert scene is not None
             scene.dirty = False
