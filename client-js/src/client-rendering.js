@@ -27,10 +27,9 @@ export const DrawnBy = Object.freeze({ SERVER: "server", LOADING: "loading", CLI
 const DROPPED = Object.freeze({ shown: false, decodeMs: 0 });
 
 /**
- * The shortest time between two `camera` messages during the page's own navigation: the service
- * follows at 8 Hz (each camera costs it a wake-up and a scene update for the area's other viewers:
- * at 8 Hz, under 1% of a core), the page's
- * picture at every move.
+ * The shortest time between two `camera` messages during the page's own navigation: the page's
+ * picture follows every move, the service at 8 Hz (each camera costs it a wake-up and a scene
+ * update for the area's other viewers: at 8 Hz, under 1% of a core; `benchmarks/csr.py`).
  */
 export const CAMERA_INTERVAL_MS = 125;
 
