@@ -71,6 +71,7 @@ class SceneStream:
         self._held: set[str] = set()  # buffers sent or queued: the page has them, or will
         self._camera: dict[str, Any] | None = None
         self._camera_seq = 0  # the last update that carried a camera
+        self._reorder = False  # the page moved the camera while buffers wait: they follow it
         self._extra: dict[str, Any] | None = None  # what the last update said besides records and camera
         self._seq = 0
         self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
@@ -80,6 +81,10 @@ class SceneStream:
 
     def update(self, snapshot: Snapshot) -> None:
         """Send what changed since the last update (everything, the first time)."""
+        if self._reorder:
+            self._reorder = False
+            if self._queue:
+                self._order(snapshot)  # under the page's camera, which the snapshot's is now
         full = self._seq == 0
         changed = [r for rid, r in snapshot.records.items() if self._records.get(rid) != r]
         removed = [rid for rid in self._records if rid not in snapshot.records]
@@ -128,8 +133,10 @@ class SceneStream:
         return seq is None or seq >= self._camera_seq
 
     def camera_from_page(self, fields: dict[str, Any]) -> None:
-        """The page moved the camera itself: it need not be told of that camera."""
+        """The page moved the camera itself: it need not be told of that camera, but what is still
+        to send follows it."""
         self._camera = fields
+        self._reorder = True
 
     def ack(self, chunk: int) -> None:
         """The page holds ``chunk``: send the next one."""

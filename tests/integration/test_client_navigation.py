@@ -9,6 +9,7 @@ import asyncio
 import json
 import math
 
+import numpy as np
 import pytest
 
 import remoteviz as rv
@@ -198,3 +199,53 @@ def test_a_camera_from_a_page_not_allowed_to_draw_is_a_protocol_error_for_it_alo
     assert answer.mode is RenderMode.SERVER
     assert code == protocol.CloseCode.PROTOCOL_ERROR and "server-side" in error
     assert after.image.shape == (64, 96, 3), "the other viewer keeps its frames"
+
+
+class FarApart(NavigatedScene):
+    """Two big meshes of random points far apart, ``left`` in the camera's view, ``right`` out of it."""
+
+    def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
+        render_area.client_rendering = True
+        render_area.add_listener(self)
+        rng = np.random.default_rng(5)
+        examiner = rv.SceneExaminer()
+        for name, x in (("left", -20.0), ("right", 20.0)):
+            points = rng.normal(size=(100_000, 3)).astype(np.float32)  # random: deflating barely shrinks it
+            faces = rng.integers(0, len(points), size=(30_000, 3))
+            examiner.add_child(rv.Separator([rv.Transform(translation=(x, 0, 0)), rv.Mesh(points, faces, name=name)]))
+        render_area.scene_manager.scene_graph = examiner
+        examiner.camera.position = (-20.0, 0.0, 10.0)
+        examiner.camera.focal_distance = 10.0
+
+
+def test_the_buffers_still_to_send_follow_the_page_camera() -> None:
+    async def scenario(runner):
+        async with client.connect(runner.url("Area", URL_QUERY), auto_ack=False) as page:
+            await page.request_rendering(RenderMode.CLIENT)
+            messages = await collect(page, lambda ms: sum(isinstance(m, protocol.SceneChunk) for m in ms) >= 4)
+            update = next(m for m in messages if isinstance(m, SceneUpdate))
+            camera = update.extra["camera"]
+            # The page turns to the right mesh before the rest has arrived.
+            await page.send_camera(protocol.CameraState((20.0, 0.0, 10.0), tuple(camera["orientation"]), 10.0,
+                                                        camera["height"], False, update.seq))
+            await where(page)
+            for chunk in [m for m in messages if isinstance(m, protocol.SceneChunk)]:
+                await page.scene_ack(chunk.chunk)
+            while not loaded(messages):
+                message = await page.next_scene_message(timeout=60)
+                messages.append(message)
+                if isinstance(message, protocol.SceneChunk):
+                    await page.scene_ack(message.chunk)
+            return update, messages
+
+    with running_service(FarApart(True), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
+        update, messages = asyncio.run(scenario(runner))
+    owner = {name: record["name"] for record in update.records
+             for name in (record.get(key) for key in ("positions", "normals", "indices")) if name}
+    chunks = [m for m in messages if isinstance(m, protocol.SceneChunk)]
+    # Each buffer's mesh, in the order their first chunks came: before the page turned, and after.
+    before = [owner[c.buffer] for c in chunks[:4] if c.offset == 0]
+    after = [owner[c.buffer] for c in chunks[4:] if c.offset == 0]
+    assert before and set(before) == {"left"}, "the mesh in the first view went first"
+    assert after == ["right"] * 3 + ["left"] * (3 - len(before)), \
+        f"once the page turned to it, the right mesh went before the rest of the left one: {before} {after}"
