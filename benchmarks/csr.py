@@ -10,9 +10,12 @@ each model, on one service:
 - client-side, first viewer (the service encodes the scene: quantize, deflate, hash) and second
   viewer (the buffers are cached): the geometry bytes and the time until every buffer of the first
   scene update has arrived and been inflated (what the page waits for before drawing; the
-  browser's WebGL upload and draw are not included), then the same orbit: the service's examiner
-  moves the camera and sends each client-side page the new camera, and the page holds its frames
-  unacknowledged, so the service stops rendering for it;
+  browser's WebGL upload and draw are not included), then the same orbit as the page makes it: it
+  navigates itself and sends the service its camera 8 times a second (``CAMERA_INTERVAL_MS`` in
+  ``client-js/src/client-rendering.js``), with the press and the release; and, for comparison in
+  the same run, the orbit as the service navigates it (every move sent, the camera back in a scene
+  update: how a page navigates in selection mode, or did before it navigated itself). The page
+  holds its frames unacknowledged, so the service renders none for it;
 - with ``--many N`` (20k triangles only): N client-side viewers of one area, one of which drags;
   the camera round trip (a move sent, the camera update back) of the dragging one, p50 and p95.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import subprocess
 import sys
@@ -39,7 +43,7 @@ import psutil
 
 from remoteviz import client
 from remoteviz.events import MouseAction, MouseButton
-from remoteviz.protocol import RenderMode, SceneChunk, SceneUpdate
+from remoteviz.protocol import CameraState, RenderMode, SceneChunk, SceneUpdate
 
 SERVICE = textwrap.dedent("""
     import sys
@@ -104,6 +108,32 @@ async def orbit(view, seconds: float) -> int:
         await asyncio.sleep(1 / 60)
     await view.mouse(MouseAction.UP, 640, 318, MouseButton.LEFT, 0)
     return moves
+
+
+CAMERA_INTERVAL_S = 0.125
+"""How often a page navigating itself sends the service its camera during a drag (client-rendering.js)."""
+
+
+async def page_orbit(view, seconds: float, updates: list[SceneUpdate]) -> int:
+    """The orbit of :func:`orbit` as a page navigating itself makes it: the press, then its camera
+    turning around the focal point, sent every ``CAMERA_INTERVAL_S``, then the release; returns
+    the cameras sent."""
+    camera = updates[0].extra["camera"]
+    x, y, z = camera["position"]
+    distance = camera["focal_distance"]
+    focal = (x, y, z - distance)  # view_all keeps the default orientation: looking down -z
+    await view.mouse(MouseAction.DOWN, 640, 318, MouseButton.LEFT, 1)
+    sent = 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(CAMERA_INTERVAL_S)
+        sent += 1
+        angle = 0.05 * sent
+        position = (focal[0] + distance * math.sin(angle), focal[1], focal[2] + distance * math.cos(angle))
+        await view.send_camera(CameraState(position, (0.0, math.sin(angle / 2), 0.0, math.cos(angle / 2)),
+                                           distance, camera["height"], False, updates[-1].seq))
+    await view.mouse(MouseAction.UP, 640, 318, MouseButton.LEFT, 0)
+    return sent
 
 
 def cpu_seconds(process: psutil.Process) -> float:
@@ -187,10 +217,14 @@ async def client_side(url: str, process: psutil.Process, seconds: float) -> dict
         loaded_bytes = page.bytes
         await quiet(process)
         cpu = cpu_seconds(process)
-        await orbit(view, seconds)
+        await page_orbit(view, seconds, page.updates)
         cpu = (cpu_seconds(process) - cpu) / seconds
+        await quiet(process)
+        cpu_service = cpu_seconds(process)
+        await orbit(view, seconds)
+        cpu_service = (cpu_seconds(process) - cpu_service) / seconds
         await page.close()
-        return {"full_s": full_s, "bytes": loaded_bytes, "cpu": cpu}
+        return {"full_s": full_s, "bytes": loaded_bytes, "cpu": cpu, "cpu_service": cpu_service}
 
 
 async def round_trips(url: str, viewers: int, moves: int = 100) -> tuple[float, float]:
@@ -262,6 +296,8 @@ def main() -> None:
                 csr = asyncio.run(client_side(url.replace("/Bench", f"/{area}"), process, args.orbit_seconds))
                 print(f"{name:>10} | {label:<16} | {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB |"
                       f" {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB | {csr['cpu'] * 100:16.1f} %", flush=True)
+                print(f"{'':>10} | {'  (the service navigating, as before)':<54} | {csr['cpu_service'] * 100:16.1f} %",
+                      flush=True)
             if args.many and name == "20k":
                 p50, p95 = asyncio.run(round_trips(url, args.many))
                 print(f"{args.many} client-side viewers, one dragging: camera round trip p50 {p50:.1f} ms, "

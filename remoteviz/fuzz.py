@@ -100,11 +100,12 @@ class ProtocolFuzzer:
             case "scene_ack":
                 return {"type": "scene_ack", "chunk": rng.randrange(0, 5)}
             case "camera":
-                axis = [rng.uniform(-1, 1) for _ in range(3)]
+                quaternion = [rng.uniform(-1, 1) for _ in range(4)]
+                length = sum(v * v for v in quaternion) ** 0.5 or 1.0
                 return {"type": "camera", "position": [rng.uniform(-100, 100) for _ in range(3)],
-                        "orientation": [*axis, rng.uniform(-1, 1)] if any(axis) else [0, 0, 0, 1],
+                        "orientation": [v / length for v in quaternion],
                         "focal_distance": rng.uniform(0.01, 100), "height": rng.uniform(0.1, 3),
-                        "orthographic": rng.random() < 0.2}
+                        "orthographic": rng.random() < 0.2, "seq": rng.randrange(0, 2 ** 32)}
         raise ValueError(f"unknown message type {kind!r}")
 
     # ---- mutations

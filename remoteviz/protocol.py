@@ -219,7 +219,9 @@ class CameraState:
     """A camera, either way: the page's camera after its navigation, or the service's (the truth).
 
     ``height`` is the field of view in radians of a perspective camera, the visible height of an
-    orthographic one; ``orientation`` is an ``(x, y, z, w)`` unit quaternion.
+    orthographic one; ``orientation`` is an ``(x, y, z, w)`` unit quaternion. ``seq``, from a page,
+    is the last ``scene`` update it had received: a camera moved from one the service has since
+    replaced (application code, another viewer) is stale, and the service ignores it.
     """
 
     position: tuple[float, float, float]
@@ -227,6 +229,7 @@ class CameraState:
     focal_distance: float
     height: float
     orthographic: bool = False
+    seq: int | None = None
 
 
 ClientMessage = (Hello | Input | Ack | SizeRequest | ContainerResize | Ping | Pong | KeyFrameRequest | AppMessage
@@ -486,8 +489,11 @@ def parse_camera(obj: dict[str, Any]) -> CameraState:
     height = _number(obj, "height")
     if not (0.0 < focal <= MAX_COORDINATE and 0.0 < height <= MAX_COORDINATE):
         raise ProtocolError("fields 'focal_distance' and 'height' must be positive")
+    orthographic = _bool(obj, "orthographic", False)
+    if not orthographic and height >= math.pi:
+        raise ProtocolError("field 'height' of a perspective camera is an angle under pi")
     return CameraState((position[0], position[1], position[2]), (x / length, y / length, z / length, w / length),
-                       focal, height, _bool(obj, "orthographic", False))
+                       focal, height, orthographic, _int(obj, "seq", 0, 2**32 - 1, None) if "seq" in obj else None)
 
 
 def _parse_mouse(obj: dict[str, Any]) -> MouseEvent:
@@ -702,9 +708,10 @@ def serialize(message: ClientMessage | ServiceMessage) -> str | bytes:
         case SceneAck(chunk=chunk):
             return _dump({"type": "scene_ack", "chunk": chunk})
         case CameraState():
+            seen = {} if message.seq is None else {"seq": message.seq}
             return _dump({"type": "camera", "position": list(message.position),
                           "orientation": list(message.orientation), "focal_distance": message.focal_distance,
-                          "height": message.height, "orthographic": message.orthographic})
+                          "height": message.height, "orthographic": message.orthographic, **seen})
         case SceneUpdate():
             return _dump({**message.extra, "type": "scene", "seq": message.seq, "full": message.full,
                           "records": message.records, "removed": message.removed, "buffers": message.buffers})

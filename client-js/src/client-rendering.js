@@ -4,21 +4,34 @@
  * loading, the canvases' showing, the clock and the capability probe are handed in, so Node
  * drives every transition (`test/client-rendering.test.mjs`).
  *
- * The service's camera stays the truth: input still goes to the service, whose examiner,
- * listeners, picking and event callbacks work as they do with frames, and the camera it moves
- * comes back in `scene` updates. While the page draws, it holds the frames that still arrive
- * without acknowledging them, so the service's window fills and it stops rendering for this page;
- * going back to frames acknowledges them (dropped), and frames flow again.
+ * Navigation runs in the page while it draws and the service says its scene's examiner navigates
+ * (`navigation: "page"` in `scene` updates): drags and the wheel move the page's camera with the
+ * service examiner's port (`examiner.js`) and the page draws at once; the camera goes to the
+ * service in `camera` messages, at most every {@link CAMERA_INTERVAL_MS} during a drag and always
+ * before any other input or app message, so the service's camera follows and stays the truth for
+ * its listeners, picking and other viewers. Presses, releases, clicks, hover moves, keys (Home,
+ * Escape) and touch still go to the service; a camera the service sends (application code,
+ * another viewer, Home) replaces the page's. While the page draws, it holds the frames that still
+ * arrive without acknowledging them, so the service's window fills and it stops rendering for this
+ * page; going back to frames acknowledges them (dropped), and frames flow again.
  * @module client-rendering
  */
 
-import { RenderMode, renderMessage, sceneAckMessage } from "./protocol.js";
+import { RenderMode, cameraMessage, renderMessage, sceneAckMessage } from "./protocol.js";
 import { SceneStore } from "./scene-store.js";
+import { Examiner } from "./examiner.js";
 
 /** What draws the view now. */
 export const DrawnBy = Object.freeze({ SERVER: "server", LOADING: "loading", CLIENT: "client" });
 
 const DROPPED = Object.freeze({ shown: false, decodeMs: 0 });
+
+/**
+ * The shortest time between two `camera` messages during the page's own navigation: the page's
+ * picture follows every move, the service at 8 Hz (each camera costs it a wake-up and a scene
+ * update for the area's other viewers: at 8 Hz, under 1% of a core; `benchmarks/csr.py`).
+ */
+export const CAMERA_INTERVAL_MS = 125;
 
 /** The client-rendering state of one render area, across its connections. */
 export class ClientRendering {
@@ -33,9 +46,13 @@ export class ClientRendering {
    * @param {(event: [string, ...any[]]) => void} hooks.notify tells the service listeners
    * @param {(callback: () => void) => void} [hooks.nextFrame] runs `callback` before the next paint
    * @param {(bytes: Uint8Array) => Promise<Uint8Array>} [hooks.inflate]
+   * @param {() => {width: number, height: number}} [hooks.viewport] the render area's size, for navigation
+   * @param {() => number} [hooks.now] milliseconds, for the camera messages' pace
+   * @param {(callback: () => void, ms: number) => () => void} [hooks.later] runs `callback` in `ms`; returns a cancel
    */
-  constructor({ mode, capabilities, createRenderer, show, send, notify, nextFrame = (callback) => requestAnimationFrame(callback), inflate }) {
-    this._hooks = { capabilities, createRenderer, show, send, notify, nextFrame, inflate };
+  constructor({ mode, capabilities, createRenderer, show, send, notify, nextFrame = (callback) => requestAnimationFrame(callback), inflate,
+    viewport = () => ({ width: 1, height: 1 }), now = () => performance.now(), later = defaultLater }) {
+    this._hooks = { capabilities, createRenderer, show, send, notify, nextFrame, inflate, viewport, now, later };
     this._mode = mode;
     this.drawnBy = DrawnBy.SERVER;
     this.store = null;
@@ -43,6 +60,15 @@ export class ClientRendering {
     this._drawQueued = false;
     this._held = []; // frames not shown while the page draws: [frame, done]
     this._connection = 0; // bumped per connection: a renderer loaded for an old one is dropped
+    this._asking = false; // a `render` request is unanswered: the service may stop the stream meanwhile
+    this._navigation = "service"; // where the service says navigation runs now
+    this._sceneSeq = 0; // the last `scene` update received
+    /** The page's camera: the service's last one, moved by the page's navigation. */
+    this._camera = null;
+    this._examiner = null;
+    this._cameraUnsent = false;
+    this._cameraSentAt = -Infinity;
+    this._cancelCameraTimer = null;
   }
 
   /** @returns {string} the mode the page asks for */
@@ -55,8 +81,9 @@ export class ClientRendering {
    */
   accepted() {
     this._connection += 1;
+    this._asking = false;
     this._stop();
-    if (this._mode !== RenderMode.SERVER) this._hooks.send(renderMessage(this._mode, this._hooks.capabilities()));
+    if (this._mode !== RenderMode.SERVER) this._ask(renderMessage(this._mode, this._hooks.capabilities()));
   }
 
   /**
@@ -68,8 +95,46 @@ export class ClientRendering {
     if (!Object.values(RenderMode).includes(mode)) throw new TypeError(`unknown render mode "${mode}"`);
     this._mode = mode;
     if (!connected) return;
+    this.flushCamera(); // the service's frames, or its answer, start from the page's view
     if (mode === RenderMode.SERVER) this._stop();
-    this._hooks.send(renderMessage(mode, mode === RenderMode.SERVER ? { webgl2: false, software: false, memoryMb: 0 } : this._hooks.capabilities()));
+    this._ask(renderMessage(mode, mode === RenderMode.SERVER ? { webgl2: false, software: false, memoryMb: 0 } : this._hooks.capabilities()));
+  }
+
+  /**
+   * An input message on its way to the service (after the page's input listeners): the page's
+   * navigation takes the drags' moves and the wheel while it draws; everything else goes on, after
+   * the camera the page shows, so that the service picks and listens with the page's view.
+   * @param {{type: string}} message
+   * @returns {boolean} whether to send it to the service
+   */
+  input(message) {
+    const viewport = this._hooks.viewport();
+    if (this.navigating && (message.type === "wheel" || message.type === "mouse") && viewport.width > 0 && viewport.height > 0) {
+      const before = structuredClone(this._camera);
+      if (this._examiner.handle(message, viewport)) {
+        // A camera the service would refuse (zoomed out past 1e15, say) stays where it was.
+        if (sendable(this._camera)) this._moved();
+        else Object.assign(this._camera, before);
+        return false;
+      }
+    }
+    this.flushCamera();
+    return true;
+  }
+
+  /** @returns {boolean} whether the page's navigation moves the camera now */
+  get navigating() {
+    return this.drawnBy === DrawnBy.CLIENT && this._navigation === "page" && !this._asking && this._camera !== null;
+  }
+
+  /** Sends the page's camera now if the service has not had it yet (before app messages, say). */
+  flushCamera() {
+    this._cancelCameraTimer?.();
+    this._cancelCameraTimer = null;
+    if (!this._cameraUnsent) return;
+    this._cameraUnsent = false;
+    this._cameraSentAt = this._hooks.now();
+    this._hooks.send(cameraMessage(this._camera, this._sceneSeq));
   }
 
   /**
@@ -79,6 +144,7 @@ export class ClientRendering {
   receive(message) {
     switch (message.type) {
       case "render": {
+        this._asking = false;
         const client = message.mode === RenderMode.CLIENT;
         if (client) this._start();
         else this._stop();
@@ -86,7 +152,11 @@ export class ClientRendering {
         break;
       }
       case "scene":
-        this.store?.update(message);
+        if (!this.store) break;
+        this._sceneSeq = message.seq;
+        if ("navigation" in message) this._navigation = message.navigation;
+        if ("camera" in message) this._takeCamera(message.camera);
+        this.store.update(message);
         break;
       case "scene_chunk":
         if (!this.store) {
@@ -129,8 +199,7 @@ export class ClientRendering {
   /** The WebGL context was lost: back to frames, and tell the service. */
   contextLost() {
     console.warn("remoteviz: the WebGL context was lost; showing the service's frames");
-    this._stop();
-    this._hooks.send(renderMessage(RenderMode.SERVER, { webgl2: false, software: false, memoryMb: 0 }));
+    this._fallBack();
   }
 
   /** Stops drawing client-side and frees the renderer. */
@@ -157,14 +226,55 @@ export class ClientRendering {
     }, (error) => {
       if (connection !== this._connection) return;
       console.warn("remoteviz: client-side rendering failed to start; showing the service's frames", error);
-      this._stop();
-      this._hooks.send(renderMessage(RenderMode.SERVER, { webgl2: false, software: false, memoryMb: 0 }));
+      this._fallBack();
     });
+  }
+
+  // Back to the service's frames, from the page's view.
+  _fallBack() {
+    this.flushCamera();
+    this._stop();
+    this._ask(renderMessage(RenderMode.SERVER, { webgl2: false, software: false, memoryMb: 0 }));
+  }
+
+  _ask(message) {
+    this._asking = true;
+    this._hooks.send(message);
+  }
+
+  // A camera from the service (the first, or one moved by application code, another viewer or
+  // its examiner) replaces the page's, even in the middle of a drag: the service's camera is the truth.
+  _takeCamera(camera) {
+    this._cancelCameraTimer?.();
+    this._cancelCameraTimer = null;
+    this._cameraUnsent = false;
+    if (this._camera) Object.assign(this._camera, structuredClone(camera));
+    else {
+      this._camera = structuredClone(camera);
+      this._examiner = new Examiner(this._camera);
+    }
+  }
+
+  _moved() {
+    this._queueDraw();
+    this._cameraUnsent = true;
+    const wait = this._cameraSentAt + CAMERA_INTERVAL_MS - this._hooks.now();
+    if (wait <= 0) this.flushCamera();
+    else this._cancelCameraTimer ??= this._hooks.later(() => {
+      this._cancelCameraTimer = null;
+      this.flushCamera();
+    }, wait);
   }
 
   _stop() {
     const wasClient = this.drawnBy !== DrawnBy.SERVER;
     this.drawnBy = DrawnBy.SERVER;
+    this._cancelCameraTimer?.();
+    this._cancelCameraTimer = null;
+    this._cameraUnsent = false;
+    this._camera = null;
+    this._examiner = null;
+    this._navigation = "service";
     this.store = null;
     this._renderer?.dispose();
     this._renderer = null;
@@ -188,11 +298,10 @@ export class ClientRendering {
     // shows half a model, then swaps to its own.
     if (this.drawnBy === DrawnBy.LOADING && !this.store.complete) return;
     try {
-      this._renderer.draw(this.store);
+      this._renderer.draw(this.store, this._camera ?? this.store.camera);
     } catch (error) {
       console.warn("remoteviz: drawing client-side failed; showing the service's frames", error);
-      this._stop();
-      this._hooks.send(renderMessage(RenderMode.SERVER, { webgl2: false, software: false, memoryMb: 0 }));
+      this._fallBack();
       return;
     }
     if (this.drawnBy === DrawnBy.LOADING) {
@@ -201,4 +310,18 @@ export class ClientRendering {
       this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason: "the scene has arrived" }]);
     }
   }
+}
+
+/** The protocol's bounds of a `camera` message (`remoteviz/protocol.py` `parse_camera`). */
+const MAX_COORDINATE = 1e15;
+
+function sendable(camera) {
+  const numbers = [...camera.position, ...camera.orientation, camera.focal_distance, camera.height];
+  return numbers.every((v) => Number.isFinite(v) && Math.abs(v) <= MAX_COORDINATE)
+    && camera.focal_distance > 0 && camera.height > 0 && (camera.orthographic || camera.height < Math.PI);
+}
+
+function defaultLater(callback, ms) {
+  const timer = setTimeout(callback, ms);
+  return () => clearTimeout(timer);
 }

@@ -243,6 +243,24 @@ export function sceneAckMessage(chunk) {
   return { type: "scene_ack", chunk };
 }
 
+/**
+ * The page's camera after its own navigation (client-side rendering): the service's camera takes it.
+ * @param {{position: number[], orientation: number[], focal_distance: number, height: number, orthographic: boolean}} camera
+ * @param {number} seq the last `scene` update the page received: a camera moved from one the
+ *   service has replaced since is stale, and the service ignores it
+ */
+export function cameraMessage(camera, seq) {
+  return {
+    type: "camera",
+    position: [...camera.position],
+    orientation: [...camera.orientation],
+    focal_distance: camera.focal_distance,
+    height: camera.height,
+    orthographic: Boolean(camera.orthographic),
+    seq,
+  };
+}
+
 // ------------------------------------------------------------------------- service -> client
 
 /**

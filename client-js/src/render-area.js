@@ -119,6 +119,7 @@ export class RemoteVizRenderArea {
       show: (drawnBy) => this._show(drawnBy),
       send: (message) => this._core.send(message),
       notify: (event) => notifyAll(this._listeners.service, event),
+      viewport: () => ({ width: this._areaWidth, height: this._areaHeight }),
     });
     this._core = new ConnectionCore({
       createSocket: (url) => new WebSocket(url),
@@ -225,6 +226,8 @@ export class RemoteVizRenderArea {
    * @returns {boolean} false when not connected
    */
   sendMessage(message) {
+    // The application may ask the service about the view (a pick, say): it sees the page's camera first.
+    this._clientRendering.flushCamera();
     return this._core.send(typeof message === "string" ? textMessage(message) : binaryMessage(message));
   }
 
@@ -537,6 +540,8 @@ export class RemoteVizRenderArea {
 
   _emitInput(message, event) {
     if (!notifyAll(this._listeners[message.type], message, event)) return false;
+    // While the page draws, its own navigation takes the drags and the wheel.
+    if (!this._clientRendering.input(message)) return true;
     return this._core.sendInput(message);
   }
 

@@ -228,9 +228,10 @@ export class WebGLRenderer {
   /**
    * Draws the store's records that have all their buffers, at the canvas's size.
    * @param {import("./scene-store.js").SceneStore} store
+   * @param {object} [camera] the camera to draw with: the page's, as its navigation moves it
    * @returns {number} records drawn
    */
-  draw(store) {
+  draw(store, camera = store.camera) {
     const gl = this.gl;
     const { width, height } = this.canvas;
     gl.viewport(0, 0, width, height);
@@ -250,7 +251,6 @@ export class WebGLRenderer {
       gl.clearColor(0, 0, 0, 1);
       gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     }
-    const camera = store.camera;
     const records = [...store.records.values()].filter((record) => store.ready(record));
     if (!camera || !records.length) return 0;
     const view = viewMatrix(camera);

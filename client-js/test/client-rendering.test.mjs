@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
-import { SCENE_CHUNK_HEADER_SIZE, parseServiceBinary, renderMessage, sceneAckMessage } from "../src/protocol.js";
+import { SCENE_CHUNK_HEADER_SIZE, cameraMessage, parseServiceBinary, renderMessage, sceneAckMessage } from "../src/protocol.js";
 import { SceneStore, inflate } from "../src/scene-store.js";
-import { ClientRendering, DrawnBy } from "../src/client-rendering.js";
+import { CAMERA_INTERVAL_MS, ClientRendering, DrawnBy } from "../src/client-rendering.js";
 import { clippingRange, invertAffine, multiply, planeInView, projectionMatrix, viewMatrix } from "../src/view-math.js";
 import { webglCapabilities } from "../src/capabilities.js";
 
@@ -75,36 +75,38 @@ test("inflate undoes zlib's deflate", async () => {
   assert.deepEqual(await inflate(deflateSync(raw)), raw);
 });
 
-/** A client-rendering switch wired to fakes. */
-function harness(mode = "auto") {
+/** A client-rendering switch wired to fakes; `hooks` adds or replaces some (a clock, say). */
+function harness(mode = "auto", hooks = {}) {
   const sent = [];
   const events = [];
   const shown = [];
   const frames = [];
   const done = [];
   const drawn = [];
+  const cameras = []; // the camera of each draw
   let renderer = null;
   const pending = [];
   const switcher = new ClientRendering({
     mode,
     capabilities: () => ({ webgl2: true, software: false, memoryMb: 4096 }),
     createRenderer: () => new Promise((resolve) => pending.push(() => {
-      renderer = { draw: (store) => drawn.push(store.records.size), dispose: () => { renderer.disposed = true; }, disposed: false };
+      renderer = { draw: (store, camera) => drawn.push(store.records.size) && cameras.push(structuredClone(camera)), dispose: () => { renderer.disposed = true; }, disposed: false };
       resolve(renderer);
     })),
     show: (drawnBy) => shown.push(drawnBy),
     send: (message) => { sent.push(message); return true; },
     notify: (event) => events.push(event),
     nextFrame: (callback) => setImmediate(callback),
+    ...hooks,
   });
   const display = switcher.wrap({ push: (frame) => frames.push(frame.id), configure() {}, close() {} }, (frame, outcome) => done.push([frame.id, outcome.shown]));
-  return { switcher, display, sent, events, shown, frames, done, drawn, pending, renderer: () => renderer };
+  return { switcher, display, sent, events, shown, frames, done, drawn, cameras, pending, renderer: () => renderer };
 }
 
-async function loadScene(h) {
+async function loadScene(h, extra = { camera: {} }) {
   const raw = new Uint8Array([1, 2, 3, 4]);
   const deflated = deflateSync(raw);
-  h.switcher.receive({ type: "scene", full: true, records: [{ id: "r", kind: "points", positions: NAME }], removed: [], buffers: { [NAME]: deflated.length }, camera: {}, background: null });
+  h.switcher.receive({ type: "scene", seq: 1, full: true, records: [{ id: "r", kind: "points", positions: NAME }], removed: [], buffers: { [NAME]: deflated.length }, background: null, ...extra });
   h.switcher.receive({ type: "scene_chunk", chunk: 1, buffer: NAME, offset: 0, total: deflated.length, payload: deflated });
   await until(() => h.switcher.drawnBy === DrawnBy.CLIENT);
 }
@@ -218,6 +220,8 @@ test("render and scene_ack carry exactly the fields docs/protocol.md lists", asy
   assert.deepEqual(Object.keys(render).sort(), fields("render"));
   const { type: _a, ...ack } = sceneAckMessage(1);
   assert.deepEqual(Object.keys(ack).sort(), fields("scene_ack"));
+  const { type: _c, ...camera } = cameraMessage({ position: [0, 0, 1], orientation: [0, 0, 0, 1], focal_distance: 1, height: 1 }, 2);
+  assert.deepEqual(Object.keys(camera).sort(), fields("camera"));
 });
 
 test("asking again for what the page already does reports what draws now", async () => {
@@ -229,4 +233,159 @@ test("asking again for what the page already does reports what draws now", async
   h.switcher.receive({ type: "render", mode: "client", reason: "again" });
   assert.deepEqual(h.events.at(-1), ["renderMode", { mode: "client", reason: "again" }]);
   assert.equal(h.switcher.drawnBy, DrawnBy.CLIENT);
+});
+
+// ------------------------------------------------------------------------ navigation in the page
+
+const IDENTITY = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1];
+const HOME = { position: [0, 0, 5], orientation: [0, 0, 0, 1], focal_distance: 5, height: 0.785, orthographic: false, model: IDENTITY };
+const mouse = (action, x, y, buttons = 1) => ({ type: "mouse", action, x, y, button: 0, buttons, mods: 0 });
+
+/** A page drawing a loaded scene whose service says navigation is the page's, on a fake clock. */
+async function navigating(navigation = "page") {
+  const clock = { now: 0, timers: [] };
+  const h = harness("client", {
+    viewport: () => ({ width: 200, height: 100 }),
+    now: () => clock.now,
+    later: (callback, ms) => {
+      const timer = { at: clock.now + ms, callback };
+      clock.timers.push(timer);
+      return () => { clock.timers = clock.timers.filter((t) => t !== timer); };
+    },
+  });
+  h.switcher.accepted();
+  h.switcher.receive({ type: "render", mode: "client", reason: "" });
+  h.pending[0]();
+  await loadScene(h, { camera: structuredClone(HOME), navigation });
+  /** Moves the clock on, running the timers due. */
+  h.advance = (ms) => {
+    clock.now += ms;
+    for (const timer of clock.timers.filter((t) => t.at <= clock.now)) {
+      clock.timers = clock.timers.filter((t) => t !== timer);
+      timer.callback();
+    }
+  };
+  h.cameraMessages = () => h.sent.filter((m) => m.type === "camera");
+  return h;
+}
+
+test("while the page draws, a drag moves its camera at once and the service gets it at most every CAMERA_INTERVAL_MS and before the release", async () => {
+  const h = await navigating();
+  assert.equal(h.switcher.navigating, true);
+  assert.equal(h.switcher.input(mouse("down", 100, 50)), true, "a press goes to the service (listeners, picking)");
+  const drawsBefore = h.drawn.length;
+  const sentMoves = [];
+  const steps = Math.floor(CAMERA_INTERVAL_MS / 10) + 2; // moves every 10 ms, a little over one interval
+  for (let step = 1; step <= steps; step += 1) {
+    h.advance(10);
+    sentMoves.push(h.switcher.input(mouse("move", 100 + step * 5, 50)));
+    await tick();
+  }
+  assert.deepEqual(sentMoves, new Array(steps).fill(false), "the drag's moves stay in the page");
+  assert.ok(h.drawn.length > drawsBefore, "the page drew the moved camera");
+  const last = h.cameras.at(-1);
+  assert.ok(Math.abs(last.position[0]) > 0.5, `the orbit turned the camera around the focal point: ${last.position}`);
+  assert.ok(Math.abs(Math.hypot(...last.position) - 5) < 1e-9, "at the focal distance from the focal point");
+  // The first camera at once, the next one an interval later.
+  assert.equal(h.cameraMessages().length, 2);
+  assert.equal(h.cameraMessages()[0].seq, 1, "a camera names the last scene update the page had");
+  h.advance(5);
+  h.switcher.input(mouse("move", 200, 50));
+  await tick();
+  assert.equal(h.cameraMessages().length, 2, "within an interval of the last, the camera waits");
+  assert.equal(h.switcher.input(mouse("up", 200, 50, 0)), true, "a release goes to the service");
+  assert.equal(h.sent.at(-1).type, "camera", "after the camera it should see");
+  assert.deepEqual(h.sent.at(-1).position, h.cameras.at(-1).position, "the camera the page shows");
+  h.advance(500);
+  assert.equal(h.cameraMessages().length, 3, "nothing is left to send once the release flushed it");
+});
+
+test("the wheel zooms in the page; keys, touch and hover moves go to the service after the camera", async () => {
+  const h = await navigating();
+  assert.equal(h.switcher.input({ type: "wheel", x: 10, y: 10, delta: 3, mods: 0 }), false);
+  await tick();
+  assert.ok(Math.abs(h.cameras.at(-1).position[2] - 5 * 1.1 ** 3) < 1e-9, "three lines out, as the service's wheel");
+  assert.equal(h.cameraMessages().length, 1);
+  h.advance(20);
+  h.switcher.input({ type: "wheel", x: 10, y: 10, delta: -1, mods: 0 });
+  assert.equal(h.cameraMessages().length, 1, "paced");
+  assert.equal(h.switcher.input({ type: "key", action: "down", key: "Home", x: 0, y: 0, mods: 0 }), true, "Home is the service's (its home view)");
+  assert.equal(h.cameraMessages().length, 2, "the camera went first");
+  assert.equal(h.switcher.input(mouse("move", 20, 20, 0)), true, "a hover move is the service's");
+  assert.equal(h.switcher.input({ type: "touch", action: "move", id: 1, x: 5, y: 5 }), true, "touch is the service's");
+  h.switcher.flushCamera();
+  assert.equal(h.cameraMessages().length, 2, "nothing unsent, nothing sent");
+});
+
+test("a camera the service sends replaces the page's, even mid-drag, and later cameras name its update", async () => {
+  const h = await navigating();
+  h.switcher.input(mouse("down", 100, 50));
+  h.switcher.input(mouse("move", 120, 50));
+  h.advance(10);
+  h.switcher.input(mouse("move", 140, 50)); // unsent: within an interval
+  const viewAll = { ...structuredClone(HOME), position: [0, 0, 9], focal_distance: 9 };
+  h.switcher.receive({ type: "scene", seq: 7, full: false, records: [], removed: [], buffers: {}, camera: viewAll, navigation: "page", background: null });
+  await tick();
+  assert.deepEqual(h.cameras.at(-1).position, [0, 0, 9], "the service's camera is drawn");
+  h.advance(200);
+  assert.equal(h.cameraMessages().length, 1, "the page's unsent camera was dropped for the service's");
+  h.switcher.input(mouse("move", 150, 50));
+  const moved = h.cameraMessages().at(-1);
+  assert.equal(moved.seq, 7);
+  assert.ok(Math.abs(Math.hypot(...moved.position) - 9) < 1e-9, "the drag goes on from the service's camera");
+  // An update without a camera (a colour changed) leaves the page's camera as it is.
+  await tick();
+  const before = h.cameras.at(-1);
+  h.switcher.receive({ type: "scene", seq: 8, full: false, records: [], removed: [], buffers: {}, navigation: "page", background: null });
+  await tick();
+  assert.deepEqual(h.cameras.at(-1), before);
+  assert.ok(Math.abs(Math.hypot(...before.position) - 9) < 1e-9);
+});
+
+test("in selection mode, while loading or while a render request is unanswered, every input goes to the service", async () => {
+  const h = await navigating("service");
+  assert.equal(h.switcher.navigating, false);
+  h.switcher.input(mouse("down", 100, 50));
+  assert.equal(h.switcher.input(mouse("move", 150, 50)), true);
+  assert.equal(h.switcher.input({ type: "wheel", x: 1, y: 1, delta: 1, mods: 0 }), true);
+  h.switcher.receive({ type: "scene", seq: 2, full: false, records: [], removed: [], buffers: {}, navigation: "page", background: null });
+  assert.equal(h.switcher.navigating, true, "the service's examiner went back to navigation");
+  // The page's examiner did not see this drag begin: it takes the next move as its start.
+  assert.equal(h.switcher.input(mouse("move", 160, 50)), true);
+  assert.equal(h.switcher.input(mouse("move", 165, 50)), false);
+  assert.equal(h.cameraMessages().length, 1);
+  h.advance(10);
+  h.switcher.input(mouse("move", 170, 50));
+  // Asking again: the service may answer "server" and stop the stream, so no camera meanwhile.
+  h.switcher.request("auto", true);
+  assert.equal(h.sent.at(-2).type, "camera", "the unsent camera went before the request");
+  assert.equal(h.sent.at(-1).type, "render");
+  assert.equal(h.switcher.navigating, false);
+  assert.equal(h.switcher.input(mouse("move", 180, 50)), true);
+  h.switcher.receive({ type: "render", mode: "client", reason: "again" });
+  assert.equal(h.switcher.navigating, true);
+  // Back to frames: the page's camera first, then no more cameras.
+  h.switcher.input(mouse("move", 190, 50));
+  h.advance(10);
+  h.switcher.input(mouse("move", 200, 50));
+  h.switcher.request("server", true);
+  assert.deepEqual(h.sent.slice(-2).map((m) => m.type), ["camera", "render"]);
+  assert.equal(h.switcher.input(mouse("move", 210, 50)), true);
+  h.advance(500);
+  assert.equal(h.sent.at(-1).type, "render");
+});
+
+test("the page's navigation keeps its camera within what the service takes: a zoom past 1e15 is not made", async () => {
+  const h = await navigating();
+  for (let turn = 0; turn < 400; turn += 1) {
+    h.advance(200);
+    h.switcher.input({ type: "wheel", x: 10, y: 10, delta: 1, mods: 0 });
+  }
+  const cameras = h.cameraMessages();
+  assert.ok(cameras.length > 300);
+  assert.ok(cameras.every((c) => c.focal_distance <= 1e15 && c.position.every((v) => Math.abs(v) <= 1e15)));
+  assert.ok(cameras.at(-1).focal_distance > 1e14, "zoomed out as far as it may");
+  h.switcher.input({ type: "wheel", x: 10, y: 10, delta: -3, mods: 0 });
+  h.advance(200);
+  assert.ok(h.cameraMessages().at(-1).focal_distance < cameras.at(-1).focal_distance, "and back in");
 });

@@ -6,7 +6,14 @@ buffers it holds, and its buffer chunks on their way under a window of unacknowl
 model loads. :class:`SceneStreams` (one per service, dispatch thread) answers ``render`` requests,
 takes ``scene_ack`` and ``camera`` messages, and after each dispatch sends every client-side page
 what changed in its area's scene: the records that changed, the buffers it lacks (a buffer is
-named by its hash: one the page holds is never sent again), and the camera when it moved.
+named by its hash: one the page holds is never sent again), and the camera when something other
+than the page's own ``camera`` messages moved it.
+
+Navigation runs in the page while the scene's root is a :class:`SceneExaminer` in NAVIGATION mode
+(each update says so in ``navigation``): the page moves its camera itself and sends it in ``camera``
+messages, which the service's camera takes, so the service stays the truth for its listeners, its
+picking, server-side viewers and other pages. A camera moved from one the service has replaced
+since (application code, another viewer) is stale and ignored: the page takes the service's.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from remoteviz.listeners import FAILED, call_all
 from remoteviz.protocol import (
@@ -40,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("remoteviz.service")
 
+_IDENTITY: np.ndarray = np.eye(4)
+
 CHUNK_WINDOW = 4
 """Scene chunks a page may have unacknowledged: 1 MiB in flight at most, then each ack sends one more."""
 
@@ -59,7 +70,9 @@ class SceneStream:
         self._records: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # buffers sent or queued: the page has them, or will
         self._camera: dict[str, Any] | None = None
-        self._background: Any = None
+        self._camera_seq = 0  # the last update that carried a camera
+        self._reorder = False  # the page moved the camera while buffers wait: they follow it
+        self._extra: dict[str, Any] | None = None  # what the last update said besides records and camera
         self._seq = 0
         self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
         self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
@@ -68,19 +81,28 @@ class SceneStream:
 
     def update(self, snapshot: Snapshot) -> None:
         """Send what changed since the last update (everything, the first time)."""
+        if self._reorder:
+            self._reorder = False
+            if self._queue:
+                self._order(snapshot)  # under the page's camera, which the snapshot's is now
         full = self._seq == 0
         changed = [r for rid, r in snapshot.records.items() if self._records.get(rid) != r]
         removed = [rid for rid in self._records if rid not in snapshot.records]
         camera = snapshot.extra["camera"]
         moved = self._camera is None or not _same_camera(self._camera, camera)
-        if not (full or changed or removed or moved or snapshot.extra["background"] != self._background):
+        extra = {key: value for key, value in snapshot.extra.items() if key != "camera"}
+        if not (full or changed or removed or moved or extra != self._extra):
             return
         referenced = {name for record in snapshot.records.values() for name in _buffer_names(record)}
         needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(referenced - self._held)}
         self._seq += 1
-        self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed, dict(snapshot.extra)))
+        # The camera goes only when it moved: a page navigating itself takes every camera it is sent.
+        self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed,
+                                                {**extra, "camera": camera} if moved else extra))
+        if moved:
+            self._camera_seq = self._seq
         self._records = dict(snapshot.records)
-        self._background = snapshot.extra["background"]
+        self._extra = extra
         self._camera = camera
         # The page keeps only the buffers its records name; so does this record of it.
         self._held &= referenced
@@ -105,9 +127,16 @@ class SceneStream:
         kind = {"pos16": 0, "idx16": 1, "idx32": 1}
         self._queue.sort(key=lambda b: (-rank.get(b.name, -2e9), kind.get(b.kind, 2)))
 
+    def takes_camera(self, seq: int | None) -> bool:
+        """Whether a camera the page moved after update ``seq`` (None: unknown) is still news: not
+        when the service has sent it another camera since, which the page takes instead."""
+        return seq is None or seq >= self._camera_seq
+
     def camera_from_page(self, fields: dict[str, Any]) -> None:
-        """The page moved the camera itself: it need not be told of that camera."""
+        """The page moved the camera itself: it need not be told of that camera, but what is still
+        to send follows it."""
         self._camera = fields
+        self._reorder = True
 
     def ack(self, chunk: int) -> None:
         """The page holds ``chunk``: send the next one."""
@@ -152,23 +181,30 @@ def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 class _AreaScene:
-    """One area's scene as the streams see it: whether it changed since the last look."""
+    """One area's scene as the streams see it: whether it changed since the last look (its nodes,
+    or its examiner's interaction mode, which decides where navigation runs)."""
 
     def __init__(self) -> None:
         self.root: Node | None = None
         self.dirty = True
 
     def watch(self, root: Node | None) -> None:
+        from remoteviz.rendering.examiner import SceneExaminer
+
         if root is self.root:
             return
         if self.root is not None:
             self.root.remove_observer(self._changed)
+            if isinstance(self.root, SceneExaminer):
+                self.root.remove_mode_listener(self._changed)
         self.root = root
         if root is not None:
             root.add_observer(self._changed)
+            if isinstance(root, SceneExaminer):
+                root.add_mode_listener(self._changed)
         self.dirty = True
 
-    def _changed(self) -> None:
+    def _changed(self, *_: Any) -> None:
         self.dirty = True
 
 
@@ -244,11 +280,23 @@ class SceneStreams:
         stream = self._streams.get(connection)
         if stream is None:
             raise ProtocolError("camera from a page that draws server-side")
+        if not stream.takes_camera(state.seq):
+            return  # moved from a camera the service has replaced since: the page takes the service's
         from remoteviz.rendering.camera import OrthographicCamera, PerspectiveCamera
+        from remoteviz.rendering.examiner import SceneExaminer
         from remoteviz.rendering.math3d import Rotation
 
-        frame = area.scene_manager.view_frame(area.width, area.height)
-        camera = frame.camera
+        scene = self._areas.get(area)
+        unchanged = scene is not None and not scene.dirty and scene.root is area.scene_manager.scene_graph
+        root = area.scene_manager.scene_graph
+        if isinstance(root, SceneExaminer) and not root.has_home:
+            root.save_home()  # what Home comes back to: the view before navigation first moved it, as ever
+        model: np.ndarray
+        if isinstance(root, SceneExaminer):
+            camera, model = root.camera, _IDENTITY  # the root's camera, under no transform
+        else:
+            frame = area.scene_manager.view_frame(area.width, area.height)
+            camera, model = frame.camera, frame.camera_model
         camera.position = state.position
         camera.orientation = Rotation(*state.orientation)
         camera.focal_distance = state.focal_distance
@@ -256,7 +304,12 @@ class SceneStreams:
             camera.height = state.height
         elif isinstance(camera, PerspectiveCamera) and not state.orthographic:
             camera.height_angle = state.height
-        stream.camera_from_page(camera_fields(camera, frame.camera_model))
+        stream.camera_from_page(camera_fields(camera, model))
+        if unchanged and not stream.loading and all(
+                other is stream for c, other in self._streams.items() if c.render_area is area):
+            # Only the camera moved, and the one page that draws the area moved it: nothing to send.
+            assert scene is not None
+            scene.dirty = False
 
     def _encoded(self) -> None:
         """Dispatch thread: a shape was encoded; every area looks again, and the pages that asked
@@ -300,10 +353,23 @@ class SceneStreams:
         scene.watch(area.scene_manager.scene_graph)
         scene.dirty = False
         try:
-            return self._encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
+            snapshot = self._encoder.snapshot(area.scene_manager.view_frame(area.width, area.height))
         except Exception:
             log.exception("the scene of %r could not be sent to its client-side pages", area)
             return None
+        snapshot.extra["navigation"] = _navigation(area)
+        return snapshot
+
+
+def _navigation(area: RenderArea) -> str:
+    """Where the area's navigation runs for a page that draws it: ``"page"`` while the scene's root
+    is a SceneExaminer in NAVIGATION mode (the page's examiner is its port), else ``"service"``
+    (selection mode, a scene without an examiner: every event goes to the service, as with frames)."""
+    from remoteviz.rendering.examiner import InteractionMode, SceneExaminer
+
+    root = area.scene_manager.scene_graph
+    navigating = isinstance(root, SceneExaminer) and root.interaction_mode is InteractionMode.NAVIGATION
+    return "page" if navigating else "service"
 
 
 def _allowed(area: RenderArea, connection: Connection) -> bool:

@@ -81,11 +81,23 @@ def test_render_requests_are_checked(fields, error) -> None:
     ({"orientation": [0, 0, 0, 0]}, "unit quaternion"),
     ({"focal_distance": 0}, "positive"),
     ({"height": -1}, "positive"),
+    ({"height": 3.5}, "under pi"),
+    ({"position": [0, 0, float("nan")]}, "finite"),
+    ({"seq": -1}, "outside"),
+    ({"seq": 1.5}, "integer"),
 ])
 def test_camera_messages_are_checked(fields, error) -> None:
     good = {"type": "camera", "position": [0, 0, 5], "orientation": [0, 0, 0, 1], "focal_distance": 5, "height": 0.7}
     with pytest.raises(ProtocolError, match=error):
         protocol.parse_client_text(json.dumps({**good, **fields}))
+
+
+def test_a_camera_keeps_its_seq_and_an_orthographic_height_may_exceed_pi() -> None:
+    fields = {"type": "camera", "position": [0, 0, 5], "orientation": [0, 0, 0, 1], "focal_distance": 5, "height": 40,
+              "orthographic": True, "seq": 12}
+    message = protocol.parse_client_text(json.dumps(fields))
+    assert isinstance(message, CameraState) and message.seq == 12 and message.height == 40
+    assert json.loads(protocol.serialize(message)) == {**fields, "orientation": [0.0, 0.0, 0.0, 1.0]}
 
 
 def test_a_camera_orientation_is_normalised() -> None:
