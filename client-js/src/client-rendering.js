@@ -42,6 +42,7 @@ export class ClientRendering {
     this._renderer = null;
     this._drawQueued = false;
     this._held = []; // frames not shown while the page draws: [frame, done]
+    this._refining = false; // whether the first scene's full detail is still on its way
     this._connection = 0; // bumped per connection: a renderer loaded for an old one is dropped
   }
 
@@ -94,7 +95,12 @@ export class ClientRendering {
           break;
         }
         this.store.chunk(message);
-        if (this.drawnBy === DrawnBy.LOADING) this._hooks.notify(["sceneProgress", this.store.progress()]);
+        if (this._refining) {
+          // Heard until the first scene is here in full detail, drawn client-side meanwhile or not.
+          const progress = this.store.progress();
+          this._refining = progress.received < progress.total;
+          this._hooks.notify(["sceneProgress", progress]);
+        }
         break;
       default:
         break;
@@ -142,6 +148,7 @@ export class ClientRendering {
     if (this.store) return;
     const connection = this._connection;
     this.drawnBy = DrawnBy.LOADING;
+    this._refining = true;
     this.store = new SceneStore({
       inflate: this._hooks.inflate,
       ack: (chunk) => this._hooks.send(sceneAckMessage(chunk)),
@@ -184,9 +191,10 @@ export class ClientRendering {
 
   _draw() {
     if (!this._renderer || !this.store) return;
-    // The page keeps showing frames until the whole first scene is here, so the picture never
-    // shows half a model, then swaps to its own.
-    if (this.drawnBy === DrawnBy.LOADING && !this.store.complete) return;
+    // The page keeps showing frames until it can picture the whole scene (every shape at least as
+    // its coarse copy or first sample), so the view never loses part of the model it showed; then
+    // it draws its own, and refines it as full detail arrives.
+    if (this.drawnBy === DrawnBy.LOADING && !this.store.pictured) return;
     try {
       this._renderer.draw(this.store);
     } catch (error) {
@@ -198,7 +206,8 @@ export class ClientRendering {
     if (this.drawnBy === DrawnBy.LOADING) {
       this.drawnBy = DrawnBy.CLIENT;
       this._hooks.show(DrawnBy.CLIENT);
-      this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason: "the scene has arrived" }]);
+      const reason = this.store.complete ? "the scene has arrived" : "a picture of the whole scene has arrived; full detail follows";
+      this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason }]);
     }
   }
 }

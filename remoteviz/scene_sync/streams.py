@@ -75,8 +75,9 @@ class SceneStream:
         moved = self._camera is None or not _same_camera(self._camera, camera)
         if not (full or changed or removed or moved or snapshot.extra["background"] != self._background):
             return
-        referenced = {name for record in snapshot.records.values() for name in _buffer_names(record)}
-        needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(referenced - self._held)}
+        referenced = {name for record in snapshot.records.values()
+                      for name in (*_buffer_names(record), *_coarse_names(record))}
+        needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(self._wanted(snapshot) - self._held)}
         self._seq += 1
         self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed, dict(snapshot.extra)))
         self._records = dict(snapshot.records)
@@ -92,18 +93,35 @@ class SceneStream:
             self._order(snapshot)
         self._pump()
 
+    def _wanted(self, snapshot: Snapshot) -> set[str]:
+        """The buffers the page should hold: every record's, and a big mesh's coarse copy while its
+        full detail has yet to go (a copy made after the full detail went, as the first page of a
+        model that is still being decimated sees, is not sent)."""
+        queued = {b.name for b in self._queue} | ({self._current[0].name} if self._current else set())
+        wanted: set[str] = set()
+        for record in snapshot.records.values():
+            full = _buffer_names(record)
+            wanted.update(full)
+            if any(name not in self._held or name in queued for name in full):
+                wanted.update(_coarse_names(record))
+        return wanted
+
     def _order(self, snapshot: Snapshot) -> None:
-        """What the camera sees goes first, biggest on screen first; what is outside the view last.
-        Redone as the camera moves."""
+        """First what makes a picture of the whole scene: each big mesh's coarse copy, the first
+        part of each big point set, every other record whole; then the rest (full detail, the
+        other parts). Within each, what the camera sees first, biggest on screen first, what is
+        outside the view last, a record's buffers together. Redone as the camera moves."""
         aspect = self.connection.render_area.width / max(1, self.connection.render_area.height)
         by_record = priorities(snapshot, aspect)
-        rank: dict[str, float] = {}
-        for record_id, record in snapshot.records.items():
-            for name in _buffer_names(record):
-                rank[name] = max(rank.get(name, -2e9), by_record[record_id])
-        # Within a record, what lets it be drawn soonest first: positions, then indices, the rest.
-        kind = {"pos16": 0, "idx16": 1, "idx32": 1}
-        self._queue.sort(key=lambda b: (-rank.get(b.name, -2e9), kind.get(b.kind, 2)))
+        ranked = sorted(snapshot.records.items(), key=lambda item: (-by_record[item[0]], item[1].get("part", 0), item[0]))
+        place: dict[str, tuple[int, int]] = {}
+        for position, (_, record) in enumerate(ranked):
+            full = _buffer_names(record)
+            first = _coarse_names(record) or (full if record.get("part", 0) == 0 else [])
+            for tier, names in ((0, first), (1, full)):
+                for name in names:
+                    place[name] = min(place.get(name, (2, 0)), (tier, position))
+        self._queue.sort(key=lambda b: place.get(b.name, (2, 0)))
 
     def camera_from_page(self, fields: dict[str, Any]) -> None:
         """The page moved the camera itself: it need not be told of that camera."""
@@ -138,7 +156,14 @@ class SceneStream:
 
 
 def _buffer_names(record: dict[str, Any]) -> list[str]:
+    """The buffers of a record's full detail."""
     return [record[key] for key in ("positions", "normals", "indices", "colors", "sizes") if record.get(key)]
+
+
+def _coarse_names(record: dict[str, Any]) -> list[str]:
+    """The buffers of a record's coarse copy (none for most)."""
+    coarse = record.get("coarse")
+    return _buffer_names(coarse) if coarse else []
 
 
 def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -190,7 +215,11 @@ class SceneStreams:
         # or in an area made anew for each viewer, is encoded once per version.
         self._encoder = SceneEncoder(
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="remoteviz-scene-encoder"),
-            lambda: post(self._encoded))
+            lambda: post(self._encoded), coarse=True)
+
+    def close(self) -> None:
+        """The service closes: stop making coarse copies."""
+        self._encoder.close()
 
     def stream(self, connection: Connection) -> SceneStream | None:
         """The page's stream while it draws client-side, else None."""
