@@ -42,7 +42,7 @@ export class ClientRendering {
     this._renderer = null;
     this._drawQueued = false;
     this._held = []; // frames not shown while the page draws: [frame, done]
-    this._refining = false; // whether the first scene's full detail is still on its way
+    this._refining = false; // whether the first scene's full detail is yet to be drawn
     this._connection = 0; // bumped per connection: a renderer loaded for an old one is dropped
   }
 
@@ -95,12 +95,8 @@ export class ClientRendering {
           break;
         }
         this.store.chunk(message);
-        if (this._refining) {
-          // Heard until the first scene is here in full detail, drawn client-side meanwhile or not.
-          const progress = this.store.progress();
-          this._refining = progress.received < progress.total;
-          this._hooks.notify(["sceneProgress", progress]);
-        }
+        // Heard until the first scene is drawn in full detail, drawn client-side meanwhile or not.
+        if (this._refining) this._hooks.notify(["sceneProgress", this.store.progress()]);
         break;
       default:
         break;
@@ -208,6 +204,10 @@ export class ClientRendering {
       this._hooks.show(DrawnBy.CLIENT);
       const reason = this.store.complete ? "the scene has arrived" : "a picture of the whole scene has arrived; full detail follows";
       this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason }]);
+    }
+    if (this._refining && this.store.complete) {
+      this._refining = false;
+      this._hooks.notify(["sceneProgress", { ...this.store.progress(), complete: true }]);
     }
   }
 }

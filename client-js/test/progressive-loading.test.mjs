@@ -95,13 +95,15 @@ test("frames show until every record can be drawn; the coarse copy is drawn unti
   h.switcher.receive(chunk(FULL.indices));
   await until(() => h.drawings.at(-1)[0] === FULL.positions.name);
   const progress = h.events.filter(([name]) => name === "sceneProgress").map(([, p]) => p);
-  assert.equal(progress.length, before + 3, "progress is reported while refining");
-  assert.equal(progress.at(-1).received, progress.at(-1).total);
-  assert.ok(progress.at(-2).received < progress.at(-2).total);
+  assert.equal(progress.length, before + 4, "progress is reported while refining, chunk by chunk, then once drawn");
+  assert.deepEqual(progress.at(-1), { ...progress.at(-2), complete: true }, "the last says the full detail is drawn");
+  assert.equal(progress.at(-2).received, progress.at(-2).total);
+  assert.ok(progress.at(-3).received < progress.at(-3).total);
+  assert.ok(progress.slice(0, -1).every((p) => !p.complete));
   assert.equal(h.switcher.store.complete, true);
-  // Full detail is here: no more progress for what follows.
+  // Full detail is drawn: no more progress for what follows.
   h.switcher.receive(chunk(FULL.indices));
-  assert.equal(h.events.filter(([name]) => name === "sceneProgress").length, before + 3);
+  assert.equal(h.events.filter(([name]) => name === "sceneProgress").length, before + 4);
 });
 
 test("a big point set's first part pictures it: the page draws from there on", async () => {
