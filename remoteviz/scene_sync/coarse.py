@@ -15,6 +15,7 @@ and read through pipes as ``.npy`` arrays, and waits for it on a thread of its o
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import subprocess
 import sys
 import threading
@@ -127,6 +128,10 @@ class CoarseCopies:
 
 
 def main() -> None:
-    """The worker: a geometry in on stdin, its coarse copy out on stdout."""
+    """The worker: a geometry in on stdin, its coarse copy out on stdout. It runs at a lower
+    priority: on a machine with few cores, the service's own work (encoding the full detail,
+    rendering, sending) goes first."""
+    if hasattr(os, "nice"):
+        os.nice(10)
     _write(sys.stdout.buffer, coarse_copy(_read(sys.stdin.buffer)))
 
