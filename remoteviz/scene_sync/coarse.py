@@ -20,12 +20,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from remoteviz.rendering.level_of_detail import LOD_TRIANGLES, decimate, wants_lod
-from remoteviz.rendering.shapes import Geometry
+if TYPE_CHECKING:  # the scene graph is loaded by the first scene, not by importing remoteviz
+    from remoteviz.rendering.shapes import Geometry
 
 T = TypeVar("T")
 
@@ -39,18 +39,25 @@ COARSE_MIN_TRIANGLES = 100_000
 def wants_coarse(geometry: Geometry) -> bool:
     """Whether ``geometry`` is big enough for a coarse copy and can be decimated (its triangles
     share vertices: a soup of separate triangles, as per-face colours make, cannot)."""
+    from remoteviz.rendering.level_of_detail import wants_lod
+
     return wants_lod(geometry, COARSE_MIN_TRIANGLES)
 
 
 def coarse_triangles(geometry: Geometry) -> int:
-    """The coarse copy's triangles: the renderer's level-of-detail size (:data:`LOD_TRIANGLES`),
+    """The coarse copy's triangles: the renderer's level-of-detail size (:data:`~remoteviz.rendering.level_of_detail.LOD_TRIANGLES`),
     and at most a quarter of the mesh's, so that the copy adds at most a quarter to what is sent."""
+    from remoteviz.rendering.level_of_detail import LOD_TRIANGLES
+
     return min(LOD_TRIANGLES, len(geometry.indices) // 4)
 
 
 def coarse_copy(geometry: Geometry) -> Geometry:
     """The coarse copy of ``geometry``, decimated in this process (the worker's side, and what a
     caller that does not mind holding the GIL uses)."""
+    from remoteviz.rendering.level_of_detail import decimate
+    from remoteviz.rendering.shapes import Geometry
+
     copy = decimate(Geometry(geometry.positions, geometry.normals, geometry.indices, geometry.colors),
                     coarse_triangles(geometry))
     return Geometry(copy.positions, copy.normals, copy.indices, copy.colors)
@@ -73,6 +80,8 @@ def _write(stream: IO[bytes], geometry: Geometry) -> None:
 
 
 def _read(stream: IO[bytes]) -> Geometry:
+    from remoteviz.rendering.shapes import Geometry
+
     positions, normals, indices, colors = (np.lib.format.read_array(_Pipe(stream), allow_pickle=False)
                                            for _ in range(4))
     return Geometry(positions.astype(np.float32, copy=False), normals.astype(np.float32, copy=False),

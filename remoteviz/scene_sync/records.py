@@ -190,6 +190,9 @@ class SceneEncoder:
             self._when_done(future)
             self._pending[shape] = (version, future)
             if self._copies is not None and _wants_coarse(shape, geometry):
+                earlier = self._coarse.get(shape)
+                if earlier is not None and isinstance(earlier[1], concurrent.futures.Future):
+                    earlier[1].cancel()  # not started yet: a mesh changing often queues one copy, not one per change
                 copy = self._copies.submit(geometry, lambda made: _encode_part(shape, made))
                 self._when_done(copy)
                 self._coarse[shape] = (version, copy)
