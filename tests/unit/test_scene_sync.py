@@ -258,3 +258,25 @@ def test_point_set_parts_go_in_order_each_whole_before_the_next_so_any_prefix_is
     first = np.asarray(parts[0]["quantization"]["offset"]) + q * np.asarray(parts[0]["quantization"]["scale"])
     assert np.allclose(np.percentile(first, [10, 50, 90], axis=0), np.percentile(points, [10, 50, 90], axis=0),
                        atol=0.01)
+
+
+def test_a_coarse_copy_from_the_worker_process_has_a_quarter_of_the_triangles_and_closing_stops_it() -> None:
+    import concurrent.futures
+
+    from remoteviz.scene_sync.coarse import CoarseCopies
+
+    geometry = ring(80, 40, "ring").geometry
+    copies = CoarseCopies()
+    try:
+        copy = copies.submit(geometry, lambda made: made).result(timeout=120)
+        assert len(copy.indices) <= len(geometry.indices) // 4 and copy.indices.max() < len(copy.positions)
+        radial = np.hypot(copy.positions[:, 0], copy.positions[:, 2]) - 1.0
+        assert np.abs(np.hypot(radial, copy.positions[:, 1]) - 0.35).max() < 0.05, "the copy lies on the torus"
+        assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-3)
+        running = copies.submit(geometry, lambda made: made)
+        waiting = copies.submit(geometry, lambda made: made)
+    finally:
+        copies.close()
+    with pytest.raises((RuntimeError, concurrent.futures.CancelledError)):
+        running.result(timeout=60)  # its process was killed (or it never started)
+    assert waiting.cancelled()
