@@ -21,7 +21,8 @@ each model, on one service:
 - with ``--many N`` (20k triangles only): N client-side viewers of one area, one of which drags;
   the camera round trip (a move sent, the camera update back) of the dragging one, p50 and p95.
 
-    python -m benchmarks.csr [--sizes 20k,200k,1m,5m,2m-points] [--orbit-seconds 10] [--many 100] [--no-server-side]
+    python -m benchmarks.csr [--sizes 20k,200k,1m,5m,2m-points] [--orbit-seconds 10] [--many 100]
+                             [--no-server-side] [--link-mbit 20]
 
 Figures compare within one run only; other work on the machine moves them. trame's
 ``VtkLocalView`` is not measured: its package (and VTK's, ~100 MB) are not installed here.
@@ -141,8 +142,12 @@ class ClientSide:
     and notes when it could first draw the whole scene (``pictured``, the browser's switch rule)
     and when it holds the full detail (``complete``): their times and the bytes received by then."""
 
-    def __init__(self, view) -> None:
+    def __init__(self, view, link_mbit: float = 0.0) -> None:
+        """``link_mbit``: a link of that many megabits a second, as seen by the page: each chunk
+        arrives (and is acknowledged) its size's worth of time after the one before; 0 for the
+        loopback as it is."""
         self.view = view
+        self.link_mbit = link_mbit
         self.bytes = 0
         self.updates: list[SceneUpdate] = []
         self.records: dict[str, dict] = {}
@@ -159,6 +164,8 @@ class ClientSide:
             message = await self.view.next_scene_message(timeout=600)
             if isinstance(message, SceneChunk):
                 self.bytes += len(message.payload)
+                if self.link_mbit:
+                    await asyncio.sleep(len(message.payload) * 8 / (self.link_mbit * 1e6))
                 await self.view.scene_ack(message.chunk)
                 data = self.buffers.setdefault(message.buffer, bytearray(message.total))
                 data[message.offset:message.offset + len(message.payload)] = message.payload
@@ -198,15 +205,17 @@ class ClientSide:
         self._reader.cancel()
 
 
-async def client_side(url: str, process: psutil.Process, seconds: float, copy_s: float = 0.0) -> dict[str, float]:
-    """One client-side viewer; with ``copy_s``, it then waits up to that long for the service's
-    coarse copy of the model (for the viewers after it)."""
+async def client_side(url: str, process: psutil.Process, seconds: float, copy_s: float = 0.0,
+                      link_mbit: float = 0.0) -> dict[str, float]:
+    """One client-side viewer (on a link of ``link_mbit``, see :class:`ClientSide`); with
+    ``copy_s``, it then waits up to that long for the service's coarse copy of the model (for the
+    viewers after it)."""
     started = time.monotonic()
     async with client.connect(url, auto_ack=False, timeout=300) as view:
         await view.request_rendering(RenderMode.CLIENT)
         decision = await view.next_scene_message(timeout=300)
         assert decision.mode is RenderMode.CLIENT, decision
-        page = ClientSide(view)
+        page = ClientSide(view, link_mbit)
         while not page.complete():
             await asyncio.sleep(0.005)
         assert page.pictured_at is not None and page.complete_at is not None
@@ -270,6 +279,8 @@ def main() -> None:
     parser.add_argument("--orbit-seconds", type=float, default=10.0)
     parser.add_argument("--many", type=int, default=0, help="client-side viewers for the round-trip test (20k)")
     parser.add_argument("--no-server-side", action="store_true", help="measure client-side rendering only")
+    parser.add_argument("--link-mbit", type=float, default=0.0,
+                        help="client-side pages read the scene as through a link of this many Mbit/s (0: loopback)")
     args = parser.parse_args()
     print(f"{'model':>10} | {'mode':<16} | {'first picture':>16} | {'full detail':>16} | {'CPU/viewer (orbit)':>18}")
     for name in args.sizes.split(","):
@@ -296,7 +307,7 @@ def main() -> None:
                 # The first viewer of a big mesh waits for its coarse copy, for the second to get it.
                 big = kind == "mesh" and count > COARSE_MIN_TRIANGLES and copies == "coarse"
                 for label, copy_s in (("1st", 300.0 if big else 0.0), ("2nd", 0.0)):
-                    csr = asyncio.run(client_side(url, process, args.orbit_seconds, copy_s))
+                    csr = asyncio.run(client_side(url, process, args.orbit_seconds, copy_s, args.link_mbit))
                     if copies == "whole":  # the page drew only once everything had arrived
                         csr["first_s"], csr["first_bytes"] = csr["full_s"], csr["bytes"]
                     print(f"{name:>10} | {f'CSR {copies} {label}':<16} | {csr['first_s']:6.2f} s"

@@ -61,8 +61,10 @@ class SceneStream:
         self._camera: dict[str, Any] | None = None
         self._background: Any = None
         self._seq = 0
-        self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
-        self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
+        self._queue: list[Buffer] = []  # the buffers still to send (or to finish), the first to go first
+        # How far the buffers begun are sent: a re-sort (a coarse copy, the camera) may put another
+        # first, and a buffer goes on where it was (a chunk says where its piece goes).
+        self._sent: dict[str, int] = {}
         self._in_flight: set[int] = set()
         self._next_chunk = 1
 
@@ -85,8 +87,7 @@ class SceneStream:
         self._camera = camera
         # The page keeps only the buffers its records name; so does this record of it.
         self._held &= referenced
-        if self._current is not None and self._current[0].name not in referenced:
-            self._current = None
+        self._sent = {name: offset for name, offset in self._sent.items() if name in referenced}
         self._queue = [b for b in self._queue if b.name in referenced] + [snapshot.buffers[n] for n in needed]
         self._held.update(needed)
         if self._queue and (moved or needed):
@@ -97,7 +98,7 @@ class SceneStream:
         """The buffers the page should hold: every record's, and a big mesh's coarse copy while its
         full detail has yet to go (a copy made after the full detail went, as the first page of a
         model that is still being decimated sees, is not sent)."""
-        queued = {b.name for b in self._queue} | ({self._current[0].name} if self._current else set())
+        queued = {b.name for b in self._queue}
         wanted: set[str] = set()
         for record in snapshot.records.values():
             full = _buffer_names(record)
@@ -137,14 +138,18 @@ class SceneStream:
     @property
     def loading(self) -> bool:
         """Whether buffers are still on their way."""
-        return bool(self._queue or self._current or self._in_flight)
+        return bool(self._queue or self._in_flight)
 
     def _pump(self) -> None:
-        while (self._current or self._queue) and len(self._in_flight) < CHUNK_WINDOW:
-            buffer, offset = self._current or (self._queue.pop(0), 0)
+        while self._queue and len(self._in_flight) < CHUNK_WINDOW:
+            buffer = self._queue[0]
+            offset = self._sent.pop(buffer.name, 0)
             payload = memoryview(buffer.deflated)[offset:offset + MAX_SCENE_CHUNK]
             end = offset + len(payload)
-            self._current = (buffer, end) if end < len(buffer.deflated) else None
+            if end < len(buffer.deflated):
+                self._sent[buffer.name] = end
+            else:
+                self._queue.pop(0)
             chunk = self._next_chunk
             self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
             self._in_flight.add(chunk)
