@@ -52,14 +52,15 @@ def coarse_triangles(geometry: Geometry) -> int:
     return min(LOD_TRIANGLES, len(geometry.indices) // 4)
 
 
-def coarse_copy(geometry: Geometry) -> Geometry:
-    """The coarse copy of ``geometry``, decimated in this process (the worker's side, and what a
-    caller that does not mind holding the GIL uses)."""
+def coarse_copy(geometry: Geometry, triangles: int | None = None) -> Geometry:
+    """The coarse copy of ``geometry`` (of ``triangles``, :func:`coarse_triangles` when None),
+    decimated in this process (the worker's side, and what a caller that does not mind holding the
+    GIL uses)."""
     from remoteviz.rendering.level_of_detail import decimate
     from remoteviz.rendering.shapes import Geometry
 
     copy = decimate(Geometry(geometry.positions, geometry.normals, geometry.indices, geometry.colors),
-                    coarse_triangles(geometry))
+                    coarse_triangles(geometry) if triangles is None else triangles)
     return Geometry(copy.positions, copy.normals, copy.indices, copy.colors)
 
 
@@ -111,6 +112,8 @@ class CoarseCopies:
         assert worker.stdin is not None and worker.stdout is not None
         try:
             try:
+                # The size is decided here: the knobs as this process has them, not the worker.
+                np.lib.format.write_array(_Pipe(worker.stdin), np.array([coarse_triangles(geometry)]))
                 _write(worker.stdin, geometry)
                 worker.stdin.close()
                 copy = _read(worker.stdout)
@@ -142,5 +145,6 @@ def main() -> None:
     rendering, sending) goes first."""
     if hasattr(os, "nice"):
         os.nice(10)
-    _write(sys.stdout.buffer, coarse_copy(_read(sys.stdin.buffer)))
+    triangles = int(np.lib.format.read_array(_Pipe(sys.stdin.buffer), allow_pickle=False)[0])
+    _write(sys.stdout.buffer, coarse_copy(_read(sys.stdin.buffer), triangles))
 
