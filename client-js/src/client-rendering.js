@@ -189,8 +189,9 @@ export class ClientRendering {
     if (!this._renderer || !this.store) return;
     // The page keeps showing frames until it can picture the whole scene (every shape at least as
     // its coarse copy or first sample), so the view never loses part of the model it showed; then
-    // it draws its own, and refines it as full detail arrives.
-    if (this.drawnBy === DrawnBy.LOADING && !this.store.pictured) return;
+    // it draws its own, and refines it as full detail arrives. (Complete and yet not pictured: a
+    // buffer failed to inflate; it draws what it has, as the service stops its frames.)
+    if (this.drawnBy === DrawnBy.LOADING && !this.store.pictured && !this.store.complete) return;
     try {
       this._renderer.draw(this.store);
     } catch (error) {

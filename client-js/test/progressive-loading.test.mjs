@@ -44,7 +44,7 @@ function scene(records) {
 let chunkNumber = 0;
 const chunk = (b) => ({ type: "scene_chunk", chunk: ++chunkNumber, buffer: b.name, offset: 0, total: b.data.length, payload: b.data });
 
-function harness() {
+function harness(inflate = undefined) {
   const events = [];
   const shown = [];
   const frames = [];
@@ -57,6 +57,7 @@ function harness() {
     send: () => true,
     notify: (event) => events.push(event),
     nextFrame: (callback) => setImmediate(callback),
+    inflate,
   });
   const display = switcher.wrap({ push: (frame) => frames.push(frame.id), configure() {}, close() {} }, () => {});
   switcher.accepted();
@@ -135,4 +136,26 @@ test("the store names which copy of a record to draw, and keeps the coarse buffe
   const { coarse: _, ...plain } = BIG;
   store.update({ type: "scene", full: false, records: [plain], removed: [], buffers: {} });
   assert.equal(store.buffers.size, 3);
+});
+
+test("a scene whose buffer fails to inflate is drawn with what arrived once nothing more is to come", async () => {
+  const { inflateSync } = await import("node:zlib");
+  let calls = 0;
+  const h = harness(async (bytes) => {
+    calls += 1;
+    if (calls === 2) throw new Error("corrupt"); // the normals: buffers complete in the order sent
+    return new Uint8Array(inflateSync(bytes));
+  });
+  h.switcher.receive(scene([LITTLE]));
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    for (const b of Object.values(SMALL)) h.switcher.receive(chunk(b));
+    await until(() => h.switcher.store.complete);
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(h.switcher.store.pictured, false, "the record lacks a buffer");
+  await until(() => h.switcher.drawnBy === DrawnBy.CLIENT);
+  assert.deepEqual(h.drawings.at(-1), [], "nothing drawable, and no frames to come: the page draws what it has");
 });
