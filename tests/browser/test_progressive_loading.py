@@ -19,6 +19,7 @@ from remoteviz.scene_sync.coarse import COARSE_MIN_TRIANGLES
 from remoteviz.scene_sync.streams import CHUNK_WINDOW
 
 from ..integration.harness import running_service
+from ..meshes import torus
 from .helpers import INSTRUMENT
 from .test_client_side_rendering import (  # noqa: F401 (webgl_browser: the module's browser fixture)
     VIEWPORT,
@@ -50,23 +51,10 @@ HOLD_ACKS = r"""
 """
 
 
-def big_torus() -> rv.Mesh:
-    """A tilted-looking torus of 129,600 triangles: just over the coarse copies' threshold."""
-    u, v = 360, 180
-    a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
-    points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
-                      axis=-1).reshape(-1, 3)
-    i, j = np.meshgrid(np.arange(u), np.arange(v))
-    p, q = j * u + i, j * u + (i + 1) % u
-    r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
-    faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
-    return rv.Mesh(points, faces, name="big")
-
-
 class BigScene(rv.ServiceListener):
     """The big torus, tilted, in every area (one mesh: its encoding and coarse copy are made once)."""
 
-    mesh = big_torus()
+    mesh = torus(360, 180, "big")  # 129,600 triangles: just over the coarse copies' threshold
 
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         render_area.client_rendering = True

@@ -16,6 +16,7 @@ from remoteviz import client, protocol
 from remoteviz.protocol import RenderMode, SceneChunk, SceneUpdate
 from remoteviz.scene_sync.streams import CHUNK_WINDOW
 
+from .. import meshes
 from .harness import running_service
 
 TORUS_VERTICES = 40 * 24
@@ -380,25 +381,13 @@ def test_a_page_that_holds_its_scene_gets_no_frames_until_it_goes_back_to_frames
     assert answer.mode is RenderMode.SERVER and fresh.image.shape == (64, 96, 3)
 
 
-def big_torus(u: int = 600, v: int = 250) -> rv.Mesh:
-    """A torus of ``2 * u * v`` triangles (300,000: over the coarse copies' threshold)."""
-    a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
-    points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
-                      axis=-1).reshape(-1, 3)
-    i, j = np.meshgrid(np.arange(u), np.arange(v))
-    p, q = j * u + i, j * u + (i + 1) % u
-    r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
-    faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
-    return rv.Mesh(points, faces, name="big")
-
-
 def test_the_first_chunks_of_a_big_mesh_are_its_coarse_copy_and_a_copy_made_meanwhile_jumps_the_queue() -> None:
     from remoteviz.scene_sync.coarse import COARSE_MIN_TRIANGLES
 
     class BigScene(rv.ServiceListener):
         """One big mesh (shown in each area made anew: its encoding and copy are made once)."""
 
-        mesh = big_torus()
+        mesh = meshes.torus(600, 250, "big")  # 300,000 triangles: over the coarse copies' threshold
 
         def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
             render_area.client_rendering = True

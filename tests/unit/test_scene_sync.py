@@ -13,6 +13,8 @@ from remoteviz.scene_sync import SceneEncoder, decide
 from remoteviz.scene_sync import buffers as scene_buffers
 from remoteviz.scene_sync.decision import MAX_LOAD_SECONDS
 
+from ..meshes import torus
+
 
 def test_quantized_positions_decode_within_half_a_step_of_their_box() -> None:
     points = np.random.default_rng(0).uniform(-1000, 5000, size=(10_000, 3)).astype(np.float32)
@@ -145,18 +147,6 @@ def test_what_the_camera_sees_is_sent_first_biggest_first_and_what_is_behind_it_
     assert order == ["near", "far", "behind"]
 
 
-def ring(u: int, v: int, name: str) -> rv.Mesh:
-    """A torus of ``2 * u * v`` triangles."""
-    a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
-    points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
-                      axis=-1).reshape(-1, 3)
-    i, j = np.meshgrid(np.arange(u), np.arange(v))
-    p, q = j * u + i, j * u + (i + 1) % u
-    r, s = ((j + 1) % v) * u + i, ((j + 1) % v) * u + (i + 1) % u
-    faces = np.concatenate([np.stack([p, r, q], -1).reshape(-1, 3), np.stack([q, r, s], -1).reshape(-1, 3)])
-    return rv.Mesh(points, faces, name=name)
-
-
 class Page:
     """A client-side page's stream, and what it was sent."""
 
@@ -194,7 +184,7 @@ def test_every_big_mesh_goes_as_its_coarse_copy_first_then_full_detail(monkeypat
     monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)  # small meshes, the rule of big ones
     examiner = rv.SceneExaminer()
     for x, (u, v, name) in zip((-3.0, 0.0, 3.0), [(80, 40, "big"), (60, 40, "bigger"), (20, 10, "small")], strict=True):
-        examiner.add_child(rv.Separator([rv.Transform(translation=(x, 0, 0)), ring(u, v, name)]))
+        examiner.add_child(rv.Separator([rv.Transform(translation=(x, 0, 0)), torus(u, v, name)]))
     manager = rv.SceneManager()
     manager.scene_graph = examiner
     examiner.view_all(rv.Viewport(64, 64))
@@ -227,7 +217,7 @@ def test_a_coarse_copy_made_after_its_full_detail_went_is_not_sent(monkeypatch) 
 
     monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
     manager = rv.SceneManager()
-    manager.scene_graph = rv.Separator([ring(80, 40, "big")])
+    manager.scene_graph = rv.Separator([torus(80, 40, "big")])
     frame = manager.view_frame(64, 64)
     without, with_copy = SceneEncoder().snapshot(frame), SceneEncoder(coarse=True).snapshot(frame)
     record = next(iter(with_copy.records.values()))
@@ -265,7 +255,7 @@ def test_a_coarse_copy_from_the_worker_process_has_a_quarter_of_the_triangles_an
 
     from remoteviz.scene_sync.coarse import CoarseCopies
 
-    geometry = ring(80, 40, "ring").geometry
+    geometry = torus(80, 40, "ring").geometry
     copies = CoarseCopies()
     try:
         copy = copies.submit(geometry, lambda made: made).result(timeout=120)
