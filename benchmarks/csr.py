@@ -8,18 +8,25 @@ each model, on one service:
 - server-side: a viewer connects at 1280x636; the first frame's bytes and time; then a 10 s orbit
   (mouse drags at 60 moves a second) and the service's CPU seconds per second meanwhile;
 - client-side, first viewer (the service encodes the scene: quantize, deflate, hash) and second
-  viewer (the buffers are cached): the geometry bytes and the time until every buffer of the first
-  scene update has arrived and been inflated (what the page waits for before drawing; the
-  browser's WebGL upload and draw are not included), then the same orbit as the page makes it: it
-  navigates itself and sends the service its camera 8 times a second (``CAMERA_INTERVAL_MS`` in
-  ``client-js/src/client-rendering.js``), with the press and the release; and, for comparison in
-  the same run, the orbit as the service navigates it (every move sent, the camera back in a scene
-  update: how a page navigates in selection mode, or did before it navigated itself). The page
-  holds its frames unacknowledged, so the service renders none for it;
+  viewer (the buffers are cached): the bytes and time until the page has a picture of the whole
+  scene (every record drawable, a big mesh as its coarse copy, a big point set by its first part:
+  when the page switches to drawing itself) and until the full detail has arrived, buffers
+  inflated (the browser's WebGL upload and draw are not included); then the same orbit as the
+  page makes it: it navigates itself and sends the service its camera 8 times a second
+  (``CAMERA_INTERVAL_MS`` in ``client-js/src/client-rendering.js``), with the press and the
+  release; and, for comparison in the same run, the orbit as the service navigates it (every move
+  sent, the camera back in a scene update: how a page navigates in selection mode, or did before
+  it navigated itself). The page holds its frames unacknowledged, so the service renders none for
+  it. Each is measured
+  twice, on services of their own: ``coarse`` as the service is, and ``whole`` with no coarse
+  copies and a page that draws only once everything arrived (as before progressive loading). The
+  second viewer of ``coarse`` comes once the first saw the coarse copy made (the copy is made
+  in a worker process in a second or two for a million triangles, 25 s for five million);
 - with ``--many N`` (20k triangles only): N client-side viewers of one area, one of which drags;
   the camera round trip (a move sent, the camera update back) of the dragging one, p50 and p95.
 
     python -m benchmarks.csr [--sizes 20k,200k,1m,5m,2m-points] [--orbit-seconds 10] [--many 100]
+                             [--no-server-side] [--link-mbit 20]
 
 Figures compare within one run only; other work on the machine moves them. trame's
 ``VtkLocalView``, the peer, is measured beside remoteviz's page in headless Chromium by
@@ -44,6 +51,7 @@ import psutil
 from remoteviz import client
 from remoteviz.events import MouseAction, MouseButton
 from remoteviz.protocol import CameraState, RenderMode, SceneChunk, SceneUpdate
+from remoteviz.scene_sync.coarse import COARSE_MIN_TRIANGLES
 
 SERVICE = textwrap.dedent("""
     import sys
@@ -51,6 +59,9 @@ SERVICE = textwrap.dedent("""
     import remoteviz as rv
 
     kind, count = sys.argv[1], int(sys.argv[2])
+    if sys.argv[3] == "whole":  # no coarse copies: as before progressive loading
+        import remoteviz.scene_sync.coarse
+        remoteviz.scene_sync.coarse.COARSE_MIN_TRIANGLES = sys.maxsize
     if kind == "points":
         rng = np.random.default_rng(0)
         model = rv.PointSet(rng.normal(size=(count, 3)).astype(np.float32), size=2.0)
@@ -168,16 +179,25 @@ async def server_side(url: str, process: psutil.Process, seconds: float) -> dict
 
 
 class ClientSide:
-    """A client-side page as the browser's is: acknowledges chunks, inflates buffers, holds frames."""
+    """A client-side page as the browser's is: acknowledges chunks, inflates buffers, holds frames,
+    and notes when it could first draw the whole scene (``pictured``, the browser's switch rule)
+    and when it holds the full detail (``complete``): their times and the bytes received by then."""
 
-    def __init__(self, view) -> None:
+    def __init__(self, view, link_mbit: float = 0.0) -> None:
+        """``link_mbit``: a link of that many megabits a second, as seen by the page: each chunk
+        arrives (and is acknowledged) its size's worth of time after the one before; 0 for the
+        loopback as it is."""
         self.view = view
+        self.link_mbit = link_mbit
         self.bytes = 0
         self.updates: list[SceneUpdate] = []
+        self.records: dict[str, dict] = {}
         self.buffers: dict[str, bytearray] = {}
         self.arrived: dict[str, int] = {}
         self.whole: set[str] = set()
         self.camera_at: list[float] = []
+        self.pictured_at: tuple[float, int] | None = None
+        self.complete_at: tuple[float, int] | None = None
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -185,6 +205,8 @@ class ClientSide:
             message = await self.view.next_scene_message(timeout=600)
             if isinstance(message, SceneChunk):
                 self.bytes += len(message.payload)
+                if self.link_mbit:
+                    await asyncio.sleep(len(message.payload) * 8 / (self.link_mbit * 1e6))
                 await self.view.scene_ack(message.chunk)
                 data = self.buffers.setdefault(message.buffer, bytearray(message.total))
                 data[message.offset:message.offset + len(message.payload)] = message.payload
@@ -196,25 +218,50 @@ class ClientSide:
                 self.bytes += len(str(message.records)) + 200
                 self.updates.append(message)
                 self.camera_at.append(time.monotonic())
+                if message.full:
+                    self.records.clear()
+                for record_id in message.removed:
+                    self.records.pop(record_id, None)
+                self.records.update((r["id"], r) for r in message.records)
+            now = (time.monotonic(), self.bytes)
+            if self.pictured_at is None and self.updates and all(
+                    self._has(r) or self._has(r.get("coarse")) for r in self.records.values() if r.get("part", 0) == 0):
+                self.pictured_at = now
+            if self.complete_at is None and self.updates and all(self._has(r) for r in self.records.values()):
+                self.complete_at = now
+
+    def _has(self, record: dict | None) -> bool:
+        names = [record[k] for k in ("positions", "normals", "indices", "colors", "sizes") if record.get(k)] \
+            if record else None
+        return names is not None and set(names) <= self.whole
 
     def complete(self) -> bool:
-        return bool(self.updates) and set(self.updates[0].buffers) <= self.whole
+        return self.complete_at is not None
+
+    def coarse(self) -> bool:
+        """Whether a record names a coarse copy."""
+        return any("coarse" in r for r in self.records.values())
 
     async def close(self) -> None:
         self._reader.cancel()
 
 
-async def client_side(url: str, process: psutil.Process, seconds: float) -> dict[str, float]:
+async def client_side(url: str, process: psutil.Process, seconds: float, copy_s: float = 0.0,
+                      link_mbit: float = 0.0) -> dict[str, float]:
+    """One client-side viewer (on a link of ``link_mbit``, see :class:`ClientSide`); with
+    ``copy_s``, it then waits up to that long for the service's coarse copy of the model (for the
+    viewers after it)."""
     started = time.monotonic()
     async with client.connect(url, auto_ack=False, timeout=300) as view:
         await view.request_rendering(RenderMode.CLIENT)
         decision = await view.next_scene_message(timeout=300)
         assert decision.mode is RenderMode.CLIENT, decision
-        page = ClientSide(view)
+        page = ClientSide(view, link_mbit)
         while not page.complete():
             await asyncio.sleep(0.005)
-        full_s = time.monotonic() - started
-        loaded_bytes = page.bytes
+        assert page.pictured_at is not None and page.complete_at is not None
+        first_s, first_bytes = page.pictured_at[0] - started, page.pictured_at[1]
+        full_s, loaded_bytes = page.complete_at[0] - started, page.complete_at[1]
         await quiet(process)
         cpu = cpu_seconds(process)
         await page_orbit(view, seconds, page.updates)
@@ -223,8 +270,12 @@ async def client_side(url: str, process: psutil.Process, seconds: float) -> dict
         cpu_service = cpu_seconds(process)
         await orbit(view, seconds)
         cpu_service = (cpu_seconds(process) - cpu_service) / seconds
+        deadline = time.monotonic() + copy_s
+        while not page.coarse() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await page.close()
-        return {"full_s": full_s, "bytes": loaded_bytes, "cpu": cpu, "cpu_service": cpu_service}
+        return {"first_s": first_s, "first_bytes": first_bytes, "full_s": full_s, "bytes": loaded_bytes, "cpu": cpu,
+                "cpu_service": cpu_service}
 
 
 async def round_trips(url: str, viewers: int, moves: int = 100) -> tuple[float, float]:
@@ -257,8 +308,9 @@ async def round_trips(url: str, viewers: int, moves: int = 100) -> tuple[float, 
         return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
-def start_service(kind: str, count: int) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen([sys.executable, "-c", SERVICE, kind, str(count)], stdout=subprocess.PIPE, text=True)
+def start_service(kind: str, count: int, copies: str = "coarse") -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen([sys.executable, "-c", SERVICE, kind, str(count), copies], stdout=subprocess.PIPE,
+                               text=True)
     assert process.stdout is not None
     line = process.stdout.readline()
     if not line.startswith("PORT"):
@@ -272,39 +324,50 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(MODELS), help="models to measure: " + ", ".join(MODELS))
     parser.add_argument("--orbit-seconds", type=float, default=10.0)
     parser.add_argument("--many", type=int, default=0, help="client-side viewers for the round-trip test (20k)")
+    parser.add_argument("--no-server-side", action="store_true", help="measure client-side rendering only")
+    parser.add_argument("--link-mbit", type=float, default=0.0,
+                        help="client-side pages read the scene as through a link of this many Mbit/s (0: loopback)")
     args = parser.parse_args()
     print(f"{'model':>10} | {'mode':<16} | {'first picture':>16} | {'full detail':>16} | {'CPU/viewer (orbit)':>18}")
     for name in args.sizes.split(","):
         kind, count = MODELS[name]
         # Each mode on a service of its own: what one leaves running (a level-of-detail copy being
         # made, a render) must not count against the other.
-        service, port = start_service(kind, count)
-        try:
-            process = psutil.Process(service.pid)
-            url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
-            ssr = asyncio.run(server_side(url, process, args.orbit_seconds))
-            print(f"{name:>10} | {'server-side':<16} | {ssr['first_s']:6.2f} s {ssr['first_bytes'] / 1024:6.0f} KiB |"
-                  f" {ssr['full_s']:6.2f} s {ssr['still_bytes'] / 1024:6.0f} KiB | {ssr['cpu'] * 100:16.1f} %", flush=True)
-        finally:
-            service.kill()
-            service.wait()
-        service, port = start_service(kind, count)
-        try:
-            process = psutil.Process(service.pid)
-            url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
-            for label, area in (("client-side 1st", "Bench"), ("client-side 2nd", "Bench")):
-                csr = asyncio.run(client_side(url.replace("/Bench", f"/{area}"), process, args.orbit_seconds))
-                print(f"{name:>10} | {label:<16} | {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB |"
-                      f" {csr['full_s']:6.2f} s {csr['bytes'] / 1048576:6.1f} MiB | {csr['cpu'] * 100:16.1f} %", flush=True)
-                print(f"{'':>10} | {'  (the service navigating, as before)':<54} | {csr['cpu_service'] * 100:16.1f} %",
+        if not args.no_server_side:
+            service, port = start_service(kind, count)
+            try:
+                process = psutil.Process(service.pid)
+                url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
+                ssr = asyncio.run(server_side(url, process, args.orbit_seconds))
+                print(f"{name:>10} | {'server-side':<16} | {ssr['first_s']:6.2f} s {ssr['first_bytes'] / 1024:6.0f} KiB"
+                      f" | {ssr['full_s']:6.2f} s {ssr['still_bytes'] / 1024:6.0f} KiB | {ssr['cpu'] * 100:16.1f} %",
                       flush=True)
-            if args.many and name == "20k":
-                p50, p95 = asyncio.run(round_trips(url, args.many))
-                print(f"{args.many} client-side viewers, one dragging: camera round trip p50 {p50:.1f} ms, "
-                      f"p95 {p95:.1f} ms", flush=True)
-        finally:
-            service.kill()
-            service.wait()
+            finally:
+                service.kill()
+                service.wait()
+        for copies in ("whole", "coarse"):
+            service, port = start_service(kind, count, copies)
+            try:
+                process = psutil.Process(service.pid)
+                url = f"ws://127.0.0.1:{port}/Bench?width={WIDTH}&height={HEIGHT}"
+                # The first viewer of a big mesh waits for its coarse copy, for the second to get it.
+                big = kind == "mesh" and count > COARSE_MIN_TRIANGLES and copies == "coarse"
+                for label, copy_s in (("1st", 300.0 if big else 0.0), ("2nd", 0.0)):
+                    csr = asyncio.run(client_side(url, process, args.orbit_seconds, copy_s, args.link_mbit))
+                    if copies == "whole":  # the page drew only once everything had arrived
+                        csr["first_s"], csr["first_bytes"] = csr["full_s"], csr["bytes"]
+                    print(f"{name:>10} | {f'CSR {copies} {label}':<16} | {csr['first_s']:6.2f} s"
+                          f" {csr['first_bytes'] / 1048576:6.1f} MiB | {csr['full_s']:6.2f} s"
+                          f" {csr['bytes'] / 1048576:6.1f} MiB | {csr['cpu'] * 100:16.1f} %", flush=True)
+                    print(f"{'':>10} | {'  (the service navigating, as before)':<54} | "
+                          f"{csr['cpu_service'] * 100:16.1f} %", flush=True)
+                if args.many and name == "20k" and copies == "coarse":
+                    p50, p95 = asyncio.run(round_trips(url, args.many))
+                    print(f"{args.many} client-side viewers, one dragging: camera round trip p50 {p50:.1f} ms, "
+                          f"p95 {p95:.1f} ms", flush=True)
+            finally:
+                service.kill()
+                service.wait()
 
 
 if __name__ == "__main__":

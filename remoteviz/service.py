@@ -254,6 +254,7 @@ class Service:
         if self._http is not None:
             self._http.close()
         self._frames.close()
+        self._scenes.close()
         # Encodes that finished meanwhile: let them close the encoders they were holding open.
         for handler, args in list(self._inbox):
             if handler == self._frames.encoded:

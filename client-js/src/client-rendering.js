@@ -59,6 +59,7 @@ export class ClientRendering {
     this._renderer = null;
     this._drawQueued = false;
     this._held = []; // frames not shown while the page draws: [frame, done]
+    this._refining = false; // whether the first scene's full detail is yet to be drawn
     this._connection = 0; // bumped per connection: a renderer loaded for an old one is dropped
     this._asking = false; // a `render` request is unanswered: the service may stop the stream meanwhile
     this._navigation = "service"; // where the service says navigation runs now
@@ -164,7 +165,8 @@ export class ClientRendering {
           break;
         }
         this.store.chunk(message);
-        if (this.drawnBy === DrawnBy.LOADING) this._hooks.notify(["sceneProgress", this.store.progress()]);
+        // Heard until the first scene is drawn in full detail, drawn client-side meanwhile or not.
+        if (this._refining) this._hooks.notify(["sceneProgress", this.store.progress()]);
         break;
       default:
         break;
@@ -211,6 +213,7 @@ export class ClientRendering {
     if (this.store) return;
     const connection = this._connection;
     this.drawnBy = DrawnBy.LOADING;
+    this._refining = true;
     this.store = new SceneStore({
       inflate: this._hooks.inflate,
       ack: (chunk) => this._hooks.send(sceneAckMessage(chunk)),
@@ -294,9 +297,11 @@ export class ClientRendering {
 
   _draw() {
     if (!this._renderer || !this.store) return;
-    // The page keeps showing frames until the whole first scene is here, so the picture never
-    // shows half a model, then swaps to its own.
-    if (this.drawnBy === DrawnBy.LOADING && !this.store.complete) return;
+    // The page keeps showing frames until it can picture the whole scene (every shape at least as
+    // its coarse copy or first sample), so the view never loses part of the model it showed; then
+    // it draws its own, and refines it as full detail arrives. (Complete and yet not pictured: a
+    // buffer failed to inflate; it draws what it has, as the service stops its frames.)
+    if (this.drawnBy === DrawnBy.LOADING && !this.store.pictured && !this.store.complete) return;
     try {
       this._renderer.draw(this.store, this._camera ?? this.store.camera);
     } catch (error) {
@@ -307,7 +312,12 @@ export class ClientRendering {
     if (this.drawnBy === DrawnBy.LOADING) {
       this.drawnBy = DrawnBy.CLIENT;
       this._hooks.show(DrawnBy.CLIENT);
-      this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason: "the scene has arrived" }]);
+      const reason = this.store.complete ? "the scene has arrived" : "a picture of the whole scene has arrived; full detail follows";
+      this._hooks.notify(["renderMode", { mode: DrawnBy.CLIENT, reason }]);
+    }
+    if (this._refining && this.store.complete) {
+      this._refining = false;
+      this._hooks.notify(["sceneProgress", { ...this.store.progress(), complete: true }]);
     }
   }
 }

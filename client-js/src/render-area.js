@@ -318,7 +318,9 @@ export class RemoteVizRenderArea {
 
   /**
    * Asks for another way of drawing the view (see the `render` option); service listeners hear
-   * `["renderMode", {mode, reason}]` as it changes ("loading", then "client"; or "server").
+   * `["renderMode", {mode, reason}]` as it changes ("loading", then "client"; or "server"), and
+   * `["sceneProgress", {received, total}]` per scene chunk until the full detail is drawn
+   * (`complete: true`).
    * @param {"server"|"client"|"auto"} mode
    */
   setRenderMode(mode) {

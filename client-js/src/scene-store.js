@@ -9,12 +9,21 @@
 const BUFFER_KEYS = ["positions", "normals", "indices", "colors", "sizes"];
 
 /**
- * The buffer names a record uses.
+ * The buffer names a record draws with (its full detail; the coarse copy's are `bufferNames(record.coarse)`).
  * @param {object} record
  * @returns {string[]}
  */
 export function bufferNames(record) {
   return BUFFER_KEYS.map((key) => record[key]).filter(Boolean);
+}
+
+/**
+ * Every buffer name a record holds on to: its full detail's and its coarse copy's.
+ * @param {object} record
+ * @returns {string[]}
+ */
+function heldNames(record) {
+  return record.coarse ? [...bufferNames(record), ...bufferNames(record.coarse)] : bufferNames(record);
 }
 
 /**
@@ -70,7 +79,7 @@ export class SceneStore {
     if ("background" in message) this.background = message.background;
     this.updates += 1;
     // The service forgets the buffers no record names any more, and so does the page.
-    const referenced = new Set([...this.records.values()].flatMap(bufferNames));
+    const referenced = new Set([...this.records.values()].flatMap(heldNames));
     for (const name of [...this.buffers.keys()]) if (!referenced.has(name)) this.buffers.delete(name);
     for (const name of [...this._expected.keys()]) {
       if (!referenced.has(name)) {
@@ -119,6 +128,38 @@ export class SceneStore {
    */
   ready(record) {
     return bufferNames(record).every((name) => this.buffers.has(name));
+  }
+
+  /**
+   * What to draw of a record now: the record itself once its full detail is here, else its coarse
+   * copy (the record with the copy's geometry fields) once that is here, else null.
+   * @param {object} record
+   * @returns {object|null}
+   */
+  drawable(record) {
+    if (this.ready(record)) return record;
+    if (!record.coarse || !bufferNames(record.coarse).every((name) => this.buffers.has(name))) return null;
+    const { coarse, ...rest } = record;
+    return { ...rest, ...coarse };
+  }
+
+  /** @returns {object[]} what to draw of every record that can be drawn now (see `drawable`) */
+  drawn() {
+    return [...this.records.values()].map((record) => this.drawable(record)).filter(Boolean);
+  }
+
+  /**
+   * Whether the page holds a picture of the whole scene: an update, and every record drawable,
+   * be it as its coarse copy, except the later parts of a big point set (each part is a fair
+   * sample of the whole, so its first part pictures it).
+   * @returns {boolean}
+   */
+  get pictured() {
+    if (this.updates === 0) return false;
+    for (const record of this.records.values()) {
+      if ((record.part ?? 0) === 0 && !this.drawable(record)) return false;
+    }
+    return true;
   }
 
   /** @returns {boolean} whether the scene has arrived whole (an update, and every buffer it names) */

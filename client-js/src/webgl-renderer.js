@@ -226,7 +226,7 @@ export class WebGLRenderer {
   }
 
   /**
-   * Draws the store's records that have all their buffers, at the canvas's size.
+   * Draws the store's records that can be drawn (in full detail, or as their coarse copy), at the canvas's size.
    * @param {import("./scene-store.js").SceneStore} store
    * @param {object} [camera] the camera to draw with: the page's, as its navigation moves it
    * @returns {number} records drawn
@@ -251,7 +251,7 @@ export class WebGLRenderer {
       gl.clearColor(0, 0, 0, 1);
       gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     }
-    const records = [...store.records.values()].filter((record) => store.ready(record));
+    const records = store.drawn();
     if (!camera || !records.length) return 0;
     const view = viewMatrix(camera);
     const [near, far] = clippingRange(camera, view, records.map((record) => record.box));

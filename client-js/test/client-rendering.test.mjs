@@ -125,8 +125,9 @@ test("the page asks the service once accepted, and keeps showing frames until th
   assert.equal(h.switcher.drawnBy, DrawnBy.CLIENT);
   assert.deepEqual(h.shown, [DrawnBy.CLIENT]);
   const progress = h.events.filter(([name]) => name === "sceneProgress");
-  assert.equal(progress.length, 1, "loading reports its progress chunk by chunk");
+  assert.equal(progress.length, 2, "loading reports its progress chunk by chunk, then that the scene is drawn whole");
   assert.equal(progress[0][1].received, progress[0][1].total);
+  assert.equal(progress[1][1].complete, true);
   assert.deepEqual(h.drawn.at(-1), 1);
   assert.deepEqual(h.sent.at(-1), { type: "scene_ack", chunk: 1 });
   // Drawn client-side: frames are held back, unacknowledged, so the service stops rendering.

@@ -32,11 +32,11 @@ most of the frame takes 12 ms with 2,500 triangles, 17.5 ms with 50,000, 26 ms w
 _log = logging.getLogger(__name__)
 
 
-def wants_lod(geometry: Geometry) -> bool:
-    """True when ``geometry`` is big enough for a decimated copy and its triangles share
-    vertices (a soup of separate triangles, as per-face colours make, cannot be collapsed)."""
+def wants_lod(geometry: Geometry, minimum: int = LOD_MIN_TRIANGLES) -> bool:
+    """True when ``geometry`` has more than ``minimum`` triangles and they share vertices (a soup
+    of separate triangles, as per-face colours make, cannot be collapsed)."""
     triangles = len(geometry.indices)
-    return triangles > LOD_MIN_TRIANGLES and len(geometry.positions) < 3 * triangles
+    return triangles > minimum and len(geometry.positions) < 3 * triangles
 
 
 def _mean_by(mapping: npt.NDArray[np.int64], values: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:

@@ -3,7 +3,9 @@
 The scene is flattened as the renderer sees it (:func:`~remoteviz.rendering.actions.gather`): one
 record per drawn shape instance, with its world matrix, material, lights and clip planes in force,
 and the names of its geometry buffers (:mod:`remoteviz.scene_sync.buffers`). A shape's buffers are
-encoded once per version of the shape, however many instances and viewers it has. What the page
+encoded once per version of the shape, however many instances and viewers it has. A big mesh's
+record also names the buffers of its coarse copy (``coarse``, :mod:`remoteviz.scene_sync.coarse`)
+once that is made, and a big point set goes as several records, its ``parts``. What the page
 cannot draw (volumes, slices, text labels, textures) is listed in ``unsupported``: such a scene
 stays server-side.
 """
@@ -22,6 +24,7 @@ import numpy as np
 
 from remoteviz.scene_sync import buffers
 from remoteviz.scene_sync.buffers import Buffer
+from remoteviz.scene_sync.coarse import CoarseCopies, coarse_copy, wants_coarse
 
 log = logging.getLogger("remoteviz.service")
 
@@ -30,6 +33,12 @@ Parts = list[tuple[dict[str, Any], list[Buffer]]]
 
 Encoded = tuple[Parts, Any]
 """A shape's parts and the bounding box (in its own coordinates) of the geometry they encode."""
+
+Part = tuple[dict[str, Any], list[Buffer]]
+"""One part's record fields and buffers."""
+
+COARSE_FIELDS = ("positions", "quantization", "normals", "indices", "index_type", "count", "vertices", "colors")
+"""The fields of a mesh record that its ``coarse`` copy has its own of."""
 
 POINTS_PER_PART = 1 << 18
 """Point sets bigger than this go as several records of this many points, shuffled once: each part
@@ -85,15 +94,29 @@ class SceneEncoder:
     With ``background`` (an executor), shapes are encoded there and ``encoded()`` is called from
     its thread as each one is done: a snapshot meanwhile leaves a new shape out (``pending``), and
     keeps a changed one's previous encoding. Without, they are encoded in the call.
+
+    With ``coarse``, a big mesh also gets a coarse copy (:mod:`remoteviz.scene_sync.coarse`),
+    once per version: with ``background`` in a worker process (``encoded()`` is called when it is
+    done; records name it from then on, the full detail never waits for it), else in the call.
     """
 
     def __init__(self, background: concurrent.futures.Executor | None = None,
-                 encoded: Callable[[], None] | None = None) -> None:
+                 encoded: Callable[[], None] | None = None, coarse: bool = False) -> None:
         self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, Encoded | None]] = weakref.WeakKeyDictionary()
         self._pending: weakref.WeakKeyDictionary[Shape, tuple[int, concurrent.futures.Future[Encoded | None]]] = \
             weakref.WeakKeyDictionary()
+        self._coarse: weakref.WeakKeyDictionary[
+            Shape, tuple[int, Part | None | concurrent.futures.Future[Part | None]]] = weakref.WeakKeyDictionary()
         self._background = background
         self._encoded = encoded
+        self._copies = CoarseCopies() if coarse and background is not None else None
+        self._coarse_wanted = coarse
+
+    def close(self) -> None:
+        """Stop making coarse copies (a copy being made is abandoned); later ones start afresh."""
+        if self._copies is not None:
+            self._copies.close()
+            self._copies = CoarseCopies()
 
     def snapshot(self, frame: Frame) -> Snapshot:
         """The records of everything ``frame`` draws."""
@@ -121,11 +144,18 @@ class SceneEncoder:
                 "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
             }
             record_id = _instance_id(instance)
+            coarse = self._coarse_of(instance.shape, self._shapes[instance.shape][0])
+            if coarse is not None:
+                for buffer in coarse[1]:
+                    snapshot.buffers[buffer.name] = buffer
+                shared["coarse"] = {key: coarse[0][key] for key in COARSE_FIELDS}
             for number, (geometry, shape_buffers) in enumerate(parts):
                 for buffer in shape_buffers:
                     snapshot.buffers[buffer.name] = buffer
                 part_id = record_id if number == 0 else f"{record_id}.{number}"
-                snapshot.records[part_id] = {"id": part_id, **geometry, **shared}
+                # The parts of a big point set: each a fair sample of the whole, the first enough for a picture.
+                numbering = {"part": number, "parts": len(parts)} if len(parts) > 1 else {}
+                snapshot.records[part_id] = {"id": part_id, **geometry, **shared, **numbering}
         background = frame.background
         snapshot.extra = {
             "camera": camera_fields(frame.camera, frame.camera_model),
@@ -148,16 +178,47 @@ class SceneEncoder:
         if cached is not None and cached[0] == version:
             return cached[1]
         if self._background is None:
-            self._shapes[shape] = (version, _encode_geometry(shape, shape.geometry))
+            geometry = shape.geometry
+            self._shapes[shape] = (version, _encode_geometry(shape, geometry))
+            if self._coarse_wanted and _wants_coarse(shape, geometry):
+                self._coarse[shape] = (version, _encode_part(shape, coarse_copy(geometry)))
             return self._shapes[shape][1]
         if pending is None or pending[0] != version:
             # The geometry is taken here, on the caller's thread: the scene may change meanwhile.
-            future = self._background.submit(_encode_geometry, shape, shape.geometry)
-            if self._encoded is not None:
-                encoded = self._encoded
-                future.add_done_callback(lambda _: encoded())
+            geometry = shape.geometry
+            future = self._background.submit(_encode_geometry, shape, geometry)
+            self._when_done(future)
             self._pending[shape] = (version, future)
+            if self._copies is not None and _wants_coarse(shape, geometry):
+                earlier = self._coarse.get(shape)
+                if earlier is not None and isinstance(earlier[1], concurrent.futures.Future):
+                    earlier[1].cancel()  # not started yet: a mesh changing often queues one copy, not one per change
+                copy = self._copies.submit(geometry, lambda made: _encode_part(shape, made))
+                self._when_done(copy)
+                self._coarse[shape] = (version, copy)
         return cached[1] if cached is not None else _PENDING
+
+    def _when_done(self, future: concurrent.futures.Future[Any]) -> None:
+        if self._encoded is not None:
+            encoded = self._encoded
+            future.add_done_callback(lambda _: encoded())
+
+    def _coarse_of(self, shape: Shape, version: int) -> Part | None:
+        """The coarse copy of ``shape`` at ``version`` (that of the encoding in use), once made."""
+        entry = self._coarse.get(shape)
+        if entry is None or entry[0] != version:
+            return None
+        made = entry[1]
+        if isinstance(made, concurrent.futures.Future):
+            if not made.done():
+                return None
+            try:
+                made = made.result()
+            except Exception as error:  # the full detail is sent all the same
+                log.warning("a coarse copy of %r for client-side rendering failed: %s", shape, error)
+                made = None
+            self._coarse[shape] = (version, made)
+        return made
 
 
 _PENDING = object()
@@ -189,7 +250,14 @@ def _encode_parts(shape: Shape, geometry: Any) -> Parts | None:
     return None if whole is None else [whole]
 
 
-def _encode_part(shape: Shape, geometry: Any) -> tuple[dict[str, Any], list[Buffer]] | None:
+def _wants_coarse(shape: Shape, geometry: Any) -> bool:
+    from remoteviz.rendering.shapes import Geometry
+
+    return (type(geometry) is Geometry and wants_coarse(geometry)
+            and (getattr(shape, "texture", None) is None or geometry.texcoords is None))
+
+
+def _encode_part(shape: Shape, geometry: Any) -> Part | None:
     from remoteviz.rendering.lines import LineGeometry
     from remoteviz.rendering.points import PointGeometry
     from remoteviz.rendering.shapes import Geometry

@@ -74,8 +74,10 @@ class SceneStream:
         self._reorder = False  # the page moved the camera while buffers wait: they follow it
         self._extra: dict[str, Any] | None = None  # what the last update said besides records and camera
         self._seq = 0
-        self._current: tuple[Buffer, int] | None = None  # the buffer being sent, and where it is
-        self._queue: list[Buffer] = []  # the buffers still to send, the first to go first
+        self._queue: list[Buffer] = []  # the buffers still to send (or to finish), the first to go first
+        # How far the buffers begun are sent: a re-sort (a coarse copy, the camera) may put another
+        # first, and a buffer goes on where it was (a chunk says where its piece goes).
+        self._sent: dict[str, int] = {}
         self._in_flight: set[int] = set()
         self._next_chunk = 1
 
@@ -93,8 +95,9 @@ class SceneStream:
         extra = {key: value for key, value in snapshot.extra.items() if key != "camera"}
         if not (full or changed or removed or moved or extra != self._extra):
             return
-        referenced = {name for record in snapshot.records.values() for name in _buffer_names(record)}
-        needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(referenced - self._held)}
+        referenced = {name for record in snapshot.records.values()
+                      for name in (*_buffer_names(record), *_coarse_names(record))}
+        needed = {name: len(snapshot.buffers[name].deflated) for name in sorted(self._wanted(snapshot) - self._held)}
         self._seq += 1
         # The camera goes only when it moved: a page navigating itself takes every camera it is sent.
         self._send(self.connection, SceneUpdate(self._seq, full, changed, removed, needed,
@@ -106,26 +109,42 @@ class SceneStream:
         self._camera = camera
         # The page keeps only the buffers its records name; so does this record of it.
         self._held &= referenced
-        if self._current is not None and self._current[0].name not in referenced:
-            self._current = None
+        self._sent = {name: offset for name, offset in self._sent.items() if name in referenced}
         self._queue = [b for b in self._queue if b.name in referenced] + [snapshot.buffers[n] for n in needed]
         self._held.update(needed)
         if self._queue and (moved or needed):
             self._order(snapshot)
         self._pump()
 
+    def _wanted(self, snapshot: Snapshot) -> set[str]:
+        """The buffers the page should hold: every record's, and a big mesh's coarse copy while its
+        full detail has yet to go (a copy made after the full detail went, as the first page of a
+        model that is still being decimated sees, is not sent)."""
+        queued = {b.name for b in self._queue}
+        wanted: set[str] = set()
+        for record in snapshot.records.values():
+            full = _buffer_names(record)
+            wanted.update(full)
+            if any(name not in self._held or name in queued for name in full):
+                wanted.update(_coarse_names(record))
+        return wanted
+
     def _order(self, snapshot: Snapshot) -> None:
-        """What the camera sees goes first, biggest on screen first; what is outside the view last.
-        Redone as the camera moves."""
+        """First what makes a picture of the whole scene: each big mesh's coarse copy, the first
+        part of each big point set, every other record whole; then the rest (full detail, the
+        other parts). Within each, what the camera sees first, biggest on screen first, what is
+        outside the view last, a record's buffers together. Redone as the camera moves."""
         aspect = self.connection.render_area.width / max(1, self.connection.render_area.height)
         by_record = priorities(snapshot, aspect)
-        rank: dict[str, float] = {}
-        for record_id, record in snapshot.records.items():
-            for name in _buffer_names(record):
-                rank[name] = max(rank.get(name, -2e9), by_record[record_id])
-        # Within a record, what lets it be drawn soonest first: positions, then indices, the rest.
-        kind = {"pos16": 0, "idx16": 1, "idx32": 1}
-        self._queue.sort(key=lambda b: (-rank.get(b.name, -2e9), kind.get(b.kind, 2)))
+        ranked = sorted(snapshot.records.items(), key=lambda item: (-by_record[item[0]], item[1].get("part", 0), item[0]))
+        place: dict[str, tuple[int, int]] = {}
+        for position, (_, record) in enumerate(ranked):
+            full = _buffer_names(record)
+            first = _coarse_names(record) or (full if record.get("part", 0) == 0 else [])
+            for tier, names in ((0, first), (1, full)):
+                for name in names:
+                    place[name] = min(place.get(name, (2, 0)), (tier, position))
+        self._queue.sort(key=lambda b: place.get(b.name, (2, 0)))
 
     def takes_camera(self, seq: int | None) -> bool:
         """Whether a camera the page moved after update ``seq`` (None: unknown) is still news: not
@@ -148,14 +167,18 @@ class SceneStream:
     @property
     def loading(self) -> bool:
         """Whether buffers are still on their way."""
-        return bool(self._queue or self._current or self._in_flight)
+        return bool(self._queue or self._in_flight)
 
     def _pump(self) -> None:
-        while (self._current or self._queue) and len(self._in_flight) < CHUNK_WINDOW:
-            buffer, offset = self._current or (self._queue.pop(0), 0)
+        while self._queue and len(self._in_flight) < CHUNK_WINDOW:
+            buffer = self._queue[0]
+            offset = self._sent.pop(buffer.name, 0)
             payload = memoryview(buffer.deflated)[offset:offset + MAX_SCENE_CHUNK]
             end = offset + len(payload)
-            self._current = (buffer, end) if end < len(buffer.deflated) else None
+            if end < len(buffer.deflated):
+                self._sent[buffer.name] = end
+            else:
+                self._queue.pop(0)
             chunk = self._next_chunk
             self._next_chunk = chunk + 1 if chunk < 2**32 - 1 else 1
             self._in_flight.add(chunk)
@@ -167,7 +190,14 @@ class SceneStream:
 
 
 def _buffer_names(record: dict[str, Any]) -> list[str]:
+    """The buffers of a record's full detail."""
     return [record[key] for key in ("positions", "normals", "indices", "colors", "sizes") if record.get(key)]
+
+
+def _coarse_names(record: dict[str, Any]) -> list[str]:
+    """The buffers of a record's coarse copy (none for most)."""
+    coarse = record.get("coarse")
+    return _buffer_names(coarse) if coarse else []
 
 
 def _same_camera(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -226,7 +256,11 @@ class SceneStreams:
         # or in an area made anew for each viewer, is encoded once per version.
         self._encoder = SceneEncoder(
             concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="remoteviz-scene-encoder"),
-            lambda: post(self._encoded))
+            lambda: post(self._encoded), coarse=True)
+
+    def close(self) -> None:
+        """The service closes: stop making coarse copies."""
+        self._encoder.close()
 
     def stream(self, connection: Connection) -> SceneStream | None:
         """The page's stream while it draws client-side, else None."""

@@ -13,6 +13,8 @@ from remoteviz.scene_sync import SceneEncoder, decide
 from remoteviz.scene_sync import buffers as scene_buffers
 from remoteviz.scene_sync.decision import MAX_LOAD_SECONDS
 
+from ..meshes import torus
+
 
 def test_quantized_positions_decode_within_half_a_step_of_their_box() -> None:
     points = np.random.default_rng(0).uniform(-1000, 5000, size=(10_000, 3)).astype(np.float32)
@@ -143,3 +145,128 @@ def test_what_the_camera_sees_is_sent_first_biggest_first_and_what_is_behind_it_
                 order.append(name_of[chunk.buffer])
             stream.ack(chunk.chunk)
     assert order == ["near", "far", "behind"]
+
+
+class Page:
+    """A client-side page's stream, and what it was sent."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        from remoteviz.scene_sync import SceneStream
+
+        self.sent: list = []
+        self.stream = SceneStream(SimpleNamespace(render_area=SimpleNamespace(width=64, height=64)),
+                                  lambda connection, message: self.sent.append(message))
+
+
+def streamed(snapshot, page: Page | None = None) -> tuple[list, list]:
+    """The updates and chunks a page is sent for ``snapshot``, acknowledging every chunk."""
+    from remoteviz.protocol import SceneChunk
+
+    page = page or Page()
+    sent, stream = page.sent, page.stream
+    sent.clear()
+    stream.update(snapshot)
+    chunks: list = []
+    while stream.loading:
+        new = [m for m in sent if isinstance(m, SceneChunk) and m not in chunks]
+        chunks.extend(new)
+        for chunk in new:
+            stream.ack(chunk.chunk)
+    chunks.extend(m for m in sent if isinstance(m, SceneChunk) and m not in chunks)
+    return [m for m in sent if not isinstance(m, SceneChunk)], chunks
+
+
+def test_every_big_mesh_goes_as_its_coarse_copy_first_then_full_detail(monkeypatch) -> None:
+    from remoteviz.scene_sync import coarse
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)  # small meshes, the rule of big ones
+    examiner = rv.SceneExaminer()
+    for x, (u, v, name) in zip((-3.0, 0.0, 3.0), [(80, 40, "big"), (60, 40, "bigger"), (20, 10, "small")], strict=True):
+        examiner.add_child(rv.Separator([rv.Transform(translation=(x, 0, 0)), torus(u, v, name)]))
+    manager = rv.SceneManager()
+    manager.scene_graph = examiner
+    examiner.view_all(rv.Viewport(64, 64))
+    snapshot = SceneEncoder(coarse=True).snapshot(manager.view_frame(64, 64))
+    records = {r["name"]: r for r in snapshot.records.values()}
+    assert "coarse" not in records["small"], "a mesh under the size has no coarse copy"
+    _, chunks = streamed(snapshot)
+    order = [c.buffer for c in chunks]
+    full_of_big = [n for name in ("big", "bigger") for n in
+                   (records[name]["positions"], records[name]["normals"], records[name]["indices"])]
+    first_full = min(order.index(n) for n in full_of_big)
+    for name in ("big", "bigger"):
+        record, copy = records[name], records[name]["coarse"]
+        assert copy["count"] <= record["count"] // 4 and copy["vertices"] < record["vertices"]
+        copy_names = [copy["positions"], copy["normals"], copy["indices"]]
+        assert max(order.index(n) for n in copy_names) < first_full, f"{name}: coarse copies before any full detail"
+        q = np.frombuffer(zlib.decompress(snapshot.buffers[copy["positions"]].deflated), "<u2").reshape(-1, 3)
+        decoded = np.asarray(copy["quantization"]["offset"]) + q * np.asarray(copy["quantization"]["scale"])
+        # The copy lies on the torus: its points are 0.35 from the ring of radius 1.
+        radial = np.hypot(decoded[:, 0], decoded[:, 2]) - 1.0
+        assert np.abs(np.hypot(radial, decoded[:, 1]) - 0.35).max() < 0.05
+    # The small mesh, whole, is part of the first picture too: before any big mesh's full detail.
+    assert max(order.index(n) for n in (records["small"]["positions"], records["small"]["indices"])) < first_full
+    assert len(order) == len(set(order)) == len(snapshot.buffers), "each buffer once"
+
+
+def test_a_coarse_copy_made_after_its_full_detail_went_is_not_sent(monkeypatch) -> None:
+    from remoteviz.protocol import SceneUpdate
+    from remoteviz.scene_sync import coarse
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([torus(80, 40, "big")])
+    frame = manager.view_frame(64, 64)
+    without, with_copy = SceneEncoder().snapshot(frame), SceneEncoder(coarse=True).snapshot(frame)
+    record = next(iter(with_copy.records.values()))
+    assert "coarse" in record and "coarse" not in next(iter(without.records.values()))
+    page = Page()
+    streamed(without, page)
+    updates, chunks = streamed(with_copy, page)
+    assert isinstance(updates[0], SceneUpdate) and updates[0].records == [record], "the record names its copy"
+    assert updates[0].buffers == {} and chunks == [], "the page already holds the full detail"
+
+
+def test_point_set_parts_go_in_order_each_whole_before_the_next_so_any_prefix_is_a_fair_sample() -> None:
+    from remoteviz.scene_sync.records import POINTS_PER_PART
+
+    count = 3 * POINTS_PER_PART
+    rng = np.random.default_rng(5)
+    points = np.sort(rng.uniform(0, 1, size=(count, 3)).astype(np.float32), axis=0)  # sorted: a prefix of the
+    snapshot = snapshot_of(rv.PointSet(points))                                       # input is not a sample
+    parts = sorted((r for r in snapshot.records.values()), key=lambda r: r["part"])
+    assert [(p["part"], p["parts"]) for p in parts] == [(0, 3), (1, 3), (2, 3)]
+    _, chunks = streamed(snapshot)
+    complete = {c.buffer: i for i, c in enumerate(chunks) if c.offset + len(c.payload) == c.total}
+    whole = [max(complete[p["positions"]], complete[p["sizes"]]) for p in parts]  # (equal sizes share a buffer)
+    started = [min(i for i, c in enumerate(chunks) if c.buffer == p["positions"]) for p in parts]
+    assert whole[0] < started[1] and whole[1] < started[2], "each part whole, in order"
+    # Any prefix of the parts is a fair sample: the first part alone has the whole's spread.
+    q = np.frombuffer(zlib.decompress(snapshot.buffers[parts[0]["positions"]].deflated), "<u2").reshape(-1, 3)
+    first = np.asarray(parts[0]["quantization"]["offset"]) + q * np.asarray(parts[0]["quantization"]["scale"])
+    assert np.allclose(np.percentile(first, [10, 50, 90], axis=0), np.percentile(points, [10, 50, 90], axis=0),
+                       atol=0.01)
+
+
+def test_a_coarse_copy_from_the_worker_process_has_a_quarter_of_the_triangles_and_closing_stops_it() -> None:
+    import concurrent.futures
+
+    from remoteviz.scene_sync.coarse import CoarseCopies
+
+    geometry = torus(80, 40, "ring").geometry
+    copies = CoarseCopies()
+    try:
+        copy = copies.submit(geometry, lambda made: made).result(timeout=120)
+        assert len(copy.indices) <= len(geometry.indices) // 4 and copy.indices.max() < len(copy.positions)
+        radial = np.hypot(copy.positions[:, 0], copy.positions[:, 2]) - 1.0
+        assert np.abs(np.hypot(radial, copy.positions[:, 1]) - 0.35).max() < 0.05, "the copy lies on the torus"
+        assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-3)
+        running = copies.submit(geometry, lambda made: made)
+        waiting = copies.submit(geometry, lambda made: made)
+    finally:
+        copies.close()
+    with pytest.raises((RuntimeError, concurrent.futures.CancelledError)):
+        running.result(timeout=60)  # its process was killed (or it never started)
+    assert waiting.cancelled()
