@@ -80,6 +80,19 @@ def test_what_the_service_owns_never_names_the_service_even_for_types() -> None:
         assert "remoteviz.service" not in imported(name, with_type_checking=True), name
 
 
+def test_nothing_outside_the_testing_package_imports_it() -> None:
+    # The fuzzer and the attackers are test tooling: the service never loads them, not even in a function.
+    from .test_import_graph import imports
+
+    assert {"remoteviz.testing.fuzz", "remoteviz.testing.abuse"} <= set(MODULES)
+    outside = [name for name in MODULES if not name.startswith("remoteviz.testing")]
+    users = sorted(name for name in outside for target in imports(name) if target.startswith("remoteviz.testing"))
+    assert users == [], users
+    # It can fail: a lazy import of the fuzzer in the service is seen.
+    planted = MODULES["remoteviz.service"].read_text() + "\n\ndef _f() -> None:\n    from .testing.fuzz import MESSAGE_TYPES\n"
+    assert "remoteviz.testing.fuzz" in imports("remoteviz.service", planted)
+
+
 # ---- no reaching into another object's private fields
 
 NODE_LINKS = {
