@@ -254,7 +254,6 @@ class Connection:
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
         self.outgoing = Outgoing(self.targets(), time.monotonic(), frame_window)
         """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
-        self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
         self.state = ConnectionState.HANDSHAKE
         """Where it is in its life (the service's; read, do not change)."""
 
