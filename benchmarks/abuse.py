@@ -3,7 +3,7 @@
 Starts a service in a subprocess (so its memory, descriptors and threads are its own) that
 renders numpy frames continuously; a bystander views one render area while an attacker, in turn:
 
-- fuzzes the protocol (``remoteviz.fuzz``, every message type, over as many connections as the
+- fuzzes the protocol (``remoteviz.testing.fuzz``, every message type, over as many connections as the
   service closes),
 - floods one connection with 100,000 mouse moves,
 - churns connections (TCP only, WebSocket without hello, hello then gone, and whole sessions),
@@ -49,7 +49,7 @@ from websockets.exceptions import ConnectionClosed
 
 import remoteviz as rv
 from remoteviz import client, protocol
-from remoteviz.abuse import HELLO, Bystander, churn, download, flood, fuzz
+from remoteviz.testing.abuse import HELLO, Bystander, churn, download, flood, fuzz
 
 SERVICE = textwrap.dedent("""
     import sys, time

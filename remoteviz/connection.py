@@ -252,9 +252,7 @@ class Connection:
         self.container_height = hello.container_height
         self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self.outgoing = Outgoing(self.targets(), time.monotonic(), frame_window)
-        """Its frames on their way: window, newest-frame slot, rate (the service's; read, do not change)."""
-        self.last_encoded_frame: bytes | None = None  # the payload of the last frame sent to it
+        self._outgoing = Outgoing(self.targets(), time.monotonic(), frame_window)
         self.state = ConnectionState.HANDSHAKE
         """Where it is in its life (the service's; read, do not change)."""
 
@@ -267,9 +265,15 @@ class Connection:
         return self.state is ConnectionState.OPEN
 
     @property
+    def outgoing(self) -> Outgoing:
+        """Its frames on their way: window, newest-frame slot, rate (the frame path's bookkeeping,
+        changed through its methods; the connection keeps the same one for life)."""
+        return self._outgoing
+
+    @property
     def pacer(self) -> Pacer:
         """Its window of frames in flight."""
-        return self.outgoing.pacer
+        return self._outgoing.pacer
 
     @property
     def link(self) -> Link:
@@ -287,12 +291,12 @@ class Connection:
     @property
     def interactive_quality(self) -> float:
         """The quality interactive frames are encoded at now (adapted to the link)."""
-        return self.outgoing.rate.quality
+        return self._outgoing.rate.quality
 
     @property
     def interactive_scale(self) -> float:
         """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
-        return self.outgoing.rate.scale
+        return self._outgoing.rate.scale
 
     def send_message(self, message: str | bytes) -> None:
         """Send an application message (text or bytes) to this view's page.

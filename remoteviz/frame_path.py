@@ -340,7 +340,6 @@ class FramePath:
         if frame.stream is not None:
             link.send(protocol.serialize(frame.stream))
         link.send(frame.header.encode(send.frame_id) + frame.payload)
-        connection.last_encoded_frame = frame.payload
         self._monitoring.count("frames_sent")
         self._monitoring.count("frame_bytes_sent", len(frame.payload))
 

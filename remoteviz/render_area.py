@@ -213,8 +213,7 @@ class RenderArea(ConnectionGroup):
         self.keep_alive = False
         """When True, the render area outlives its last connection (set for ``create_render_area``)."""
         self.is_disposed = False
-        self.schedule = AreaSchedule(still_delay)
-        """When it renders next (the service's; read, do not change)."""
+        self._schedule = AreaSchedule(still_delay)
         self._encoders = AreaEncoders(open_encoder)
         self._preview: PreviewWindow | None = None
         self._client_rendering = False
@@ -228,6 +227,12 @@ class RenderArea(ConnectionGroup):
     def creator_address(self) -> str | None:
         """The network address of the client whose connection created it; None when the application did."""
         return self._creator_address
+
+    @property
+    def schedule(self) -> AreaSchedule:
+        """When it renders next (the frame path's bookkeeping, changed through its methods; the area
+        keeps the same one for life)."""
+        return self._schedule
 
     @property
     def encoders(self) -> AreaEncoders:
@@ -371,7 +376,7 @@ class RenderArea(ConnectionGroup):
     @marshalled
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it (safe from any thread)."""
-        if self.schedule.request_redraw():
+        if self._schedule.request_redraw():
             self._owner.wake()
 
     @property
@@ -381,7 +386,7 @@ class RenderArea(ConnectionGroup):
         Frames rendered meanwhile are interactive (interactive encoder, adapted quality); the
         first frame after that is a still one (still encoder, best quality).
         """
-        return self.schedule.is_interacting(time.monotonic())
+        return self._schedule.is_interacting(time.monotonic())
 
     def _repr_mimebundle_(self, include: Any = None,
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:

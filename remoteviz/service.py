@@ -523,9 +523,9 @@ class Service:
 
     def _notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
-        from .notebook import view  # the notebook extra, imported only where it is used
+        from .notebook_view import live_view  # anywidget, of the notebook extra: imported only where it is used
 
-        return view(area, service=self)._repr_mimebundle_(include=include, exclude=exclude)
+        return live_view(area, None, None, self)._repr_mimebundle_(include=include, exclude=exclude)
 
 
 def _log_to_stderr_unless_configured() -> None:

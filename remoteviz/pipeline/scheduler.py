@@ -90,11 +90,6 @@ class AreaSchedule:
         self._held.append(event)
         return True
 
-    @property
-    def held(self) -> int:
-        """Events held until the render in progress ends."""
-        return len(self._held)
-
     def render_ended(self) -> list[Callable[[], None]]:
         """The render is over (drawn, failed or abandoned): the events held meanwhile, in order,
         to be handled now, before the area can render again."""

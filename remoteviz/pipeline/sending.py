@@ -42,11 +42,6 @@ class Outgoing:
         self.last_input_seq = 0  # the browser's number of its last input taken
         self._slot: EncodedFrame | None = None
 
-    @property
-    def waiting(self) -> EncodedFrame | None:
-        """The frame in the slot, waiting for room in the window."""
-        return self._slot
-
     # ---- the encode plan
 
     def join_plan(self, targets: Targets, is_video: bool) -> bool:

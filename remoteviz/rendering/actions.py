@@ -12,7 +12,7 @@ import enum
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -29,9 +29,7 @@ from remoteviz.rendering.nodes import (
 )
 
 if TYPE_CHECKING:
-    from remoteviz.connection import Connection
     from remoteviz.events import InputEvent
-    from remoteviz.render_area import RenderArea
     from remoteviz.rendering.camera import Camera, Viewport
     from remoteviz.rendering.examiner import SceneExaminer
     from remoteviz.rendering.picking import PickedPoint
@@ -253,6 +251,42 @@ def gather(root: Node) -> GatherAction:
     return action
 
 
+class EventArea(Protocol):
+    """The render area an event happened in, as the scene graph sees it: a
+    :class:`remoteviz.RenderArea` (the scene graph names no service type; narrow with ``isinstance``
+    for the rest of it)."""
+
+    @property
+    def id(self) -> str:
+        """The render area's id."""
+
+    @property
+    def width(self) -> int:
+        """Its width in pixels."""
+
+    @property
+    def height(self) -> int:
+        """Its height in pixels."""
+
+    def request_redraw(self) -> None:
+        """Draw a new frame soon."""
+
+    def send_message(self, message: str | bytes) -> None:
+        """Send an application message to every page that shows the area."""
+
+
+class EventView(Protocol):
+    """The browser view an event came from, as the scene graph sees it: a
+    :class:`remoteviz.Connection` (narrow with ``isinstance`` for the rest of it)."""
+
+    @property
+    def id(self) -> str:
+        """The connection's id."""
+
+    def send_message(self, message: str | bytes) -> None:
+        """Send an application message to that view's page."""
+
+
 class HandleEventAction(Action):
     """Carries an input event through the graph until a node handles it.
 
@@ -266,8 +300,8 @@ class HandleEventAction(Action):
         viewport: Viewport,
         pick: Callable[[int, int], PickedPoint | None],
         *,
-        render_area: RenderArea | None = None,
-        connection: Connection | None = None,
+        render_area: EventArea | None = None,
+        connection: EventView | None = None,
     ) -> None:
         super().__init__()
         self.event = event

@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
-
-if TYPE_CHECKING:
-    from remoteviz.rendering.nodes import Node
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 T = TypeVar("T")
 
 Color = tuple[float, float, float]
+
+
+class FieldOwner(Protocol):
+    """What a field tells the node it is declared on (a :class:`~remoteviz.rendering.nodes.Node`)."""
+
+    def touch(self) -> None:
+        """The node changed."""
+
+    def touch_appearance(self) -> None:
+        """The node's look changed, its geometry did not."""
 
 
 class Field(Generic[T]):
@@ -43,15 +50,15 @@ class Field(Generic[T]):
     def __get__(self, node: None, owner: type) -> Field[T]: ...
 
     @overload
-    def __get__(self, node: Node, owner: type) -> T: ...
+    def __get__(self, node: FieldOwner, owner: type) -> T: ...
 
-    def __get__(self, node: Node | None, owner: type) -> T | Field[T]:
+    def __get__(self, node: FieldOwner | None, owner: type) -> T | Field[T]:
         if node is None:
             return self
         value: T = node.__dict__.get(self.name, self._default)
         return value
 
-    def __set__(self, node: Node, value: Any) -> None:
+    def __set__(self, node: FieldOwner, value: Any) -> None:
         node.__dict__[self.name] = self._convert(value)
         if self._appearance:
             node.touch_appearance()

@@ -15,7 +15,16 @@ import numpy as np
 import numpy.typing as npt
 
 from remoteviz.events import InputEvent, TouchEvent
-from remoteviz.rendering.actions import DisplayStyle, Frame, GatherAction, HandleEventAction, LightInstance, gather
+from remoteviz.rendering.actions import (
+    DisplayStyle,
+    EventArea,
+    EventView,
+    Frame,
+    GatherAction,
+    HandleEventAction,
+    LightInstance,
+    gather,
+)
 from remoteviz.rendering.camera import Camera, PerspectiveCamera, Viewport
 from remoteviz.rendering.gl_platform import HEADLESS_PACKAGES, RenderingUnavailableError
 from remoteviz.rendering.math3d import Matrix
@@ -25,8 +34,6 @@ from remoteviz.rendering.shapes import Geometry
 from remoteviz.rendering.touch import GestureEvent, TouchManager
 
 if TYPE_CHECKING:
-    from remoteviz.connection import Connection
-    from remoteviz.render_area import RenderArea
     from remoteviz.rendering.framebuffer import Framebuffer
     from remoteviz.rendering.renderer import Renderer
 
@@ -213,7 +220,7 @@ class SceneManager:
             return framebuffer.read_pixels()
 
     def process_event(self, event: InputEvent, width: int, height: int, *,
-                      render_area: RenderArea | None = None, connection: Connection | None = None) -> bool:
+                      render_area: EventArea | None = None, connection: EventView | None = None) -> bool:
         """Send an input event to the scene: the examiner, touch gestures, event callbacks.
 
         Touch events also feed the touch manager; the gestures it recognizes go to its listeners,
@@ -279,7 +286,7 @@ class SceneManager:
         return framebuffer
 
     def _handle(self, event: InputEvent | GestureEvent, viewport: Viewport,
-                source: tuple[RenderArea | None, Connection | None]) -> bool:
+                source: tuple[EventArea | None, EventView | None]) -> bool:
         if self._scene_graph is None:
             return False
         action = HandleEventAction(

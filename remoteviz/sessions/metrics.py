@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .manager import SessionManager
+from collections.abc import Sized
+from typing import Protocol
 
 SPAWN_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
 """Upper bounds (seconds) of the spawn-time histogram."""
+
+
+class Gauges(Protocol):
+    """What the metrics read of the manager when rendered (the :class:`~.manager.SessionManager`; this
+    module names no manager, which counts through it)."""
+
+    @property
+    def instances(self) -> Sized:
+        """The instances not yet exited."""
+
+    @property
+    def pending(self) -> int:
+        """How many instances are launching."""
+
+    @property
+    def free_ports(self) -> int:
+        """How many ports of the range no instance holds."""
 
 
 class ManagerMetrics:
@@ -50,7 +65,7 @@ class ManagerMetrics:
         """How many instances ended for ``reason``."""
         return self._ended[reason]
 
-    def render(self, manager: SessionManager) -> str:
+    def render(self, manager: Gauges) -> str:
         """The text exposition format (version 0.0.4)."""
         p = "remoteviz_sessions_"
         lines = [f"# HELP {p}spawn_seconds Seconds from a request to its instance being ready",

@@ -15,7 +15,7 @@ import psutil
 
 import remoteviz as rv
 from remoteviz import client
-from remoteviz.abuse import Bystander, churn, download, flood, fuzz
+from remoteviz.testing.abuse import Bystander, churn, download, flood, fuzz
 
 from .harness import FrameSource, async_wait_until, running_service
 

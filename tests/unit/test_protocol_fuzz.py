@@ -1,7 +1,7 @@
 """The parser under a seeded fuzzer: whatever a client sends, a message or a ProtocolError."""
 
 from remoteviz import protocol
-from remoteviz.fuzz import MESSAGE_TYPES, ProtocolFuzzer
+from remoteviz.testing.fuzz import MESSAGE_TYPES, ProtocolFuzzer
 
 MESSAGES = 25_000
 

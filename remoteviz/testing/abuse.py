@@ -18,7 +18,7 @@ from typing import TypeVar
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from . import client
+from .. import client
 from .fuzz import ProtocolFuzzer
 
 T = TypeVar("T")
