@@ -7,15 +7,7 @@ import { CAMERA_INTERVAL_MS, ClientRendering, DrawnBy } from "../src/client-rend
 import { clippingRange, invertAffine, multiply, planeInView, projectionMatrix, viewMatrix } from "../src/view-math.js";
 import { webglCapabilities } from "../src/capabilities.js";
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-/** Waits until `condition()` holds (inflating goes through streams: a few turns of the event loop). */
-async function until(condition, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await tick();
-  }
-}
+import { tick, until } from "./until.mjs";
 const NAME = "00112233445566778899aabbccddeeff";
 
 /** A scene chunk message as the service writes it (remoteviz/protocol.py encode_scene_chunk). */

@@ -8,14 +8,7 @@ import { deflateSync } from "node:zlib";
 import { SceneStore } from "../src/scene-store.js";
 import { ClientRendering, DrawnBy } from "../src/client-rendering.js";
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
-async function until(condition, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await tick();
-  }
-}
+import { tick, until } from "./until.mjs";
 
 /** A buffer name (32 hex digits) and deflated bytes for it. */
 function buffer(tag, length = 12) {

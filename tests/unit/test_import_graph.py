@@ -21,18 +21,8 @@ its edges must stay type-only and still exist (fix one, delete it from the list)
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "remoteviz"
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+from .package_modules import MODULES
 
 Edges = dict[str, dict[str, list[tuple[int, str]]]]
 """importer -> imported -> [(line, how)], ``how`` being "module", "type" or "function"."""
