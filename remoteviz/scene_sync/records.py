@@ -24,7 +24,7 @@ import numpy as np
 
 from remoteviz.scene_sync import buffers
 from remoteviz.scene_sync.buffers import Buffer
-from remoteviz.scene_sync.coarse import CoarseCopies, coarse_copy, wants_coarse
+from remoteviz.scene_sync.coarse import clustered_copy, wants_coarse
 
 log = logging.getLogger("remoteviz.service")
 
@@ -96,8 +96,8 @@ class SceneEncoder:
     keeps a changed one's previous encoding. Without, they are encoded in the call.
 
     With ``coarse``, a big mesh also gets a coarse copy (:mod:`remoteviz.scene_sync.coarse`),
-    once per version: with ``background`` in a worker process (``encoded()`` is called when it is
-    done; records name it from then on, the full detail never waits for it), else in the call.
+    once per version: with ``background`` made there just before its full detail is encoded (so
+    it is ready when the encoding is), else in the call.
     """
 
     def __init__(self, background: concurrent.futures.Executor | None = None,
@@ -109,14 +109,15 @@ class SceneEncoder:
             Shape, tuple[int, Part | None | concurrent.futures.Future[Part | None]]] = weakref.WeakKeyDictionary()
         self._background = background
         self._encoded = encoded
-        self._copies = CoarseCopies() if coarse and background is not None else None
         self._coarse_wanted = coarse
 
     def close(self) -> None:
-        """Stop making coarse copies (a copy being made is abandoned); later ones start afresh."""
-        if self._copies is not None:
-            self._copies.close()
-            self._copies = CoarseCopies()
+        """Drop the encodings and copies not begun yet (the service closes); a later snapshot
+        starts them afresh."""
+        for jobs in (self._pending, self._coarse):
+            for shape, (_, job) in list(jobs.items()):
+                if isinstance(job, concurrent.futures.Future) and job.cancel():
+                    del jobs[shape]
 
     def snapshot(self, frame: Frame) -> Snapshot:
         """The records of everything ``frame`` draws."""
@@ -181,21 +182,23 @@ class SceneEncoder:
             geometry = shape.geometry
             self._shapes[shape] = (version, _encode_geometry(shape, geometry))
             if self._coarse_wanted and _wants_coarse(shape, geometry):
-                self._coarse[shape] = (version, _encode_part(shape, coarse_copy(geometry)))
+                self._coarse[shape] = (version, _encode_part(shape, clustered_copy(geometry)))
             return self._shapes[shape][1]
         if pending is None or pending[0] != version:
             # The geometry is taken here, on the caller's thread: the scene may change meanwhile.
             geometry = shape.geometry
+            if self._coarse_wanted and _wants_coarse(shape, geometry):
+                # The copy first: on a one-thread executor it is ready when the full detail is, so
+                # the model's first page gets a picture of it after its first chunks.
+                earlier = self._coarse.get(shape)
+                if earlier is not None and isinstance(earlier[1], concurrent.futures.Future):
+                    earlier[1].cancel()  # not begun yet: a mesh changing often queues one copy, not one per change
+                copy = self._background.submit(lambda: _encode_part(shape, clustered_copy(geometry)))
+                self._when_done(copy)
+                self._coarse[shape] = (version, copy)
             future = self._background.submit(_encode_geometry, shape, geometry)
             self._when_done(future)
             self._pending[shape] = (version, future)
-            if self._copies is not None and _wants_coarse(shape, geometry):
-                earlier = self._coarse.get(shape)
-                if earlier is not None and isinstance(earlier[1], concurrent.futures.Future):
-                    earlier[1].cancel()  # not started yet: a mesh changing often queues one copy, not one per change
-                copy = self._copies.submit(geometry, lambda made: _encode_part(shape, made))
-                self._when_done(copy)
-                self._coarse[shape] = (version, copy)
         return cached[1] if cached is not None else _PENDING
 
     def _when_done(self, future: concurrent.futures.Future[Any]) -> None:

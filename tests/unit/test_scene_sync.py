@@ -250,23 +250,41 @@ def test_point_set_parts_go_in_order_each_whole_before_the_next_so_any_prefix_is
                        atol=0.01)
 
 
-def test_a_coarse_copy_from_the_worker_process_has_a_quarter_of_the_triangles_and_closing_stops_it() -> None:
-    import concurrent.futures
+def test_a_clustered_copy_has_at_most_its_triangles_lies_on_the_surface_and_has_unit_normals() -> None:
+    import trimesh
 
-    from remoteviz.scene_sync.coarse import CoarseCopies
+    from remoteviz.scene_sync.coarse import cluster, clustered_copy
 
-    geometry = torus(80, 40, "ring").geometry
-    copies = CoarseCopies()
-    try:
-        copy = copies.submit(geometry, lambda made: made).result(timeout=120)
-        assert len(copy.indices) <= len(geometry.indices) // 4 and copy.indices.max() < len(copy.positions)
-        radial = np.hypot(copy.positions[:, 0], copy.positions[:, 2]) - 1.0
-        assert np.abs(np.hypot(radial, copy.positions[:, 1]) - 0.35).max() < 0.05, "the copy lies on the torus"
-        assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-3)
-        running = copies.submit(geometry, lambda made: made)
-        waiting = copies.submit(geometry, lambda made: made)
-    finally:
-        copies.close()
-    with pytest.raises((RuntimeError, concurrent.futures.CancelledError)):
-        running.result(timeout=60)  # its process was killed (or it never started)
-    assert waiting.cancelled()
+    def sphere_outward(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The unit sphere's distance from ``p``, and its outward normal there."""
+        radius = np.linalg.norm(p, axis=1)
+        return np.abs(radius - 1.0), p / radius[:, None]
+
+    def torus_outward(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The torus's (ring 1, tube 0.35) distance from ``p``, and its outward normal there."""
+        ring = np.hypot(p[:, 0], p[:, 2])
+        centre = np.stack([p[:, 0] / ring, np.zeros(len(p)), p[:, 2] / ring], axis=1)
+        away = p - centre
+        tube = np.linalg.norm(away, axis=1)
+        return np.abs(tube - 0.35), away / tube[:, None]
+
+    sphere = trimesh.creation.icosphere(subdivisions=6)  # 81,920 triangles
+    for mesh, surface in ((rv.Mesh(sphere.vertices, sphere.faces), sphere_outward),
+                          (torus(300, 100, "ring"), torus_outward)):
+        geometry = mesh.geometry
+        chord = surface(geometry.positions[geometry.indices].mean(axis=1))[0].max()  # the mesh's own error
+        for triangles in (20_000, 3_000):
+            copy = clustered_copy(geometry, triangles)
+            assert triangles // 3 < len(copy.indices) <= triangles, "at most the target, and not far under it"
+            assert copy.indices.max() < len(copy.positions) == len(np.unique(copy.indices))
+            assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-5)
+            rows = np.sort(copy.indices, axis=1)
+            assert len(np.unique(rows, axis=0)) == len(rows), "no triangle twice"
+            assert (rows[:, 0] != rows[:, 1]).all() and (rows[:, 1] != rows[:, 2]).all(), "no degenerate triangle"
+            # The normals are the surface's, all facing one side of it (the side the mesh's own face).
+            facing = np.einsum("ij,ij->i", copy.normals, surface(copy.positions)[1])
+            assert max((facing > 0.9).mean(), (facing < -0.9).mean()) > 0.95
+        for cell in (0.05, 0.2):
+            distance = surface(cluster(geometry, cell).positions)[0]
+            assert distance.max() <= np.sqrt(3) * cell + chord, "each vertex within a cell's diagonal of the surface"
+            assert distance.max() > chord, "the copy's vertices moved: it is not the mesh itself"
