@@ -227,7 +227,8 @@ class ClientSide:
             if self.pictured_at is None and self.updates and all(
                     self._has(r) or self._has(r.get("coarse")) for r in self.records.values() if r.get("part", 0) == 0):
                 self.pictured_at = now
-            if self.complete_at is None and self.updates and all(self._has(r) for r in self.records.values()):
+            if self.complete_at is None and self.updates and all(
+                    self._has(r) and not r.get("provisional") for r in self.records.values()):
                 self.complete_at = now
 
     def _has(self, record: dict | None) -> bool:

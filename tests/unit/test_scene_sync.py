@@ -211,6 +211,58 @@ def test_every_big_mesh_goes_as_its_coarse_copy_first_then_full_detail(monkeypat
     assert len(order) == len(set(order)) == len(snapshot.buffers), "each buffer once"
 
 
+def test_a_big_mesh_goes_as_its_copy_alone_while_its_full_detail_is_encoded_then_the_rest(monkeypatch) -> None:
+    import concurrent.futures
+    import threading
+
+    from remoteviz.scene_sync import coarse, records
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    encoding = threading.Event()
+    release = threading.Event()
+    encode = records._encode_geometry
+
+    def held(shape, geometry):  # the full detail's encoding waits until the test lets it go
+        encoding.set()
+        assert release.wait(60)
+        return encode(shape, geometry)
+
+    monkeypatch.setattr(records, "_encode_geometry", held)
+    done = threading.Semaphore(0)
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+    encoder = SceneEncoder(executor, done.release, coarse=True)
+    manager = rv.SceneManager()
+    mesh = torus(80, 40, "big")
+    manager.scene_graph = rv.Separator([mesh])
+    frame = manager.view_frame(64, 64)
+    try:
+        assert encoder.snapshot(frame).pending == 1
+        assert encoding.wait(60), "the copy was made first, then the full detail began"
+        early = encoder.snapshot(frame)
+        record = next(iter(early.records.values()))
+        assert early.pending == 0 and early.provisional == 1 and record["provisional"] is True
+        assert "coarse" not in record and record["count"] <= 80 * 40 * 2 * 3 // 4
+        vertices = 80 * 40
+        assert early.raw_bytes == sum(b.size for b in early.buffers.values()) + 9 * vertices + 80 * 40 * 2 * 3 * 2
+        page = Page()
+        updates, chunks = streamed(early, page)
+        assert {c.buffer for c in chunks} == set(early.buffers), "the copy alone"
+        release.set()
+        deadline = 60.0
+        while not encoder.snapshot(frame).records[record["id"]].get("coarse"):
+            assert done.acquire(timeout=deadline), "the full detail was never encoded"
+        later = encoder.snapshot(frame)
+        full = later.records[record["id"]]
+        assert "provisional" not in full and full["coarse"] == {k: record[k] for k in full["coarse"]}
+        assert full["count"] == 80 * 40 * 2 * 3 and later.provisional == 0
+        updates, chunks = streamed(later, page)
+        names = {full[k] for k in ("positions", "normals", "indices")}
+        assert set(updates[0].buffers) == names == {c.buffer for c in chunks}, "the full detail, not the copy again"
+    finally:
+        release.set()
+        executor.shutdown()
+
+
 def test_a_coarse_copy_made_after_its_full_detail_went_is_not_sent(monkeypatch) -> None:
     from remoteviz.protocol import SceneUpdate
     from remoteviz.scene_sync import coarse
