@@ -236,7 +236,8 @@ def test_a_big_mesh_goes_as_its_copy_alone_while_its_full_detail_is_encoded_then
     manager.scene_graph = rv.Separator([mesh])
     frame = manager.view_frame(64, 64)
     try:
-        assert encoder.snapshot(frame).pending == 1
+        first = encoder.snapshot(frame)  # the copy may be made already (it is small), the full detail not
+        assert (first.pending, first.provisional) in ((1, 0), (0, 1))
         assert encoding.wait(60), "the copy was made first, then the full detail began"
         early = encoder.snapshot(frame)
         record = next(iter(early.records.values()))
