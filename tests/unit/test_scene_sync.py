@@ -264,6 +264,41 @@ def test_a_big_mesh_goes_as_its_copy_alone_while_its_full_detail_is_encoded_then
         executor.shutdown()
 
 
+def test_closing_the_encoder_drops_what_has_not_begun_and_a_later_snapshot_starts_it_afresh(monkeypatch) -> None:
+    import concurrent.futures
+    import threading
+
+    from remoteviz.scene_sync import coarse, records
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    calls: list[str] = []
+    encode, copy = records._encode_geometry, records.clustered_copy
+    monkeypatch.setattr(records, "_encode_geometry", lambda *a: calls.append("encode") or encode(*a))
+    monkeypatch.setattr(records, "clustered_copy", lambda *a: calls.append("copy") or copy(*a))
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+    busy = threading.Event()
+    executor.submit(busy.wait, 60)  # the encoder's thread is busy: what is queued waits
+    done = threading.Semaphore(0)
+    encoder = SceneEncoder(executor, done.release, coarse=True)
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([torus(80, 40, "big")])
+    frame = manager.view_frame(64, 64)
+    try:
+        assert encoder.snapshot(frame).pending == 1
+        encoder.close()
+        busy.set()
+        executor.submit(lambda: None).result(timeout=60)  # what was queued before it has run, or never will
+        assert calls == [], "the copy and the encoding queued were dropped"
+        assert encoder.snapshot(frame).pending == 1, "a later snapshot starts them again"
+        while encoder.snapshot(frame).provisional or encoder.snapshot(frame).pending:
+            assert done.acquire(timeout=60), "the encoding started afresh never ended"
+        record = next(iter(encoder.snapshot(frame).records.values()))
+        assert record["count"] == 80 * 40 * 2 * 3 and "coarse" in record and calls == ["copy", "encode"]
+    finally:
+        busy.set()
+        executor.shutdown()
+
+
 def test_a_coarse_copy_made_after_its_full_detail_went_is_not_sent(monkeypatch) -> None:
     from remoteviz.protocol import SceneUpdate
     from remoteviz.scene_sync import coarse
