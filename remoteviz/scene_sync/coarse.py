@@ -31,8 +31,8 @@ them all (128 MiB at most) rather than by sorting the vertices' cells."""
 
 
 def wants_coarse(geometry: Geometry) -> bool:
-    """Whether ``geometry`` is big enough for a coarse copy and can be decimated (its triangles
-    share vertices: a soup of separate triangles, as per-face colours make, cannot)."""
+    """Whether ``geometry`` is big enough for a coarse copy and its triangles share vertices (a
+    soup of separate triangles, as per-face colours make, would merge into scattered shards)."""
     from remoteviz.rendering.level_of_detail import wants_lod
 
     return wants_lod(geometry, COARSE_MIN_TRIANGLES)
