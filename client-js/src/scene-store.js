@@ -162,9 +162,15 @@ export class SceneStore {
     return true;
   }
 
-  /** @returns {boolean} whether the scene has arrived whole (an update, and every buffer it names) */
+  /**
+   * Whether the scene has arrived whole: an update, every buffer it names, and no record still
+   * `provisional` (a big mesh sent as its coarse copy alone while its full detail is encoded).
+   * @returns {boolean}
+   */
   get complete() {
-    return this.updates > 0 && this._expected.size === 0 && this._inflating === 0;
+    if (this.updates === 0 || this._expected.size > 0 || this._inflating > 0) return false;
+    for (const record of this.records.values()) if (record.provisional) return false;
+    return true;
   }
 
   /** @returns {{received: number, total: number}} deflated bytes received, and announced, since the scene began */

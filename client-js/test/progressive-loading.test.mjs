@@ -152,3 +152,27 @@ test("a scene whose buffer fails to inflate is drawn with what arrived once noth
   await until(() => h.switcher.drawnBy === DrawnBy.CLIENT);
   assert.deepEqual(h.drawings.at(-1), [], "nothing drawable, and no frames to come: the page draws what it has");
 });
+
+test("a provisional record (a model's first page: the copy alone while the full detail is encoded) is drawn but not complete", async () => {
+  const h = harness();
+  const { coarse, ...rest } = BIG;
+  const provisional = { ...rest, ...coarse, provisional: true };
+  h.switcher.receive(scene([provisional]));
+  for (const b of Object.values(COARSE)) h.switcher.receive(chunk(b));
+  await until(() => h.switcher.drawnBy === DrawnBy.CLIENT);
+  assert.deepEqual(h.drawings.at(-1), [COARSE.positions.name]);
+  const switched = h.events.find(([name, detail]) => name === "renderMode" && detail.mode === "client");
+  assert.match(switched[1].reason, /full detail follows/);
+  assert.equal(h.switcher.store.complete, false, "every buffer named is here, yet the full detail is to come");
+  await tick();
+  assert.ok(h.events.every(([name, detail]) => name !== "sceneProgress" || !detail.complete));
+  // The full detail encoded: the record with its own buffers, the copy as `coarse` (held: not sent again).
+  const fullSizes = Object.fromEntries(Object.values(FULL).map((b) => [b.name, b.data.length]));
+  h.switcher.receive({ type: "scene", full: false, records: [BIG], removed: [], buffers: fullSizes });
+  await tick();
+  assert.deepEqual(h.drawings.at(-1), [COARSE.positions.name], "still the copy, which the page kept");
+  for (const b of Object.values(FULL)) h.switcher.receive(chunk(b));
+  await until(() => h.switcher.store.complete);
+  await until(() => h.drawings.at(-1)[0] === FULL.positions.name);
+  await until(() => h.events.some(([name, detail]) => name === "sceneProgress" && detail.complete));
+});

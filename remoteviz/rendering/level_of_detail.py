@@ -39,8 +39,9 @@ def wants_lod(geometry: Geometry, minimum: int = LOD_MIN_TRIANGLES) -> bool:
     return triangles > minimum and len(geometry.positions) < 3 * triangles
 
 
-def _mean_by(mapping: npt.NDArray[np.int64], values: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:
-    """Per new vertex, the mean of ``values`` over the original vertices merged into it."""
+def mean_by(mapping: npt.NDArray[np.int64], values: npt.NDArray[np.float32], count: int) -> npt.NDArray[np.float32]:
+    """Per new vertex (``count`` of them), the mean of ``values`` over the original vertices merged
+    into it (``mapping``: each original vertex's new one, -1 for none)."""
     kept = mapping >= 0
     weights = np.bincount(mapping[kept], minlength=count).astype(np.float64)
     columns = [np.bincount(mapping[kept], values[kept, k], minlength=count) for k in range(values.shape[1])]
@@ -62,16 +63,16 @@ def decimate(geometry: Geometry, triangles: int | None = None) -> Geometry:
         geometry.positions, indices.astype(np.int32), target_count=target, return_collapses=True)
     points, faces, mapping = fast_simplification.replay_simplification(geometry.positions, indices, collapses)
     count = len(points)
-    normals = _mean_by(mapping, geometry.normals, count)
+    normals = mean_by(mapping, geometry.normals, count)
     lengths = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals /= np.where(lengths == 0.0, 1.0, lengths)
     return Geometry(
         np.ascontiguousarray(points, np.float32),
         normals,
         np.ascontiguousarray(faces, np.uint32),
-        None if geometry.colors is None else _mean_by(mapping, geometry.colors, count),
-        None if geometry.texcoords is None else _mean_by(mapping, geometry.texcoords, count),
-        None if geometry.scalars is None else _mean_by(mapping, geometry.scalars[:, None], count)[:, 0],
+        None if geometry.colors is None else mean_by(mapping, geometry.colors, count),
+        None if geometry.texcoords is None else mean_by(mapping, geometry.texcoords, count),
+        None if geometry.scalars is None else mean_by(mapping, geometry.scalars[:, None], count)[:, 0],
     )
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from remoteviz.scene_sync import buffers
 from remoteviz.scene_sync.buffers import Buffer
-from remoteviz.scene_sync.coarse import CoarseCopies, coarse_copy, wants_coarse
+from remoteviz.scene_sync.coarse import clustered_copy, wants_coarse
 
 log = logging.getLogger("remoteviz.service")
 
@@ -61,6 +61,11 @@ class Snapshot:
     unsupported: set[str] = field(default_factory=set)
     pending: int = 0
     """Shapes left out because they are still being encoded (in the background)."""
+    provisional: int = 0
+    """Big meshes sent as their coarse copy alone (their record says ``provisional``) because their
+    full detail is still being encoded: a later snapshot has it."""
+    unencoded_bytes: int = 0
+    """What the provisional meshes' full detail will take in the page's memory, inflated."""
 
     @property
     def geometry_bytes(self) -> int:
@@ -69,8 +74,9 @@ class Snapshot:
 
     @property
     def raw_bytes(self) -> int:
-        """What the buffers take in the page's memory, inflated."""
-        return sum(b.size for b in self.buffers.values())
+        """What the buffers take in the page's memory, inflated (with the full detail still being
+        encoded)."""
+        return sum(b.size for b in self.buffers.values()) + self.unencoded_bytes
 
 
 def _column_major(matrix: np.ndarray) -> list[float]:
@@ -96,36 +102,45 @@ class SceneEncoder:
     keeps a changed one's previous encoding. Without, they are encoded in the call.
 
     With ``coarse``, a big mesh also gets a coarse copy (:mod:`remoteviz.scene_sync.coarse`),
-    once per version: with ``background`` in a worker process (``encoded()`` is called when it is
-    done; records name it from then on, the full detail never waits for it), else in the call.
+    once per version: with ``background`` made there just before its full detail is encoded (so
+    it is ready when the encoding is), else in the call.
     """
 
     def __init__(self, background: concurrent.futures.Executor | None = None,
                  encoded: Callable[[], None] | None = None, coarse: bool = False) -> None:
         self._shapes: weakref.WeakKeyDictionary[Shape, tuple[int, Encoded | None]] = weakref.WeakKeyDictionary()
-        self._pending: weakref.WeakKeyDictionary[Shape, tuple[int, concurrent.futures.Future[Encoded | None]]] = \
-            weakref.WeakKeyDictionary()
+        # A shape's encoding being made: its version, the future, and what the result will take inflated.
+        self._pending: weakref.WeakKeyDictionary[
+            Shape, tuple[int, concurrent.futures.Future[Encoded | None], int]] = weakref.WeakKeyDictionary()
         self._coarse: weakref.WeakKeyDictionary[
             Shape, tuple[int, Part | None | concurrent.futures.Future[Part | None]]] = weakref.WeakKeyDictionary()
         self._background = background
         self._encoded = encoded
-        self._copies = CoarseCopies() if coarse and background is not None else None
         self._coarse_wanted = coarse
 
     def close(self) -> None:
-        """Stop making coarse copies (a copy being made is abandoned); later ones start afresh."""
-        if self._copies is not None:
-            self._copies.close()
-            self._copies = CoarseCopies()
+        """Drop the encodings and copies not begun yet (the service closes); a later snapshot
+        starts them afresh."""
+        for jobs in (self._pending, self._coarse):
+            for shape, entry in list(jobs.items()):
+                if isinstance(entry[1], concurrent.futures.Future) and entry[1].cancel():
+                    del jobs[shape]
 
     def snapshot(self, frame: Frame) -> Snapshot:
         """The records of everything ``frame`` draws."""
         snapshot = Snapshot()
         for instance in frame.shapes:
             encoded = self._encode(instance.shape)
-            if encoded is _PENDING:
-                snapshot.pending += 1
-                continue
+            provisional = encoded is _PENDING
+            if provisional:
+                # A big mesh's copy is made before its full detail: until that is done, the copy alone.
+                early = self._early(instance.shape)
+                if early is None:
+                    snapshot.pending += 1
+                    continue
+                encoded, unencoded = early
+                snapshot.provisional += 1
+                snapshot.unencoded_bytes += unencoded
             if encoded is None:
                 snapshot.unsupported.add(type(instance.shape).__name__)
                 continue
@@ -135,7 +150,7 @@ class SceneEncoder:
                 continue
             # The box of the geometry encoded (the previous one while a change is encoded).
             box = local_box.transformed(instance.model)
-            shared = {
+            shared: dict[str, Any] = {
                 "name": instance.shape.name,
                 "model": _column_major(instance.model),
                 "material": _material(instance),
@@ -144,7 +159,9 @@ class SceneEncoder:
                 "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
             }
             record_id = _instance_id(instance)
-            coarse = self._coarse_of(instance.shape, self._shapes[instance.shape][0])
+            if provisional:
+                shared["provisional"] = True
+            coarse = None if provisional else self._coarse_of(instance.shape, self._shapes[instance.shape][0])
             if coarse is not None:
                 for buffer in coarse[1]:
                     snapshot.buffers[buffer.name] = buffer
@@ -181,27 +198,41 @@ class SceneEncoder:
             geometry = shape.geometry
             self._shapes[shape] = (version, _encode_geometry(shape, geometry))
             if self._coarse_wanted and _wants_coarse(shape, geometry):
-                self._coarse[shape] = (version, _encode_part(shape, coarse_copy(geometry)))
+                self._coarse[shape] = (version, _encode_part(shape, clustered_copy(geometry)))
             return self._shapes[shape][1]
         if pending is None or pending[0] != version:
             # The geometry is taken here, on the caller's thread: the scene may change meanwhile.
             geometry = shape.geometry
-            future = self._background.submit(_encode_geometry, shape, geometry)
-            self._when_done(future)
-            self._pending[shape] = (version, future)
-            if self._copies is not None and _wants_coarse(shape, geometry):
+            if self._coarse_wanted and _wants_coarse(shape, geometry):
+                # The copy first: on a one-thread executor it is ready when the full detail is, so
+                # the model's first page gets a picture of it after its first chunks.
                 earlier = self._coarse.get(shape)
                 if earlier is not None and isinstance(earlier[1], concurrent.futures.Future):
-                    earlier[1].cancel()  # not started yet: a mesh changing often queues one copy, not one per change
-                copy = self._copies.submit(geometry, lambda made: _encode_part(shape, made))
+                    earlier[1].cancel()  # not begun yet: a mesh changing often queues one copy, not one per change
+                copy = self._background.submit(lambda: _encode_part(shape, clustered_copy(geometry)))
                 self._when_done(copy)
                 self._coarse[shape] = (version, copy)
+            future = self._background.submit(_encode_geometry, shape, geometry)
+            self._when_done(future)
+            self._pending[shape] = (version, future, _inflated_size(geometry))
         return cached[1] if cached is not None else _PENDING
 
     def _when_done(self, future: concurrent.futures.Future[Any]) -> None:
         if self._encoded is not None:
             encoded = self._encoded
             future.add_done_callback(lambda _: encoded())
+
+    def _early(self, shape: Shape) -> tuple[Encoded, int] | None:
+        """A shape whose first encoding is being made: its coarse copy as its encoding (its box the
+        copy's), and what its full detail will take inflated; None until the copy is made."""
+        from remoteviz.rendering.math3d import BoundingBox
+
+        version, _, unencoded = self._pending[shape]
+        copy = self._coarse_of(shape, version)
+        if copy is None:
+            return None
+        offset, scale = (np.asarray(copy[0]["quantization"][key]) for key in ("offset", "scale"))
+        return ([copy], BoundingBox.of_points([offset, offset + 65535.0 * scale])), unencoded
 
     def _coarse_of(self, shape: Shape, version: int) -> Part | None:
         """The coarse copy of ``shape`` at ``version`` (that of the encoding in use), once made."""
@@ -248,6 +279,18 @@ def _encode_parts(shape: Shape, geometry: Any) -> Parts | None:
         return parts
     whole = _encode_part(shape, geometry)
     return None if whole is None else [whole]
+
+
+def _inflated_size(geometry: Any) -> int:
+    """What a geometry's buffers take inflated (:mod:`remoteviz.scene_sync.buffers`): 16-bit
+    positions, byte normals and colours, 16- or 32-bit indices; 0 for other kinds than meshes."""
+    from remoteviz.rendering.shapes import Geometry
+
+    if type(geometry) is not Geometry:
+        return 0
+    vertices = len(geometry.positions)
+    colors = 0 if geometry.colors is None else 4 * vertices
+    return 6 * vertices + 3 * vertices + geometry.indices.size * (2 if vertices <= 65536 else 4) + colors
 
 
 def _wants_coarse(shape: Shape, geometry: Any) -> bool:

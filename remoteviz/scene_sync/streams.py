@@ -271,8 +271,10 @@ class SceneStreams:
         self._waiting.pop(connection, None)
         allowed = _allowed(area, connection)
         snapshot = self._snapshot(area) if allowed and request.mode is not RenderMode.SERVER else None
-        if snapshot is not None and snapshot.pending:
-            self._waiting[connection] = request  # answered once the scene is encoded
+        # Answered once the scene is encoded, or for ``client`` as soon as each big mesh's coarse
+        # copy is made (the rest follows in a later update); ``auto`` weighs the full detail's bytes.
+        if snapshot is not None and (snapshot.pending or (snapshot.provisional and request.mode is not RenderMode.CLIENT)):
+            self._waiting[connection] = request
             return
         decision = decide(request, allowed, snapshot, connection.client.settings.bandwidth)
         self._send(connection, RenderDecision(decision.mode, decision.reason))

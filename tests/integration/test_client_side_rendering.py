@@ -221,20 +221,24 @@ def test_scene_chunks_wait_for_acks_while_pings_and_app_messages_flow() -> None:
             await view.request_rendering(RenderMode.CLIENT)
             early = await collect(view, lambda ms: sum(isinstance(m, SceneChunk) for m in ms) == CHUNK_WINDOW)
             with pytest.raises(TimeoutError):
-                await view.next_scene_message(timeout=0.5)  # the window is full
+                while True:  # the window is full: no chunk (the big mesh's full detail may follow its copy)
+                    message = await view.next_scene_message(timeout=0.5)
+                    assert isinstance(message, SceneUpdate), message
+                    early.append(message)
             await view.send_message("hello")
             reply = await view.next_message()
             frame = await view.next_frame(timeout=60)
-            await view.scene_ack(early[-1].chunk)
+            last = [m for m in early if isinstance(m, SceneChunk)][-1]
+            await view.scene_ack(last.chunk)
             after = await view.next_scene_message()
-            await view.scene_ack(early[-1].chunk)  # twice: a protocol error
+            await view.scene_ack(last.chunk)  # twice: a protocol error
             await view.wait_closed()
             return early, reply, frame, after, view.close_code
 
     with running_service(Big(True), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
         early, reply, frame, after, code = asyncio.run(scenario(runner))
-    update = early[1]
-    assert isinstance(update, SceneUpdate) and sum(update.buffers.values()) > CHUNK_WINDOW * protocol.MAX_SCENE_CHUNK
+    announced = sum(sum(m.buffers.values()) for m in early if isinstance(m, SceneUpdate))
+    assert announced > CHUNK_WINDOW * protocol.MAX_SCENE_CHUNK
     assert reply == "did hello" and frame.image is not None
     assert isinstance(after, SceneChunk) and after.chunk == CHUNK_WINDOW + 1
     assert code == protocol.CloseCode.PROTOCOL_ERROR
@@ -381,7 +385,7 @@ def test_a_page_that_holds_its_scene_gets_no_frames_until_it_goes_back_to_frames
     assert answer.mode is RenderMode.SERVER and fresh.image.shape == (64, 96, 3)
 
 
-def test_the_first_chunks_of_a_big_mesh_are_its_coarse_copy_and_a_copy_made_meanwhile_jumps_the_queue() -> None:
+def test_the_first_chunks_of_a_big_mesh_are_its_coarse_copy_for_its_first_page_and_every_later_one() -> None:
     from remoteviz.scene_sync.coarse import COARSE_MIN_TRIANGLES
 
     class BigScene(rv.ServiceListener):
@@ -397,67 +401,46 @@ def test_the_first_chunks_of_a_big_mesh_are_its_coarse_copy_and_a_copy_made_mean
             render_area.scene_manager.scene_graph = examiner
             examiner.camera.view_all(render_area.viewport, examiner)
 
-    def arrived(messages: list) -> bool:
-        """Whether every buffer any update announced has arrived."""
-        announced: dict[str, int] = {}
+    def complete(messages: list) -> bool:
+        """Whether the page holds the full detail: every buffer announced, no record provisional."""
+        records: dict[str, dict] = {}
         for update in (m for m in messages if isinstance(m, SceneUpdate)):
-            announced.update(update.buffers)
-        got = {name: sum(len(c.payload) for c in messages if isinstance(c, SceneChunk) and c.buffer == name)
-               for name in announced}
-        return bool(announced) and got == announced
+            records.update((r["id"], r) for r in update.records)
+        return loaded(messages) and not any(r.get("provisional") for r in records.values())
 
-    def big_record(update: SceneUpdate) -> dict | None:
-        return next((r for r in update.records if r["name"] == "big"), None)
+    async def page(runner) -> list:
+        async with client.connect(runner.url("Area", "width=96&height=64")) as view:
+            await view.request_rendering(RenderMode.CLIENT)
+            return await collect(view, complete, timeout=120)
 
     async def scenario(runner):
-        # The first page holds its acks: the full detail waits, and the coarse copy is made meanwhile.
-        async with client.connect(runner.url("Area", "width=96&height=64"), auto_ack=False) as first:
-            await first.request_rendering(RenderMode.CLIENT)
-            before = await collect(first, lambda ms: any(isinstance(m, SceneUpdate) and "coarse" in (big_record(m) or {})
-                                                         for m in ms), timeout=120)
-            after: list = []
-            in_flight = [m.chunk for m in before if isinstance(m, SceneChunk)]
-            while not arrived(before + after):
-                if in_flight:
-                    await first.scene_ack(in_flight.pop(0))
-                message = await first.next_scene_message(timeout=60)
-                after.append(message)
-                if isinstance(message, SceneChunk):
-                    in_flight.append(message.chunk)
-        # A later page: the copy is made, and goes first.
-        async with client.connect(runner.url("Area", "width=96&height=64")) as second:
-            await second.request_rendering(RenderMode.CLIENT)
-            later = await collect(second, loaded)
-        return before, after, later
+        first = await page(runner)  # the model's first page: the service encodes it meanwhile
+        return first, await page(runner)  # a later one: the encoding and the copy are cached
 
     with running_service(BigScene(), run_mode=rv.RunMode.INVENTOR_SERVICE) as runner:
-        before, after, later = asyncio.run(scenario(runner))
+        pages = asyncio.run(scenario(runner))
 
-    update = next(m for m in later if isinstance(m, SceneUpdate))
-    record = big_record(update)
-    assert record is not None and record["count"] // 3 > COARSE_MIN_TRIANGLES
-    copy = record["coarse"]
-    coarse = {copy["positions"], copy["normals"], copy["indices"]}
-    full = {record["positions"], record["normals"], record["indices"]}
-    assert (coarse | full) <= set(update.buffers)
-    chunks = [m for m in later if isinstance(m, SceneChunk)]
-    assert chunks[0].buffer in coarse, "the first chunk is of the coarse copy"
-    last_coarse = max(i for i, c in enumerate(chunks) if c.buffer in coarse)
-    first_full = min(i for i, c in enumerate(chunks) if c.buffer in full)
-    assert last_coarse < first_full, "the whole coarse copy before any of the full detail"
-    assert sum(len(c.payload) for c in chunks if c.buffer in coarse) * 3 < sum(update.buffers[n] for n in full)
-    data = buffers_of(later)
-    assert len(np.frombuffer(data[copy["indices"]], "<u2" if copy["index_type"] == "u16" else "<u4")) == copy["count"]
-    assert copy["count"] <= record["count"] // 4
-
-    # The first page: its full detail was on its way when the copy was made; the copy went next,
-    # ahead of the rest of the full detail, even of a buffer partly sent.
-    delta = next(m for m in before if isinstance(m, SceneUpdate) and "coarse" in (big_record(m) or {}))
-    first_update = next(m for m in before if isinstance(m, SceneUpdate))
-    if delta is not first_update:  # (the copy is made in a second or two, the full detail at once)
-        assert set(delta.buffers) == coarse, "the delta brings the copy alone"
-        sent_after = [c.buffer for c in after if isinstance(c, SceneChunk)]
-        copy_chunks = sum(name in coarse for name in sent_after)
-        assert set(sent_after[:copy_chunks]) == coarse, "the copy's chunks are the next sent"
-        assert set(sent_after[copy_chunks:]) & full, "then the rest of the full detail"
-    assert arrived(before + after)
+    for number, messages in enumerate(pages, 1):
+        updates = [m for m in messages if isinstance(m, SceneUpdate)]
+        record = next(r for r in updates[-1].records if r["name"] == "big")
+        assert record["count"] // 3 > COARSE_MIN_TRIANGLES and "provisional" not in record
+        copy = record["coarse"]
+        coarse = {copy["positions"], copy["normals"], copy["indices"]}
+        full = {record["positions"], record["normals"], record["indices"]}
+        first = next(r for r in updates[0].records if r["name"] == "big")
+        if first.get("provisional"):  # answered once the copy was made, before the full detail was encoded
+            assert number == 1 and len(updates) == 2, "the first page's update: the copy alone, then the rest"
+            assert {key: first[key] for key in copy} == copy and "coarse" not in first
+            assert set(updates[0].buffers) >= coarse and set(updates[1].buffers) == full
+        else:
+            assert first == record and (coarse | full) <= set(updates[0].buffers)
+        chunks = [m for m in messages if isinstance(m, SceneChunk)]
+        assert chunks[0].buffer in coarse, f"page {number}: the first chunk is of the coarse copy"
+        last_coarse = max(i for i, c in enumerate(chunks) if c.buffer in coarse)
+        first_full = min(i for i, c in enumerate(chunks) if c.buffer in full)
+        assert last_coarse < first_full, f"page {number}: the whole coarse copy before any of the full detail"
+        announced = {name: size for u in updates for name, size in u.buffers.items()}
+        assert sum(len(c.payload) for c in chunks if c.buffer in coarse) * 3 < sum(announced[n] for n in full)
+        data = buffers_of(messages)
+        indices = np.frombuffer(data[copy["indices"]], "<u2" if copy["index_type"] == "u16" else "<u4")
+        assert len(indices) == copy["count"] <= record["count"] // 4

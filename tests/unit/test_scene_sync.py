@@ -211,6 +211,94 @@ def test_every_big_mesh_goes_as_its_coarse_copy_first_then_full_detail(monkeypat
     assert len(order) == len(set(order)) == len(snapshot.buffers), "each buffer once"
 
 
+def test_a_big_mesh_goes_as_its_copy_alone_while_its_full_detail_is_encoded_then_the_rest(monkeypatch) -> None:
+    import concurrent.futures
+    import threading
+
+    from remoteviz.scene_sync import coarse, records
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    encoding = threading.Event()
+    release = threading.Event()
+    encode = records._encode_geometry
+
+    def held(shape, geometry):  # the full detail's encoding waits until the test lets it go
+        encoding.set()
+        assert release.wait(60)
+        return encode(shape, geometry)
+
+    monkeypatch.setattr(records, "_encode_geometry", held)
+    done = threading.Semaphore(0)
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+    encoder = SceneEncoder(executor, done.release, coarse=True)
+    manager = rv.SceneManager()
+    mesh = torus(80, 40, "big")
+    manager.scene_graph = rv.Separator([mesh])
+    frame = manager.view_frame(64, 64)
+    try:
+        first = encoder.snapshot(frame)  # the copy may be made already (it is small), the full detail not
+        assert (first.pending, first.provisional) in ((1, 0), (0, 1))
+        assert encoding.wait(60), "the copy was made first, then the full detail began"
+        early = encoder.snapshot(frame)
+        record = next(iter(early.records.values()))
+        assert early.pending == 0 and early.provisional == 1 and record["provisional"] is True
+        assert "coarse" not in record and record["count"] <= 80 * 40 * 2 * 3 // 4
+        vertices = 80 * 40
+        assert early.raw_bytes == sum(b.size for b in early.buffers.values()) + 9 * vertices + 80 * 40 * 2 * 3 * 2
+        page = Page()
+        updates, chunks = streamed(early, page)
+        assert {c.buffer for c in chunks} == set(early.buffers), "the copy alone"
+        release.set()
+        deadline = 60.0
+        while not encoder.snapshot(frame).records[record["id"]].get("coarse"):
+            assert done.acquire(timeout=deadline), "the full detail was never encoded"
+        later = encoder.snapshot(frame)
+        full = later.records[record["id"]]
+        assert "provisional" not in full and full["coarse"] == {k: record[k] for k in full["coarse"]}
+        assert full["count"] == 80 * 40 * 2 * 3 and later.provisional == 0
+        updates, chunks = streamed(later, page)
+        names = {full[k] for k in ("positions", "normals", "indices")}
+        assert set(updates[0].buffers) == names == {c.buffer for c in chunks}, "the full detail, not the copy again"
+    finally:
+        release.set()
+        executor.shutdown()
+
+
+def test_closing_the_encoder_drops_what_has_not_begun_and_a_later_snapshot_starts_it_afresh(monkeypatch) -> None:
+    import concurrent.futures
+    import threading
+
+    from remoteviz.scene_sync import coarse, records
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    calls: list[str] = []
+    encode, copy = records._encode_geometry, records.clustered_copy
+    monkeypatch.setattr(records, "_encode_geometry", lambda *a: calls.append("encode") or encode(*a))
+    monkeypatch.setattr(records, "clustered_copy", lambda *a: calls.append("copy") or copy(*a))
+    executor = concurrent.futures.ThreadPoolExecutor(1)
+    busy = threading.Event()
+    executor.submit(busy.wait, 60)  # the encoder's thread is busy: what is queued waits
+    done = threading.Semaphore(0)
+    encoder = SceneEncoder(executor, done.release, coarse=True)
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([torus(80, 40, "big")])
+    frame = manager.view_frame(64, 64)
+    try:
+        assert encoder.snapshot(frame).pending == 1
+        encoder.close()
+        busy.set()
+        executor.submit(lambda: None).result(timeout=60)  # what was queued before it has run, or never will
+        assert calls == [], "the copy and the encoding queued were dropped"
+        assert encoder.snapshot(frame).pending == 1, "a later snapshot starts them again"
+        while encoder.snapshot(frame).provisional or encoder.snapshot(frame).pending:
+            assert done.acquire(timeout=60), "the encoding started afresh never ended"
+        record = next(iter(encoder.snapshot(frame).records.values()))
+        assert record["count"] == 80 * 40 * 2 * 3 and "coarse" in record and calls == ["copy", "encode"]
+    finally:
+        busy.set()
+        executor.shutdown()
+
+
 def test_a_coarse_copy_made_after_its_full_detail_went_is_not_sent(monkeypatch) -> None:
     from remoteviz.protocol import SceneUpdate
     from remoteviz.scene_sync import coarse
@@ -250,23 +338,41 @@ def test_point_set_parts_go_in_order_each_whole_before_the_next_so_any_prefix_is
                        atol=0.01)
 
 
-def test_a_coarse_copy_from_the_worker_process_has_a_quarter_of_the_triangles_and_closing_stops_it() -> None:
-    import concurrent.futures
+def test_a_clustered_copy_has_at_most_its_triangles_lies_on_the_surface_and_has_unit_normals() -> None:
+    import trimesh
 
-    from remoteviz.scene_sync.coarse import CoarseCopies
+    from remoteviz.scene_sync.coarse import cluster, clustered_copy
 
-    geometry = torus(80, 40, "ring").geometry
-    copies = CoarseCopies()
-    try:
-        copy = copies.submit(geometry, lambda made: made).result(timeout=120)
-        assert len(copy.indices) <= len(geometry.indices) // 4 and copy.indices.max() < len(copy.positions)
-        radial = np.hypot(copy.positions[:, 0], copy.positions[:, 2]) - 1.0
-        assert np.abs(np.hypot(radial, copy.positions[:, 1]) - 0.35).max() < 0.05, "the copy lies on the torus"
-        assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-3)
-        running = copies.submit(geometry, lambda made: made)
-        waiting = copies.submit(geometry, lambda made: made)
-    finally:
-        copies.close()
-    with pytest.raises((RuntimeError, concurrent.futures.CancelledError)):
-        running.result(timeout=60)  # its process was killed (or it never started)
-    assert waiting.cancelled()
+    def sphere_outward(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The unit sphere's distance from ``p``, and its outward normal there."""
+        radius = np.linalg.norm(p, axis=1)
+        return np.abs(radius - 1.0), p / radius[:, None]
+
+    def torus_outward(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The torus's (ring 1, tube 0.35) distance from ``p``, and its outward normal there."""
+        ring = np.hypot(p[:, 0], p[:, 2])
+        centre = np.stack([p[:, 0] / ring, np.zeros(len(p)), p[:, 2] / ring], axis=1)
+        away = p - centre
+        tube = np.linalg.norm(away, axis=1)
+        return np.abs(tube - 0.35), away / tube[:, None]
+
+    sphere = trimesh.creation.icosphere(subdivisions=6)  # 81,920 triangles
+    for mesh, surface in ((rv.Mesh(sphere.vertices, sphere.faces), sphere_outward),
+                          (torus(300, 100, "ring"), torus_outward)):
+        geometry = mesh.geometry
+        chord = surface(geometry.positions[geometry.indices].mean(axis=1))[0].max()  # the mesh's own error
+        for triangles in (20_000, 3_000):
+            copy = clustered_copy(geometry, triangles)
+            assert triangles // 3 < len(copy.indices) <= triangles, "at most the target, and not far under it"
+            assert copy.indices.max() < len(copy.positions) == len(np.unique(copy.indices))
+            assert np.allclose(np.linalg.norm(copy.normals, axis=1), 1.0, atol=1e-5)
+            rows = np.sort(copy.indices, axis=1)
+            assert len(np.unique(rows, axis=0)) == len(rows), "no triangle twice"
+            assert (rows[:, 0] != rows[:, 1]).all() and (rows[:, 1] != rows[:, 2]).all(), "no degenerate triangle"
+            # The normals are the surface's, all facing one side of it (the side the mesh's own face).
+            facing = np.einsum("ij,ij->i", copy.normals, surface(copy.positions)[1])
+            assert max((facing > 0.9).mean(), (facing < -0.9).mean()) > 0.95
+        for cell in (0.05, 0.2):
+            distance = surface(cluster(geometry, cell).positions)[0]
+            assert distance.max() <= np.sqrt(3) * cell + chord, "each vertex within a cell's diagonal of the surface"
+            assert distance.max() > chord, "the copy's vertices moved: it is not the mesh itself"
