@@ -100,7 +100,12 @@ def torus(count: int) -> tuple[np.ndarray, np.ndarray]:
     """The points and faces of a torus of about ``count`` triangles: the meshes measured here (the
     service script imports it) and by the trame peer, ``benchmarks.csr_trame``."""
     u = max(8, int(np.sqrt(count)))
-    v = max(4, count // (2 * u))
+    return torus_grid(u, max(4, count // (2 * u)))
+
+
+def torus_grid(u: int, v: int) -> tuple[np.ndarray, np.ndarray]:
+    """The points and faces of a torus of ``2 * u * v`` triangles around the y axis: ring radius 1,
+    tube radius 0.35, its ``u * v`` vertices shared by the triangles (so it can be decimated)."""
     a, b = np.meshgrid(np.linspace(0, 2 * np.pi, u, endpoint=False), np.linspace(0, 2 * np.pi, v, endpoint=False))
     points = np.stack([(1 + 0.35 * np.cos(b)) * np.cos(a), 0.35 * np.sin(b), (1 + 0.35 * np.cos(b)) * np.sin(a)],
                       axis=-1).reshape(-1, 3)
