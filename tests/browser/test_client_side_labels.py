@@ -1,0 +1,88 @@
+"""Text labels drawn client-side (``label-layer.js``): in headless Chromium with WebGL2, a label
+lands where the service draws it, at about its size, and follows its anchor when the view turns."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, Playwright
+
+import remoteviz as rv
+
+from ..integration.harness import running_service
+from .conftest import CHROMIUM
+from .helpers import INSTRUMENT, drag
+from .test_client_side_rendering import WEBGL_ARGS, client_picture, server_picture, settled_gl_image, wait_mode
+
+VIEWPORT = {"width": 320, "height": 240}
+
+
+class LabelScene(rv.ServiceListener):
+    """A grey sphere, and a green label anchored behind it (moved there by a transform): drawn over it all the same."""
+
+    def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
+        render_area.client_rendering = True
+        examiner = rv.SceneExaminer()
+        examiner.add_child(rv.Separator([rv.Material(diffuse_color=(0.6, 0.6, 0.6)), rv.Sphere(radius=0.6)]))
+        examiner.add_child(rv.Separator([rv.Transform(translation=(0.3, 0.0, 0.0)),
+                                         rv.Text2D("Label", position=(0.0, 0.2, -0.7), font_size=22,
+                                                   color=(0.0, 1.0, 0.0), background=None)]))
+        render_area.scene_manager.scene_graph = examiner
+        examiner.camera.view_all(render_area.viewport, examiner)
+
+
+@pytest.fixture(scope="module")
+def webgl_browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def page(webgl_browser: Browser) -> Iterator[Page]:
+    with contextlib.ExitStack() as stack:
+        problems: list[str] = []
+        runner = stack.enter_context(running_service(LabelScene(), run_mode=rv.RunMode.INVENTOR_SERVICE))
+        context = webgl_browser.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
+        stack.callback(context.close)
+        context.add_init_script(INSTRUMENT)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"uncaught {error}"))
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+                if m.text.startswith("remoteviz") and m.type in ("warning", "error") else None)
+        page.goto(f"http://127.0.0.1:{runner.service.port}/?area=Labels&render=client")
+        yield page
+        assert not problems, problems
+
+
+def ink_box(image: np.ndarray) -> tuple[float, float, int, int]:
+    """The label's ink (its green pixels): centre x, centre y, width and height in pixels."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    ys, xs = np.nonzero((g > 120) & (r < 90) & (b < 90))
+    assert len(xs) > 30, "no label on the picture"
+    return (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def assert_same_place(client: np.ndarray, server: np.ndarray) -> None:
+    cx, cy, cw, ch = ink_box(client)
+    sx, sy, sw, sh = ink_box(server)
+    assert abs(cx - sx) <= 4 and abs(cy - sy) <= 3, f"label at {(cx, cy)} client-side, {(sx, sy)} server-side"
+    assert abs(ch - sh) <= 0.3 * sh and abs(cw - sw) <= 0.3 * sw, f"label {cw}x{ch} client-side, {sw}x{sh} server-side"
+
+
+def test_a_label_is_drawn_client_side_where_the_service_draws_it_and_follows_its_anchor(page: Page) -> None:
+    wait_mode(page, "client")
+    home_client = settled_gl_image(page)
+    home_server = server_picture(page)
+    assert_same_place(home_client, home_server)
+    client_picture(page)
+    drag(page, [(160, 120), (200, 135), (230, 150)])
+    turned_client = settled_gl_image(page)
+    moved = np.subtract(ink_box(turned_client)[:2], ink_box(home_client)[:2])
+    assert np.hypot(*moved) > 10, "the orbit moved the label with its anchor"
+    assert_same_place(turned_client, server_picture(page))
