@@ -3,11 +3,14 @@ lands where the service draws it, at about its size, and follows its anchor when
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright
 
 import remoteviz as rv
@@ -20,18 +23,24 @@ from .test_client_side_rendering import WEBGL_ARGS, client_picture, server_pictu
 VIEWPORT = {"width": 320, "height": 240}
 
 
+def label_scene(viewport: rv.Viewport) -> rv.SceneExaminer:
+    """A grey sphere, and a green label anchored behind it (moved there by a transform): drawn
+    over it all the same."""
+    examiner = rv.SceneExaminer()
+    examiner.add_child(rv.Separator([rv.Material(diffuse_color=(0.6, 0.6, 0.6)), rv.Sphere(radius=0.6)]))
+    examiner.add_child(rv.Separator([rv.Transform(translation=(0.3, 0.0, 0.0)),
+                                     rv.Text2D("Label", position=(0.0, 0.2, -0.7), font_size=22,
+                                               color=(0.0, 1.0, 0.0), background=None)]))
+    examiner.camera.view_all(viewport, examiner)
+    return examiner
+
+
 class LabelScene(rv.ServiceListener):
-    """A grey sphere, and a green label anchored behind it (moved there by a transform): drawn over it all the same."""
+    """Every render area shows :func:`label_scene`, drawn client-side."""
 
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         render_area.client_rendering = True
-        examiner = rv.SceneExaminer()
-        examiner.add_child(rv.Separator([rv.Material(diffuse_color=(0.6, 0.6, 0.6)), rv.Sphere(radius=0.6)]))
-        examiner.add_child(rv.Separator([rv.Transform(translation=(0.3, 0.0, 0.0)),
-                                         rv.Text2D("Label", position=(0.0, 0.2, -0.7), font_size=22,
-                                                   color=(0.0, 1.0, 0.0), background=None)]))
-        render_area.scene_manager.scene_graph = examiner
-        examiner.camera.view_all(render_area.viewport, examiner)
+        render_area.scene_manager.scene_graph = label_scene(render_area.viewport)
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +95,31 @@ def test_a_label_is_drawn_client_side_where_the_service_draws_it_and_follows_its
     moved = np.subtract(ink_box(turned_client)[:2], ink_box(home_client)[:2])
     assert np.hypot(*moved) > 10, "the orbit moved the label with its anchor"
     assert_same_place(turned_client, server_picture(page))
+
+
+def test_the_exported_page_draws_its_labels_offline_where_the_service_draws_them(webgl_browser: Browser,
+                                                                                  tmp_path) -> None:
+    from remoteviz.scene_sync import export_scene
+
+    width, height = VIEWPORT["width"], VIEWPORT["height"]
+    manager = rv.SceneManager()
+    manager.scene_graph = label_scene(rv.Viewport(width, height))
+    server = manager.render(width, height).astype(int)
+    path = tmp_path / "labels.html"
+    export_scene(manager, path, width=width, height=height)
+    context = webgl_browser.new_context(viewport=VIEWPORT, device_scale_factor=1, offline=True, bypass_csp=True)
+    requests: list[str] = []
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
+                  else (requests.append(route.request.url), route.abort()))
+    try:
+        page = context.new_page()
+        page.goto(path.as_uri())
+        page.wait_for_function("window.remoteviz.model && window.remoteviz.model.draws() > 0", timeout=20_000,
+                               polling=50)
+        url = page.evaluate("document.querySelector('#view canvas').toDataURL('image/png')")
+        exported = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")).astype(int)
+    finally:
+        context.close()
+    assert requests == [], f"the page asked the network for {requests} (a web font?)"
+    assert exported.shape == server.shape
+    assert_same_place(exported, server)
