@@ -11,26 +11,30 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, Page
 
 import remoteviz as rv
 
 from ..integration.harness import running_service
-from .conftest import CHROMIUM
+from . import test_client_side_rendering as csr
 from .helpers import INSTRUMENT, drag
-from .test_client_side_rendering import WEBGL_ARGS, client_picture, server_picture, settled_gl_image, wait_mode
+from .test_client_side_rendering import client_picture, server_picture, settled_gl_image, wait_mode
+
+webgl_browser = csr.webgl_browser  # Chromium with WebGL2 (SwiftShader), one per module
 
 VIEWPORT = {"width": 320, "height": 240}
 
 
 def label_scene(viewport: rv.Viewport) -> rv.SceneExaminer:
-    """A grey sphere, and a green label anchored behind it (moved there by a transform): drawn
-    over it all the same."""
+    """A grey sphere, a green label anchored behind it (moved there by a transform): drawn over it
+    all the same, and a yellow two-line label on a blue box fixed near the bottom-left corner."""
     examiner = rv.SceneExaminer()
     examiner.add_child(rv.Separator([rv.Material(diffuse_color=(0.6, 0.6, 0.6)), rv.Sphere(radius=0.6)]))
     examiner.add_child(rv.Separator([rv.Transform(translation=(0.3, 0.0, 0.0)),
                                      rv.Text2D("Label", position=(0.0, 0.2, -0.7), font_size=22,
                                                color=(0.0, 1.0, 0.0), background=None)]))
+    examiner.add_child(rv.Text2D("two\nlines", screen_position=(12, 170), font_size=14, color=(1.0, 1.0, 0.0),
+                                 background=(0.0, 0.0, 1.0), background_opacity=1.0))
     examiner.camera.view_all(viewport, examiner)
     return examiner
 
@@ -41,15 +45,6 @@ class LabelScene(rv.ServiceListener):
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         render_area.client_rendering = True
         render_area.scene_manager.scene_graph = label_scene(render_area.viewport)
-
-
-@pytest.fixture(scope="module")
-def webgl_browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 @pytest.fixture
@@ -84,11 +79,34 @@ def assert_same_place(client: np.ndarray, server: np.ndarray) -> None:
     assert abs(ch - sh) <= 0.3 * sh and abs(cw - sw) <= 0.3 * sw, f"label {cw}x{ch} client-side, {sw}x{sh} server-side"
 
 
+def box_of(image: np.ndarray, colour: str) -> tuple[int, int, int, int]:
+    """The extent of the fixed label's blue box, or of its yellow text: left, top, right, bottom."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    chosen = (b > 200) & (r < 60) & (g < 60) if colour == "blue" else (r > 150) & (g > 150) & (b < 100)
+    ys, xs = np.nonzero(chosen)
+    assert len(xs) > 20, f"no {colour} on the picture"
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+def text_rows(image: np.ndarray) -> int:
+    """How many runs of rows the yellow text has: its lines."""
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    inked = ((r > 150) & (g > 150) & (b < 100)).any(axis=1).astype(int)
+    return int((np.diff(inked) == 1).sum() + inked[0])
+
+
 def test_a_label_is_drawn_client_side_where_the_service_draws_it_and_follows_its_anchor(page: Page) -> None:
     wait_mode(page, "client")
     home_client = settled_gl_image(page)
     home_server = server_picture(page)
     assert_same_place(home_client, home_server)
+    # The fixed label: its box where and as big as the service's, its two lines inside it.
+    assert box_of(home_client, "blue") == box_of(home_server, "blue")
+    assert box_of(home_client, "blue")[:2] == (12, 170)
+    assert text_rows(home_client) == text_rows(home_server) == 2
+    client_box, client_text = box_of(home_client, "blue"), box_of(home_client, "yellow")
+    assert client_box[0] < client_text[0] and client_box[1] < client_text[1] and client_text[3] < client_box[3]
+    assert np.abs(np.subtract(client_text, box_of(home_server, "yellow"))).max() <= 3
     client_picture(page)
     drag(page, [(160, 120), (200, 135), (230, 150)])
     turned_client = settled_gl_image(page)
