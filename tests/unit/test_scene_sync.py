@@ -12,6 +12,7 @@ from remoteviz.protocol import RenderMode, RenderRequest
 from remoteviz.scene_sync import SceneEncoder, decide
 from remoteviz.scene_sync import buffers as scene_buffers
 from remoteviz.scene_sync.decision import MAX_LOAD_SECONDS
+from remoteviz.scene_sync.records import priorities
 
 from ..meshes import torus
 
@@ -404,6 +405,4 @@ def test_a_text_label_is_a_record_of_its_own_with_the_servers_layout_and_no_buff
     assert on_screen["box"] is None and on_screen["screen_position"] == [7.0, 9.0]
     assert on_screen["background"] == [0.0, 0.0, 0.0] and on_screen["background_opacity"] == pytest.approx(0.6)
     assert not any(name in snapshot.buffers for r in labels.values() for name in r.values() if isinstance(name, str))
-    from remoteviz.scene_sync.records import priorities
-
     assert set(priorities(snapshot, 1.0)) == set(snapshot.records)
