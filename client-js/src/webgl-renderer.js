@@ -11,6 +11,7 @@
  */
 
 import { bufferNames } from "./scene-store.js";
+import { LABEL_FRAGMENT, LABEL_VERTEX, LabelLayer } from "./label-layer.js";
 import { clippingRange, multiply, normalMatrix, planeInView, projectionMatrix, transformPoint, viewMatrix } from "./view-math.js";
 
 const MAX_CLIP_PLANES = 6;
@@ -218,6 +219,7 @@ export class WebGLRenderer {
     this._points = compile(gl, POINT_VERTEX, POINT_FRAGMENT);
     this._lines = compile(gl, LINE_VERTEX, LINE_FRAGMENT);
     this._background = compile(gl, BACKGROUND_VERTEX, BACKGROUND_FRAGMENT);
+    this._labels = new LabelLayer(gl, compile(gl, LABEL_VERTEX, LABEL_FRAGMENT));
     this._emptyVao = gl.createVertexArray();
     /** @type {Map<string, {buffer: WebGLBuffer, target: number}>} GPU copies of the store's buffers */
     this._gpu = new Map();
@@ -254,7 +256,7 @@ export class WebGLRenderer {
     const records = store.drawn();
     if (!camera || !records.length) return 0;
     const view = viewMatrix(camera);
-    const [near, far] = clippingRange(camera, view, records.map((record) => record.box));
+    const [near, far] = clippingRange(camera, view, records.filter((record) => record.box).map((record) => record.box));
     const projection = projectionMatrix(camera, width / height, near, far);
     gl.enable(gl.DEPTH_TEST);
     gl.depthFunc(gl.LESS);
@@ -273,6 +275,9 @@ export class WebGLRenderer {
     this._drawSurfaces(store, transparent, view, projection, camera.orthographic);
     gl.depthMask(true);
     gl.disable(gl.BLEND);
+    // Text labels last, over everything (label-layer.js).
+    gl.bindVertexArray(this._emptyVao);
+    this._labels.draw(records.filter((r) => r.kind === "label"), view, projection, width, height);
     gl.bindVertexArray(null);
     return records.length;
   }
@@ -280,6 +285,7 @@ export class WebGLRenderer {
   /** Frees every GPU object. */
   dispose() {
     const gl = this.gl;
+    this._labels.dispose();
     for (const { buffer } of this._gpu.values()) gl.deleteBuffer(buffer);
     for (const { vao } of this._vaos.values()) gl.deleteVertexArray(vao);
     this._gpu.clear();

@@ -98,6 +98,23 @@ class TextGeometry:
         return anchor_pixel[0] + self.offset[0], anchor_pixel[1] - self.offset[1] - self.image.shape[0]
 
 
+@dataclass(frozen=True, slots=True)
+class TextLayout:
+    """Where a label's text goes in its picture, as the server draws it (and the browser follows
+    when it draws the label itself, in its own font)."""
+
+    pixel_size: int
+    """The font's size in pixels: the label's ``font_size`` rounded, at least 4."""
+    size: tuple[int, int]
+    """The picture's width and height: the text's extent and a padding around it."""
+    text_origin: tuple[float, float]
+    """Where the first line's top-left (left edge, ascender line) is drawn, from the picture's top-left."""
+    baseline: float
+    """The first line's baseline, in pixels from the picture's top."""
+    line_height: float
+    """Pixels from one line's baseline to the next's (Pillow's multiline spacing)."""
+
+
 class Text2D(Shape):
     """A text label drawn at a fixed pixel size, facing the viewer and over everything else.
 
@@ -122,14 +139,11 @@ class Text2D(Shape):
         super().__init__(name=name, text=text, **fields)
 
     def _build_geometry(self) -> TextGeometry:
-        size = max(int(round(self.font_size)), 4)
-        font = label_font(size)
-        padding = max(size // 5, 2)
-        measure = ImageDraw.Draw(Image.new("L", (1, 1)))
-        left, top, right, bottom = measure.multiline_textbbox((0, 0), self.text or " ", font=font)
-        width, height = int(right - left) + 2 * padding, int(bottom - top) + 2 * padding
+        layout = self.layout()
+        font = label_font(layout.pixel_size)
+        width, height = layout.size
         coverage = Image.new("L", (width, height))
-        ImageDraw.Draw(coverage).multiline_text((padding - left, padding - top), self.text, font=font, fill=255)
+        ImageDraw.Draw(coverage).multiline_text(layout.text_origin, self.text, font=font, fill=255)
         alpha_text = np.asarray(coverage, dtype=np.float32) / 255.0
         image = np.zeros((height, width, 4), np.float32)
         if self.background is not None:
@@ -140,6 +154,23 @@ class Text2D(Shape):
         return TextGeometry(
             np.round(image * 255.0).astype(np.uint8), np.asarray(self.position), self.offset, self.screen_position
         )
+
+    def layout(self) -> TextLayout:
+        """Where the text goes in the label's picture (its size, first baseline and line spacing)."""
+        return _layout(self.text, self.font_size)
+
+
+def _layout(text: str, font_size: float) -> TextLayout:
+    size = max(int(round(font_size)), 4)
+    font = label_font(size)
+    padding = max(size // 5, 2)
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    left, top, right, bottom = measure.multiline_textbbox((0, 0), text or " ", font=font)
+    width, height = int(right - left) + 2 * padding, int(bottom - top) + 2 * padding
+    # Pillow draws a line from its ascender line ("la" anchor), its baseline the ascent below.
+    ascent = font.getmetrics()[0] if isinstance(font, ImageFont.FreeTypeFont) else measure.textbbox((0, 0), "A", font=font)[3]
+    line_height = measure.textbbox((0, 0), "A", font=font)[3] + 4  # Pillow's multiline spacing, 4 its default
+    return TextLayout(size, (width, height), (padding - left, padding - top), padding - top + ascent, float(line_height))
 
 
 def project(point_world: np.ndarray, view: Matrix, projection: Matrix, viewport: Viewport) -> tuple[float, float] | None:

@@ -6,8 +6,9 @@ and the names of its geometry buffers (:mod:`remoteviz.scene_sync.buffers`). A s
 encoded once per version of the shape, however many instances and viewers it has. A big mesh's
 record also names the buffers of its coarse copy (``coarse``, :mod:`remoteviz.scene_sync.coarse`)
 once that is made, and a big point set goes as several records, its ``parts``. What the page
-cannot draw (volumes, slices, text labels, textures) is listed in ``unsupported``: such a scene
-stays server-side.
+cannot draw (volumes, slices, textures) is listed in ``unsupported``: such a scene stays
+server-side. A text label is a record of its own (``kind`` "label"), with no buffers: its text,
+anchor and layout, drawn by the page in its own font.
 """
 
 from __future__ import annotations
@@ -146,17 +147,18 @@ class SceneEncoder:
                 continue
             assert isinstance(encoded, tuple)
             parts, local_box = encoded
-            if local_box is None:
+            if local_box is None and not _screen_label(parts):
                 continue
-            # The box of the geometry encoded (the previous one while a change is encoded).
-            box = local_box.transformed(instance.model)
+            # The box of the geometry encoded (the previous one while a change is encoded); none
+            # for a label fixed on the screen, which neither moves nor bounds the scene.
+            box = None if local_box is None else local_box.transformed(instance.model)
             shared: dict[str, Any] = {
                 "name": instance.shape.name,
                 "model": _column_major(instance.model),
                 "material": _material(instance),
                 "clip": [[float(v) for v in plane] for plane in instance.clip_planes],
                 "lights": [_light(light, instance) for light in (*frame.global_lights, *instance.lights)],
-                "box": [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
+                "box": None if box is None else [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
             }
             record_id = _instance_id(instance)
             if provisional:
@@ -304,7 +306,10 @@ def _encode_part(shape: Shape, geometry: Any) -> Part | None:
     from remoteviz.rendering.lines import LineGeometry
     from remoteviz.rendering.points import PointGeometry
     from remoteviz.rendering.shapes import Geometry
+    from remoteviz.rendering.text import TextGeometry
 
+    if type(geometry) is TextGeometry:
+        return _label_fields(shape, geometry), []
     if type(geometry) is Geometry:
         if getattr(shape, "texture", None) is not None and geometry.texcoords is not None:
             return None  # textures are not sent yet
@@ -338,6 +343,30 @@ def _encode_part(shape: Shape, geometry: Any) -> Part | None:
     else:
         fields["colors"] = None
     return fields, parts
+
+
+def _label_fields(shape: Shape, geometry: Any) -> dict[str, Any]:
+    """A text label as the page draws it: the text, where it goes (the projection of ``position``
+    under the record's ``model``, moved by ``offset`` pixels, or fixed at ``screen_position``), its
+    look, and the server's layout of its picture, so that the page places it the same way."""
+    from remoteviz.rendering.text import Text2D
+
+    assert isinstance(shape, Text2D)
+    layout = shape.layout()
+    screen = geometry.screen_position
+    return {"kind": "label", "text": shape.text, "position": [float(v) for v in geometry.anchor],
+            "offset": [float(v) for v in geometry.offset],
+            "screen_position": None if screen is None else [float(v) for v in screen],
+            "font_size": layout.pixel_size, "color": [float(v) for v in shape.color],
+            "background": None if shape.background is None else [float(v) for v in shape.background],
+            "background_opacity": float(shape.background_opacity), "size": list(layout.size),
+            "text_origin": [float(v) for v in layout.text_origin], "baseline": float(layout.baseline),
+            "line_height": layout.line_height}
+
+
+def _screen_label(parts: Parts) -> bool:
+    """Whether a shape's parts are a label fixed on the screen (it has no bounding box)."""
+    return len(parts) == 1 and parts[0][0].get("kind") == "label" and parts[0][0]["screen_position"] is not None
 
 
 def _instance_id(instance: ShapeInstance) -> str:
@@ -380,6 +409,9 @@ def priorities(snapshot: Snapshot, aspect: float) -> dict[str, float]:
     half_w, half_h = (half * aspect, half) if aspect >= 1.0 else (half, half / aspect)
     found: dict[str, float] = {}
     for record_id, record in snapshot.records.items():
+        if record["box"] is None:  # a label fixed on the screen: no buffers to send
+            found[record_id] = 0.0
+            continue
         low, high = np.asarray(record["box"][0]), np.asarray(record["box"][1])
         radius = float(np.linalg.norm(high - low)) / 2.0
         x, y, z = view[:3, :3] @ ((low + high) / 2.0) + view[:3, 3]

@@ -12,6 +12,7 @@ from remoteviz.protocol import RenderMode, RenderRequest
 from remoteviz.scene_sync import SceneEncoder, decide
 from remoteviz.scene_sync import buffers as scene_buffers
 from remoteviz.scene_sync.decision import MAX_LOAD_SECONDS
+from remoteviz.scene_sync.records import priorities
 
 from ..meshes import torus
 
@@ -376,3 +377,32 @@ def test_a_clustered_copy_has_at_most_its_triangles_lies_on_the_surface_and_has_
             distance = surface(cluster(geometry, cell).positions)[0]
             assert distance.max() <= np.sqrt(3) * cell + chord, "each vertex within a cell's diagonal of the surface"
             assert distance.max() > chord, "the copy's vertices moved: it is not the mesh itself"
+
+
+def test_a_text_label_is_a_record_of_its_own_with_the_servers_layout_and_no_buffers() -> None:
+    label = rv.Text2D("Hi\nthere", position=(1.0, 2.0, 3.0), offset=(5.0, -2.0), font_size=20, color=(1, 0, 0),
+                      background=None)
+    fixed = rv.Text2D("corner", screen_position=(7.0, 9.0))
+    moved = rv.Separator([rv.Transform(translation=(10.0, 0.0, 0.0)), label])
+    snapshot = snapshot_of(rv.Sphere(), moved, fixed)
+    assert snapshot.unsupported == set()
+    labels = {r["text"]: r for r in snapshot.records.values() if r["kind"] == "label"}
+    assert set(labels) == {"Hi\nthere", "corner"}
+    anchored, on_screen = labels["Hi\nthere"], labels["corner"]
+    world = np.asarray(anchored["model"]).reshape(4, 4).T @ np.append(anchored["position"], 1.0)
+    assert world[:3].tolist() == [11.0, 2.0, 3.0]
+    assert anchored["box"] == [[11.0, 2.0, 3.0], [11.0, 2.0, 3.0]]
+    assert anchored["offset"] == [5.0, -2.0] and anchored["screen_position"] is None
+    assert anchored["color"] == [1.0, 0.0, 0.0] and anchored["background"] is None and anchored["font_size"] == 20
+    # The layout is the server's picture's: its size, the first baseline inside it, the line spacing.
+    picture = label.geometry.image
+    assert anchored["size"] == [picture.shape[1], picture.shape[0]]
+    rows = np.flatnonzero(picture[..., 3].max(axis=1) > 0)
+    assert rows[0] < anchored["baseline"] < rows[-1]  # the first line's ink sits on its baseline
+    assert anchored["baseline"] + anchored["line_height"] <= picture.shape[0]
+    assert 20 <= anchored["line_height"] <= 32
+    # A label fixed on the screen has no box (it bounds nothing) and goes all the same.
+    assert on_screen["box"] is None and on_screen["screen_position"] == [7.0, 9.0]
+    assert on_screen["background"] == [0.0, 0.0, 0.0] and on_screen["background_opacity"] == pytest.approx(0.6)
+    assert not any(name in snapshot.buffers for r in labels.values() for name in r.values() if isinstance(name, str))
+    assert set(priorities(snapshot, 1.0)) == set(snapshot.records)
