@@ -376,3 +376,54 @@ def test_a_clustered_copy_has_at_most_its_triangles_lies_on_the_surface_and_has_
             distance = surface(cluster(geometry, cell).positions)[0]
             assert distance.max() <= np.sqrt(3) * cell + chord, "each vertex within a cell's diagonal of the surface"
             assert distance.max() > chord, "the copy's vertices moved: it is not the mesh itself"
+
+
+def quadrants(size: int = 8) -> np.ndarray:
+    """An RGBA image whose four quadrants differ (top-left red, top-right green, bottom-left blue,
+    bottom-right white): a flip or a mirror changes it."""
+    image = np.zeros((size, size, 4), np.uint8)
+    image[..., 3] = 255
+    half = size // 2
+    image[:half, :half, 0] = 255
+    image[:half, half:, 1] = 255
+    image[half:, :half, 2] = 255
+    image[half:, half:, :3] = 255
+    return image
+
+
+def test_a_textured_mesh_sends_its_coordinates_and_its_image_bottom_row_first() -> None:
+    image = quadrants()
+    snapshot = snapshot_of(rv.ImagePlane(image, filter="nearest"))
+    assert not snapshot.unsupported
+    (record,) = snapshot.records.values()
+    texture = record["texture"]
+    assert (texture["width"], texture["height"], texture["filter"]) == (8, 8, "nearest")
+    pixels = np.frombuffer(scene_buffers.inflate(snapshot.buffers[texture["image"]]), np.uint8).reshape(8, 8, 4)
+    assert np.array_equal(pixels, image[::-1]), "the first row sent is the image's bottom one (texture v = 0)"
+    coords = np.frombuffer(scene_buffers.inflate(snapshot.buffers[record["texcoords"]]), "<f4").reshape(-1, 2)
+    assert coords.tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]
+
+
+def test_a_texture_shared_by_meshes_is_one_buffer_and_an_untextured_mesh_sends_no_coordinates() -> None:
+    texture = rv.Texture2D(quadrants(16))
+    coords = np.array([[0, 0], [2, 0], [0, 2]], np.float32)  # outside 0..1: the image repeats
+    triangle = rv.Mesh(np.eye(3), [[0, 1, 2]], texcoords=coords)
+    moved = rv.Mesh(np.eye(3) + 2, [[0, 1, 2]], texcoords=coords)
+    bare = rv.Mesh(np.eye(3) - 2, [[0, 1, 2]], texcoords=coords)
+    snapshot = snapshot_of(rv.Separator([texture, triangle, moved]), bare)
+    textured = [r for r in snapshot.records.values() if "texture" in r]
+    assert len(textured) == 2 and textured[0]["texture"] == textured[1]["texture"]
+    assert [b.kind for b in snapshot.buffers.values()].count("img8") == 1, "the shared image is one buffer"
+    (plain,) = [r for r in snapshot.records.values() if "texture" not in r]
+    assert "texcoords" not in plain
+    sent = np.frombuffer(scene_buffers.inflate(snapshot.buffers[textured[0]["texcoords"]]), "<f4").reshape(-1, 2)
+    assert np.array_equal(sent, coords), "coordinates outside 0..1 are kept as they are"
+
+
+def test_a_texture_over_the_page_limit_stays_server_side_with_the_reason() -> None:
+    from remoteviz.scene_sync.records import MAX_TEXTURE_SIDE
+
+    snapshot = snapshot_of(rv.ImagePlane(np.zeros((2, MAX_TEXTURE_SIDE + 1), np.uint8)))
+    assert not snapshot.records
+    decision = decide(RenderRequest(RenderMode.CLIENT, True), True, snapshot, 0.0)
+    assert decision.mode is RenderMode.SERVER and f"a texture over {MAX_TEXTURE_SIDE} pixels" in decision.reason
