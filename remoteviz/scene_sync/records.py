@@ -143,7 +143,8 @@ class SceneEncoder:
             if provisional:
                 # A big mesh's copy is made before its full detail: until that is done, the copy alone.
                 early = self._early(instance.shape)
-                if early is None:
+                # The copy has no texture coordinates: a textured mesh waits for its full detail.
+                if early is None or (_texture_of(instance) is not None and instance.shape.geometry.texcoords is not None):
                     snapshot.pending += 1
                     continue
                 encoded, unencoded = early
@@ -174,7 +175,8 @@ class SceneEncoder:
                 shared["texture"] = textured
             if provisional:
                 shared["provisional"] = True
-            coarse = None if provisional else self._coarse_of(instance.shape, self._shapes[instance.shape][0])
+            # A textured mesh is drawn in full detail only (its copy has no texture coordinates).
+            coarse = None if provisional or textured else self._coarse_of(instance.shape, self._shapes[instance.shape][0])
             if coarse is not None:
                 for buffer in coarse[1]:
                     snapshot.buffers[buffer.name] = buffer
@@ -202,7 +204,7 @@ class SceneEncoder:
         buffers; None for a shape drawn without a texture (as the renderer: the shape's own texture,
         else the current one, on a mesh with texture coordinates); False for one too big to send,
         added to what the page cannot draw."""
-        texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
+        texture = _texture_of(instance)
         if texture is None or "texcoords" not in geometry:
             return None
         height, width = texture.image.shape[:2]
@@ -375,6 +377,13 @@ def _encode_part(shape: Shape, geometry: Any) -> Part | None:
     else:
         fields["colors"] = None
     return fields, parts
+
+
+def _texture_of(instance: ShapeInstance) -> Texture2D | None:
+    """The texture a shape instance is drawn with, as the renderer picks it: the shape's own, else
+    the current one (shown only on a mesh with texture coordinates)."""
+    texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
+    return texture
 
 
 def texture_fields(texture: Texture2D, image: Buffer) -> dict[str, Any]:

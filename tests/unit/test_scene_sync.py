@@ -427,3 +427,22 @@ def test_a_texture_over_the_page_limit_stays_server_side_with_the_reason() -> No
     assert not snapshot.records
     decision = decide(RenderRequest(RenderMode.CLIENT, True), True, snapshot, 0.0)
     assert decision.mode is RenderMode.SERVER and f"a texture over {MAX_TEXTURE_SIDE} pixels" in decision.reason
+
+
+def test_a_big_textured_mesh_goes_in_full_detail_only_and_its_untextured_instance_gets_its_copy(monkeypatch) -> None:
+    from remoteviz.scene_sync import coarse
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    u, v = np.meshgrid(np.linspace(0, 1, 80), np.linspace(0, 1, 40))
+    points = np.stack([u, v, 0.1 * np.sin(6 * u)], axis=-1).reshape(-1, 3)
+    i, j = np.meshgrid(np.arange(79), np.arange(39))
+    a, b, c, d = j * 80 + i, j * 80 + i + 1, (j + 1) * 80 + i, (j + 1) * 80 + i + 1
+    faces = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
+    sheet = rv.Mesh(points, faces, texcoords=np.stack([u, v], axis=-1).reshape(-1, 2))
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([rv.Separator([rv.Texture2D(quadrants()), sheet]), rv.Separator([sheet])])
+    snapshot = SceneEncoder(coarse=True).snapshot(manager.view_frame(64, 64))
+    textured, plain = sorted(snapshot.records.values(), key=lambda r: "texture" not in r)
+    assert "texture" in textured and "texcoords" in textured
+    assert "coarse" not in textured, "a copy has no texture coordinates: the textured mesh is drawn in full detail"
+    assert "coarse" in plain and "texcoords" not in plain and "texture" not in plain
