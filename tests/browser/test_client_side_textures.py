@@ -26,25 +26,32 @@ COLOURS = np.array([[230, 30, 30], [30, 200, 40], [40, 60, 230], [235, 220, 40]]
 
 
 def quadrant_image() -> np.ndarray:
-    """A 40x64 RGB image of four coloured quadrants: a flip, a mirror or a transposition shows."""
+    """A 40x64 RGB image of four coloured quadrants (a flip, a mirror or a transposition shows),
+    each a checkerboard of its colour and half of it in squares of 4 texels (the filter shows:
+    linear blends each square's edges, nearest keeps them sharp)."""
     image = np.zeros((40, 64, 3), np.uint8)
     image[:20, :32], image[:20, 32:], image[20:, :32], image[20:, 32:] = COLOURS
+    rows, columns = np.indices(image.shape[:2]) // 4
+    image[(rows + columns) % 2 == 1] //= 2
     return image
 
 
-def textured_scene() -> rv.SceneExaminer:
+def textured_scene(filter: str = "nearest") -> rv.SceneExaminer:
     examiner = rv.SceneExaminer()
     examiner.add_child(rv.Material(diffuse_color=(1.0, 1.0, 1.0)))  # lit as the service lights it
-    examiner.add_child(rv.ImagePlane(quadrant_image(), width=1.6, filter="nearest", name="photo"))
+    examiner.add_child(rv.ImagePlane(quadrant_image(), width=1.6, filter=filter, name="photo"))
     return examiner
 
 
 class TextureScene(rv.ServiceListener):
     """A textured image plane, for pages that may draw it themselves."""
 
+    def __init__(self, filter: str) -> None:
+        self.filter = filter
+
     def on_instantiated_render_area(self, render_area: rv.RenderArea) -> None:
         render_area.client_rendering = True
-        examiner = textured_scene()
+        examiner = textured_scene(self.filter)
         render_area.scene_manager.scene_graph = examiner
         examiner.camera.view_all(render_area.viewport, examiner)
 
@@ -90,9 +97,10 @@ def assert_same_image(client: np.ndarray, server: np.ndarray) -> None:
     assert differs.mean() < 0.03, f"{differs.mean():.1%} of the plane's pixels differ"
 
 
-def test_a_textured_image_plane_looks_the_same_drawn_by_the_page_and_by_the_service(webgl: Browser) -> None:
+@pytest.mark.parametrize("filter", ["nearest", "linear"])
+def test_a_textured_image_plane_looks_the_same_drawn_by_the_page_and_by_the_service(webgl: Browser, filter) -> None:
     with contextlib.ExitStack() as stack:
-        runner = stack.enter_context(running_service(TextureScene(), run_mode=rv.RunMode.INVENTOR_SERVICE))
+        runner = stack.enter_context(running_service(TextureScene(filter), run_mode=rv.RunMode.INVENTOR_SERVICE))
         context = webgl.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
         stack.callback(context.close)
         context.add_init_script(INSTRUMENT)
