@@ -446,3 +446,26 @@ def test_a_big_textured_mesh_goes_in_full_detail_only_and_its_untextured_instanc
     assert "texture" in textured and "texcoords" in textured
     assert "coarse" not in textured, "a copy has no texture coordinates: the textured mesh is drawn in full detail"
     assert "coarse" in plain and "texcoords" not in plain and "texture" not in plain
+
+
+def test_a_page_is_sent_a_shared_image_once_and_after_a_new_image_only_that() -> None:
+    texture = rv.Texture2D(quadrants(16))
+    coords = np.array([[0, 0], [1, 0], [0, 1]], np.float32)
+    first = rv.Mesh(np.eye(3), [[0, 1, 2]], texcoords=coords)
+    second = rv.Mesh(np.eye(3) + 2, [[0, 1, 2]], texcoords=coords)
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.SceneExaminer()
+    manager.scene_graph.add_child(rv.Separator([texture, first, second]))
+    encoder, page = SceneEncoder(), Page()
+    snapshot = encoder.snapshot(manager.view_frame(64, 64))
+    image = next(r["texture"]["image"] for r in snapshot.records.values())
+    _, chunks = streamed(snapshot, page)
+    assert sorted({c.buffer for c in chunks}) == sorted(snapshot.buffers) and image in snapshot.buffers
+    assert sum(c.total for c in chunks if c.buffer == image and c.offset == 0) == len(snapshot.buffers[image].deflated)
+    texture.image = quadrants(16)[::-1]
+    changed = encoder.snapshot(manager.view_frame(64, 64))
+    updates, chunks = streamed(changed, page)
+    (new_image,) = {r["texture"]["image"] for r in changed.records.values()}
+    assert new_image != image
+    assert {c.buffer for c in chunks} == set(updates[0].buffers) == {new_image}, "the new image alone, once"
+    assert len(updates[0].records) == 2, "both records changed (their texture field)"
