@@ -236,6 +236,7 @@ export class WebGLRenderer {
     this._vaos = new Map();
     /** @type {Map<string, {name: string, texture: WebGLTexture}>} textures by image buffer and filter */
     this._textures = new Map();
+    this._maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
   }
 
   /**
@@ -415,6 +416,11 @@ export class WebGLRenderer {
     const key = `${image}:${filter}`;
     let entry = this._textures.get(key);
     if (!entry) {
+      // The service sends textures up to 4096 a side; a browser that takes less draws nothing of
+      // it: throwing here puts the page back on the service's frames.
+      if (Math.max(width, height) > this._maxTextureSize) {
+        throw new WebGLUnavailableError(`a ${width}x${height} texture is over this browser's largest (${this._maxTextureSize})`);
+      }
       const texture = gl.createTexture();
       gl.bindTexture(gl.TEXTURE_2D, texture);
       gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);

@@ -18,7 +18,7 @@ import remoteviz as rv
 
 from ..integration.harness import running_service
 from .conftest import CHROMIUM
-from .helpers import INSTRUMENT
+from .helpers import INSTRUMENT, canvas_image
 from .test_client_side_rendering import VIEWPORT, WEBGL_ARGS, mask, server_picture, settled_gl_image, wait_mode
 
 # The quadrants' colours, top-left, top-right, bottom-left, bottom-right as the image is given.
@@ -140,3 +140,34 @@ def test_the_exported_page_holds_and_draws_the_texture(webgl: Browser, tmp_path)
     server = manager.render(VIEWPORT["width"], VIEWPORT["height"]).astype(int)
     manager.dispose()
     assert_same_image(exported_picture(webgl, path), server)
+
+
+SMALL_TEXTURES = r"""
+(() => {
+  // A browser whose WebGL takes textures of 32 pixels a side at most.
+  const native = WebGL2RenderingContext.prototype.getParameter;
+  WebGL2RenderingContext.prototype.getParameter = function (name) {
+    return name === this.MAX_TEXTURE_SIZE ? 32 : native.call(this, name);
+  };
+})();
+"""
+
+
+def test_a_texture_over_the_browsers_largest_puts_the_page_back_on_the_services_frames(webgl: Browser) -> None:
+    with contextlib.ExitStack() as stack:
+        runner = stack.enter_context(running_service(TextureScene("nearest"), run_mode=rv.RunMode.INVENTOR_SERVICE))
+        context = webgl.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
+        stack.callback(context.close)
+        context.add_init_script(INSTRUMENT + SMALL_TEXTURES)
+        page = context.new_page()
+        warnings: list[str] = []
+        page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+        page.goto(f"http://127.0.0.1:{runner.service.port}/?area=Photo&render=client")
+        page.wait_for_function("window.__rv.service.some(([event, details]) => event === 'renderMode'"
+                               " && details.mode === 'server')", timeout=30_000, polling=50)
+        page.wait_for_function("window.__rv.decoded.length > 0", timeout=30_000, polling=50)
+        picture = canvas_image(page)
+    assert any("over this browser's largest (32)" in text for text in warnings), warnings
+    box = plane_box(picture)
+    assert np.argmax(quadrant_means(picture, box), axis=1).tolist() == np.argmax(COLOURS, axis=1).tolist(), \
+        "the service's frames show the image"
