@@ -7,19 +7,23 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, Page
 
 import remoteviz as rv
 
 from ..integration.harness import running_service
-from .conftest import CHROMIUM
-from .helpers import INSTRUMENT, canvas_image
-from .test_client_side_rendering import VIEWPORT, WEBGL_ARGS, mask, server_picture, settled_gl_image, wait_mode
+from .helpers import INSTRUMENT, canvas_image, wait_settled
+from .test_client_side_rendering import (  # noqa: F401 (webgl_browser: the module's browser fixture)
+    VIEWPORT,
+    mask,
+    settled_gl_image,
+    wait_mode,
+    webgl_browser,
+)
 
 # The quadrants' colours, top-left, top-right, bottom-left, bottom-right as the image is given.
 COLOURS = np.array([[230, 30, 30], [30, 200, 40], [40, 60, 230], [235, 220, 40]])
@@ -56,15 +60,6 @@ class TextureScene(rv.ServiceListener):
         examiner.camera.view_all(render_area.viewport, examiner)
 
 
-@pytest.fixture(scope="module")
-def webgl(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
-
-
 def quadrant_means(picture: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The mean colour of each quadrant of ``box`` (top, bottom, left, right), top-left first,
     leaving out a fifth of each quadrant along its edges (smoothing, compression)."""
@@ -98,19 +93,28 @@ def assert_same_image(client: np.ndarray, server: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("filter", ["nearest", "linear"])
-def test_a_textured_image_plane_looks_the_same_drawn_by_the_page_and_by_the_service(webgl: Browser, filter) -> None:
+def test_a_textured_image_plane_looks_the_same_drawn_by_the_page_and_by_the_service(
+        webgl_browser: Browser, filter) -> None:  # noqa: F811
     with contextlib.ExitStack() as stack:
         runner = stack.enter_context(running_service(TextureScene(filter), run_mode=rv.RunMode.INVENTOR_SERVICE))
-        context = webgl.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
-        stack.callback(context.close)
-        context.add_init_script(INSTRUMENT)
-        page = context.new_page()
         problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(f"uncaught {error}"))
-        page.goto(f"http://127.0.0.1:{runner.service.port}/?area=Photo&render=client")
+
+        def open_page(mode: str) -> Page:
+            context = webgl_browser.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
+            stack.callback(context.close)
+            context.add_init_script(INSTRUMENT)
+            page = context.new_page()
+            page.on("pageerror", lambda error: problems.append(f"uncaught {error}"))
+            page.goto(f"http://127.0.0.1:{runner.service.port}/?area=Photo&render={mode}")
+            return page
+
+        page = open_page("client")
         wait_mode(page, "client")
         client = settled_gl_image(page)
-        server = server_picture(page)
+        # The service's picture from a page of its own, in the same view (the camera is the area's).
+        server_page = open_page("server")
+        wait_settled(server_page, after=0)
+        server = canvas_image(server_page)
         assert not problems, problems
     assert_same_image(client, server)
 
@@ -128,7 +132,7 @@ def exported_picture(browser: Browser, path) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB")).astype(int)
 
 
-def test_the_exported_page_holds_and_draws_the_texture(webgl: Browser, tmp_path) -> None:
+def test_the_exported_page_holds_and_draws_the_texture(webgl_browser: Browser, tmp_path) -> None:  # noqa: F811
     from remoteviz.scene_sync import export_scene
 
     path = tmp_path / "photo.html"
@@ -139,7 +143,7 @@ def test_the_exported_page_holds_and_draws_the_texture(webgl: Browser, tmp_path)
     manager.scene_graph = examiner
     server = manager.render(VIEWPORT["width"], VIEWPORT["height"]).astype(int)
     manager.dispose()
-    assert_same_image(exported_picture(webgl, path), server)
+    assert_same_image(exported_picture(webgl_browser, path), server)
 
 
 SMALL_TEXTURES = r"""
@@ -153,10 +157,11 @@ SMALL_TEXTURES = r"""
 """
 
 
-def test_a_texture_over_the_browsers_largest_puts_the_page_back_on_the_services_frames(webgl: Browser) -> None:
+def test_a_texture_over_the_browsers_largest_puts_the_page_back_on_the_services_frames(
+        webgl_browser: Browser) -> None:  # noqa: F811
     with contextlib.ExitStack() as stack:
         runner = stack.enter_context(running_service(TextureScene("nearest"), run_mode=rv.RunMode.INVENTOR_SERVICE))
-        context = webgl.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
+        context = webgl_browser.new_context(viewport=VIEWPORT, device_scale_factor=1, bypass_csp=True)
         stack.callback(context.close)
         context.add_init_script(INSTRUMENT + SMALL_TEXTURES)
         page = context.new_page()
