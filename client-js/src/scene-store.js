@@ -6,7 +6,7 @@
  * @module scene-store
  */
 
-const BUFFER_KEYS = ["positions", "normals", "indices", "colors", "sizes"];
+const BUFFER_KEYS = ["positions", "normals", "indices", "colors", "sizes", "texcoords"];
 
 /**
  * The buffer names a record draws with (its full detail; the coarse copy's are `bufferNames(record.coarse)`).
@@ -14,7 +14,8 @@ const BUFFER_KEYS = ["positions", "normals", "indices", "colors", "sizes"];
  * @returns {string[]}
  */
 export function bufferNames(record) {
-  return BUFFER_KEYS.map((key) => record[key]).filter(Boolean);
+  const names = BUFFER_KEYS.map((key) => record[key]).filter(Boolean);
+  return record.texture ? [...names, record.texture.image] : names; // a textured mesh's image
 }
 
 /**

@@ -5,6 +5,9 @@
  * view space is discarded), the same camera and near/far fitting. Loaded only by a page that draws
  * client-side (`render-area.js` imports it dynamically).
  *
+ * A textured mesh (a record with `texcoords` and `texture`) samples its image as the service
+ * does: the colour times the texel, then lit; the same filter, repeated outside 0..1, no mipmaps.
+ *
  * Not ported yet: lines wider than one pixel (the service's geometry shader; WebGL draws 1-pixel
  * lines), back-face culling (invisible for closed shapes, which are lit on both sides anyway).
  * @module webgl-renderer
@@ -19,6 +22,7 @@ const MAX_LIGHTS = 8;
 const POSITION = 0;
 const NORMAL = 1;
 const COLOR = 2;
+const TEXCOORD = 3;
 const SIZE = 4;
 
 const CLIP_GLSL = `
@@ -38,6 +42,7 @@ const SURFACE_VERTEX = `#version 300 es
 layout(location = 0) in vec3 a_position;
 layout(location = 1) in vec3 a_normal;
 layout(location = 2) in vec4 a_color;
+layout(location = 3) in vec2 a_texcoord;
 uniform vec3 u_offset;
 uniform vec3 u_scale;
 uniform mat4 u_model_view;
@@ -46,11 +51,13 @@ uniform mat3 u_normal_matrix;
 out vec3 v_position;
 out vec3 v_normal;
 out vec4 v_color;
+out vec2 v_texcoord;
 void main() {
     vec4 position = u_model_view * vec4(u_offset + a_position * u_scale, 1.0);
     v_position = position.xyz;
     v_normal = u_normal_matrix * a_normal;
     v_color = a_color;
+    v_texcoord = a_texcoord;
     gl_Position = u_projection * position;
 }`;
 
@@ -62,6 +69,9 @@ ${CLIP_GLSL}
 in vec3 v_position;
 in vec3 v_normal;
 in vec4 v_color;
+in vec2 v_texcoord;
+uniform bool u_textured;
+uniform sampler2D u_texture;
 uniform vec3 u_ambient;
 uniform vec3 u_specular;
 uniform vec3 u_emissive;
@@ -77,7 +87,8 @@ void main() {
     vec3 normal = normalize(v_normal);
     if (!gl_FrontFacing) normal = -normal;
     vec3 to_eye = u_orthographic ? vec3(0.0, 0.0, 1.0) : normalize(-v_position);
-    vec3 base = v_color.rgb;
+    vec4 surface = u_textured ? v_color * texture(u_texture, v_texcoord) : v_color;
+    vec3 base = surface.rgb;
     vec3 color = u_emissive + u_ambient * base;
     for (int i = 0; i < MAX_LIGHTS; ++i) {
         if (i >= u_light_count) break;
@@ -90,7 +101,7 @@ void main() {
             color += u_light_colors[i] * u_specular * highlight;
         }
     }
-    frag_color = vec4(min(color, vec3(1.0)), v_color.a * u_opacity);
+    frag_color = vec4(min(color, vec3(1.0)), surface.a * u_opacity);
 }`;
 
 const POINT_VERTEX = `#version 300 es
@@ -225,6 +236,9 @@ export class WebGLRenderer {
     this._gpu = new Map();
     /** @type {Map<string, {key: string, vao: WebGLVertexArrayObject}>} by record id */
     this._vaos = new Map();
+    /** @type {Map<string, {name: string, texture: WebGLTexture}>} textures by image buffer and filter */
+    this._textures = new Map();
+    this._maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE);
   }
 
   /**
@@ -288,6 +302,8 @@ export class WebGLRenderer {
     this._labels.dispose();
     for (const { buffer } of this._gpu.values()) gl.deleteBuffer(buffer);
     for (const { vao } of this._vaos.values()) gl.deleteVertexArray(vao);
+    for (const { texture } of this._textures.values()) gl.deleteTexture(texture);
+    this._textures.clear();
     this._gpu.clear();
     this._vaos.clear();
   }
@@ -322,6 +338,11 @@ export class WebGLRenderer {
         gl.uniform3fv(uniforms.get("u_light_colors"), lights.flatMap((light) => light.color));
       }
       this._bind(store, record);
+      gl.uniform1i(uniforms.get("u_textured"), record.texture && record.texcoords ? 1 : 0);
+      if (record.texture && record.texcoords) {
+        gl.activeTexture(gl.TEXTURE0);
+        gl.bindTexture(gl.TEXTURE_2D, this._texture(store, record.texture));
+      }
       gl.drawElements(gl.TRIANGLES, record.count, record.index_type === "u16" ? gl.UNSIGNED_SHORT : gl.UNSIGNED_INT, 0);
     }
   }
@@ -365,6 +386,7 @@ export class WebGLRenderer {
       if (record.normals) this._attribute(store, record.normals, NORMAL, 3, gl.BYTE, true);
       if (record.colors) this._attribute(store, record.colors, COLOR, 4, gl.UNSIGNED_BYTE, true);
       if (record.sizes) this._attribute(store, record.sizes, SIZE, 1, gl.FLOAT, false);
+      if (record.texcoords) this._attribute(store, record.texcoords, TEXCOORD, 2, gl.FLOAT, false);
       if (record.indices) gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, this._buffer(store, record.indices, gl.ELEMENT_ARRAY_BUFFER));
       this._vaos.set(record.id, { key, vao });
     }
@@ -393,6 +415,33 @@ export class WebGLRenderer {
     return entry.buffer;
   }
 
+  // A texture's GPU copy, made once per image and filter: RGBA bytes bottom row first, sampled as
+  // the service samples it (the same filter both ways, no mipmaps, repeated outside 0..1).
+  _texture(store, { image, width, height, filter }) {
+    const gl = this.gl;
+    const key = `${image}:${filter}`;
+    let entry = this._textures.get(key);
+    if (!entry) {
+      // The service sends textures up to 4096 a side; a browser that takes less draws nothing of
+      // it: throwing here puts the page back on the service's frames.
+      if (Math.max(width, height) > this._maxTextureSize) {
+        throw new WebGLUnavailableError(`a ${width}x${height} texture is over this browser's largest (${this._maxTextureSize})`);
+      }
+      const texture = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, texture);
+      gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, width, height, 0, gl.RGBA, gl.UNSIGNED_BYTE, store.buffers.get(image));
+      const sampling = filter === "nearest" ? gl.NEAREST : gl.LINEAR;
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, sampling);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, sampling);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.REPEAT);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.REPEAT);
+      entry = { name: image, texture };
+      this._textures.set(key, entry);
+    }
+    return entry.texture;
+  }
+
   // GPU copies of buffers the store let go, and vertex arrays of records it removed.
   _forgetStale(store) {
     const gl = this.gl;
@@ -400,6 +449,12 @@ export class WebGLRenderer {
       if (!store.buffers.has(name)) {
         gl.deleteBuffer(buffer);
         this._gpu.delete(name);
+      }
+    }
+    for (const [key, { name, texture }] of this._textures) {
+      if (!store.buffers.has(name)) {
+        gl.deleteTexture(texture);
+        this._textures.delete(key);
       }
     }
     for (const [id, { vao }] of this._vaos) {

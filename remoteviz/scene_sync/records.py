@@ -6,9 +6,11 @@ and the names of its geometry buffers (:mod:`remoteviz.scene_sync.buffers`). A s
 encoded once per version of the shape, however many instances and viewers it has. A big mesh's
 record also names the buffers of its coarse copy (``coarse``, :mod:`remoteviz.scene_sync.coarse`)
 once that is made, and a big point set goes as several records, its ``parts``. What the page
-cannot draw (volumes, slices, textures) is listed in ``unsupported``: such a scene stays
-server-side. A text label is a record of its own (``kind`` "label"), with no buffers: its text,
-anchor and layout, drawn by the page in its own font.
+cannot draw (volumes, slices, a texture over :data:`MAX_TEXTURE_SIDE`) is listed in
+``unsupported``: such a scene stays server-side. A textured mesh's record names its texture
+coordinates (``texcoords``) and its image (``texture``, :func:`texture_fields`). A text label
+is a record of its own (``kind`` "label"), with no buffers: its text, anchor and layout,
+drawn by the page in its own font.
 """
 
 from __future__ import annotations
@@ -45,10 +47,15 @@ POINTS_PER_PART = 1 << 18
 """Point sets bigger than this go as several records of this many points, shuffled once: each part
 is a uniform sample of the whole, so the page's picture is fair from the first part on."""
 
+MAX_TEXTURE_SIDE = 4096
+"""The widest and tallest texture sent to a page: what WebGL2 implementations give at the least in
+practice (``MAX_TEXTURE_SIZE``; the service's Mesa takes 16384). A bigger one stays server-side."""
+
 if TYPE_CHECKING:
     from remoteviz.rendering.actions import Frame, LightInstance, ShapeInstance
     from remoteviz.rendering.camera import Camera
     from remoteviz.rendering.shapes import Shape
+    from remoteviz.rendering.texture import Texture2D
 
 
 @dataclass(slots=True)
@@ -118,6 +125,8 @@ class SceneEncoder:
         self._background = background
         self._encoded = encoded
         self._coarse_wanted = coarse
+        # Each texture's image buffer, made once per version of the texture node.
+        self._images: weakref.WeakKeyDictionary[Texture2D, tuple[int, Buffer]] = weakref.WeakKeyDictionary()
 
     def close(self) -> None:
         """Drop the encodings and copies not begun yet (the service closes); a later snapshot
@@ -136,7 +145,8 @@ class SceneEncoder:
             if provisional:
                 # A big mesh's copy is made before its full detail: until that is done, the copy alone.
                 early = self._early(instance.shape)
-                if early is None:
+                # The copy has no texture coordinates: a textured mesh waits for its full detail.
+                if early is None or (_texture_of(instance) is not None and instance.shape.geometry.texcoords is not None):
                     snapshot.pending += 1
                     continue
                 encoded, unencoded = early
@@ -161,14 +171,23 @@ class SceneEncoder:
                 "box": None if box is None else [[float(v) for v in box.minimum], [float(v) for v in box.maximum]],
             }
             record_id = _instance_id(instance)
+            textured = self._texture(instance, parts[0][0], snapshot)
+            if textured is False:
+                continue
+            if textured is not None:
+                shared["texture"] = textured
             if provisional:
                 shared["provisional"] = True
-            coarse = None if provisional else self._coarse_of(instance.shape, self._shapes[instance.shape][0])
+            # A textured mesh is drawn in full detail only (its copy has no texture coordinates).
+            coarse = None if provisional or textured else self._coarse_of(instance.shape, self._shapes[instance.shape][0])
             if coarse is not None:
                 for buffer in coarse[1]:
                     snapshot.buffers[buffer.name] = buffer
                 shared["coarse"] = {key: coarse[0][key] for key in COARSE_FIELDS}
             for number, (geometry, shape_buffers) in enumerate(parts):
+                if textured is None and "texcoords" in geometry:  # coordinates with no texture to show
+                    geometry = {key: value for key, value in geometry.items() if key != "texcoords"}
+                    shape_buffers = [b for b in shape_buffers if b.kind != "uv32"]
                 for buffer in shape_buffers:
                     snapshot.buffers[buffer.name] = buffer
                 part_id = record_id if number == 0 else f"{record_id}.{number}"
@@ -182,6 +201,25 @@ class SceneEncoder:
                                                            "bottom": list(background.bottom_color)},
         }
         return snapshot
+
+    def _texture(self, instance: ShapeInstance, geometry: dict[str, Any], snapshot: Snapshot) -> dict[str, Any] | None | bool:
+        """The ``texture`` field of a textured mesh's record, its image added to the snapshot's
+        buffers; None for a shape drawn without a texture (as the renderer: the shape's own texture,
+        else the current one, on a mesh with texture coordinates); False for one too big to send,
+        added to what the page cannot draw."""
+        texture = _texture_of(instance)
+        if texture is None or "texcoords" not in geometry:
+            return None
+        height, width = texture.image.shape[:2]
+        if max(width, height) > MAX_TEXTURE_SIDE:
+            snapshot.unsupported.add(f"a texture over {MAX_TEXTURE_SIDE} pixels a side")
+            return False
+        cached = self._images.get(texture)
+        if cached is None or cached[0] != texture.version:
+            cached = (texture.version, buffers.image(texture.image))
+            self._images[texture] = cached
+        snapshot.buffers[cached[1].name] = cached[1]
+        return texture_fields(texture, cached[1])
 
     def _encode(self, shape: Shape) -> Encoded | None | object:
         version = shape.version
@@ -311,8 +349,6 @@ def _encode_part(shape: Shape, geometry: Any) -> Part | None:
     if type(geometry) is TextGeometry:
         return _label_fields(shape, geometry), []
     if type(geometry) is Geometry:
-        if getattr(shape, "texture", None) is not None and geometry.texcoords is not None:
-            return None  # textures are not sent yet
         position, quantization = buffers.positions(geometry.positions)
         normal = buffers.normals(geometry.normals)
         index, index_type = buffers.indices(geometry.indices, len(geometry.positions))
@@ -321,6 +357,10 @@ def _encode_part(shape: Shape, geometry: Any) -> Part | None:
                                   "normals": normal.name, "indices": index.name, "index_type": index_type,
                                   "count": int(geometry.indices.size), "vertices": len(geometry.positions),
                                   "closed": bool(shape.closed)}
+        if geometry.texcoords is not None:  # dropped from the records of instances with no texture
+            texcoord = buffers.texcoords(geometry.texcoords)
+            parts.append(texcoord)
+            fields["texcoords"] = texcoord.name
     elif type(geometry) is PointGeometry:
         position, quantization = buffers.positions(geometry.positions)
         size = buffers.floats(geometry.sizes)
@@ -367,6 +407,21 @@ def _label_fields(shape: Shape, geometry: Any) -> dict[str, Any]:
 def _screen_label(parts: Parts) -> bool:
     """Whether a shape's parts are a label fixed on the screen (it has no bounding box)."""
     return len(parts) == 1 and parts[0][0].get("kind") == "label" and parts[0][0]["screen_position"] is not None
+
+
+def _texture_of(instance: ShapeInstance) -> Texture2D | None:
+    """The texture a shape instance is drawn with, as the renderer picks it: the shape's own, else
+    the current one (shown only on a mesh with texture coordinates)."""
+    texture: Texture2D | None = getattr(instance.shape, "texture", None) or instance.texture
+    return texture
+
+
+def texture_fields(texture: Texture2D, image: Buffer) -> dict[str, Any]:
+    """A textured mesh's ``texture`` field: the name of its image's buffer
+    (:func:`~remoteviz.scene_sync.buffers.image`), its size, and how it is sampled (as the
+    service's renderer: ``linear`` or ``nearest`` both ways, no mipmaps, repeated outside 0..1)."""
+    height, width = texture.image.shape[:2]
+    return {"image": image.name, "width": int(width), "height": int(height), "filter": texture.filter.value}
 
 
 def _instance_id(instance: ShapeInstance) -> str:

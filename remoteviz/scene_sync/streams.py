@@ -191,7 +191,8 @@ class SceneStream:
 
 def _buffer_names(record: dict[str, Any]) -> list[str]:
     """The buffers of a record's full detail."""
-    return [record[key] for key in ("positions", "normals", "indices", "colors", "sizes") if record.get(key)]
+    names = [record[key] for key in ("positions", "normals", "indices", "colors", "sizes", "texcoords") if record.get(key)]
+    return [*names, record["texture"]["image"]] if record.get("texture") else names
 
 
 def _coarse_names(record: dict[str, Any]) -> list[str]:

@@ -406,3 +406,96 @@ def test_a_text_label_is_a_record_of_its_own_with_the_servers_layout_and_no_buff
     assert on_screen["background"] == [0.0, 0.0, 0.0] and on_screen["background_opacity"] == pytest.approx(0.6)
     assert not any(name in snapshot.buffers for r in labels.values() for name in r.values() if isinstance(name, str))
     assert set(priorities(snapshot, 1.0)) == set(snapshot.records)
+
+
+def quadrants(size: int = 8) -> np.ndarray:
+    """An RGBA image whose four quadrants differ (top-left red, top-right green, bottom-left blue,
+    bottom-right white): a flip or a mirror changes it."""
+    image = np.zeros((size, size, 4), np.uint8)
+    image[..., 3] = 255
+    half = size // 2
+    image[:half, :half, 0] = 255
+    image[:half, half:, 1] = 255
+    image[half:, :half, 2] = 255
+    image[half:, half:, :3] = 255
+    return image
+
+
+def test_a_textured_mesh_sends_its_coordinates_and_its_image_bottom_row_first() -> None:
+    image = quadrants()
+    snapshot = snapshot_of(rv.ImagePlane(image, filter="nearest"))
+    assert not snapshot.unsupported
+    (record,) = snapshot.records.values()
+    texture = record["texture"]
+    assert (texture["width"], texture["height"], texture["filter"]) == (8, 8, "nearest")
+    pixels = np.frombuffer(scene_buffers.inflate(snapshot.buffers[texture["image"]]), np.uint8).reshape(8, 8, 4)
+    assert np.array_equal(pixels, image[::-1]), "the first row sent is the image's bottom one (texture v = 0)"
+    coords = np.frombuffer(scene_buffers.inflate(snapshot.buffers[record["texcoords"]]), "<f4").reshape(-1, 2)
+    assert coords.tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]
+
+
+def test_a_texture_shared_by_meshes_is_one_buffer_and_an_untextured_mesh_sends_no_coordinates() -> None:
+    texture = rv.Texture2D(quadrants(16))
+    coords = np.array([[0, 0], [2, 0], [0, 2]], np.float32)  # outside 0..1: the image repeats
+    triangle = rv.Mesh(np.eye(3), [[0, 1, 2]], texcoords=coords)
+    moved = rv.Mesh(np.eye(3) + 2, [[0, 1, 2]], texcoords=coords)
+    bare = rv.Mesh(np.eye(3) - 2, [[0, 1, 2]], texcoords=coords)
+    snapshot = snapshot_of(rv.Separator([texture, triangle, moved]), bare)
+    textured = [r for r in snapshot.records.values() if "texture" in r]
+    assert len(textured) == 2 and textured[0]["texture"] == textured[1]["texture"]
+    assert [b.kind for b in snapshot.buffers.values()].count("img8") == 1, "the shared image is one buffer"
+    (plain,) = [r for r in snapshot.records.values() if "texture" not in r]
+    assert "texcoords" not in plain
+    sent = np.frombuffer(scene_buffers.inflate(snapshot.buffers[textured[0]["texcoords"]]), "<f4").reshape(-1, 2)
+    assert np.array_equal(sent, coords), "coordinates outside 0..1 are kept as they are"
+
+
+def test_a_texture_over_the_page_limit_stays_server_side_with_the_reason() -> None:
+    from remoteviz.scene_sync.records import MAX_TEXTURE_SIDE
+
+    snapshot = snapshot_of(rv.ImagePlane(np.zeros((2, MAX_TEXTURE_SIDE + 1), np.uint8)))
+    assert not snapshot.records
+    decision = decide(RenderRequest(RenderMode.CLIENT, True), True, snapshot, 0.0)
+    assert decision.mode is RenderMode.SERVER and f"a texture over {MAX_TEXTURE_SIDE} pixels" in decision.reason
+
+
+def test_a_big_textured_mesh_goes_in_full_detail_only_and_its_untextured_instance_gets_its_copy(monkeypatch) -> None:
+    from remoteviz.scene_sync import coarse
+
+    monkeypatch.setattr(coarse, "COARSE_MIN_TRIANGLES", 4000)
+    u, v = np.meshgrid(np.linspace(0, 1, 80), np.linspace(0, 1, 40))
+    points = np.stack([u, v, 0.1 * np.sin(6 * u)], axis=-1).reshape(-1, 3)
+    i, j = np.meshgrid(np.arange(79), np.arange(39))
+    a, b, c, d = j * 80 + i, j * 80 + i + 1, (j + 1) * 80 + i, (j + 1) * 80 + i + 1
+    faces = np.concatenate([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
+    sheet = rv.Mesh(points, faces, texcoords=np.stack([u, v], axis=-1).reshape(-1, 2))
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.Separator([rv.Separator([rv.Texture2D(quadrants()), sheet]), rv.Separator([sheet])])
+    snapshot = SceneEncoder(coarse=True).snapshot(manager.view_frame(64, 64))
+    textured, plain = sorted(snapshot.records.values(), key=lambda r: "texture" not in r)
+    assert "texture" in textured and "texcoords" in textured
+    assert "coarse" not in textured, "a copy has no texture coordinates: the textured mesh is drawn in full detail"
+    assert "coarse" in plain and "texcoords" not in plain and "texture" not in plain
+
+
+def test_a_page_is_sent_a_shared_image_once_and_after_a_new_image_only_that() -> None:
+    texture = rv.Texture2D(quadrants(16))
+    coords = np.array([[0, 0], [1, 0], [0, 1]], np.float32)
+    first = rv.Mesh(np.eye(3), [[0, 1, 2]], texcoords=coords)
+    second = rv.Mesh(np.eye(3) + 2, [[0, 1, 2]], texcoords=coords)
+    manager = rv.SceneManager()
+    manager.scene_graph = rv.SceneExaminer()
+    manager.scene_graph.add_child(rv.Separator([texture, first, second]))
+    encoder, page = SceneEncoder(), Page()
+    snapshot = encoder.snapshot(manager.view_frame(64, 64))
+    image = next(r["texture"]["image"] for r in snapshot.records.values())
+    _, chunks = streamed(snapshot, page)
+    assert sorted({c.buffer for c in chunks}) == sorted(snapshot.buffers) and image in snapshot.buffers
+    assert sum(c.total for c in chunks if c.buffer == image and c.offset == 0) == len(snapshot.buffers[image].deflated)
+    texture.image = quadrants(16)[::-1]
+    changed = encoder.snapshot(manager.view_frame(64, 64))
+    updates, chunks = streamed(changed, page)
+    (new_image,) = {r["texture"]["image"] for r in changed.records.values()}
+    assert new_image != image
+    assert {c.buffer for c in chunks} == set(updates[0].buffers) == {new_image}, "the new image alone, once"
+    assert len(updates[0].records) == 2, "both records changed (their texture field)"
