@@ -268,19 +268,24 @@ class FramePath:
             pending, schedule.pending = schedule.pending, None
             self._submit(area, pending)
 
+    @staticmethod
+    def _encodings_finished(area: RenderArea, job: Job, failed_stream: bool) -> None:
+        """Count the encode as done for each connection it was started for, viewer or not by now: one
+        that left the viewers meanwhile (a page that draws client-side) and comes back must not find
+        its window short of a frame for good."""
+        for connection_id in job.members:
+            if (connection := area.get_connection(connection_id)) is not None:
+                connection.outgoing.encoding_finished(failed_stream=failed_stream)
+
     def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
                       future: Any) -> None:
         try:
             payload, is_key, encode_ms, (width, height) = future.result()
         except Exception as error:
-            for connection_id in job.members:
-                if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                    outgoing.encoding_finished(failed_stream=job.stream is not None)
+            self._encodings_finished(area, job, failed_stream=job.stream is not None)
             self._frame_failed(area, "encode", error)
             return
-        for connection_id in job.members:
-            if (outgoing := self._scheduler.viewer(area.id, connection_id)) is not None:
-                outgoing.encoding_finished()
+        self._encodings_finished(area, job, failed_stream=False)
         self._frame_succeeded(area)
         flags = (FrameFlags.KEY if is_key else FrameFlags.NONE) | (
             FrameFlags.NONE if frame.interactive else FrameFlags.STILL)

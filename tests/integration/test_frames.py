@@ -10,7 +10,7 @@ import remoteviz as rv
 from remoteviz import client
 from remoteviz.protocol import Codec
 
-from .harness import Recorder, pattern, running_service
+from .harness import Recorder, async_wait_until, pattern, running_service
 
 
 def test_png_still_frame_is_exactly_the_application_array(recorder: Recorder) -> None:
@@ -181,3 +181,39 @@ def test_a_bad_frame_from_the_application_is_logged_and_the_service_goes_on(capl
     np.testing.assert_array_equal(frame.image, pattern(16, 16))
     assert "expected (H, W, 3|4) uint8" in caplog.text
     assert "the application's renderer crashed" in caplog.text
+
+
+def test_a_connection_that_left_the_viewers_while_its_frame_was_encoded_gets_frames_when_it_comes_back() -> None:
+    """A page that starts drawing client-side leaves its area's viewers, perhaps while a frame for it
+    is being encoded; when it goes back to frames, its window must be whole again. It used to stay
+    one frame short for each such encode, for good: after a few, no frame ever came."""
+    leave = threading.Event()
+
+    class LeaveWhileEncoding(rv.RenderAreaListener):
+        def on_sending_frame(self, render_area, connection):
+            # Called as the frame goes to the encoders: the connection leaves the viewers, as the
+            # scene stream makes a page leave once it has its whole scene.
+            if leave.is_set():
+                leave.clear()
+                runner.service._frames_for(connection, False)
+
+    class Service(Recorder):
+        def on_instantiated_render_area(self, render_area):
+            super().on_instantiated_render_area(render_area)
+            render_area.add_listener(LeaveWhileEncoding())
+
+    async def scenario():
+        async with client.connect(runner.url("Leave", "width=32&height=24")) as view:
+            await view.next_frame()
+            area = runner.service.get_render_area("Leave")
+            (connection,) = area.connections
+            for _ in range(8):  # more than any window holds
+                leave.set()
+                runner.call(area.request_redraw)
+                await async_wait_until(lambda: not leave.is_set() and area.schedule.encodes_in_flight == 0)
+                runner.call(runner.service._frames_for, connection, True)  # back to frames
+                runner.call(area.request_redraw)
+                await view.next_frame()
+
+    with running_service(Service()) as runner:
+        asyncio.run(scenario())
