@@ -1,7 +1,7 @@
-"""Where a connection is refused before it is created, which client it belongs to, and which render
-area it gets: the URL, the connection limit, the access check, the create/share questions to the
-application with their limits, and the encoder negotiation. ``Service._open_connection`` asks, in that
-order, and refuses through its one failure path (``Service._fail``)."""
+"""Where a connection is refused before it is created, which client it belongs to, the size a new
+render area asks for, and the encoder negotiation: the questions the service core
+(:mod:`remoteviz.service_core`) asks, in that order, as a connection opens. It refuses through the
+core's one failure path; the create and share questions to the application are the core's own."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from .access import TOKEN_FIELD, AccessCheck
-from .connection import Client, Connection, ConnectionParameters
+from .connection import Connection, ConnectionParameters
 from .encoders import DEFAULT_FALLBACK_CHAIN
-from .listeners import FAILED, call_all
+from .listeners import call_all
 from .protocol import Hello
 from .render_area import RenderArea
 from .settings import ServiceSettings
@@ -24,26 +23,12 @@ log = logging.getLogger("remoteviz.service")
 
 
 class Admission:
-    """Answers a service's admission questions (dispatch thread); the service creates what it admits."""
+    """Answers a service's admission questions (dispatch thread) with its settings and access check."""
 
-    def __init__(self, render_areas: Mapping[str, RenderArea], call_service: Callable[..., list[Any]],
-                 new_render_area: Callable[[str, int, int, str | None, str | None], RenderArea],
-                 clamp_size: Callable[[int, int], tuple[int, int]],
-                 pixel_refusal: Callable[[int, str | None, str | None], str | None]) -> None:
-        """``call_service`` asks the service listeners; ``new_render_area`` creates and registers an area;
-        ``pixel_refusal(pixels, client id, address)`` says why a new area's pixels break a budget."""
-        self._render_areas = render_areas
-        self._call_service = call_service
-        self._new_render_area = new_render_area
-        self._clamp_size = clamp_size
-        self._pixel_refusal = pixel_refusal
+    def __init__(self, settings: ServiceSettings | None = None, access: AccessCheck | None = None) -> None:
+        self._settings = settings or ServiceSettings()
+        self._access = access or AccessCheck(None)
         self._secret = secrets.token_bytes(32)  # derives client ids from page keys
-        self._settings = ServiceSettings()
-        self._access = AccessCheck(None)
-
-    def configure(self, settings: ServiceSettings, access: AccessCheck) -> None:
-        """The settings and access check of the service as it opens."""
-        self._settings, self._access = settings, access
 
     def refusal(self, area_id: str, parameters: ConnectionParameters, num_connections: int) -> str | None:
         """Why a connection to ``area_id`` is refused before any client or listener call, or None."""
@@ -71,41 +56,18 @@ class Admission:
             return secrets.token_hex(8)
         return hmac.new(self._secret, page_key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
-    def area_for(self, area_id: str, client: Client, parameters: ConnectionParameters,
-                 hello: Hello, address: str) -> RenderArea | str:
-        """The render area the connection (from ``address``) views (shared, or created now), or why it is refused."""
-        refusal: str | None = None
-        area = self._render_areas.get(area_id)
-        if area is not None:
-            answers = self._call_service("on_pending_share_render_area", area, client, parameters)
-            if not any(a is not False and a is not FAILED for a in answers):
-                refusal = "the application refused to share this render area"
-        else:
-            width, height = self._requested_size(parameters, hello)
-            answers = self._call_service("on_pending_create_render_area", area_id, width, height, client,
-                                         parameters)
-            accepted = [a for a in answers if a is not False and a is not FAILED]
-            if not accepted:
-                refusal = "the application refused to create this render area"
-            elif len(self._render_areas) >= self._settings.max_render_areas:
-                refusal = "the service has reached its render area limit"
-            elif sum(a.creator_id == client.id for a in self._render_areas.values()) >= \
-                    self._settings.max_render_areas_per_client:
-                refusal = "this client has reached its render area limit"
-            else:
-                for answer in accepted:
-                    if isinstance(answer, tuple):
-                        width, height = _size_answer(answer, width, height)
-                        break
-                width, height = self._clamp_size(width, height)
-                refusal = self._pixel_refusal(width * height, client.id, address)
-                if refusal is None:
-                    area = self._new_render_area(area_id, width, height, client.id, address)
-        return area if refusal is None and area is not None else (refusal or "refused")
-
-    def _requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
+    def requested_size(self, parameters: ConnectionParameters, hello: Hello) -> tuple[int, int]:
+        """The size a new render area is asked for: the URL's, the hello's, or the default."""
         width = parameters.get_int("width") or hello.width or self._settings.default_width
         height = parameters.get_int("height") or hello.height or self._settings.default_height
+        return width, height
+
+    @staticmethod
+    def answered_size(answers: list[Any], width: int, height: int) -> tuple[int, int]:
+        """The size the first ``on_pending_create_render_area`` answer that is a tuple gives, else the requested one."""
+        for answer in answers:
+            if isinstance(answer, tuple):
+                return _size_answer(answer, width, height)
         return width, height
 
     def negotiate_encoders(self, area: RenderArea, connection: Connection) -> bool:

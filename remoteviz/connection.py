@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from .dispatch_thread import marshalled
+from .dispatch_thread import DispatchThread, marshalled
 from .encoders import FrameEncoders
 from .pipeline.pacing import Pacer, Targets
 from .pipeline.sending import Outgoing
@@ -16,11 +15,11 @@ from .protocol import AppMessage, DisconnectReason, Hello, ServiceMessage, is_va
 
 if TYPE_CHECKING:
     from .render_area import RenderArea
-    from .transport import Link
 
 
 class ConnectionOwner(Protocol):
-    """What a connection asks of the service's registry, which owns it (so this module names no service)."""
+    """What the handles here read and ask of the service core, which owns their records (so this
+    module names no service)."""
 
     def send(self, connection: Connection, message: ServiceMessage) -> None:
         """Send ``message`` to the connection's browser, unless it is closing or closed."""
@@ -28,8 +27,14 @@ class ConnectionOwner(Protocol):
     def close_connection(self, connection: Connection, reason: DisconnectReason, detail: str) -> None:
         """Tell the browser why, close its socket, and forget the connection now."""
 
-    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
-        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
+    def connection_state(self, connection: Connection) -> ConnectionState:
+        """Where ``connection`` is in its life."""
+
+    def outgoing(self, connection: Connection) -> Outgoing:
+        """The connection's frames on their way (window, newest-frame slot, rate)."""
+
+    def connections_of(self, group: ConnectionGroup) -> dict[str, Connection]:
+        """The connections of a client or a render area, by id."""
 
 
 class ConnectionParameters(Mapping[str, str]):
@@ -171,50 +176,38 @@ class ConnectionState(enum.Enum):
 class ConnectionGroup:
     """Something connections belong to: a client (its page's views) or a render area (its viewers)."""
 
-    def __init__(self) -> None:
-        self._connections: dict[str, Connection] = {}
+    def __init__(self, owner: ConnectionOwner) -> None:
+        self._group_owner = owner
 
     @property
     def connections(self) -> list[Connection]:
         """The open connections."""
-        return list(self._connections.values())
+        return list(self._group_owner.connections_of(self).values())
 
     @property
     def num_connections(self) -> int:
         """How many connections are open."""
-        return len(self._connections)
+        return len(self._group_owner.connections_of(self))
 
     def get_connection(self, connection_id: str) -> Connection | None:
         """The connection with ``connection_id``, or None."""
-        return self._connections.get(connection_id)
-
-    def attach(self, connection: Connection) -> None:
-        """Count ``connection`` among these (the service's bookkeeping, as it creates one)."""
-        self._connections[connection.id] = connection
-
-    def detach(self, connection_id: str) -> None:
-        """No longer count the connection ``connection_id`` (the service's bookkeeping, as it removes one)."""
-        self._connections.pop(connection_id, None)
+        return self._group_owner.connections_of(self).get(connection_id)
 
 
 class Client(ConnectionGroup):
     """One web page (or other client) with its connections, usually one per render area shown."""
 
-    def __init__(self, client_id: str, hello: Hello) -> None:
-        super().__init__()
+    def __init__(self, owner: ConnectionOwner, client_id: str, hello: Hello) -> None:
+        super().__init__(owner)
         self.id = client_id
         self.settings = ClientSettings()
         self.network_performance = NetworkPerformance()
         self.application_name = hello.application
         self.environment = hello.user_agent
         self._decoders = hello.decoders
-        self.calibrating: list[Connection] | None = None
-        """While its page's network calibration runs, the connections waiting for it (the service's)."""
-        self.last_ping = 0.0
-        """When the service last sent it a latency probe (``time.monotonic()``; the service's)."""
 
     def __repr__(self) -> str:
-        return f"<Client {self.id} connections={len(self._connections)}>"
+        return f"<Client {self.id} connections={self.num_connections}>"
 
     def is_image_streaming_supported(self) -> bool:
         """True when the client decodes JPEG and PNG."""
@@ -239,9 +232,9 @@ class Connection:
     """One browser view of one render area."""
 
     def __init__(self, owner: ConnectionOwner, connection_id: str, client: Client, render_area: RenderArea,
-                 parameters: ConnectionParameters, hello: Hello, link: Link, frame_window: int) -> None:
+                 parameters: ConnectionParameters, hello: Hello, dispatch_thread: DispatchThread) -> None:
         self._owner = owner
-        self._link = link
+        self._dispatch_thread = dispatch_thread
         self.id = connection_id
         self.client = client
         self.render_area = render_area
@@ -252,33 +245,24 @@ class Connection:
         self.container_height = hello.container_height
         self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
-        self._outgoing = Outgoing(self.targets(), time.monotonic(), frame_window)
-        self.state = ConnectionState.HANDSHAKE
-        """Where it is in its life (the service's; read, do not change)."""
 
     def __repr__(self) -> str:
         return f"<Connection {self.id} area={self.render_area.id!r} client={self.client.id}>"
 
     @property
-    def is_open(self) -> bool:
-        """True once accepted (frames flow), until it closes."""
-        return self.state is ConnectionState.OPEN
+    def state(self) -> ConnectionState:
+        """Where it is in its life."""
+        return self._owner.connection_state(self)
 
     @property
-    def outgoing(self) -> Outgoing:
-        """Its frames on their way: window, newest-frame slot, rate (the frame path's bookkeeping,
-        changed through its methods; the connection keeps the same one for life)."""
-        return self._outgoing
+    def is_open(self) -> bool:
+        """True once accepted (frames flow), until it closes."""
+        return self._owner.connection_state(self) is ConnectionState.OPEN
 
     @property
     def pacer(self) -> Pacer:
         """Its window of frames in flight."""
-        return self._outgoing.pacer
-
-    @property
-    def link(self) -> Link:
-        """The transport link its messages go on (the service's: send through the connection, not on it)."""
-        return self._link
+        return self._owner.outgoing(self).pacer
 
     def targets(self) -> Targets:
         """What the rate controller aims at, from the settings and this connection's bandwidth share."""
@@ -291,12 +275,12 @@ class Connection:
     @property
     def interactive_quality(self) -> float:
         """The quality interactive frames are encoded at now (adapted to the link)."""
-        return self._outgoing.rate.quality
+        return self._owner.outgoing(self).rate.quality
 
     @property
     def interactive_scale(self) -> float:
         """The scale interactive images are encoded at now (1.0 unless downscaling on a slow link)."""
-        return self._outgoing.rate.scale
+        return self._owner.outgoing(self).rate.scale
 
     def send_message(self, message: str | bytes) -> None:
         """Send an application message (text or bytes) to this view's page.

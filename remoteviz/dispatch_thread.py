@@ -94,11 +94,11 @@ class DispatchThread:
 
 def marshalled(method: F) -> F:
     """Make a method that returns nothing safe from any thread: off the dispatch thread, it is posted
-    there (through the object's owner, ``run_on_dispatch_thread``) instead of run at once."""
+    there (through the object's ``_dispatch_thread``) instead of run at once."""
 
     @functools.wraps(method)
     def on_dispatch_thread(self: Any, *args: Any, **kwargs: Any) -> None:
-        self._owner.run_on_dispatch_thread(functools.partial(method, self, *args, **kwargs))
+        self._dispatch_thread.run(functools.partial(method, self, *args, **kwargs))
 
     return on_dispatch_thread  # type: ignore[return-value]
 

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
@@ -21,16 +21,18 @@ from PIL import Image
 
 from . import protocol
 from .connection import Connection
-from .encoders.streams import Job, Member
+from .encoders import open_encoder
+from .encoders.streams import AreaEncoders, Job, Member
 from .failures import MAX_DELAY, RELOG_INTERVAL, VIEWER_DETAIL
 from .listeners import FAILED, call_all
 from .metrics import Monitoring
-from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame, Send
+from .pipeline.frames import EncodedFrame, FrameHeader, RenderedFrame
 from .pipeline.render_scale import scaled_size
 from .pipeline.scheduler import Scheduler
-from .protocol import Failure, FrameFlags
+from .protocol import FrameFlags
 from .render_area import RenderArea
 from .render_threads import RenderThreads
+from .service_core import ServiceCore
 
 if TYPE_CHECKING:
     from .rendering import SceneManager
@@ -48,14 +50,15 @@ class FramePath:
     may change a scene first waits for the renders in flight (:meth:`finish_renders`).
     """
 
-    def __init__(self, scheduler: Scheduler, monitoring: Monitoring, render_areas: Mapping[str, RenderArea],
-                 post: Callable[..., None], send: Callable[[Connection, protocol.ServiceMessage], None]) -> None:
-        """``post`` hands a call to the dispatch thread; ``send`` sends a message on a live connection."""
+    def __init__(self, scheduler: Scheduler, monitoring: Monitoring, core: ServiceCore,
+                 post: Callable[..., None]) -> None:
+        """``core``: the service core, whose records it reads and whose outbox its frames go to;
+        ``post`` hands a call to the dispatch thread."""
         self._scheduler = scheduler
         self._monitoring = monitoring
-        self._render_areas = render_areas
+        self._core = core
         self._post = post
-        self._send = send
+        self._encoders: dict[RenderArea, AreaEncoders] = {}  # who shares which encode of each area's frames
         self._pool: ThreadPoolExecutor | None = None
         self._render_threads: RenderThreads | None = None  # None: scenes are drawn on the dispatch thread
         self._rendering: dict[str, tuple[RenderArea, Future[_Drawn]]] = {}  # by area id: draws in flight
@@ -89,12 +92,15 @@ class FramePath:
         """Carry out the scheduler's decisions: send what the rate cap lets go, render what is due."""
         now = time.monotonic()
         for area_id, connection_id, send in self._scheduler.sendable(now):
-            self.transmit(self._render_areas[area_id].get_connection(connection_id), send)
+            area = self._core.get_render_area(area_id)
+            connection = area.get_connection(connection_id) if area is not None else None
+            if connection is not None:
+                self._core.transmit(connection, send)
         for area_id in self._scheduler.due(now):
             ready_ids = self._scheduler.render_now(area_id, time.monotonic())
-            if not ready_ids:
+            area = self._core.get_render_area(area_id)
+            if not ready_ids or area is None:
                 continue
-            area = self._render_areas[area_id]
             try:
                 if self._independent:
                     ready = [c for cid in ready_ids if (c := area.get_connection(cid)) is not None]
@@ -104,15 +110,16 @@ class FramePath:
             except Exception as error:  # a bug: that area backs off, the others and dispatch() go on
                 self._frame_failed(area, "render", error)
                 if area.id not in self._rendering:
-                    for event in area.schedule.render_ended():  # what was held meanwhile still runs
+                    for event in self._core.schedule(area).render_ended():  # what was held meanwhile still runs
                         event()
 
     def _start_render(self, area: RenderArea) -> None:
         """``on_pre_render``, then the scene drawn on the area's render thread (or here, with one)."""
         started = time.perf_counter()
-        area.schedule.render_started()  # taken even if vetoed: a refused frame waits for the next change
+        schedule = self._core.schedule(area)
+        schedule.render_started()  # taken even if vetoed: a refused frame waits for the next change
         if not all(a is not False and a is not FAILED for a in call_all(area.listeners, "on_pre_render", area)):
-            for event in area.schedule.render_ended():  # held while on_pre_render ran, if any
+            for event in schedule.render_ended():  # held while on_pre_render ran, if any
                 event()
             return
         interactive = area.is_interacting
@@ -151,15 +158,22 @@ class FramePath:
         while self._rendering:
             self.finish_render(next(iter(self._rendering.values()))[0])
 
-    def forget(self, area: RenderArea) -> None:
-        """``area`` is being disposed: its render in flight is finished, its render thread's place freed."""
-        self.finish_render(area)
+    def area_resized(self, area: RenderArea) -> None:
+        """``area`` took a new size: every video stream of it restarts at that size with a key frame."""
+        if (encoders := self._encoders.get(area)) is not None:
+            encoders.reset()
+            self._close_retired(area)
+
+    def area_disposed(self, area: RenderArea) -> None:
+        """``area`` was disposed (its draw in flight finished first): its encoders let go once none of
+        its encodes is in flight, its render thread's place freed."""
+        self.area_resized(area)
         if self._render_threads is not None:
             self._render_threads.forget(area.id)
 
     def _rendered(self, area: RenderArea, future: Future[_Drawn]) -> None:
         """The draw is over: ``on_post_render`` and the frame on its way; then the events held meanwhile."""
-        held = area.schedule.render_ended()
+        held = self._core.schedule(area).render_ended()
         try:
             if area.is_disposed:
                 return
@@ -178,9 +192,10 @@ class FramePath:
     def _request_frame(self, area: RenderArea, connection: Connection) -> None:
         """INDEPENDENT_SERVICE mode: ask the application for a frame of ``area``, on this thread."""
         started = time.perf_counter()
-        area.schedule.render_started()
+        schedule = self._core.schedule(area)
+        schedule.render_started()
         answers = call_all(area.listeners, "on_requested_frame", area, connection)
-        area.schedule.render_ended()  # nothing was held: the application drew on this thread
+        schedule.render_ended()  # nothing was held: the application drew on this thread
         answer = next((a for a in answers if a is not None and a is not FAILED), None)
         if answer is None:
             if FAILED in answers:
@@ -194,15 +209,13 @@ class FramePath:
 
     def _frame_ready(self, area: RenderArea, drawn: _Drawn) -> None:
         """Account for a rendered frame, show it in the preview, and encode it (or let it wait)."""
-        schedule = area.schedule
+        schedule = self._core.schedule(area)
         schedule.rendered(drawn.interactive, drawn.seconds, drawn.scale)
         self._monitoring.report("on_measured_rendering_time", drawn.seconds * 1000.0, area)
         area.preview_frame(drawn.image)
-        input_seqs = {c.id: c.outgoing.last_input_seq for c in area.connections}
+        input_seqs = {c.id: self._core.outgoing(c).last_input_seq for c in area.connections}
         frame = RenderedFrame(drawn.image, drawn.interactive, drawn.width, drawn.height, input_seqs, drawn.scale)
-        if schedule.encodes_in_flight:
-            schedule.pending = frame  # encoded as soon as the previous frame is
-        else:
+        if schedule.frame_rendered(frame):  # else encoded as soon as the previous frame is
             self._submit(area, frame)
 
     def _submit(self, area: RenderArea, frame: RenderedFrame) -> None:
@@ -226,13 +239,17 @@ class FramePath:
                 outgoing.rate.targets.fps,
                 outgoing.rate.bitrate()))
         height, width = frame.image.shape[:2]
+        planner = self._encoders.get(area)
+        if planner is None:
+            planner = self._encoders[area] = AreaEncoders(open_encoder)
         try:
-            jobs = area.encoders.plan(members, width, height, still=not frame.interactive)
+            jobs = planner.plan(members, width, height, still=not frame.interactive)
         except Exception as error:
             self._frame_failed(area, "encode", error)
             return
-        self.close_retired(area)  # nothing of this area is being encoded now
+        self._close_retired(area)  # nothing of this area is being encoded now
         assert self._pool is not None
+        schedule = self._core.schedule(area)
         for job in jobs:
             texts = {}
             for connection_id in job.members:
@@ -240,42 +257,44 @@ class FramePath:
                 connection = area.get_connection(connection_id)
                 said = [t for t in call_all(area.listeners, "on_sending_frame", area, connection) if isinstance(t, str)]
                 texts[connection_id] = "\n".join(said).encode("utf-8", "replace")
-            area.schedule.encodes_in_flight += 1
+            schedule.encode_started()
             future = self._pool.submit(_encode, job, frame.image)
             future.add_done_callback(functools.partial(self._post, self.encoded, area, frame, job, texts))
 
-    @staticmethod
-    def close_retired(area: RenderArea) -> None:
-        """Close the encoders an area no longer uses, once none of its encodes is in flight."""
-        if not area.schedule.encodes_in_flight:
-            for coder in area.encoders.take_retired():
-                coder.close()
+    def _close_retired(self, area: RenderArea) -> None:
+        """Close the encoders an area no longer uses, once none of its encodes is in flight (and forget
+        a disposed area's then)."""
+        encoders = self._encoders.get(area)
+        if encoders is None or self._core.schedule(area).encodes_in_flight:
+            return
+        for coder in encoders.take_retired():
+            coder.close()
+        if area.is_disposed:
+            del self._encoders[area]
 
     def needs_key_frame(self, connection: Connection) -> None:
         """The connection cannot decode what follows until it receives a key frame."""
-        connection.outgoing.lose_stream()
-        connection.render_area.encoders.forget(connection.id)
+        self._core.outgoing(connection).lose_stream()
+        if (encoders := self._encoders.get(connection.render_area)) is not None:
+            encoders.forget(connection.id)
         connection.render_area.request_redraw()
 
     def encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
                 future: Any) -> None:
         """Dispatch thread: an encode finished; send it, then encode the frame waiting, if any."""
-        schedule = area.schedule
-        schedule.encodes_in_flight -= 1
-        self.close_retired(area)
+        waiting = self._core.schedule(area).encode_finished()
+        self._close_retired(area)
         self._send_encoded(area, frame, job, texts, future)
-        if not schedule.encodes_in_flight and schedule.pending is not None and not area.is_disposed:
-            pending, schedule.pending = schedule.pending, None
-            self._submit(area, pending)
+        if waiting is not None and not area.is_disposed:
+            self._submit(area, waiting)
 
-    @staticmethod
-    def _encodings_finished(area: RenderArea, job: Job, failed_stream: bool) -> None:
+    def _encodings_finished(self, area: RenderArea, job: Job, failed_stream: bool) -> None:
         """Count the encode as done for each connection it was started for, viewer or not by now: one
         that left the viewers meanwhile (a page that draws client-side) and comes back must not find
         its window short of a frame for good."""
         for connection_id in job.members:
             if (connection := area.get_connection(connection_id)) is not None:
-                connection.outgoing.encoding_finished(failed_stream=failed_stream)
+                self._core.outgoing(connection).encoding_finished(failed_stream=failed_stream)
 
     def _send_encoded(self, area: RenderArea, frame: RenderedFrame, job: Job, texts: dict[str, bytes],
                       future: Any) -> None:
@@ -299,7 +318,7 @@ class FramePath:
             if outgoing is None or connection is None or not outgoing.accepts(stream is not None, is_key):
                 continue  # gone, or it missed a frame of this stream since the plan: it waits for a key frame
             self._monitoring.report("on_measured_encoding_time", encode_ms, connection)
-            area.schedule.encoded(encode_ms / 1000.0, frame.interactive, frame.scale)
+            self._core.schedule(area).encoded(encode_ms / 1000.0, frame.interactive, frame.scale)
             assert job.encoder.codec is not None  # every encoder a connection can use has a codec
             header = FrameHeader(job.encoder.codec, flags, width, height, frame.width, frame.height,
                                  frame.input_seqs.get(connection_id, 0), texts.get(connection_id, b""))
@@ -311,42 +330,26 @@ class FramePath:
             if offered.lost_stream:
                 self.needs_key_frame(connection)
             if offered.send is not None:
-                self.transmit(connection, offered.send)
+                self._core.transmit(connection, offered.send)
 
     def _frame_failed(self, area: RenderArea, stage: str, error: BaseException) -> None:
         """Back off from ``area``; tell its viewers in general terms as an episode starts, and log the
         detail once per kind of failure (``failures.Backoff``)."""
-        report = area.schedule.backoff.failed(stage, error, time.monotonic())
-        area.schedule.failed()
+        schedule = self._core.schedule(area)
+        report = schedule.failed(stage, error, time.monotonic(), VIEWER_DETAIL[stage])
         if report.log:
             again = f" ({report.not_logged} more since it was last logged)" if report.not_logged else ""
             log.error("%s of %r failed; retrying with back-off (up to %g s), logged once per kind and at most "
                       "every %g s: %s%s", stage, area, MAX_DELAY, RELOG_INTERVAL, report.detail, again,
                       exc_info=error)
-        if not report.is_news:
-            return
-        area.failure = Failure(stage, VIEWER_DETAIL[stage], round(report.retry_in * 1000))
-        for connection in area.connections:
-            if connection.is_open:
-                self._send(connection, area.failure)
+        if report.is_news and schedule.failure is not None:
+            for connection in area.connections:
+                if connection.is_open:
+                    self._core.send(connection, schedule.failure)
 
     def _frame_succeeded(self, area: RenderArea) -> None:
-        ended, logged = area.schedule.backoff.succeeded()
-        if ended:
-            area.failure = None
-        if logged:
+        if self._core.schedule(area).succeeded():
             log.info("frames of %r work again", area)
-
-    def transmit(self, connection: Connection | None, send: Send) -> None:
-        """Carry out a send decision: the stream configuration if it is due, then the frame."""
-        assert connection is not None  # decisions are only ever made for open connections
-        frame = send.frame
-        link = connection.link
-        if frame.stream is not None:
-            link.send(protocol.serialize(frame.stream))
-        link.send(frame.header.encode(send.frame_id) + frame.payload)
-        self._monitoring.count("frames_sent")
-        self._monitoring.count("frame_bytes_sent", len(frame.payload))
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)

@@ -81,6 +81,31 @@ class ServiceListener:
         return None
 
 
+class ServiceListeners:
+    """A service's listeners, asked in the order added (a default :class:`ServiceListener` answers
+    when there are none). Add and remove them on the dispatch thread (``Service.add_listener``)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[ServiceListener] = []
+
+    def add(self, listener: ServiceListener) -> None:
+        """Ask ``listener`` too (once, however often it is added)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def remove(self, listener: ServiceListener) -> None:
+        """Stop asking ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def call(self, method: str, *args: Any) -> list[Any]:
+        """Call ``method`` on each listener (:func:`call_all`): their answers, in order."""
+        return call_all(list(self._listeners) or [_DEFAULT_SERVICE_LISTENER], method, *args)
+
+
+_DEFAULT_SERVICE_LISTENER = ServiceListener()
+
+
 def call_all(listeners: Iterable[Any], method: str, *args: Any, event: InputEvent | None = None) -> list[Any]:
     """Call ``method`` on each listener; a listener that raises is logged and answers FAILED.
 

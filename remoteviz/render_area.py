@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import numpy as np
 
-from .connection import ConnectionGroup
-from .dispatch_thread import marshalled
-from .encoders import open_encoder
-from .encoders.streams import AreaEncoders
+from .connection import ConnectionGroup, ConnectionOwner
+from .dispatch_thread import DispatchThread, marshalled
 from .events import KeyEvent, MouseEvent, TouchEvent, WheelEvent
-from .pipeline.scheduler import AreaSchedule
-from .protocol import DisconnectReason, Failure
+from .protocol import DisconnectReason
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -29,8 +26,9 @@ log = logging.getLogger("remoteviz.service")
 lifecycle_log = logging.getLogger("remoteviz")
 
 
-class RenderAreaOwner(Protocol):
-    """What a render area asks of the service's registry, which owns it (so this module names no service)."""
+class RenderAreaOwner(ConnectionOwner, Protocol):
+    """What a render area reads and asks of the service core, which owns its record (so this module
+    names no service)."""
 
     def resize_render_area(self, area: RenderArea, width: int, height: int) -> None:
         """Check the size against the limits; resize, tell the listeners and the browsers."""
@@ -38,17 +36,17 @@ class RenderAreaOwner(Protocol):
     def dispose_render_area(self, area: RenderArea, reason: DisconnectReason) -> None:
         """Close the area's connections with ``reason`` and forget it."""
 
-    def wake(self) -> None:
-        """Wake the dispatch loop: the area has a frame to render."""
+    def request_redraw(self, area: RenderArea) -> None:
+        """The area's picture changed: render it as soon as its viewers can take a frame."""
 
-    def run_on_dispatch_thread(self, call: Callable[[], None]) -> None:
-        """Call ``call()`` now on the dispatch thread, or post it there from another thread."""
+    def is_disposed(self, area: RenderArea) -> bool:
+        """Whether the area was disposed."""
 
-    def check_dispatch_thread(self, what: str) -> None:
-        """Raise WrongThreadError naming ``what`` when called off the dispatch thread."""
+    def is_interacting(self, area: RenderArea, now: float) -> bool:
+        """Whether input reached the area less than its still delay before ``now``."""
 
     def notebook_view(self, area: RenderArea, include: Any,
-                       exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
+                      exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:
         """The area's live view as Jupyter shows it; raises ImportError without the notebook extra."""
 
 
@@ -198,13 +196,12 @@ class RenderArea(ConnectionGroup):
     """A drawing surface of a given size, shown by 0..n connections that all see the same frames."""
 
     def __init__(self, owner: RenderAreaOwner, render_area_id: str, width: int, height: int,
-                 still_delay: float, creator_id: str | None = None, creator_address: str | None = None) -> None:
-        super().__init__()
+                 creator_id: str | None, creator_address: str | None, dispatch_thread: DispatchThread) -> None:
+        super().__init__(owner)
+        self._owner = owner
+        self._dispatch_thread = dispatch_thread
         self._creator_id = creator_id
         self._creator_address = creator_address
-        self.failure: Failure | None = None
-        """What its viewers were told of its frames failing, until they work again (the service's; read, do not change)."""
-        self._owner = owner
         self.id = render_area_id
         self._width = width
         self._height = height
@@ -212,9 +209,6 @@ class RenderArea(ConnectionGroup):
         self._scene_manager: SceneManager | None = None
         self.keep_alive = False
         """When True, the render area outlives its last connection (set for ``create_render_area``)."""
-        self.is_disposed = False
-        self._schedule = AreaSchedule(still_delay)
-        self._encoders = AreaEncoders(open_encoder)
         self._preview: PreviewWindow | None = None
         self._client_rendering = False
 
@@ -229,18 +223,12 @@ class RenderArea(ConnectionGroup):
         return self._creator_address
 
     @property
-    def schedule(self) -> AreaSchedule:
-        """When it renders next (the frame path's bookkeeping, changed through its methods; the area
-        keeps the same one for life)."""
-        return self._schedule
-
-    @property
-    def encoders(self) -> AreaEncoders:
-        """Who shares which encode of its frames (the service's; read, do not change)."""
-        return self._encoders
+    def is_disposed(self) -> bool:
+        """True once disposed (its connections closed, its scene let go)."""
+        return self._owner.is_disposed(self)
 
     def __repr__(self) -> str:
-        return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={len(self._connections)}>"
+        return f"<RenderArea {self.id!r} {self._width}x{self._height} connections={self.num_connections}>"
 
     # ---- size
     @property
@@ -269,10 +257,9 @@ class RenderArea(ConnectionGroup):
         self._owner.resize_render_area(self, width, height)
 
     def take_size(self, width: int, height: int) -> None:
-        """The service's step of a resize (call :meth:`resize`): the area takes the size it checked,
-        and every video stream of it restarts at that size with a key frame."""
+        """A resize's last step, taken by the service core once it has checked the size against the
+        limits (applications call :meth:`resize`)."""
         self._width, self._height = width, height
-        self._encoders.reset()
 
     # ---- connections
     @marshalled
@@ -285,8 +272,7 @@ class RenderArea(ConnectionGroup):
 
     def release(self) -> None:
         """The service's last step of disposing it (call :meth:`close_connections_and_dispose`): its
-        encoders, its preview window and its scene are let go; a scene that fails to is logged."""
-        self._encoders.reset()
+        preview window and its scene are let go; a scene that fails to is logged."""
         self.show_preview(False)
         if self._scene_manager is not None:
             try:
@@ -316,7 +302,7 @@ class RenderArea(ConnectionGroup):
         ``WrongThreadError``). Raises ``RenderingUnavailableError`` where there is no display.
         Closing the window stops it.
         """
-        self._owner.check_dispatch_thread("RenderArea.show_preview()")
+        self._dispatch_thread.check("RenderArea.show_preview()")
         if show and self._preview is None:
             from .rendering.preview import PreviewWindow
 
@@ -360,7 +346,7 @@ class RenderArea(ConnectionGroup):
         scene; it draws with the renderer of the area's render thread, waiting for a draw of it in
         flight there. For INVENTOR_SERVICE render areas (the scene of :attr:`scene_manager`).
         """
-        self._owner.check_dispatch_thread("RenderArea.screenshot()")
+        self._dispatch_thread.check("RenderArea.screenshot()")
         width = self._width if width is None else width
         height = self._height if height is None else height
         if not all(isinstance(n, int) and 0 < n <= _MAX_SCREENSHOT_SIDE for n in (width, height)):
@@ -376,8 +362,7 @@ class RenderArea(ConnectionGroup):
     @marshalled
     def request_redraw(self) -> None:
         """Render and send a new frame as soon as the connections can take it (safe from any thread)."""
-        if self._schedule.request_redraw():
-            self._owner.wake()
+        self._owner.request_redraw(self)
 
     @property
     def is_interacting(self) -> bool:
@@ -386,7 +371,7 @@ class RenderArea(ConnectionGroup):
         Frames rendered meanwhile are interactive (interactive encoder, adapted quality); the
         first frame after that is a still one (still encoder, best quality).
         """
-        return self._schedule.is_interacting(time.monotonic())
+        return self._owner.is_interacting(self, time.monotonic())
 
     def _repr_mimebundle_(self, include: Any = None,
                           exclude: Any = None) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:

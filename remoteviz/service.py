@@ -1,10 +1,12 @@
-"""The service: its lifecycle, its inbox and ``dispatch()``, where everything happens, and the order
-in which a connection is opened (admission, registry, handshake: one module each).
+"""The service: its lifecycle, and the driver of its core (:mod:`remoteviz.service_core`): the inbox
+and ``dispatch()``, where everything happens.
 
 Threads (see ``docs/architecture.md``): the network thread (:mod:`remoteviz.transport`) posts
-events to the service's inbox; ``dispatch()``, on the application's thread, takes them, runs every
-listener callback, renders, and hands frames to encoder threads, whose results come back through
-the inbox to be sent. All service state is touched by the dispatch thread alone.
+events to the service's inbox; ``dispatch()``, on the application's thread, takes them and hands
+each to the core, whose decisions run every listener callback; it carries out the core's actions
+(send, close, calibrate) on the links, renders, and hands frames to encoder threads
+(:mod:`remoteviz.frame_path`), whose results come back through the inbox to be sent. All service
+state is the core's, touched by the dispatch thread alone.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ import collections
 import errno
 import functools
 import logging
-import secrets
 import signal
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from . import launch, render_threads, tls
 from .access import AccessCheck, OriginPolicy
@@ -32,28 +33,24 @@ from .dispatch_thread import DispatchThread
 from .dispatch_thread import WrongThreadError as WrongThreadError  # re-exported: users catch it from here too
 from .failures import KindLog
 from .frame_path import FramePath
-from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
-from .handshake import Handshake
 from .http import HttpServer
 from .limits import AdmissionLimits
 from .listeners import ServiceListener as ServiceListener  # re-exported: its remoteviz.service path stays
-from .listeners import call_all
+from .listeners import ServiceListeners
 from .metrics import Monitoring
 from .openings import log_openings
 from .pipeline.pacing import MAX_WINDOW as MAX_FRAME_WINDOW  # noqa: F401 (the name tests and users import)
 from .pipeline.scheduler import Scheduler
-from .protocol import CloseCode, DisconnectReason, Hello, ProtocolError
-from .registry import Registry
+from .protocol import ClientMessage, CloseCode, Hello
 from .render_area import RenderArea
-from .routing import Router
 from .scene_sync import SceneStreams
+from .service_core import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
+from .service_core import Calibrate, Close, Send, ServiceCore
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
-from .transport import Link, Pending, Transport, TransportLimits
+from .transport import Calibration, Link, Pending, Transport, TransportLimits
 
 log = logging.getLogger("remoteviz")
-
-_DEFAULT_SERVICE_LISTENER = ServiceListener()
 
 
 class Service:
@@ -76,7 +73,7 @@ class Service:
 
     def __init__(self) -> None:
         self.settings = ServiceSettings()
-        self._listeners: list[ServiceListener] = []
+        self._listeners = ServiceListeners()
         self._monitoring = Monitoring()
         self._inbox: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._wakeup = threading.Condition()
@@ -87,17 +84,10 @@ class Service:
         self._audit = Audit()  # one line per refusal or protocol error, rate-limited
         self._dispatch_thread = DispatchThread(self._post)  # which thread may change the state now
         self._handler_failures = KindLog()  # what raised in dispatch(), logged once per kind
-        registry = self._registry = Registry(lambda: self.settings, self._scheduler, self._monitoring, self._audit,
-                                             self._call_service, self._wake, self._notebook_view,
-                                             lambda area: self._frames.forget(area), self._dispatch_thread)
-        self._frames = FramePath(self._scheduler, self._monitoring, registry.render_areas, self._post, registry.send)
-        self._admission = Admission(registry.render_areas, self._call_service, registry.new_render_area,
-                                    registry.clamp_size, registry.pixel_refusal)
-        self._handshake = Handshake(registry.clients, self._scheduler, self._monitoring, registry.send, self._post,
-                                    self._call_service)
-        self._scenes = SceneStreams(registry.send, self._post, self._frames_for)  # the pages that draw client-side
-        self._router = Router(self._monitoring, self._frames, self._handshake.measured_latency, registry.fits,
-                              lambda: self.settings.run_mode is RunMode.INVENTOR_SERVICE, self._scenes)
+        self._core = ServiceCore(self._scheduler, self._monitoring, self._audit, self._listeners, self,
+                                 self._dispatch_thread, self._notebook_view)  # who is connected, every decision
+        self._frames = FramePath(self._scheduler, self._monitoring, self._core, self._post)
+        self._scenes = SceneStreams(self._core.send, self._post, self._core.frames_for)  # pages that draw client-side
         # What may run while scenes are drawn on render threads: a message is held if its area's is.
         self._beside_renders = (self._handle_message, self._frames.encoded, self._frames.rendered)
         self._stop = threading.Event()
@@ -111,19 +101,11 @@ class Service:
     def add_listener(self, listener: ServiceListener) -> None:
         """Receive the service's notifications (safe from any thread: off the dispatch thread, from a
         coming ``dispatch()`` on)."""
-        self._dispatch_thread.run(self._add_listener, listener)
-
-    def _add_listener(self, listener: ServiceListener) -> None:
-        if listener not in self._listeners:
-            self._listeners.append(listener)
+        self._dispatch_thread.run(self._listeners.add, listener)
 
     def remove_listener(self, listener: ServiceListener) -> None:
         """Stop receiving the service's notifications (safe from any thread, as :meth:`add_listener`)."""
-        self._dispatch_thread.run(self._remove_listener, listener)
-
-    def _remove_listener(self, listener: ServiceListener) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
+        self._dispatch_thread.run(self._listeners.remove, listener)
 
     def get_monitoring(self) -> Monitoring:
         """Where measurements are delivered."""
@@ -142,25 +124,25 @@ class Service:
     @property
     def num_clients(self) -> int:
         """Connected clients."""
-        return len(self._registry.clients)
+        return len(self._core.clients)
 
     @property
     def clients(self) -> list[Client]:
         """Connected clients."""
-        return list(self._registry.clients.values())
+        return self._core.clients
 
     def get_client(self, client_id: str) -> Client | None:
         """The client with ``client_id``, or None."""
-        return self._registry.clients.get(client_id)
+        return self._core.get_client(client_id)
 
     @property
     def render_areas(self) -> list[RenderArea]:
         """Existing render areas."""
-        return list(self._registry.render_areas.values())
+        return self._core.render_areas
 
     def get_render_area(self, render_area_id: str) -> RenderArea | None:
         """The render area with ``render_area_id``, or None."""
-        return self._registry.render_areas.get(render_area_id)
+        return self._core.get_render_area(render_area_id)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,11 +156,11 @@ class Service:
         try:
             ssl_context = tls.server_context(self.settings, self._passphrase)
             self._access = AccessCheck(self.settings.access)
-            self._admission.configure(self.settings, self._access)
+            self._core.configure(self.settings, Admission(self.settings, self._access))
             origins = OriginPolicy(self.settings.allowed_origins)
             self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
                                     self._monitoring.prometheus_text,
-                                    functools.partial(self._call_service, "on_http_request"), self._post)
+                                    functools.partial(self._listeners.call, "on_http_request"), self._post)
             self._transport = Transport(
                 events=self, http_handler=self._http.handle,
                 limits=TransportLimits(
@@ -247,8 +229,8 @@ class Service:
         if not self._is_open:
             return
         self._dispatch_thread.check("Service.close()")
-        for area in self.render_areas:
-            self._registry.dispose_render_area(area, DisconnectReason.DISPOSED, "the service is shutting down")
+        self._core.close()
+        self._carry_out()  # the viewers are told why before the transport stops
         assert self._transport is not None
         self._transport.stop()
         if self._http is not None:
@@ -260,7 +242,7 @@ class Service:
             if handler == self._frames.encoded:
                 handler(*args)
         self._inbox.clear()
-        self._registry.clear()
+        self._core.take_actions()  # for links that are gone with the transport
         self._transport = self._http = None
         self._is_open = False
         self._dispatch_thread.release()
@@ -372,10 +354,10 @@ class Service:
         from another thread it raises ``WrongThreadError``.
         """
         self._dispatch_thread.check("Service.create_render_area()")
-        area = self._registry.render_areas.get(render_area_id)
+        area = self._core.get_render_area(render_area_id)
         if area is not None:
             return area
-        area = self._registry.new_render_area(render_area_id, width, height)
+        area = self._core.new_render_area(render_area_id, width, height)
         area.keep_alive = True
         return area
 
@@ -397,6 +379,7 @@ class Service:
             now = time.monotonic()
             if not self._inbox and timeout > 0 and not self._scheduler.has_work(now):
                 self._wakeup.wait(min(timeout, self._scheduler.sleep(now)))
+        self._carry_out()  # what the application asked for between two dispatches
         # Take only what is there now: work posted meanwhile waits for the next call, so one
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):
@@ -407,22 +390,35 @@ class Service:
                 handler(*args)
             except Exception as error:
                 self._handling_failed(handler, args, error)
-        self._handshake.probe_latency(time.monotonic())
+            self._carry_out()
+        self._core.tick(time.monotonic())
         self._frames.run()
         self._scenes.flush()
+        self._carry_out()
 
-    def _frames_for(self, connection: Connection, wanted: bool) -> None:
-        """Stop or resume a connection's frames (a page that draws client-side needs none)."""
-        if wanted:
-            self._scheduler.add_viewer(connection.render_area.id, connection.id, connection.outgoing)
-        else:
-            self._scheduler.remove_viewer(connection.render_area.id, connection.id)
+    def _carry_out(self) -> None:
+        """Carry out the core's actions, in order, on the links (the network thread sends them)."""
+        for action in self._core.take_actions():
+            link = cast(Link, action.link)
+            match action:
+                case Send(data=data):
+                    link.send(data)
+                case Close(code=code, reason=reason):
+                    link.close(code, reason)
+                case Calibrate(seconds=seconds, client=client):
+                    link.calibrate(seconds, functools.partial(self._post, self._calibrated, client))
+
+    def _calibrated(self, client: Client, result: Calibration) -> None:
+        """The network thread measured a page's link."""
+        self._core.calibrated(client, result.latency_ms, result.bandwidth, result.measured, time.monotonic())
 
     def _handling_failed(self, handler: Callable[..., None], args: tuple[Any, ...], error: Exception) -> None:
         """A handler raised (a ``call_soon`` callback, or a bug): log it; the connections it was
         handling, if any, are closed through the one failure path, and everything else goes on."""
-        links = [a for a in args if isinstance(a, Link)] + [a.link for a in args if isinstance(a, Connection)]
-        links += [c.link for a in args if isinstance(a, Client) for c in a.connections]
+        connections = [a for a in args if isinstance(a, Connection)]
+        connections += [c for a in args if isinstance(a, Client) for c in a.connections]
+        links = [a for a in args if isinstance(a, Link)]
+        links += [link for c in connections if (link := cast(Link | None, self._core.link_of(c))) is not None]
         name = getattr(handler, "__qualname__", repr(handler))
         logged, not_logged = self._handler_failures.should_log((name, type(error).__name__, str(error)[:200]),
                                                                time.monotonic())
@@ -436,8 +432,7 @@ class Service:
                       ", ".join(link.address for link in links), again, exc_info=error)
         for link in links:
             try:
-                self._registry.fail(link, CloseCode.INTERNAL_ERROR, "internal error",
-                                    self._registry.connections.get(link))
+                self._core.fail(link, CloseCode.INTERNAL_ERROR, "internal error", address=link.address)
             except Exception:
                 log.exception("closing a connection after an internal error failed too")
 
@@ -463,63 +458,47 @@ class Service:
 
     def link_closed(self, link: Link, aborted: bool) -> None:
         """Network thread: the link closed."""
-        self._post(self._registry.link_closed, link, aborted)
+        self._post(self._core.closed, link, aborted)
 
-    # ------------------------------------------------------------------ listener calls
+    # ------------------------------------------------------------------ the frame path's steps (FrameDriver)
 
-    def _service_listeners(self) -> list[ServiceListener]:
-        return list(self._listeners) or [_DEFAULT_SERVICE_LISTENER]
+    def finish_render(self, area: RenderArea) -> None:
+        """The core disposes ``area``: its draw in flight is finished first."""
+        self._frames.finish_render(area)
 
-    def _call_service(self, method: str, *args: Any) -> list[Any]:
-        return call_all(self._service_listeners(), method, *args)
+    def area_resized(self, area: RenderArea) -> None:
+        """``area`` took a new size: its video streams restart."""
+        self._frames.area_resized(area)
+
+    def area_disposed(self, area: RenderArea) -> None:
+        """``area`` was disposed: its encoders and render thread let go."""
+        self._frames.area_disposed(area)
+
+    def needs_key_frame(self, connection: Connection) -> None:
+        """A browser cannot decode what follows until a key frame."""
+        self._frames.needs_key_frame(connection)
+
+    def scene_message(self, area: RenderArea, connection: Connection, message: ClientMessage, allowed: bool) -> None:
+        """A client-side rendering message for the scene streams (``allowed``: INVENTOR_SERVICE mode)."""
+        self._scenes.handle(area, connection, message, allowed)
 
     def _passphrase(self) -> str:
         """The TLS private key's passphrase, as the first listener to give one says."""
-        answers = self._call_service("on_requested_private_key_passphrase")
+        answers = self._listeners.call("on_requested_private_key_passphrase")
         return next((a for a in answers if isinstance(a, str) and a), "")
 
     # ------------------------------------------------------------------ connecting
 
     def _open_connection(self, link: Link, area_id: str, parameters: ConnectionParameters, hello: Hello) -> None:
-        if link.closing:
-            return
-        area_id = area_id.rstrip("/")  # ws://host/Parts/ is the area Parts, as a user means it
-        registry = self._registry
-        refusal = self._admission.refusal(area_id, parameters, len(registry.connections))
-        if refusal is not None:  # before any client, render area or listener call
-            registry.fail(link, CloseCode.REFUSED, refusal, area_id=area_id)
-            return
-        client, new_client = registry.client_for(self._admission.client_id(hello.client_id), hello)
-        answer = self._admission.area_for(area_id, client, parameters, hello, link.address)
-        area, refusal = (answer, None) if isinstance(answer, RenderArea) else (None, answer)
-        if area is None:
-            registry.fail(link, CloseCode.REFUSED, refusal or "refused", area_id=area_id)
-            if new_client:
-                registry.drop_client(client)
-            return
-        connection = Connection(registry, secrets.token_hex(8), client, area, parameters, hello, link,
-                                self.settings.frame_window)
-        registry.add_connection(connection)
-        call_all(area.listeners, "on_opened_connection", area, connection, connection.frame_encoders)
-        if not self._admission.negotiate_encoders(area, connection):
-            registry.fail(link, CloseCode.REFUSED, "no frame encoder works for this browser", connection)
-            return
-        self._handshake.start(connection, new_client)
+        if not link.closing:
+            self._core.opened(link, link.address, area_id, parameters, hello, time.monotonic())
 
     # ------------------------------------------------------------------ messages from browsers
 
     def _handle_message(self, link: Link, pending: Pending) -> None:
-        connection = self._registry.connections.get(link)
-        if connection is not None and connection.state.live and Router.waits_for_render(pending.message) and \
-                connection.render_area.schedule.hold(functools.partial(self._handle_message, link, pending)):
+        if self._core.holds(link, pending.message, functools.partial(self._handle_message, link, pending)):
             return  # its area is being drawn: handled when that ends (the link's inbox share still counts it)
-        message = link.take(pending)
-        if connection is None or not connection.state.live:
-            return
-        try:
-            self._router.route(connection, message)
-        except ProtocolError as error:
-            self._registry.fail(link, CloseCode.PROTOCOL_ERROR, str(error), connection)
+        self._core.message(link, link.take(pending), time.monotonic())
 
     def _notebook_view(self, area: RenderArea, include: Any,
                        exclude: Any) -> dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..failures import Backoff
+from ..failures import Backoff, Report
+from ..protocol import Failure
 from .frames import RenderedFrame, Send
 from .render_scale import RenderScale
 from .sending import Outgoing
@@ -37,9 +38,10 @@ class AreaSchedule:
         self.dirty = True
         self.rendering = False  # a render thread is drawing its scene: see hold()
         self._held: list[Callable[[], None]] = []  # events that came meanwhile, in order
-        self.pending: RenderedFrame | None = None  # rendered, waiting for the previous encode
-        self.encodes_in_flight = 0
+        self._pending: RenderedFrame | None = None  # rendered, waiting for the previous encode
+        self._encodes_in_flight = 0
         self.backoff = Backoff()  # rendering or encoding its frames fails: when to try again
+        self._failure: Failure | None = None  # what its viewers were told, until frames work again
         self._last_input = -1e9
         self._last_frame_interactive = False
         self._still_pending = False  # its last frame was interactive: a still follows
@@ -74,7 +76,7 @@ class AreaSchedule:
     @property
     def wants_render(self) -> bool:
         """Dirty, not being rendered and nothing waiting for the encoders (back-off aside)."""
-        return self.dirty and not self.rendering and self.pending is None
+        return self.dirty and not self.rendering and self._pending is None
 
     def render_started(self) -> None:
         """The area is being rendered: changes from now on dirty it again; events wait (hold)."""
@@ -113,9 +115,56 @@ class AreaSchedule:
         if interactive:
             self.render_scale.encoded(seconds, scale)
 
-    def failed(self) -> None:
-        """Rendering or encoding failed: tried again once the back-off's delay has passed."""
+    # ---- encodes
+
+    @property
+    def encodes_in_flight(self) -> int:
+        """Encodes of its frames the encoder threads have now."""
+        return self._encodes_in_flight
+
+    def frame_rendered(self, frame: RenderedFrame) -> bool:
+        """A frame was rendered: True to encode it now; False while the previous one is encoded, and
+        it waits (replacing any that waited), encoded as soon as that one is (:meth:`encode_finished`)."""
+        if self._encodes_in_flight:
+            self._pending = frame
+            return False
+        return True
+
+    def encode_started(self) -> None:
+        """One encode of its frame went to an encoder thread."""
+        self._encodes_in_flight += 1
+
+    def encode_finished(self) -> RenderedFrame | None:
+        """One encode came back: the frame that waited, if it is its turn now."""
+        self._encodes_in_flight -= 1
+        if self._encodes_in_flight or self._pending is None:
+            return None
+        pending, self._pending = self._pending, None
+        return pending
+
+    # ---- failures
+
+    @property
+    def failure(self) -> Failure | None:
+        """What its viewers were told of its frames failing, until they work again."""
+        return self._failure
+
+    def failed(self, stage: str, error: BaseException, now: float, viewer_detail: str) -> Report:
+        """Rendering or encoding failed at ``now``: tried again once the back-off's delay has passed. The
+        report says what to log; when it :attr:`~remoteviz.failures.Report.is_news`, :attr:`failure`
+        is what to tell the viewers (``viewer_detail``: the failure in general terms)."""
         self.dirty = True
+        report = self.backoff.failed(stage, error, now)
+        if report.is_news:
+            self._failure = Failure(stage, viewer_detail, round(report.retry_in * 1000))
+        return report
+
+    def succeeded(self) -> bool:
+        """A frame made it: the failure is over (its viewers no longer told); True when one was logged."""
+        ended, logged = self.backoff.succeeded()
+        if ended:
+            self._failure = None
+        return logged
 
     def check_still(self, now: float) -> None:
         """Once input has stopped for ``still_delay``, an interactive last frame is followed by a still.

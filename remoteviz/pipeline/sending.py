@@ -39,8 +39,17 @@ class Outgoing:
         self.is_video = False  # what the connection's encoders are, as of the last plan
         self.needs_key = True  # a video stream must start with a key frame for this connection
         self.encoding = 0  # frames of this connection in the encoders
-        self.last_input_seq = 0  # the browser's number of its last input taken
+        self._last_input_seq = 0
         self._slot: EncodedFrame | None = None
+
+    @property
+    def last_input_seq(self) -> int:
+        """The browser's number of its last input taken (frames say which input they show)."""
+        return self._last_input_seq
+
+    def input_taken(self, seq: int) -> None:
+        """The browser's input number ``seq`` was handled: frames rendered from now on show it."""
+        self._last_input_seq = seq
 
     # ---- the encode plan
 

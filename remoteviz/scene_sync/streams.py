@@ -30,10 +30,12 @@ from remoteviz.listeners import FAILED, call_all
 from remoteviz.protocol import (
     MAX_SCENE_CHUNK,
     CameraState,
+    ClientMessage,
     ProtocolError,
     RenderDecision,
     RenderMode,
     RenderRequest,
+    SceneAck,
     SceneChunk,
     SceneUpdate,
     ServiceMessage,
@@ -266,6 +268,19 @@ class SceneStreams:
     def stream(self, connection: Connection) -> SceneStream | None:
         """The page's stream while it draws client-side, else None."""
         return self._streams.get(connection)
+
+    def handle(self, area: RenderArea, connection: Connection, message: ClientMessage, allowed: bool) -> None:
+        """A page's client-side rendering message (``render``, ``sceneAck``, ``camera``); ``allowed``:
+        the service has a scene to send (INDEPENDENT_SERVICE mode draws the application's frames)."""
+        match message:
+            case RenderRequest() if allowed:
+                self.request(area, connection, message)
+            case RenderRequest():
+                self.refuse(connection, "the application draws its own frames")
+            case SceneAck(chunk=chunk):
+                self.ack(connection, chunk)
+            case CameraState():
+                self.camera(area, connection, message)
 
     def request(self, area: RenderArea, connection: Connection, request: RenderRequest) -> None:
         """The page asked who should draw its view: answer, and start or stop its stream."""

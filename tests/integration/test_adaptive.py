@@ -164,7 +164,7 @@ def test_h264_bytes_per_frame_follow_the_link_with_the_quality_pinned() -> None:
         async with ThrottledProxy("127.0.0.1", runner.service.port, 50_000_000) as proxy:
             url = f"ws://127.0.0.1:{proxy.port}/Steer?width=320&height=240"
             async with client.connect(url, decoders={"h264"}) as view:
-                rate = runner.service.get_render_area("Steer").connections[0].outgoing.rate
+                rate = runner.service._core.outgoing(runner.service.get_render_area("Steer").connections[0]).rate
                 loose = sizes(await _orbit(view, 2.0))
                 loose_bitrate = rate.bitrate()
                 proxy.bytes_per_second = 150_000

@@ -87,9 +87,9 @@ def test_a_slow_client_never_has_more_frames_in_flight_than_the_window_and_gets_
         area = service.get_render_area("Slow")
         for connection in area.connections if area is not None else []:
             states.append((connection.pacer.in_flight, producer.sources["Slow"].frames_made))
-            outgoing = connection.outgoing
+            outgoing = service._core.outgoing(connection)
             if connection.is_open and outgoing.encoding == 0 and outgoing.send_time() is None and \
-                    outgoing.ready_time(time.monotonic(), area.schedule.frame_cost) is None:
+                    outgoing.ready_time(time.monotonic(), service._core.schedule(area).frame_cost) is None:
                 stalled.set()
 
     async def scenario(url: str):
@@ -195,7 +195,7 @@ def test_a_connection_that_left_the_viewers_while_its_frame_was_encoded_gets_fra
             # scene stream makes a page leave once it has its whole scene.
             if leave.is_set():
                 leave.clear()
-                runner.service._frames_for(connection, False)
+                runner.service._core.frames_for(connection, False)
 
     class Service(Recorder):
         def on_instantiated_render_area(self, render_area):
@@ -210,8 +210,8 @@ def test_a_connection_that_left_the_viewers_while_its_frame_was_encoded_gets_fra
             for _ in range(8):  # more than any window holds
                 leave.set()
                 runner.call(area.request_redraw)
-                await async_wait_until(lambda: not leave.is_set() and area.schedule.encodes_in_flight == 0)
-                runner.call(runner.service._frames_for, connection, True)  # back to frames
+                await async_wait_until(lambda: not leave.is_set() and runner.service._core.schedule(area).encodes_in_flight == 0)
+                runner.call(runner.service._core.frames_for, connection, True)  # back to frames
                 runner.call(area.request_redraw)
                 await view.next_frame()
 

@@ -45,7 +45,7 @@ def test_a_render_area_recreated_under_the_same_id_gets_frames() -> None:
     async def scenario(runner):
         url = runner.url("Again", "width=1920&height=1080")
         async with client.connect(url, decode=False):
-            await async_wait_until(lambda: runner.service.get_render_area("Again").schedule.encodes_in_flight > 0)
+            await async_wait_until(lambda: runner.service._core.schedule(runner.service.get_render_area("Again")).encodes_in_flight > 0)
         # gone while its frame was being encoded; the same id comes back at once
         async with client.connect(url, decode=False) as view:
             return await view.next_frame(timeout=10)

@@ -181,7 +181,7 @@ def test_input_to_an_area_being_drawn_waits_for_its_frame_and_other_areas_go_on(
             cones.gates["Slow"] = hold_until_released  # Slow's first render waits in its scene
             async with client.connect(runner.url("Slow", "width=96&height=64")) as slow:
                 await async_until(lambda: len(cones.rendezvous.get("Slow", Rendezvous()).drawn_on) == 1)
-                kept = events_kept_by(cones.areas["Slow"].schedule)
+                kept = events_kept_by(runner.service._core.schedule(cones.areas["Slow"]))
                 await slow.mouse(MouseAction.MOVE, 10, 10)
                 await slow.send_message("to slow")
                 await quick.send_message("to quick")
@@ -261,7 +261,7 @@ def test_a_frame_refused_by_on_pre_render_is_dropped_until_the_next_change() -> 
     async def scenario(runner):
         def check() -> None:  # every settled state: a refused area is not due again by itself
             area = areas.get("Vetoed")
-            if watching[0] and area is not None and vetoing.calls and area.schedule.dirty:
+            if watching[0] and area is not None and vetoing.calls and runner.service._core.schedule(area).dirty:
                 spinning.append(vetoing.calls)
 
         runner.watch(check)

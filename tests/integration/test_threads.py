@@ -150,16 +150,16 @@ def test_the_dispose_race_from_a_client_thread_many_times() -> None:
 
 
 def test_an_exception_handling_one_connection_closes_it_alone_and_dispatch_goes_on(monkeypatch, caplog) -> None:
-    from remoteviz.routing import Router
+    from remoteviz.service_core import ServiceCore
 
-    real = Router.route
+    real = ServiceCore._route
 
-    def route(self, connection, message):
+    def route(self, record, message, now):
         if getattr(message, "data", None) == "break me":
             raise KeyError("a bug in the service")  # what item 8's race raised, for one connection
-        return real(self, connection, message)
+        return real(self, record, message, now)
 
-    monkeypatch.setattr(Router, "route", route)
+    monkeypatch.setattr(ServiceCore, "_route", route)
 
     async def scenario(runner: ServiceThread):
         async with client.connect(runner.url("Hurt")) as hurt, client.connect(runner.url("Fine")) as fine:
