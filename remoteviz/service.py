@@ -417,7 +417,7 @@ class Service:
         handling, if any, are closed through the one failure path, and everything else goes on."""
         connections = [a for a in args if isinstance(a, Connection)]
         connections += [c for a in args if isinstance(a, Client) for c in a.connections]
-        links = [a for a in args if isinstance(a, Link)]
+        links = [a for a in args if isinstance(a, Link) and not a.closing]
         links += [link for c in connections if (link := cast(Link | None, self._core.link_of(c))) is not None]
         name = getattr(handler, "__qualname__", repr(handler))
         logged, not_logged = self._handler_failures.should_log((name, type(error).__name__, str(error)[:200]),
