@@ -65,14 +65,7 @@ def test_the_glb_holds_the_meshes_where_the_scene_puts_them(tmp_path) -> None:
 
 
 def test_a_render_area_exports_its_scene(tmp_path) -> None:
-    class Owner:  # the area's owner, as far as a scene change asks it: redraws happen here and now
-        def wake(self) -> None:
-            pass
-
-        def run_on_dispatch_thread(self, call) -> None:
-            call()
-
-    area = rv.RenderArea(Owner(), "Parts", 320, 200, 0.05)  # type: ignore[arg-type]
+    area = rv.Service().create_render_area("Parts", 320, 200)  # a service not opened: no socket, no thread
     area.scene_manager.scene_graph = scene()
     assert area.export(tmp_path / "parts.glb") > 1000
     assert "<title>Parts</title>" in (area.export(tmp_path / "parts.html") and (tmp_path / "parts.html").read_text())
