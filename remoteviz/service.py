@@ -35,6 +35,7 @@ from .failures import KindLog
 from .frame_path import FramePath
 from .http import HttpServer
 from .limits import AdmissionLimits
+from .link import Calibration, Link, Pending, TransportLimits
 from .listeners import ServiceListener as ServiceListener  # re-exported: its remoteviz.service path stays
 from .listeners import ServiceListeners
 from .metrics import Monitoring
@@ -48,7 +49,7 @@ from .service_core import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # it
 from .service_core import Calibrate, Close, Send, ServiceCore
 from .settings import RunMode as RunMode  # re-exported: both keep their remoteviz.service paths
 from .settings import ServiceSettings as ServiceSettings
-from .transport import Calibration, Link, Pending, Transport, TransportLimits
+from .transport import Transport
 
 log = logging.getLogger("remoteviz")
 

@@ -148,3 +148,43 @@ def test_the_reach_in_check_sees_one_planted_in_the_frame_path() -> None:
     # The service's owner Protocols once had private members: calling one is a reach-in too.
     owner_call = MODULES["remoteviz.connection"].read_text().replace("self._owner.send(", "self._owner._send(")
     assert [line.split(": ", 1)[1] for line in reach_ins(owner_call)] == ["self._owner._send"]
+
+
+# ---- the network side: each object uses its own private members only, within one module too
+
+NETWORK_SIDE = ("remoteviz.transport", "remoteviz.link", "remoteviz.network_thread")
+"""The server (Transport), one connection (Link) and their thread (NetworkThread): owners with public interfaces."""
+
+
+def strict_reach_ins(source: str) -> list[str]:
+    """``x._name`` in ``source`` where ``x`` is anything but ``self`` or ``cls``, whichever class defines ``_name``."""
+    return [f"{node.lineno}: {ast.unparse(node)}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and is_private(node.attr)
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))]
+
+
+def test_the_transport_its_links_and_their_thread_use_only_their_own_private_members() -> None:
+    # Transport and Link once reached into each other both ways (link._enqueue, link._pong_waiters,
+    # link._sender, self._transport._events, self._transport._tasks), which the module-wide check above
+    # let pass while both were in one module: here no object of theirs touches another's `_name` at all.
+    assert set(NETWORK_SIDE) <= set(MODULES)
+    found = [f"{name}:{line}" for name in NETWORK_SIDE for line in strict_reach_ins(MODULES[name].read_text())]
+    assert found == [], "\n".join(found)
+
+
+def test_the_strict_check_sees_reach_ins_the_module_wide_one_lets_pass() -> None:
+    transport = MODULES["remoteviz.transport"].read_text()
+    assert strict_reach_ins(transport) == []
+    # The transport reading a private field of a class of its own module: the module-wide check passes it.
+    planted = transport + "\n\ndef _ticket_of(websocket: _CountedConnection) -> object:\n    return websocket._ticket\n"
+    assert reach_ins(planted) == []
+    assert [line.split(": ", 1)[1] for line in strict_reach_ins(planted)] == ["websocket._ticket"]
+    # The transport driving a link's reading itself, as it once did.
+    assert "await link.receive()" in transport
+    planted = transport.replace("await link.receive()", "await link._read()")
+    assert [line.split(": ", 1)[1] for line in strict_reach_ins(planted)] == ["link._read"]
+    # A link reaching back through what it was given, one attribute deeper.
+    link = MODULES["remoteviz.link"].read_text()
+    assert "self._network.spawn(" in link
+    planted = link.replace("self._network.spawn(", "self._network._tasks.add(")
+    assert [line.split(": ", 1)[1] for line in strict_reach_ins(planted)] == ["self._network._tasks"]
