@@ -86,7 +86,7 @@ def test_a_view_disposed_by_its_own_disconnected_listener_does_not_reconnect(ind
     }""")
     page.wait_for_function("window.__events.includes('connected')")
     connection = runner.service.get_render_area("Reco").connections[0]
-    connection.link.close(CloseCode.NETWORKFAILURE, "network failure")  # a dropped link
+    runner.service._core.link_of(connection).close(CloseCode.NETWORKFAILURE, "network failure")  # a dropped link
     page.wait_for_function("window.__events.includes('disconnected')")
     time.sleep(0.4)  # ten reconnect delays
     assert page.evaluate("window.__sockets") == 1
