@@ -33,6 +33,9 @@ class ConnectionOwner(Protocol):
     def outgoing(self, connection: Connection) -> Outgoing:
         """The connection's frames on their way (window, newest-frame slot, rate)."""
 
+    def container_size(self, connection: Connection) -> tuple[int, int]:
+        """The size of the page's element that holds the view, as the page last said."""
+
     def connections_of(self, group: ConnectionGroup) -> dict[str, Connection]:
         """The connections of a client or a render area, by id."""
 
@@ -241,8 +244,6 @@ class Connection:
         self.parameters = parameters
         self.requested_width = hello.width
         self.requested_height = hello.height
-        self.container_width = hello.container_width
-        self.container_height = hello.container_height
         self.settings = ConnectionSettings()
         self.frame_encoders = FrameEncoders(_client_decoders=hello.decoders)
 
@@ -253,6 +254,16 @@ class Connection:
     def state(self) -> ConnectionState:
         """Where it is in its life."""
         return self._owner.connection_state(self)
+
+    @property
+    def container_width(self) -> int:
+        """The width of the page's element that holds the view, as the page last said (0: not said)."""
+        return self._owner.container_size(self)[0]
+
+    @property
+    def container_height(self) -> int:
+        """The height of the page's element that holds the view, as the page last said (0: not said)."""
+        return self._owner.container_size(self)[1]
 
     @property
     def is_open(self) -> bool:

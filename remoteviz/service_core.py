@@ -133,14 +133,16 @@ class FrameDriver(Protocol):
 class _ConnectionRecord:
     """What the core keeps of one connection."""
 
-    __slots__ = ("connection", "link", "address", "state", "outgoing")
+    __slots__ = ("connection", "link", "address", "state", "outgoing", "container")
 
-    def __init__(self, connection: Connection, link: Link, address: str, outgoing: Outgoing) -> None:
+    def __init__(self, connection: Connection, link: Link, address: str, outgoing: Outgoing,
+                 container: tuple[int, int]) -> None:
         self.connection = connection
         self.link = link
         self.address = address
         self.state = ConnectionState.HANDSHAKE
         self.outgoing = outgoing
+        self.container = container  # the size of the page's element that holds the view
 
 
 class _ClientRecord:
@@ -193,8 +195,9 @@ class ServiceCore:
         self._clients: dict[str, _ClientRecord] = {}
         self._connections: dict[Link, _ConnectionRecord] = {}
         self._by_connection: dict[Connection, _ConnectionRecord] = {}
-        # The windows of forgotten connections, while their handles live: they still read their figures.
-        self._forgotten: weakref.WeakKeyDictionary[Connection, Outgoing] = weakref.WeakKeyDictionary()
+        # What forgotten connections' handles still read (window, container size), while they live.
+        self._forgotten: weakref.WeakKeyDictionary[Connection, tuple[Outgoing, tuple[int, int]]] = \
+            weakref.WeakKeyDictionary()
         self._areas: dict[str, _AreaRecord] = {}
         self._disposed: weakref.WeakKeyDictionary[RenderArea, AreaSchedule] = weakref.WeakKeyDictionary()
         self._actions: list[Action] = []
@@ -248,7 +251,12 @@ class ServiceCore:
     def outgoing(self, connection: Connection) -> Outgoing:
         """The connection's frames on their way (its window, newest-frame slot and rate)."""
         record = self._by_connection.get(connection)
-        return record.outgoing if record is not None else self._forgotten[connection]
+        return record.outgoing if record is not None else self._forgotten[connection][0]
+
+    def container_size(self, connection: Connection) -> tuple[int, int]:
+        """The size of the page's element that holds ``connection``'s view, as the page last said."""
+        record = self._by_connection.get(connection)
+        return record.container if record is not None else self._forgotten[connection][1]
 
     def link_of(self, connection: Connection) -> Link | None:
         """The link ``connection`` came on while it is not forgotten."""
@@ -310,7 +318,8 @@ class ServiceCore:
         area = answer
         connection = Connection(self, secrets.token_hex(8), client, area, parameters, hello, self._dispatch_thread)
         record = _ConnectionRecord(connection, link, address,
-                                   Outgoing(connection.targets(), now, self._settings.frame_window))
+                                   Outgoing(connection.targets(), now, self._settings.frame_window),
+                                   (hello.container_width, hello.container_height))
         self._connections[link] = self._by_connection[connection] = record
         self._clients[client.id].connections[connection.id] = connection
         self._areas[area.id].connections[connection.id] = connection
@@ -502,7 +511,7 @@ class ServiceCore:
             case SizeRequest(width=width, height=height):
                 self._size_requested(record, width, height)
             case ContainerResize(width=width, height=height):
-                connection.container_width, connection.container_height = width, height
+                record.container = (width, height)
             case KeyFrameRequest():
                 self._frames.needs_key_frame(connection)
             case Pong(t=t):
@@ -615,7 +624,7 @@ class ServiceCore:
         connection = record.connection
         record.state = ConnectionState.CLOSED
         del self._by_connection[connection]
-        self._forgotten[connection] = record.outgoing
+        self._forgotten[connection] = (record.outgoing, record.container)
         area, client = connection.render_area, connection.client
         self._scheduler.remove_viewer(area.id, connection.id)
         area_record = self._areas.get(area.id)

@@ -26,6 +26,7 @@ from remoteviz.protocol import (
     Ack,
     AppMessage,
     CloseCode,
+    ContainerResize,
     Disconnect,
     DisconnectReason,
     Error,
@@ -228,6 +229,17 @@ def test_input_reaches_the_listeners_marks_the_area_interacting_and_numbers_its_
     assert core.listener.calls[-1] == "on_mouse_down"
     assert core.core.is_interacting(area, 10.01) and not core.core.is_interacting(area, 11.0)
     assert core.core.outgoing(connection).last_input_seq == 41
+
+
+def test_the_page_s_container_size_is_the_connection_s_to_read_and_stays_readable_once_closed() -> None:
+    core = Core()
+    connection = core.accepted("L1")
+    assert (connection.container_width, connection.container_height) == (320, 200)  # from the hello
+    core.core.message("L1", ContainerResize(800, 600), now=1.0)
+    assert (connection.container_width, connection.container_height) == (800, 600)
+    core.core.closed("L1", aborted=False)
+    assert (connection.container_width, connection.container_height) == (800, 600)
+    assert connection.interactive_quality == pytest.approx(0.7)  # its window's figures too
 
 
 def test_while_its_area_is_drawn_input_and_app_messages_wait_and_acks_and_pongs_do_not() -> None:
