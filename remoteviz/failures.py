@@ -54,7 +54,7 @@ class KindLog:
         return True, seen[1] if seen is not None else 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Report:
     """What to tell about a failure: the viewers when an episode starts, the log when it is news."""
 
