@@ -37,6 +37,8 @@ class Pacer:
     Frame ids start at 1 and increase by one per frame sent on the connection.
     """
 
+    __slots__ = ("_window", "_in_flight", "_last_id", "_last_sent", "_min_interval", "_bytes_sent")
+
     def __init__(self, window: int = DEFAULT_WINDOW) -> None:
         if window < 1:
             raise ValueError("the window must allow at least one frame")
@@ -135,7 +137,7 @@ MIN_SCALE = 0.5
 """The smallest downscale of interactive frames (when the connection allows downscaling)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Targets:
     """What the application asked of one connection (from its ConnectionSettings); a new one replaces it."""
 
@@ -168,6 +170,9 @@ class RateController:
     KEEP_FRAMES_PER_SECOND it also steers the cap of the connection's video stream (:meth:`bitrate`)
     to what a congested link delivers.
     """
+
+    __slots__ = ("_targets", "_window", "_quality", "_scale", "_round_trip_ms", "_frame_bytes", "_decode_ms",
+                 "_congested", "_last_adjust", "_steered")
 
     def __init__(self, targets: Targets, window: int, now: float) -> None:
         self._targets = targets

@@ -33,6 +33,10 @@ MAX_SLEEP = 1.0
 class AreaSchedule:
     """One render area's scheduling state."""
 
+    __slots__ = ("_still_delay", "_dirty", "_rendering", "_held", "_pending", "_encodes_in_flight", "_backoff",
+                 "_failure", "_last_input", "_last_frame_interactive", "_still_pending", "_render_cost", "_encode_cost",
+                 "_render_scale")
+
     def __init__(self, still_delay: float) -> None:
         self._still_delay = still_delay
         self._dirty = True
@@ -208,6 +212,8 @@ class AreaSchedule:
 
 class Scheduler:
     """Every render area's schedule and every viewer's outgoing stream, by id."""
+
+    __slots__ = ("_areas", "_viewers")
 
     def __init__(self) -> None:
         self._areas: dict[str, AreaSchedule] = {}

@@ -32,6 +32,8 @@ class Offered:
 class Outgoing:
     """The frames on their way to one connection."""
 
+    __slots__ = ("_window_floor", "_pacer", "_rate", "_is_video", "_needs_key", "_encoding", "_last_input_seq", "_slot")
+
     def __init__(self, targets: Targets, now: float, window: int = DEFAULT_WINDOW) -> None:
         self._window_floor = window
         self._pacer = Pacer(window)
