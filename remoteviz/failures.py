@@ -36,6 +36,8 @@ class KindLog:
     """Which kinds of failure to log now: each the first time, then at most once per ``interval``
     seconds, with the count of those not logged meanwhile (one thread only)."""
 
+    __slots__ = ("_interval", "_max_kinds", "_kinds")  # private, and none added from outside
+
     def __init__(self, interval: float = RELOG_INTERVAL, max_kinds: int = MAX_KINDS) -> None:
         self._interval = interval
         self._max_kinds = max_kinds
@@ -54,7 +56,7 @@ class KindLog:
         return True, seen[1] if seen is not None else 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
     """What to tell about a failure: the viewers when an episode starts, the log when it is news."""
 
@@ -68,6 +70,8 @@ class Report:
 
 class Backoff:
     """The failure state of one render area (dispatch thread only)."""
+
+    __slots__ = ("_delay", "_retry_at", "_stages", "_logged", "_log")  # private, and none added from outside
 
     def __init__(self) -> None:
         self._delay = 0.0

@@ -6,4 +6,8 @@ flight and adapts quality and rate to the link; ``render_scale.py`` shrinks an a
 renders while their cost cannot hold the rate; ``frames.py`` types what is handed from the
 renderer to the encoders to the socket. Nothing here does I/O, reads a clock or calls a listener:
 :class:`remoteviz.service.Service` calls it, and carries out what it decides.
+
+Each of its objects owns its state: the fields are private and declared in ``__slots__`` (none can
+be added from outside), read through properties without setters, and changed only by the owner's
+methods, named for what happened (``tests/unit/test_core_ownership.py`` checks).
 """

@@ -37,15 +37,42 @@ class Pacer:
     Frame ids start at 1 and increase by one per frame sent on the connection.
     """
 
+    __slots__ = ("_window", "_in_flight", "_last_id", "_last_sent", "_min_interval", "_bytes_sent")
+
     def __init__(self, window: int = DEFAULT_WINDOW) -> None:
         if window < 1:
             raise ValueError("the window must allow at least one frame")
-        self.window = window
+        self._window = window
         self._in_flight: dict[int, tuple[float, int, bool]] = {}  # id -> (sent time, bytes, interactive)
         self._last_id = 0
         self._last_sent = float("-inf")
-        self.min_interval = 0.0  # seconds to leave between two frames (a rate cap)
-        self.bytes_sent = 0
+        self._min_interval = 0.0  # seconds to leave between two frames (a rate cap)
+        self._bytes_sent = 0
+
+    @property
+    def window(self) -> int:
+        """Frames allowed in flight (unacknowledged) now."""
+        return self._window
+
+    @property
+    def min_interval(self) -> float:
+        """Seconds left between two frames (the rate cap; 0: none)."""
+        return self._min_interval
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes of the frames sent so far (payloads)."""
+        return self._bytes_sent
+
+    def window_sized(self, window: int) -> None:
+        """The window was sized to ``window`` frames (from the link's latency: :func:`window_for`)."""
+        if window < 1:
+            raise ValueError("the window must allow at least one frame")
+        self._window = window
+
+    def rate_capped(self, min_interval: float) -> None:
+        """The rate cap is now ``min_interval`` seconds between two frames (:meth:`RateController.min_interval`)."""
+        self._min_interval = min_interval
 
     @property
     def in_flight(self) -> int:
@@ -55,16 +82,16 @@ class Pacer:
     @property
     def window_full(self) -> bool:
         """True while the frames in flight fill the window (an ack comes first)."""
-        return len(self._in_flight) >= self.window
+        return len(self._in_flight) >= self._window
 
     def has_room(self, now: float) -> bool:
         """True when one more frame may be sent at ``now``: the window has room and the interval passed."""
-        return len(self._in_flight) < self.window and now >= self.ready_at
+        return len(self._in_flight) < self._window and now >= self.ready_at
 
     @property
     def ready_at(self) -> float:
         """When the rate cap next allows a frame (the clock's time)."""
-        return self._last_sent + self.min_interval
+        return self._last_sent + self._min_interval
 
     def next_frame(self, size: int, now: float, interactive: bool = False) -> int:
         """Record a frame of ``size`` bytes as sent at ``now`` and return its id; the window must have room."""
@@ -72,10 +99,10 @@ class Pacer:
             raise RuntimeError("the window is full; check has_room before sending")
         self._last_id += 1
         # Keep to the rate cap's grid: a frame a little late does not push every later one back.
-        on_grid = now - self.ready_at <= self.min_interval / 2
+        on_grid = now - self.ready_at <= self._min_interval / 2
         self._last_sent = self.ready_at if on_grid else now
         self._in_flight[self._last_id] = (now, size, interactive)
-        self.bytes_sent += size
+        self._bytes_sent += size
         return self._last_id
 
     def ack(self, frame_id: int, decode_ms: float, now: float) -> AckInfo:
@@ -110,9 +137,9 @@ MIN_SCALE = 0.5
 """The smallest downscale of interactive frames (when the connection allows downscaling)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Targets:
-    """What the application asked of one connection (from its ConnectionSettings)."""
+    """What the application asked of one connection (from its ConnectionSettings); a new one replaces it."""
 
     keep_fps: bool  # True: KEEP_FRAMES_PER_SECOND; False: KEEP_FRAME_QUALITY
     fps: float
@@ -144,27 +171,54 @@ class RateController:
     to what a congested link delivers.
     """
 
+    __slots__ = ("_targets", "_window", "_quality", "_scale", "_round_trip_ms", "_frame_bytes", "_decode_ms",
+                 "_congested", "_last_adjust", "_steered")
+
     def __init__(self, targets: Targets, window: int, now: float) -> None:
-        self.targets = targets
-        self.window = window
-        self.quality = targets.quality
-        self.scale = 1.0
-        self.round_trip_ms = 0.0  # smoothed
-        self.frame_bytes = 0.0  # smoothed, of interactive frames
-        self.decode_ms = 0.0  # smoothed
+        self._targets = targets
+        self._window = window
+        self._quality = targets.quality
+        self._scale = 1.0
+        self._round_trip_ms = 0.0  # smoothed
+        self._frame_bytes = 0.0  # smoothed, of interactive frames
+        self._decode_ms = 0.0  # smoothed
         self._congested = False
         self._last_adjust = now
         self._steered: int | None = None  # the video bitrate steered below the ceiling; None: the ceiling
 
+    @property
+    def targets(self) -> Targets:
+        """What the application asks of the connection now."""
+        return self._targets
+
+    @property
+    def window(self) -> int:
+        """Frames allowed in flight on the connection (its capacity is a window per round trip)."""
+        return self._window
+
+    @property
+    def quality(self) -> float:
+        """The quality interactive frames are encoded at now."""
+        return self._quality
+
+    @property
+    def scale(self) -> float:
+        """The scale interactive frames are encoded at now (1: the area's size; below only with downscaling)."""
+        return self._scale
+
+    def window_sized(self, window: int) -> None:
+        """The connection's window was sized to ``window`` frames (its capacity follows)."""
+        self._window = window
+
     def retarget(self, targets: Targets) -> None:
         """The application changed its settings."""
-        self.targets = targets
-        self.quality = min(max(self.quality, targets.min_quality), targets.quality)
+        self._targets = targets
+        self._quality = min(max(self._quality, targets.min_quality), targets.quality)
         if not targets.keep_fps:
-            self.quality = targets.quality
+            self._quality = targets.quality
             self._steered = None
         if not targets.downscale:
-            self.scale = 1.0
+            self._scale = 1.0
 
     def congested(self) -> None:
         """A frame waited for the window (or was replaced while waiting)."""
@@ -172,17 +226,17 @@ class RateController:
 
     def capacity_fps(self) -> float:
         """Frames per second the link is estimated to carry at the current frame size."""
-        per_frame_s = max(self.round_trip_ms, self.decode_ms, 0.1) / 1000.0
-        capacity = self.window / per_frame_s
-        if self.targets.bandwidth > 0 and self.frame_bytes > 0:
-            capacity = min(capacity, self.targets.bandwidth / self.frame_bytes)
+        per_frame_s = max(self._round_trip_ms, self._decode_ms, 0.1) / 1000.0
+        capacity = self._window / per_frame_s
+        if self._targets.bandwidth > 0 and self._frame_bytes > 0:
+            capacity = min(capacity, self._targets.bandwidth / self._frame_bytes)
         return capacity
 
     def min_interval(self) -> float:
         """Seconds to leave between two frames sent on this connection."""
-        interval = 1.0 / self.targets.max_sending_fps
-        if not self.targets.keep_fps and self.targets.bandwidth > 0 and self.frame_bytes > 0:
-            interval = max(interval, self.frame_bytes / self.targets.bandwidth)
+        interval = 1.0 / self._targets.max_sending_fps
+        if not self._targets.keep_fps and self._targets.bandwidth > 0 and self._frame_bytes > 0:
+            interval = max(interval, self._frame_bytes / self._targets.bandwidth)
         return interval
 
     def bitrate(self) -> int | None:
@@ -199,53 +253,53 @@ class RateController:
         return self._steered if ceiling is None else min(ceiling, self._steered)
 
     def _ceiling(self) -> int | None:
-        if self.targets.bandwidth <= 0:
+        if self._targets.bandwidth <= 0:
             return None
-        return min(MAX_BITRATE, round(self.targets.bandwidth * 8))
+        return min(MAX_BITRATE, round(self._targets.bandwidth * 8))
 
     def delivery_rate(self) -> float:
         """Bytes per second the link carries lately: a window of frames per round trip (0: unknown).
 
         While frames wait for the window, the link is what holds them back, so this is its rate.
         """
-        if self.round_trip_ms <= 0 or self.frame_bytes <= 0:
+        if self._round_trip_ms <= 0 or self._frame_bytes <= 0:
             return 0.0
-        return self.window * self.frame_bytes / (self.round_trip_ms / 1000.0)
+        return self._window * self._frame_bytes / (self._round_trip_ms / 1000.0)
 
     def on_ack(self, info: AckInfo, now: float) -> None:
         """Learn from one acknowledgement at ``now``, and adjust if it is time to."""
-        self.round_trip_ms = _smooth(self.round_trip_ms, info.round_trip_ms)
-        self.decode_ms = _smooth(self.decode_ms, info.decode_ms)
+        self._round_trip_ms = _smooth(self._round_trip_ms, info.round_trip_ms)
+        self._decode_ms = _smooth(self._decode_ms, info.decode_ms)
         if info.interactive:
-            self.frame_bytes = _smooth(self.frame_bytes, float(info.size))
+            self._frame_bytes = _smooth(self._frame_bytes, float(info.size))
         if now - self._last_adjust < ADJUST_INTERVAL:
             return
         self._last_adjust = now
-        if self.targets.keep_fps:
+        if self._targets.keep_fps:
             self._adjust_for_rate()
             self._steer_bitrate()
         self._congested = False
 
     def _adjust_for_rate(self) -> None:
-        targets = self.targets
+        targets = self._targets
         capacity = self.capacity_fps()
         if self._congested and capacity < targets.fps:
-            if self.quality > targets.min_quality + 1e-9:
-                self.quality = max(targets.min_quality, _step(self.quality * 0.85))
-            elif targets.downscale and self.scale > MIN_SCALE:
-                self.scale = max(MIN_SCALE, round(self.scale * 0.75, 3))
+            if self._quality > targets.min_quality + 1e-9:
+                self._quality = max(targets.min_quality, _step(self._quality * 0.85))
+            elif targets.downscale and self._scale > MIN_SCALE:
+                self._scale = max(MIN_SCALE, round(self._scale * 0.75, 3))
         elif not self._congested and capacity > targets.fps * 1.5:
-            if self.scale < 1.0:
-                self.scale = min(1.0, round(self.scale / 0.75, 3))
-            elif self.quality < targets.quality - 1e-9:
-                self.quality = min(targets.quality, _step(self.quality + QUALITY_STEP))
+            if self._scale < 1.0:
+                self._scale = min(1.0, round(self._scale / 0.75, 3))
+            elif self._quality < targets.quality - 1e-9:
+                self._quality = min(targets.quality, _step(self._quality + QUALITY_STEP))
 
 
     def _steer_bitrate(self) -> None:
         # Down at once to what the congested link delivers, less the headroom; up by one grid step
         # per adjustment once there is room, until the ceiling.
         capacity = self.capacity_fps()
-        if self._congested and capacity < self.targets.fps:
+        if self._congested and capacity < self._targets.fps:
             delivered = self.delivery_rate()
             if delivered <= 0:
                 return
@@ -253,7 +307,7 @@ class RateController:
             current = self.bitrate()
             if current is None or wanted < current:
                 self._steered = wanted
-        elif not self._congested and self._steered is not None and capacity > self.targets.fps * 1.5:
+        elif not self._congested and self._steered is not None and capacity > self._targets.fps * 1.5:
             raised = _on_grid(self._steered * BITRATE_STEP)
             ceiling = self._ceiling()
             self._steered = None if raised >= (ceiling if ceiling is not None else MAX_BITRATE) else raised

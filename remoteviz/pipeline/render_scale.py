@@ -51,6 +51,8 @@ class RenderScale:
     scale starts a new measurement, so the decision after it sees what the new size costs.
     """
 
+    __slots__ = ("_step", "_renders", "_encodes", "_last_change")
+
     def __init__(self) -> None:
         self._step = 0  # index in SCALES
         self._renders: deque[float] = deque(maxlen=SAMPLES)  # seconds, of interactive frames at this scale

@@ -33,31 +33,50 @@ MAX_SLEEP = 1.0
 class AreaSchedule:
     """One render area's scheduling state."""
 
+    __slots__ = ("_still_delay", "_dirty", "_rendering", "_held", "_pending", "_encodes_in_flight", "_backoff",
+                 "_failure", "_last_input", "_last_frame_interactive", "_still_pending", "_render_cost", "_encode_cost",
+                 "_render_scale")
+
     def __init__(self, still_delay: float) -> None:
-        self.still_delay = still_delay
-        self.dirty = True
-        self.rendering = False  # a render thread is drawing its scene: see hold()
+        self._still_delay = still_delay
+        self._dirty = True
+        self._rendering = False  # a render thread is drawing its scene: see hold()
         self._held: list[Callable[[], None]] = []  # events that came meanwhile, in order
         self._pending: RenderedFrame | None = None  # rendered, waiting for the previous encode
         self._encodes_in_flight = 0
-        self.backoff = Backoff()  # rendering or encoding its frames fails: when to try again
+        self._backoff = Backoff()  # rendering or encoding its frames fails: when to try again
         self._failure: Failure | None = None  # what its viewers were told, until frames work again
         self._last_input = -1e9
         self._last_frame_interactive = False
         self._still_pending = False  # its last frame was interactive: a still follows
         # Seconds to render and to encode a frame, smoothed: how early to start the next one.
-        self.render_cost = 0.0
-        self.encode_cost = 0.0
-        self.render_scale = RenderScale()  # of its interactive frames, adapted to their cost
+        self._render_cost = 0.0
+        self._encode_cost = 0.0
+        self._render_scale = RenderScale()  # of its interactive frames, adapted to their cost
+
+    @property
+    def dirty(self) -> bool:
+        """Whether its picture changed since it was last rendered (or a still, a viewer or a retry wants one)."""
+        return self._dirty
+
+    @property
+    def render_scale(self) -> RenderScale:
+        """The scale of its interactive renders, adapted to their cost (changed through :meth:`decide_render_scale`)."""
+        return self._render_scale
+
+    @property
+    def retry_at(self) -> float:
+        """Its back-off: the time before which it is not rendered again after a failure (0: none)."""
+        return self._backoff.retry_at
 
     @property
     def frame_cost(self) -> float:
         """Smoothed seconds to render and encode one frame."""
-        return self.render_cost + self.encode_cost
+        return self._render_cost + self._encode_cost
 
     def request_redraw(self) -> bool:
         """The picture changed; True when the area was not dirty already (worth waking the service)."""
-        was_dirty, self.dirty = self.dirty, True
+        was_dirty, self._dirty = self._dirty, True
         return not was_dirty
 
     def input_arrived(self, now: float) -> None:
@@ -67,27 +86,27 @@ class AreaSchedule:
 
     def is_interacting(self, now: float) -> bool:
         """True while input arrived less than ``still_delay`` ago."""
-        return now - self._last_input < self.still_delay
+        return now - self._last_input < self._still_delay
 
     def may_render(self, now: float) -> bool:
         """Dirty, not being rendered, nothing waiting for the encoders, and not backing off."""
-        return self.wants_render and self.backoff.retry_at <= now
+        return self.wants_render and self._backoff.retry_at <= now
 
     @property
     def wants_render(self) -> bool:
         """Dirty, not being rendered and nothing waiting for the encoders (back-off aside)."""
-        return self.dirty and not self.rendering and self._pending is None
+        return self._dirty and not self._rendering and self._pending is None
 
     def render_started(self) -> None:
         """The area is being rendered: changes from now on dirty it again; events wait (hold)."""
-        self.dirty = False
-        self.rendering = True
+        self._dirty = False
+        self._rendering = True
 
     def hold(self, event: Callable[[], None]) -> bool:
         """While the area renders, keep ``event`` (the handling of one that runs its listeners or
         changes its scene) for :meth:`render_ended` and return True; otherwise return False: handle
         it now. The core never calls it."""
-        if not self.rendering:
+        if not self._rendering:
             return False
         self._held.append(event)
         return True
@@ -95,25 +114,30 @@ class AreaSchedule:
     def render_ended(self) -> list[Callable[[], None]]:
         """The render is over (drawn, failed or abandoned): the events held meanwhile, in order,
         to be handled now, before the area can render again."""
-        self.rendering = False
+        self._rendering = False
         held, self._held = self._held, []
         return held
 
     def rendered(self, interactive: bool, seconds: float, scale: float = 1.0) -> None:
         """A frame was rendered in ``seconds``, at ``scale`` of the area's size."""
-        self.render_cost = 0.8 * self.render_cost + 0.2 * seconds
+        self._render_cost = 0.8 * self._render_cost + 0.2 * seconds
         self._last_frame_interactive = interactive
         if interactive:
-            self.render_scale.rendered(seconds, scale)
+            self._render_scale.rendered(seconds, scale)
         else:
             self._still_pending = False
+
+    def decide_render_scale(self, budget: float | None, now: float) -> float:
+        """The scale to render its next interactive frame at, ``now``, for a frame ``budget`` in seconds
+        (None: not scaled for cost; :meth:`~remoteviz.pipeline.render_scale.RenderScale.decide`)."""
+        return self._render_scale.decide(budget, now)
 
     def encoded(self, seconds: float, interactive: bool = False, scale: float = 1.0) -> None:
         """One connection's copy of a frame (rendered at ``scale``) was encoded in ``seconds``
         (each copy counts, as it is sent)."""
-        self.encode_cost = 0.8 * self.encode_cost + 0.2 * seconds
+        self._encode_cost = 0.8 * self._encode_cost + 0.2 * seconds
         if interactive:
-            self.render_scale.encoded(seconds, scale)
+            self._render_scale.encoded(seconds, scale)
 
     # ---- encodes
 
@@ -153,15 +177,15 @@ class AreaSchedule:
         """Rendering or encoding failed at ``now``: tried again once the back-off's delay has passed. The
         report says what to log; when it :attr:`~remoteviz.failures.Report.is_news`, :attr:`failure`
         is what to tell the viewers (``viewer_detail``: the failure in general terms)."""
-        self.dirty = True
-        report = self.backoff.failed(stage, error, now)
+        self._dirty = True
+        report = self._backoff.failed(stage, error, now)
         if report.is_news:
             self._failure = Failure(stage, viewer_detail, round(report.retry_in * 1000))
         return report
 
     def succeeded(self) -> bool:
         """A frame made it: the failure is over (its viewers no longer told); True when one was logged."""
-        ended, logged = self.backoff.succeeded()
+        ended, logged = self._backoff.succeeded()
         if ended:
             self._failure = None
         return logged
@@ -172,22 +196,24 @@ class AreaSchedule:
         Not while a frame is being drawn: that frame, once rendered, says whether a still is still
         wanted (it may be the still itself), so a still is never drawn twice.
         """
-        if self.rendering:
+        if self._rendering:
             return
-        if self._still_pending and now - self._last_input >= self.still_delay:
+        if self._still_pending and now - self._last_input >= self._still_delay:
             if self._last_frame_interactive:
-                self.dirty = True
+                self._dirty = True
             else:
                 self._still_pending = False
 
     def still_due(self, now: float) -> float | None:
         """When a still falls due, if that is still to come."""
-        due = self._last_input + self.still_delay
+        due = self._last_input + self._still_delay
         return due if self._still_pending and due > now else None
 
 
 class Scheduler:
     """Every render area's schedule and every viewer's outgoing stream, by id."""
+
+    __slots__ = ("_areas", "_viewers")
 
     def __init__(self) -> None:
         self._areas: dict[str, AreaSchedule] = {}
@@ -208,7 +234,7 @@ class Scheduler:
     def add_viewer(self, area_id: str, connection_id: str, outgoing: Outgoing) -> None:
         """A connection was accepted: frames of the area may flow to it from now on."""
         self._viewers[area_id][connection_id] = outgoing
-        self._areas[area_id].dirty = True
+        self._areas[area_id].request_redraw()
 
     def remove_viewer(self, area_id: str, connection_id: str) -> None:
         """A connection is closing or closed: no more frames for it."""
@@ -259,8 +285,7 @@ class Scheduler:
         if schedule is None or not schedule.may_render(now):
             return []
         for outgoing in self._viewers[area_id].values():
-            if outgoing.pacer.window_full:
-                outgoing.rate.congested()  # a frame is wanted and its window is full
+            outgoing.frame_wanted()  # a full window is congestion
         return self.ready(area_id, now)
 
     def render_scale(self, area_id: str, interactive: bool, now: float) -> float:
@@ -280,7 +305,7 @@ class Scheduler:
                 budget = None
                 break
             budget = own if budget is None else min(budget, own)
-        return self._areas[area_id].render_scale.decide(budget, now)
+        return self._areas[area_id].decide_render_scale(budget, now)
 
     def has_work(self, now: float) -> bool:
         """Whether some area could be rendered now."""
@@ -297,7 +322,7 @@ class Scheduler:
                 if schedule.wants_render:
                     ready_at = outgoing.ready_time(now, schedule.frame_cost)
                     if ready_at is not None:
-                        wait = min(wait, max(0.0, ready_at - now, schedule.backoff.retry_at - now))
+                        wait = min(wait, max(0.0, ready_at - now, schedule.retry_at - now))
         for schedule in self._areas.values():
             if (due := schedule.still_due(now)) is not None:  # once due, the area waits like any other
                 wait = min(wait, due - now)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 import remoteviz as rv
 from remoteviz import client
@@ -150,23 +151,25 @@ def test_with_one_render_thread_areas_are_drawn_on_the_dispatch_thread() -> None
     assert {cones.rendezvous[a].drawn_on[0] for a in ("Left", "Right")} == {cones.dispatch_thread}
 
 
-def events_kept_by(schedule: AreaSchedule) -> list[object]:
+def events_kept_by(schedule: AreaSchedule, monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The events ``schedule`` keeps from now on until its render ends, as it keeps them: its ``hold``
-    answers, seen by wrapping that one object's method (the schedule has no count of them to show)."""
+    answers, seen by wrapping the class's method for the test (the schedule has no count of them to
+    show, and its own state cannot be written from outside: tests/unit/test_core_ownership.py)."""
     kept: list[object] = []
-    hold = schedule.hold
+    hold = AreaSchedule.hold
 
-    def recording(event: Callable[[], None]) -> bool:
-        answer = hold(event)
-        if answer:
+    def recording(self: AreaSchedule, event: Callable[[], None]) -> bool:
+        answer = hold(self, event)
+        if answer and self is schedule:
             kept.append(event)
         return answer
 
-    schedule.hold = recording  # type: ignore[method-assign]
+    monkeypatch.setattr(AreaSchedule, "hold", recording)
     return kept
 
 
-def test_input_to_an_area_being_drawn_waits_for_its_frame_and_other_areas_go_on() -> None:
+def test_input_to_an_area_being_drawn_waits_for_its_frame_and_other_areas_go_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """While Slow's scene is drawn on a render thread, its mouse move and message wait, in order,
     until its frame is back (after on_post_render); Quick's message is handled meanwhile."""
     release = threading.Event()
@@ -181,7 +184,7 @@ def test_input_to_an_area_being_drawn_waits_for_its_frame_and_other_areas_go_on(
             cones.gates["Slow"] = hold_until_released  # Slow's first render waits in its scene
             async with client.connect(runner.url("Slow", "width=96&height=64")) as slow:
                 await async_until(lambda: len(cones.rendezvous.get("Slow", Rendezvous()).drawn_on) == 1)
-                kept = events_kept_by(runner.service._core.schedule(cones.areas["Slow"]))
+                kept = events_kept_by(runner.service._core.schedule(cones.areas["Slow"]), monkeypatch)
                 await slow.mouse(MouseAction.MOVE, 10, 10)
                 await slow.send_message("to slow")
                 await quick.send_message("to quick")

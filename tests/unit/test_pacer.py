@@ -103,7 +103,7 @@ def test_the_rate_cap_applies_under_either_policy_and_the_pacer_honours_it() -> 
     controller = RateController(targets(max_sending_fps=10), window=2, now=clock.now)
     assert controller.min_interval() == pytest.approx(0.1)
     pacer = Pacer(window=4)
-    pacer.min_interval = controller.min_interval()
+    pacer.rate_capped(controller.min_interval())
     pacer.next_frame(10, clock.now)
     assert not pacer.has_room(clock.now) and pacer.ready_at == pytest.approx(clock.now + 0.1)
     clock.now += 0.1

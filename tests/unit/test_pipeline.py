@@ -201,9 +201,11 @@ def test_an_area_renders_only_for_ready_viewers_and_one_frame_waits_at_most() ->
     scheduler.add_viewer("A", "free", free.outgoing)
     full.offer(frame("x"), 0.0)  # its window is full until an ack
     assert due(scheduler, 0.0) == [("A", ["free"])]
-    schedule.pending = RenderedFrame(np.zeros((1, 1, 3), np.uint8), False, 1, 1, {})
+    waiting = RenderedFrame(np.zeros((1, 1, 3), np.uint8), False, 1, 1, {})
+    schedule.encode_started()  # the previous frame is with the encoders: the next one waits for it
+    assert not schedule.frame_rendered(waiting)
     assert due(scheduler, 0.0) == [] and not scheduler.has_work(0.0)  # it waits for the encoders
-    schedule.pending = None
+    assert schedule.encode_finished() is waiting  # its turn: encoded now
     schedule.render_started()
     schedule.render_ended()
     assert due(scheduler, 0.0) == []  # not dirty
