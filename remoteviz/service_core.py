@@ -178,6 +178,10 @@ def waits_for_render(message: protocol.ClientMessage) -> bool:
 class ServiceCore:
     """Every decision about a service's clients, connections and render areas; actions out, no I/O."""
 
+    __slots__ = ("_scheduler", "_monitoring", "_audit", "_listeners", "_frames", "_dispatch_thread",
+                 "_notebook_view", "_settings", "_admission", "_clients", "_connections", "_by_connection",
+                 "_forgotten", "_areas", "_disposed", "_actions", "__weakref__")
+
     def __init__(self, scheduler: Scheduler, monitoring: Monitoring, audit: Audit, listeners: ServiceListeners,
                  frames: FrameDriver, dispatch_thread: DispatchThread, notebook_view: NotebookView) -> None:
         """``listeners``: the service listeners, asked as things happen; ``frames``: the frame path's steps;

@@ -5,7 +5,8 @@ connection's outgoing frames (window, slot, key-frame need, rate); ``pacing.py``
 flight and adapts quality and rate to the link; ``render_scale.py`` shrinks an area's interactive
 renders while their cost cannot hold the rate; ``frames.py`` types what is handed from the
 renderer to the encoders to the socket. Nothing here does I/O, reads a clock or calls a listener:
-:class:`remoteviz.service.Service` calls it, and carries out what it decides.
+the service core (:mod:`remoteviz.service_core`) and the frame path (:mod:`remoteviz.frame_path`)
+call it, and carry out what it decides.
 
 Each of its objects owns its state: the fields are private and declared in ``__slots__`` (none can
 be added from outside), read through properties without setters, and changed only by the owner's
