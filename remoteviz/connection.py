@@ -36,8 +36,8 @@ class ConnectionOwner(Protocol):
     def container_size(self, connection: Connection) -> tuple[int, int]:
         """The size of the page's element that holds the view, as the page last said."""
 
-    def connections_of(self, group: ConnectionGroup) -> dict[str, Connection]:
-        """The connections of a client or a render area, by id."""
+    def connections_of(self, group: ConnectionGroup) -> Mapping[str, Connection]:
+        """The connections of a client or a render area, by id (a read-only view)."""
 
 
 class ConnectionParameters(Mapping[str, str]):

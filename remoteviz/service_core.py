@@ -26,8 +26,9 @@ from __future__ import annotations
 import logging
 import secrets
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from . import protocol
@@ -71,6 +72,8 @@ LATENCY_PROBE_INTERVAL = 1.0
 
 Link = Hashable
 """A link, to the core: the key of one WebSocket connection, which the driver owns and the core never calls."""
+
+_NONE: Mapping[str, Connection] = MappingProxyType({})  # the connections of a group the core does not hold
 
 NotebookView = Callable[[RenderArea, Any, Any], dict[str, Any] | tuple[dict[Any, Any], dict[Any, Any]] | None]
 
@@ -267,15 +270,17 @@ class ServiceCore:
         record = self._by_connection.get(connection)
         return record.link if record is not None else None
 
-    def connections_of(self, group: ConnectionGroup) -> dict[str, Connection]:
-        """The connections of a client or a render area, by id."""
+    def connections_of(self, group: ConnectionGroup) -> Mapping[str, Connection]:
+        """The connections of a client or a render area, by id (a read-only view)."""
         if isinstance(group, Client):
             client = self._clients.get(group.id)
-            return dict(client.connections) if client is not None and client.client is group else {}
-        if isinstance(group, RenderArea):
+            if client is not None and client.client is group:
+                return MappingProxyType(client.connections)
+        elif isinstance(group, RenderArea):
             area = self._areas.get(group.id)
-            return dict(area.connections) if area is not None and area.area is group else {}
-        return {}
+            if area is not None and area.area is group:
+                return MappingProxyType(area.connections)
+        return _NONE
 
     def schedule(self, area: RenderArea) -> AreaSchedule:
         """When ``area`` renders next (for its life; a disposed area's, while encodes of it finish)."""
