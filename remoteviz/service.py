@@ -376,11 +376,11 @@ class Service:
         if not self._is_open:
             raise RuntimeError("the service is not open")
         self._dispatch_thread.enter()
+        self._carry_out()  # what the application asked for since the last dispatch() goes out before any wait
         with self._wakeup:
             now = time.monotonic()
             if not self._inbox and timeout > 0 and not self._scheduler.has_work(now):
                 self._wakeup.wait(min(timeout, self._scheduler.sleep(now)))
-        self._carry_out()  # what the application asked for between two dispatches
         # Take only what is there now: work posted meanwhile waits for the next call, so one
         # flood cannot keep dispatch() from returning.
         for _ in range(len(self._inbox)):

@@ -250,3 +250,34 @@ def test_health_endpoint_and_the_http_hook() -> None:
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.urlopen(base + "/nothing", timeout=5)
         assert missing.value.code == 404
+
+
+def test_what_the_application_sends_between_two_dispatches_goes_out_before_the_next_one_waits() -> None:
+    # An application with its own loop acts on the dispatch thread between dispatch() calls: the
+    # core's actions it causes are carried out as the next dispatch() starts, not once its wait ends.
+    import threading
+
+    service = rv.Service()
+    assert service.open(rv.ServiceSettings(port=0, run_mode=rv.RunMode.INDEPENDENT_SERVICE))
+    received: list[str | bytes] = []
+    got_it = threading.Event()
+
+    async def page() -> None:
+        async with client.connect(f"ws://127.0.0.1:{service.port}/Loop") as view:
+            received.append(await view.next_message(timeout=60))
+            got_it.set()
+            service.call_soon(lambda: None)  # wakes the dispatch() that waits
+
+    browser = threading.Thread(target=asyncio.run, args=(page(),))
+    browser.start()
+    try:
+        while not (service.render_areas and service.render_areas[0].connections
+                   and service.render_areas[0].connections[0].is_open):
+            service.dispatch(timeout=0.02)
+        service.render_areas[0].connections[0].send_message("between dispatches")
+        service.dispatch(timeout=20.0)  # the page wakes it once the message is there
+        delivered_while_waiting = got_it.is_set()
+    finally:
+        browser.join(timeout=60)
+        service.close()
+    assert received == ["between dispatches"] and delivered_while_waiting
