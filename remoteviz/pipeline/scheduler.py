@@ -105,7 +105,7 @@ class AreaSchedule:
     def hold(self, event: Callable[[], None]) -> bool:
         """While the area renders, keep ``event`` (the handling of one that runs its listeners or
         changes its scene) for :meth:`render_ended` and return True; otherwise return False: handle
-        it now. The core never calls it."""
+        it now (asked for each browser message by ``ServiceCore.holds``)."""
         if not self._rendering:
             return False
         self._held.append(event)
