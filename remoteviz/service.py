@@ -30,6 +30,7 @@ from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters
 from .dispatch_thread import DispatchThread
 from .dispatch_thread import WrongThreadError as WrongThreadError  # re-exported: users catch it from here too
+from .encoders import gpu_jpeg
 from .failures import KindLog
 from .frame_path import FramePath
 from .handshake import LATENCY_PROBE_INTERVAL as LATENCY_PROBE_INTERVAL  # its remoteviz.service path stays
@@ -210,6 +211,7 @@ class Service:
             from .rendering import gl_platform  # here: `import remoteviz` loads no scene graph
 
             gl_platform.choose_device(self.settings.gl_device)  # before a render thread makes its context
+        gpu_jpeg.choose_backend(self.settings.jpeg_backend)  # where JPEG frames go: decided at the first one
         self._dispatch_thread.claim()  # this thread's until a dispatch() elsewhere takes it
         self._frames.open(self.settings.encoder_threads,
                           independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,
