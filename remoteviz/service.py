@@ -177,6 +177,7 @@ class Service:
             self._access = AccessCheck(self.settings.access)
             self._admission.configure(self.settings, self._access)
             origins = OriginPolicy(self.settings.allowed_origins)
+            gpu_jpeg.choose_backend(self.settings.jpeg_backend)  # JPEG on the GPU or CPU; ValueError if unknown
             self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
                                     self._monitoring.prometheus_text,
                                     functools.partial(self._call_service, "on_http_request"), self._post)
@@ -211,7 +212,6 @@ class Service:
             from .rendering import gl_platform  # here: `import remoteviz` loads no scene graph
 
             gl_platform.choose_device(self.settings.gl_device)  # before a render thread makes its context
-        gpu_jpeg.choose_backend(self.settings.jpeg_backend)  # where JPEG frames go: decided at the first one
         self._dispatch_thread.claim()  # this thread's until a dispatch() elsewhere takes it
         self._frames.open(self.settings.encoder_threads,
                           independent=self.settings.run_mode is RunMode.INDEPENDENT_SERVICE,

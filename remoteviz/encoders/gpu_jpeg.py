@@ -118,27 +118,28 @@ def decide(backend: JpegBackend, probe_result: Callable[[], GpuJpegProbe]) -> Jp
     return JpegPath(False, f"JPEG frames are encoded on the CPU: no GPU JPEG here ({found.detail})")
 
 
-_decide_lock = threading.Lock()
+class JpegPaths:
+    """Where JPEG frames go for each backend, decided with ``probe_result`` once and logged once (a
+    refused ``"gpu"`` as a warning). Thread-safe: the first encoder threads to ask wait for one probe."""
+
+    def __init__(self, probe_result: Callable[[], GpuJpegProbe]) -> None:
+        self._probe = probe_result
+        self._lock = threading.Lock()
+        self._decided: dict[JpegBackend, JpegPath] = {}
+
+    def path(self, backend: JpegBackend) -> JpegPath:
+        """Where JPEG frames go for ``backend``; the first call for it probes (unless "cpu") and logs."""
+        with self._lock:
+            found = self._decided.get(backend)
+            if found is None:
+                found = self._decided[backend] = decide(backend, self._probe)
+                (_log.warning if found.refused else _log.info)("%s", found.message)
+            return found
 
 
 def jpeg_path() -> JpegPath:
-    """Where this process encodes JPEG frames, for the backend asked for now (:func:`backend_choice`).
-
-    Decided and logged once per backend (a refused ``"gpu"`` as a warning); thread-safe.
-    """
-    return _decided(backend_choice())
-
-
-@functools.cache
-def _decided_once(backend: JpegBackend) -> JpegPath:
-    path = decide(backend, probe)
-    (_log.warning if path.refused else _log.info)("%s", path.message)
-    return path
-
-
-def _decided(backend: JpegBackend) -> JpegPath:
-    with _decide_lock:  # the first encoder threads to ask wait for one probe, not one each
-        return _decided_once(backend)
+    """Where this process encodes JPEG frames, for the backend asked for now (:func:`backend_choice`)."""
+    return _PATHS.path(backend_choice())
 
 
 def cuda_devices() -> tuple[int, str]:
@@ -210,6 +211,9 @@ def encode_jpeg_gpu(image: np.ndarray, quality: float) -> bytes:
     planes = pixels[:, :, :3].permute(2, 0, 1).contiguous()
     encoded = torchvision.io.encode_jpeg(planes, quality=jpeg_quality(quality))
     return bytes(encoded.cpu().numpy().tobytes())
+
+
+_PATHS = JpegPaths(probe)
 
 
 class GpuJpegEncoder:
