@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -70,7 +70,7 @@ def parse_backend(value: str) -> JpegBackend:
     cleaned = value.strip().lower()
     if cleaned not in JPEG_BACKENDS:
         raise ValueError(f"unknown JPEG backend {value!r}; one of {', '.join(JPEG_BACKENDS)}")
-    return cast(JpegBackend, cleaned)
+    return cleaned
 
 
 def choose_backend(backend: str | None) -> None:
