@@ -204,11 +204,16 @@ def encode_jpeg_gpu(image: np.ndarray, quality: float) -> bytes:
     """JPEG bytes of an ``(H, W, 3|4)`` uint8 RGB(A) image encoded on the GPU; ``quality`` in 0..1.
 
     The pixels are copied to the GPU, reordered there to the channels-first layout nvJPEG takes,
-    and only the compressed bytes come back. Raises what PyTorch raises (no GPU, out of memory).
+    and only the compressed bytes come back. Chroma is always kept whole (4:4:4: torchvision sets
+    it), where the CPU encoder halves it below quality 0.9, so frames are larger than the CPU's at
+    the same quality. Raises what PyTorch raises (no GPU, out of memory).
     """
     torch, torchvision = _modules()
     pixels = torch.from_numpy(np.ascontiguousarray(image)).to("cuda")
     planes = pixels[:, :, :3].permute(2, 0, 1).contiguous()
+    # torchvision runs nvJPEG on a stream of its own that does not wait for this one: the copy up and
+    # the reordering must be done before it reads the planes.
+    torch.cuda.current_stream().synchronize()
     encoded = torchvision.io.encode_jpeg(planes, quality=jpeg_quality(quality))
     return bytes(encoded.cpu().numpy().tobytes())
 
