@@ -15,22 +15,12 @@ from remoteviz.encoders.gpu_jpeg import GpuJpegEncoder, encode_jpeg_gpu
 from remoteviz.encoders.image import ImageEncoder, decode_image
 from remoteviz.protocol import Codec
 
+from ..unit.test_gpu_jpeg import psnr
 from .harness import pattern
 from .test_gpu_jpeg_service import run_service
 
 FOUND = gpu_jpeg.probe()
 pytestmark = pytest.mark.skipif(not FOUND.available, reason=f"no GPU JPEG here: {FOUND.detail}")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    error = float(np.mean((a.astype(float) - b.astype(float)) ** 2))
-    return 99.0 if error == 0 else 10 * np.log10(255.0**2 / error)
-
-
-@pytest.fixture
-def backend_reset():
-    yield
-    gpu_jpeg.choose_backend(None)
 
 
 @pytest.mark.parametrize(("width", "height"), [(1920, 1080), (97, 61), (3840, 2160)])
@@ -51,9 +41,12 @@ def test_rgba_frames_lose_their_alpha_and_quality_sets_the_size() -> None:
 
 @pytest.mark.parametrize(("backend", "kind"), [("auto", GpuJpegEncoder), ("gpu", GpuJpegEncoder),
                                                ("cpu", ImageEncoder)])
-def test_jpeg_opens_on_the_gpu_unless_told_otherwise(backend, kind, backend_reset) -> None:
+def test_jpeg_opens_on_the_gpu_unless_told_otherwise(backend, kind) -> None:
     gpu_jpeg.choose_backend(backend)
-    coder = open_encoder(rv.Encoder.JPEG, 320, 240)
+    try:
+        coder = open_encoder(rv.Encoder.JPEG, 320, 240)
+    finally:
+        gpu_jpeg.choose_backend(None)
     assert isinstance(coder, kind) and coder.codec is Codec.JPEG
     picture = pattern(320, 240, 1)
     assert psnr(decode_image(Codec.JPEG, coder.encode(picture, quality=0.9)[0]), picture) > 30
