@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     costs = [frame_costs(scene, *map(int, size.split("x")), args.frames)
              for scene in args.scenes.split(",") for size in args.sizes.split(",")]
     backends = [b for b in args.jpeg.split(",") if b and (b != "gpu" or gpu_jpeg.probe().available)]
-    if "gpu" in args.jpeg.split(",") and "gpu" not in backends:
+    if "gpu" in args.jpeg.split(",") and "gpu" not in backends and args.viewers.strip(","):
         found["gpu_jpeg_viewers"] = f"skipped: {gpu_jpeg.probe().detail}"
     fps = [asyncio.run(viewers_fps(args.viewer_scene, int(n), args.seconds, jpeg))
            for jpeg in backends for n in args.viewers.split(",") if n]
