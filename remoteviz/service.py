@@ -31,6 +31,7 @@ from .audit import Audit
 from .connection import Client, Connection, ConnectionParameters
 from .dispatch_thread import DispatchThread
 from .dispatch_thread import WrongThreadError as WrongThreadError  # re-exported: users catch it from here too
+from .encoders import gpu_jpeg
 from .failures import KindLog
 from .frame_path import FramePath
 from .http import HttpServer
@@ -159,6 +160,7 @@ class Service:
             self._access = AccessCheck(self.settings.access)
             self._core.configure(self.settings, Admission(self.settings, self._access))
             origins = OriginPolicy(self.settings.allowed_origins)
+            gpu_jpeg.choose_backend(self.settings.jpeg_backend)  # JPEG on the GPU or CPU; ValueError if unknown
             self._http = HttpServer(self.settings.static_dir, self.settings.content_security_policy,
                                     self._monitoring.prometheus_text,
                                     functools.partial(self._listeners.call, "on_http_request"), self._post)

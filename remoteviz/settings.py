@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass
 
 from .access import AccessSetting
+from .encoders.gpu_jpeg import JpegBackend
 from .http import DEFAULT_CONTENT_SECURITY_POLICY
 from .pipeline.pacing import DEFAULT_WINDOW
 
@@ -76,6 +77,9 @@ class ServiceSettings:
     # The EGL device to render on: an index, part of its name ("nvidia"), or "mesa" for the CPU;
     # None: REMOTEVIZ_EGL_DEVICE, else the first hardware device, else Mesa (docs/deployment.md).
     gl_device: str | None = None
+    # Where JPEG frames are encoded: "auto" (the GPU where nvJPEG works, else the CPU), "gpu" (refused
+    # with a warning where it cannot work: the CPU then), "cpu"; None: REMOTEVIZ_JPEG, else "auto".
+    jpeg_backend: JpegBackend | None = None
     max_refused_encoder_rounds: int = 8
     static_dir: str | None = None  # the application's static files, served over plain HTTP
     content_security_policy: str | None = DEFAULT_CONTENT_SECURITY_POLICY  # sent with the pages served

@@ -2,9 +2,12 @@
 # The GPU checks of issue 24, run on the device machine from the repository root after
 # prepare.sh (see there): the EGL loaders unpacked, the carried wheels installed, then
 #   1. the renderer EGL picks with no setting, logged (the NVIDIA GL_RENDERER line);
-#   2. the rendering and encoder test files, on the GPU (timings printed by pytest);
+#   2. the rendering and encoder test files, on the GPU (timings printed by pytest), the GPU JPEG
+#      probe's answer and its tests (tests/integration/test_gpu_jpeg_on_device.py: nvJPEG's bytes
+#      decode to the picture, Encoder.JPEG opens on the GPU by itself, a service sends GPU JPEG);
 #   3. h264_nvenc: refused where the GPU has no NVENC, and the seed's fallback taken;
-#   4. benchmarks/gpu.py's table.
+#   4. benchmarks/gpu.py's table (JPEG encode ms and bytes on the CPU and on the GPU; viewers with
+#      JPEG on either).
 # Everything printed also goes to $OUT/gpu_check.log, and the benchmark's JSON to $OUT.
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done
@@ -25,8 +28,10 @@ manager = rv.SceneManager(); manager.scene_graph = rv.Cone()
 print("rendered", manager.render(64, 48).shape)
 PY
   echo "== 2. rendering and encoder tests on the GPU"
-  timeout 240 python3 -m pytest -q -p no:cacheprovider --durations=15 -o addopts="" \
+  timeout 60 python3 -c "from remoteviz.encoders import gpu_jpeg; print('GPU JPEG probe:', gpu_jpeg.probe())"
+  timeout 240 python3 -m pytest -q -rs -p no:cacheprovider --durations=15 -o addopts="" \
     tests/unit/rendering tests/unit/test_frame_encoders.py tests/unit/test_video_encoder.py \
+    tests/unit/test_gpu_jpeg.py tests/integration/test_gpu_jpeg_on_device.py \
     tests/integration/test_hello_cone.py tests/integration/test_render_threads.py
   echo "== 3. h264_nvenc on this GPU"
   timeout 60 python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/integration/test_video.py -k nvenc

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from ..protocol import Codec
+from . import gpu_jpeg
 from .backends import BACKENDS, HARDWARE
 from .image import ImageEncoder
 
@@ -218,12 +219,17 @@ def open_encoder(encoder: Encoder, width: int, height: int, fps: float = 30.0,
                  bitrate: int | None = None) -> FrameEncoder:
     """Open a ready-to-use encoder for frames of ``width`` x ``height``.
 
+    JPEG is encoded on the GPU where :func:`~remoteviz.encoders.gpu_jpeg.jpeg_path` says so
+    (``ServiceSettings.jpeg_backend``, ``REMOTEVIZ_JPEG``), else on the CPU.
+
     A video encoder assumes ``fps`` frames per second and caps its stream at ``bitrate`` bits per
     second where its backend can (None: quality alone sets the size).
     """
     codec = encoder.codec
     if codec is None:
         raise ValueError("Encoder.NONE cannot encode")
+    if codec is Codec.JPEG and gpu_jpeg.jpeg_path().on_gpu:  # decided once: ServiceSettings.jpeg_backend
+        return gpu_jpeg.GpuJpegEncoder()
     if not codec.is_video:
         return ImageEncoder(codec)
     from . import video

@@ -17,10 +17,15 @@ PNG_COMPRESS_LEVEL = 1
 """zlib level for PNG: level 1 is several times faster than 6 and only a little larger."""
 
 
+def jpeg_quality(quality: float) -> int:
+    """The JPEG quality 1..100 of a frame ``quality`` in 0..1 (the CPU and GPU encoders alike)."""
+    return max(1, min(100, round(quality * 100)))
+
+
 def encode_jpeg(image: np.ndarray, quality: float) -> bytes:
     """JPEG bytes of an ``(H, W, 3|4)`` uint8 RGB(A) image; ``quality`` in 0..1."""
     rgb = np.ascontiguousarray(image[:, :, :3])
-    q = max(1, min(100, round(quality * 100)))
+    q = jpeg_quality(quality)
     # 4:2:0 halves the chroma bytes; at high quality keep full chroma for sharp coloured edges.
     subsampling = "444" if q >= 90 else "420"
     return bytes(simplejpeg.encode_jpeg(rgb, quality=q, colorspace="RGB", colorsubsampling=subsampling,
