@@ -345,3 +345,28 @@ def test_bad_input_is_refused(codec: Codec) -> None:
     video.close()
     with pytest.raises(ValueError):
         video.encode(scene(WIDTH, HEIGHT, 0))
+
+
+MALLOC_DEBUG = "/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+
+
+@pytest.mark.skipif(not os.path.exists(MALLOC_DEBUG), reason="glibc's malloc checker is not on this machine")
+def test_a_tiny_av1_area_is_encoded_without_touching_memory_it_does_not_own() -> None:
+    # SVT-AV1 writes out of bounds on an 8x8 picture: glibc's malloc checker crashes that encode
+    # (in the full suite it surfaced as "realloc(): invalid next size" and an abort). A 3x3 area,
+    # encoded as the service pads it, must run clean under the checker.
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\n"
+              "from remoteviz.encoders.video import VideoEncoder\n"
+              "from remoteviz.protocol import Codec\n"
+              "video = VideoEncoder(Codec.AV1, 3, 3)\n"
+              "for t in range(3):\n"
+              "    video.encode(np.full((3, 3, 3), 40 * t, np.uint8), key=t == 0, quality=0.7 + 0.1 * t)\n"
+              "video.close()\n"
+              "print('clean', video.coded_width, video.coded_height)\n")
+    env = {**os.environ, "LD_PRELOAD": MALLOC_DEBUG, "MALLOC_CHECK_": "3"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.split() == ["clean", "64", "64"]
