@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import av
 import numpy as np
@@ -81,32 +77,7 @@ def encoder(codec: Codec, width: int = WIDTH, height: int = HEIGHT) -> VideoEnco
     return VideoEncoder(codec, width, height, backend=CASES[codec][0])
 
 
-FRESH = "REMOTEVIZ_TEST_FRESH_INTERPRETER"
-
-
-def in_fresh_interpreter(test: Callable[[Codec], None], codec: Codec) -> bool:
-    """Run ``test(codec)`` again in a fresh interpreter for AV1, and say whether it did.
-
-    SVT-AV1 encodes these frames 3 to 5 dB worse in a pytest process that has run the whole suite
-    before them, every time: the key frame already differs. The same frames come out as usual
-    alone, after the integration tests, after the browser tests, or after the session and docs
-    tests, under glibc's malloc checker, on one core and under load. The cause is not found, so
-    the encoder's quality is measured in a process of its own. The inner run sees ``FRESH`` set.
-    """
-    if codec is not Codec.AV1 or os.environ.get(FRESH):
-        return False
-    code = (f"from tests.unit.test_video_encoder import {test.__name__} as test\n"
-            "from remoteviz.protocol import Codec\n"
-            "test(Codec.AV1)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
-                          env={**os.environ, FRESH: "1"}, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return True
-
-
 def test_every_frame_comes_out_at_once_and_decodes_faithfully(codec: Codec) -> None:
-    if in_fresh_interpreter(test_every_frame_comes_out_at_once_and_decodes_faithfully, codec):
-        return
     decoder, fidelity = Decoder(codec), []
     with encoder(codec) as video:
         for t in range(10):
@@ -131,8 +102,6 @@ def test_a_forced_key_frame_starts_a_fresh_decoder(codec: Codec) -> None:
 
 
 def test_higher_quality_is_bigger_and_sharper(codec: Codec) -> None:
-    if in_fresh_interpreter(test_higher_quality_is_bigger_and_sharper, codec):
-        return
     results = []
     for quality in (0.3, 0.7, 1.0):
         decoder, size, fidelity = Decoder(codec), 0, []
@@ -386,6 +355,9 @@ def test_a_tiny_av1_area_is_encoded_without_touching_memory_it_does_not_own() ->
     # SVT-AV1 writes out of bounds on an 8x8 picture: glibc's malloc checker crashes that encode
     # (in the full suite it surfaced as "realloc(): invalid next size" and an abort). A 3x3 area,
     # encoded as the service pads it, must run clean under the checker.
+    import subprocess
+    import sys
+
     script = ("import numpy as np\n"
               "from remoteviz.encoders.video import VideoEncoder\n"
               "from remoteviz.protocol import Codec\n"
